@@ -1,0 +1,1 @@
+"""Executors: one module per backend, heavy imports only inside its own module."""

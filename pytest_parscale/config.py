@@ -1,0 +1,219 @@
+"""Settings and their one precedence rule: marker > CLI > env > ini > default.
+
+Every option is declared once in OPTIONS; the plugin derives the ``--parscale-*``
+flags, the ``parscale_*`` ini keys and the ``PARSCALE_*`` environment variables
+from it, so the three can never drift apart. Parsing is pure and raises
+ConfigError naming the value and its source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_parscale.errors import ConfigError
+from pytest_parscale.sizes import parse_size
+
+UNDERSIZED_POLICIES = ("scale", "skip", "strict")
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError("must be a finite number > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("is not a whole number") from None
+    if value < 1:
+        raise ValueError("must be a whole number >= 1")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise ValueError("must be a fraction between 0 and 1")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("is not a boolean (use true/false, 1/0, yes/no)")
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"is not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _name_list(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.replace(" ", ",").split(",") if part.strip())
+    if not names:
+        raise ValueError("names no backend")
+    return names
+
+
+def _size_list(text: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in text.replace(" ", ",").split(",") if part.strip()]
+    if not parts:
+        raise ValueError("names no item size")
+    sizes = []
+    for part in parts:
+        try:
+            sizes.append(parse_size(int(part) if part.isdigit() else part))
+        except ValueError as error:
+            raise ValueError(f"has {part!r}, which {error}") from None
+    return tuple(sizes)
+
+
+def _text(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its field name, parser, default and help line."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    flag: bool = False
+
+    @property
+    def cli(self) -> str:
+        return "--parscale-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "parscale_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "PARSCALE_" + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("disable", _bool, False, "run marked tests without measuring (fn runs once)", True),
+    Option(
+        "backends", _name_list, None, "comma-separated backends to run (default: all installed)"
+    ),
+    Option("workers", _positive_int, None, "workers when no marker says (default: usable cores)"),
+    Option("item_sizes", _size_list, None, "default item sizes, e.g. 10B,1KB,100KB"),
+    Option("max_time", _positive_float, 10.0, "seconds per test for extra rounds (default 10)"),
+    Option("min_rounds", _positive_int, 5, "interleaved rounds always run (default 5)"),
+    Option("max_rounds", _positive_int, 100, "most rounds per test (default 100)"),
+    Option("confidence", _fraction, 0.95, "confidence level of intervals (default 0.95)"),
+    Option("timeout", _positive_float, 300.0, "seconds one measured run may take (default 300)"),
+    Option(
+        "undersized",
+        _choice(UNDERSIZED_POLICIES),
+        "scale",
+        "when usable cores < workers: scale (default), skip or strict",
+    ),
+    Option("strict", _bool, False, "fail tests whose verdict stays undecided", True),
+    Option("start_method", _choice(START_METHODS), None, "multiprocessing start method"),
+    Option("json", _text, None, "write every measurement, samples included, to this path"),
+    Option("ray_address", _text, None, "use this Ray cluster instead of an embedded one"),
+    Option("dask_scheduler", _text, None, "use this Dask scheduler instead of a LocalCluster"),
+    Option("celery_broker", _text, None, "use this Celery broker instead of an embedded one"),
+    Option(
+        "celery_backend", _text, None, "Celery result backend to use with --parscale-celery-broker"
+    ),
+)
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings for the session, or for one test once its marker is applied."""
+
+    disable: bool = False
+    backends: tuple[str, ...] | None = None
+    workers: int | None = None
+    item_sizes: tuple[int, ...] | None = None
+    max_time: float = 10.0
+    min_rounds: int = 5
+    max_rounds: int = 100
+    confidence: float = 0.95
+    timeout: float = 300.0
+    undersized: str = "scale"
+    strict: bool = False
+    start_method: str | None = None
+    json: str | None = None
+    ray_address: str | None = None
+    dask_scheduler: str | None = None
+    celery_broker: str | None = None
+    celery_backend: str | None = None
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+
+    def source_of(self, name: str) -> str:
+        """Where a setting came from, for error messages (``"default"`` if nowhere)."""
+        return self.sources.get(name, "default")
+
+    def override(self, values: Mapping[str, Any], source: str) -> Settings:
+        """A copy with already-validated values from a marker."""
+        sources = dict(self.sources)
+        sources.update({name: source for name in values})
+        return dataclasses.replace(self, sources=sources, **values)
+
+
+def parse_option(option: Option, raw: str, source: str) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as error:
+        raise ConfigError(source, raw, str(error)) from None
+
+
+def resolve(
+    cli: Mapping[str, Any],
+    env: Mapping[str, str],
+    ini: Mapping[str, str],
+) -> Settings:
+    """Settings from CLI > env > ini > default; markers are applied per test later.
+
+    ``cli`` maps option names to the raw string given on the command line (or True
+    for a flag), None when absent; ``ini`` maps names to raw ini strings.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in OPTIONS:
+        cli_value = cli.get(option.name)
+        if cli_value is not None and cli_value is not False:
+            raw, source = cli_value, f"command-line option {option.cli}"
+        elif env.get(option.env, "") != "":
+            raw, source = env[option.env], f"environment variable {option.env}"
+        elif ini.get(option.name, "") != "":
+            raw, source = ini[option.name], f"ini key {option.ini}"
+        else:
+            continue
+        value = True if raw is True else parse_option(option, str(raw), source)
+        values[option.name] = value
+        sources[option.name] = source
+    settings = Settings(sources=sources, **values)
+    if settings.min_rounds > settings.max_rounds:
+        raise ConfigError(
+            settings.source_of("min_rounds"),
+            settings.min_rounds,
+            f"is more than max_rounds={settings.max_rounds} ({settings.source_of('max_rounds')})",
+        )
+    return settings

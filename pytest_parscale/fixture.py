@@ -1,0 +1,442 @@
+"""The ``parscale`` fixture object: payloads, ``map`` and ``measure``.
+
+``map`` is ``measure`` with a serial loop and the backend's map as the two
+callables, so both share one engine, one set of verdicts and one record format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pickle
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_parscale import measure as engine
+from pytest_parscale.compare import Requirement, Verdict, WorkerPlan, combine
+from pytest_parscale.errors import (
+    ConfigError,
+    MapTimeout,
+    ParscaleWarning,
+    ResultMismatch,
+    ShippingError,
+    WorkerCrashed,
+)
+from pytest_parscale.report import describe_run, requirement_line
+from pytest_parscale.results import Projection, Record, RequirementResult
+from pytest_parscale.sizes import format_size
+from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, ratio_of_medians_ci
+from pytest_parscale.transport import TransportStub, mean_payload, serialisation_cost
+
+if TYPE_CHECKING:
+    from pytest_parscale.backends.base import Executor
+    from pytest_parscale.config import Settings
+    from pytest_parscale.markers import TestSpec
+    from pytest_parscale.session import ParscaleSession
+
+
+@dataclass(frozen=True)
+class ParscaleParam:
+    """One parametrization of a parscale test: a backend and maybe an item size."""
+
+    backend: str
+    item_size: int | None
+
+    @property
+    def id(self) -> str:
+        if self.item_size is None:
+            return self.backend
+        return f"{self.backend}-{format_size(self.item_size)}"
+
+
+def payload_block(size: int, index: int) -> bytes:
+    """Deterministic item ``index`` of ``size`` bytes (a rotating 0..255 pattern)."""
+    return _pattern(size + 256)[index % 256 : index % 256 + size]
+
+
+@functools.lru_cache(maxsize=8)
+def _pattern(length: int) -> bytes:
+    return (bytes(range(256)) * (length // 256 + 1))[:length]
+
+
+def run_serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """The serial reference: a plain loop in the test process.
+
+    ``list(map(...))`` keeps the loop itself as cheap as a hand-written one; when fn
+    raises, a second pass finds the index so the failure can name the item.
+    """
+    try:
+        return list(map(fn, items))
+    except Exception as error:
+        for index, item in enumerate(items):
+            try:
+                fn(item)
+            except Exception:
+                _annotate(error, f"parscale: fn raised on item {index} (serial reference)")
+                raise
+        raise
+
+
+def _annotate(error: BaseException, note: str) -> None:
+    add_note = getattr(error, "add_note", None)
+    if add_note is not None:
+        add_note(note)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    try:
+        return bool(left == right)
+    except (ValueError, TypeError):  # array-likes: compare element-wise
+        return bool((left == right).all())
+
+
+def check_lists(reference: Sequence[Any], result: Sequence[Any]) -> None:
+    """Raise ResultMismatch naming the first item whose parallel result differs."""
+    if len(reference) != len(result):
+        raise ResultMismatch(
+            f"the parallel run returned {len(result)} results for {len(reference)} items"
+        )
+    try:
+        if reference == result:
+            return
+    except (ValueError, TypeError):
+        pass
+    for index, (expected, got) in enumerate(zip(reference, result, strict=False)):
+        if not _equal(expected, got):
+            raise ResultMismatch(
+                f"result {index} differs: serial {_short(expected)} != parallel {_short(got)}"
+            )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class Parscale:
+    """What a parscale test sees: where it runs, and how to measure there."""
+
+    def __init__(
+        self,
+        *,
+        nodeid: str,
+        param: ParscaleParam,
+        plan: WorkerPlan,
+        spec: TestSpec,
+        settings: Settings,
+        session: ParscaleSession,
+    ) -> None:
+        self.nodeid = nodeid
+        self.backend = param.backend
+        self.item_size = param.item_size
+        self.workers = plan.workers
+        self.requested_workers = plan.requested
+        self._plan = plan
+        self._spec = spec
+        self._settings = settings
+        self._session = session
+        self._executor: Executor | None = None
+        self._used: str | None = None
+        self.record: Record | None = None
+
+    # -- what the test reads -------------------------------------------------
+
+    @property
+    def disabled(self) -> bool:
+        return self._settings.disable
+
+    @property
+    def executor(self) -> Any:
+        """The engine object (Pool, ProcessPoolExecutor, Dask Client...) for ``measure``."""
+        return self._live_executor().native
+
+    def payloads(self, count: int, size: int | None = None) -> list[bytes]:
+        """``count`` deterministic bytes items of ``size`` (default: this test's size)."""
+        size = self.item_size if size is None else size
+        if size is None:
+            raise ConfigError(
+                f"{self.nodeid}: parscale.payloads()",
+                size,
+                "is not a size: pass size= or give @pytest.mark.parscale(item_sizes=[...])",
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigError(f"{self.nodeid}: parscale.payloads() count", count, "is not >= 0")
+        return [payload_block(size, index) for index in range(count)]
+
+    # -- measuring ------------------------------------------------------------
+
+    def map(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], *, chunksize: int | None = None
+    ) -> list[Any]:
+        """Run fn over items serially and on the backend, check, measure, return results."""
+        self._claim("map")
+        items = list(items)
+        if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
+            raise ConfigError(f"{self.nodeid}: parscale.map() chunksize", chunksize, "is not >= 1")
+        if self.disabled:
+            return run_serial(fn, items)
+        executor = self._live_executor()
+        try:
+            executor.check_shippable(fn)
+        except ShippingError as error:
+            pytest.fail(str(error), pytrace=False)
+        timeout = self._settings.timeout
+
+        def parallel() -> list[Any]:
+            results: list[Any] = self._run_parallel(
+                lambda: executor.map(fn, items, chunksize=chunksize, timeout=timeout)
+            )
+            return results
+
+        transport = None
+        if self._spec.overhead is not None:
+            transport = self._transport_run(executor, fn, items, chunksize, timeout)
+        result = self._measure(
+            functools.partial(run_serial, fn, items),
+            parallel,
+            transport=transport,
+            check=check_lists,
+            kind="map",
+            item_count=len(items),
+            chunksize=executor.effective_chunksize(len(items), chunksize),
+        )
+        serializer = executor.serializer()
+        if serializer is not None and self.record is not None:
+            cost = serialisation_cost(*serializer, items, result)
+            self.record.executor["serialisation"] = dataclasses.asdict(cost)
+        return list(result)
+
+    def measure(
+        self,
+        *,
+        serial: Callable[[], Any],
+        parallel: Callable[[], Any],
+        transport: Callable[[], Any] | None = None,
+        check: bool | Callable[[Any, Any], bool] = True,
+    ) -> Any:
+        """Measure any serial/parallel pair; returns the parallel result.
+
+        ``check`` compares the two results (``==`` by default, or your predicate);
+        ``transport`` is needed only by the overhead marker: the same parallel
+        dispatch with the work taken out.
+        """
+        self._claim("measure")
+        if self.disabled:
+            return serial()
+        if self._spec.overhead is not None and transport is None:
+            raise ConfigError(
+                f"{self.nodeid}: parscale.measure()",
+                None,
+                "is not a transport callable; @pytest.mark.overhead needs transport=",
+            )
+        if not self._settings.disable:
+            self._live_executor()
+
+        def compare(reference: Any, result: Any) -> None:
+            if check is False:
+                return
+            same = check(reference, result) if callable(check) else _equal(reference, result)
+            if not same:
+                raise ResultMismatch(
+                    f"serial and parallel results differ: {_short(reference)} != {_short(result)}"
+                )
+
+        return self._measure(
+            serial,
+            lambda: self._run_parallel(parallel),
+            transport=transport,
+            check=compare,
+            kind="measure",
+            item_count=None,
+            chunksize=None,
+        )
+
+    # -- internals ------------------------------------------------------------
+
+    def _claim(self, what: str) -> None:
+        if self._used is not None:
+            raise ConfigError(
+                f"{self.nodeid}: parscale.{what}()",
+                what,
+                f"is a second measurement; parscale.{self._used}() already ran "
+                "(one measured call per test)",
+            )
+        self._used = what
+
+    def _live_executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = self._session.executors.get(self.backend, self.workers)
+        return self._executor
+
+    def _run_parallel(self, run: Callable[[], Any]) -> Any:
+        try:
+            return run()
+        except (WorkerCrashed, MapTimeout) as error:
+            self._session.executors.discard(self.backend, self.workers)
+            self._executor = None
+            pytest.fail(f"{error} ({self.backend}, {self.workers} workers)", pytrace=False)
+        except Exception as error:
+            _annotate(error, f"parscale: raised in a {self.backend!r} worker")
+            raise
+
+    def _transport_run(
+        self,
+        executor: Executor,
+        fn: Callable[[Any], Any],
+        items: list[Any],
+        chunksize: int | None,
+        timeout: float,
+    ) -> Callable[[], Any]:
+        """The same map with fn replaced by a stub returning results of the same size."""
+        serializer = executor.serializer()
+        results = run_serial(fn, items[:64])
+        dumps = serializer[0] if serializer else pickle.dumps
+        stub = TransportStub(max(0, int(mean_payload(dumps, results)) - len(dumps(b""))))
+        return lambda: self._run_parallel(
+            lambda: executor.map(stub, items, chunksize=chunksize, timeout=timeout)
+        )
+
+    def _requirements(self) -> list[Requirement]:
+        found = []
+        speedup = self._spec.speedup
+        if speedup is not None and (
+            speedup.from_size is None
+            or self.item_size is None
+            or self.item_size >= speedup.from_size
+        ):
+            found.append(Requirement("speedup", speedup.min * self._plan.scale, speedup.min, True))
+        if self._spec.overhead is not None:
+            maximum = self._spec.overhead.max
+            found.append(Requirement("overhead", maximum, maximum, False))
+        return found
+
+    def _intervals(self, samples: engine.Samples) -> dict[str, Interval]:
+        confidence = self._settings.confidence
+        found = {
+            "speedup": ratio_of_medians_ci(samples.serial, samples.parallel, confidence=confidence)
+        }
+        if samples.transport:
+            found["overhead"] = ratio_of_medians_ci(
+                samples.transport, samples.parallel, confidence=confidence
+            )
+        return found
+
+    def _measure(
+        self,
+        serial: Callable[[], Any],
+        parallel: Callable[[], Any],
+        *,
+        transport: Callable[[], Any] | None,
+        check: Callable[[Any, Any], None],
+        kind: str,
+        item_count: int | None,
+        chunksize: int | None,
+    ) -> Any:
+        requirements = self._requirements()
+
+        def decided(samples: engine.Samples) -> bool:
+            intervals = self._intervals(samples)
+            return all(
+                req.judge(intervals[req.metric]) is not Verdict.UNDECIDED for req in requirements
+            )
+
+        settings = self._settings
+        limits = engine.Limits(settings.min_rounds, settings.max_rounds, settings.max_time)
+        try:
+            outcome = engine.run(
+                serial, parallel, limits=limits, check=check, decided=decided, transport=transport
+            )
+        except ResultMismatch as error:
+            pytest.fail(f"{error} ({self.backend}, {self.workers} workers)", pytrace=False)
+        self.record = self._record(outcome, requirements, kind, item_count, chunksize)
+        self._session.add(self.record)
+        return outcome.result
+
+    def _record(
+        self,
+        outcome: engine.Outcome,
+        requirements: list[Requirement],
+        kind: str,
+        item_count: int | None,
+        chunksize: int | None,
+    ) -> Record:
+        samples = outcome.samples
+        intervals = self._intervals(samples)
+        speedup = intervals["speedup"]
+        serial_fraction = None
+        projection = None
+        if self.workers >= 2 and speedup.estimate > 0:
+            serial_fraction = karp_flatt(speedup.estimate, self.workers)
+            if self.requested_workers > self.workers:
+                projection = Projection(
+                    self.requested_workers,
+                    amdahl_speedup(serial_fraction, self.requested_workers),
+                    serial_fraction,
+                    self.workers,
+                )
+        judged = [
+            RequirementResult(
+                req.metric, req.threshold, req.declared, req.judge(intervals[req.metric]).value
+            )
+            for req in requirements
+        ]
+        executor = self._executor
+        details = executor.describe() if executor is not None else {}
+        return Record(
+            nodeid=self.nodeid,
+            backend=self.backend,
+            kind=kind,
+            workers_requested=self.requested_workers,
+            workers=self.workers,
+            oversubscribed=self._plan.oversubscribed,
+            item_size=self.item_size,
+            item_count=item_count,
+            chunksize=chunksize,
+            serial=samples.serial,
+            parallel=samples.parallel,
+            transport=samples.transport,
+            speedup=speedup,
+            transport_share=intervals.get("overhead"),
+            efficiency=speedup.estimate / self.workers,
+            karp_flatt=serial_fraction,
+            projection=projection,
+            requirements=judged,
+            verdict=combine(Verdict(result.verdict) for result in judged).value,
+            rounds=samples.rounds,
+            elapsed=outcome.elapsed,
+            warmup_seconds=outcome.warmup_seconds,
+            stop_reason=outcome.stop_reason,
+            executor=details,
+        )
+
+    def finish(self) -> None:
+        """Called after the test body: turn the verdicts into a failure or a warning."""
+        marked = self._spec.speedup is not None or self._spec.overhead is not None
+        if self.record is None:
+            if marked and not self.disabled and self._used is None:
+                pytest.fail(
+                    f"{self.nodeid} has a speedup/overhead marker but never called "
+                    "parscale.map() or parscale.measure()",
+                    pytrace=False,
+                )
+            return
+        record = self.record
+        where = describe_run(record)
+        failed = [r for r in record.requirements if r.verdict == Verdict.FAIL.value]
+        open_ = [r for r in record.requirements if r.verdict == Verdict.UNDECIDED.value]
+        if failed:
+            pytest.fail(
+                "\n".join(requirement_line(record, r, where) for r in failed), pytrace=False
+            )
+        if open_:
+            text = "; ".join(requirement_line(record, r, where) for r in open_)
+            if self._settings.strict:
+                pytest.fail(f"undecided under --parscale-strict: {text}", pytrace=False)
+            record.warnings.append(text)
+            warnings.warn(
+                ParscaleWarning(f"undecided after {record.rounds} rounds: {text}"), stacklevel=1
+            )

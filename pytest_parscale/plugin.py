@@ -1,0 +1,212 @@
+"""pytest entry point: options, markers, the ``parscale`` fixture and a few hooks.
+
+Thin on purpose: settings live in config.py, markers in markers.py, measuring in
+fixture.py and measure.py, executors in backends/. Nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from pytest_parscale.backends.base import BACKENDS, default_backends
+from pytest_parscale.compare import plan_workers
+from pytest_parscale.config import OPTIONS, Settings, resolve
+from pytest_parscale.errors import BackendUnavailable, ConfigError
+from pytest_parscale.fixture import Parscale, ParscaleParam
+from pytest_parscale.markers import (
+    MARKER_HELP,
+    TestSpec,
+    check_backends,
+    merge,
+    parse_overhead,
+    parse_parscale,
+    parse_speedup,
+)
+from pytest_parscale.report import notes, table
+from pytest_parscale.session import ParscaleSession
+
+session_key = pytest.StashKey[ParscaleSession]()
+last_use_key = pytest.StashKey[dict[str, list[str]]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("parscale", "parallel-performance testing (pytest-parscale)")
+    for option in OPTIONS:
+        dest = "parscale_" + option.name
+        if option.flag:
+            group.addoption(
+                option.cli,
+                action="store_const",
+                const=True,
+                default=None,
+                dest=dest,
+                help=option.help,
+            )
+        else:
+            group.addoption(option.cli, default=None, dest=dest, help=option.help)
+        parser.addini(option.ini, option.help, default="")
+
+
+def _settings(config: pytest.Config) -> Settings:
+    cli = {option.name: config.getoption("parscale_" + option.name) for option in OPTIONS}
+    ini = {option.name: str(config.getini(option.ini)) for option in OPTIONS}
+    settings = resolve(cli, os.environ, ini)
+    if settings.backends is not None:
+        check_backends(settings.backends, settings.source_of("backends"))
+    return settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for text in MARKER_HELP.values():
+        config.addinivalue_line("markers", text)
+    try:
+        settings = _settings(config)
+    except ConfigError as error:
+        raise pytest.UsageError(f"pytest-parscale: {error}") from None
+    config.stash[session_key] = ParscaleSession(settings)
+
+
+def spec_of(node: pytest.Item | pytest.Function | Any, nodeid: str) -> TestSpec:
+    """Parse and merge the markers closest to ``node``; ConfigError names the test."""
+    where = f"test {nodeid}"
+    speedup = node.get_closest_marker("speedup")
+    overhead = node.get_closest_marker("overhead")
+    parscale = node.get_closest_marker("parscale")
+    return merge(
+        parse_speedup(speedup.args, speedup.kwargs, where) if speedup else None,
+        parse_overhead(overhead.args, overhead.kwargs, where) if overhead else None,
+        parse_parscale(parscale.args, parscale.kwargs, where) if parscale else None,
+        where,
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "parscale" not in metafunc.fixturenames:
+        return
+    settings = metafunc.config.stash[session_key].settings
+    try:
+        spec = spec_of(metafunc.definition, metafunc.definition.nodeid)
+    except ConfigError as error:
+        pytest.fail(f"pytest-parscale: {error}", pytrace=False)
+    selected = settings.backends
+    if spec.parscale.backends is None:
+        names = list(selected or default_backends())
+    else:
+        names = [name for name in spec.parscale.backends if selected is None or name in selected]
+    sizes = spec.parscale.item_sizes or settings.item_sizes or (None,)
+    params = []
+    for name in names:
+        reason = BACKENDS[name].missing_reason()
+        marks = [pytest.mark.skip(reason=reason)] if reason else []
+        for size in sizes:
+            param = ParscaleParam(name, size)
+            params.append(pytest.param(param, id=param.id, marks=marks))
+    metafunc.parametrize("parscale", params, indirect=True)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note each backend's last test so its executor is closed right after it.
+
+    An idle Ray or Celery engine still takes CPU from the measurements that follow.
+    """
+    last: dict[str, str] = {}
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        param = callspec.params.get("parscale") if callspec is not None else None
+        if isinstance(param, ParscaleParam):
+            last[param.backend] = item.nodeid
+    closing: dict[str, list[str]] = {}
+    for backend, nodeid in last.items():
+        closing.setdefault(nodeid, []).append(backend)
+    session.config.stash[last_use_key] = closing
+
+
+@pytest.fixture
+def parscale(request: pytest.FixtureRequest) -> Parscale:
+    """Measure serial against parallel on the backend this test is parametrized with."""
+    param = getattr(request, "param", None)
+    if not isinstance(param, ParscaleParam):
+        raise pytest.UsageError("the parscale fixture is parametrized by pytest-parscale itself")
+    session = request.config.stash[session_key]
+    spec = spec_of(request.node, request.node.nodeid)
+    settings = session.settings
+    if spec.parscale.settings:
+        settings = settings.override(
+            spec.parscale.settings, f"@pytest.mark.parscale on {request.node.nodeid}"
+        )
+    requested = spec.workers or settings.workers or session.usable_cores
+    plan = plan_workers(requested, session.usable_cores, settings.undersized)
+    if plan.skip_reason:
+        pytest.skip(plan.skip_reason)
+    fixture = Parscale(
+        nodeid=request.node.nodeid,
+        param=param,
+        plan=plan,
+        spec=spec,
+        settings=settings,
+        session=session,
+    )
+    if not settings.disable:
+        try:
+            _ = fixture.executor  # start (or reuse) it outside the test's own time
+        except BackendUnavailable as error:
+            pytest.fail(str(error), pytrace=False)
+    return fixture
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for name in ("speedup", "overhead"):
+        if item.get_closest_marker(name) and "parscale" not in getattr(item, "fixturenames", ()):
+            pytest.fail(
+                f"{item.nodeid} has @pytest.mark.{name} but does not use the parscale fixture",
+                pytrace=False,
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    result = yield
+    fixture = getattr(item, "funcargs", {}).get("parscale")
+    if isinstance(fixture, Parscale):
+        fixture.finish()
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    result = yield
+    closing = item.config.stash.get(last_use_key, {}).get(item.nodeid, [])
+    for backend in closing:
+        item.config.stash[session_key].executors.close_backend(backend)
+    return result
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is None or not session.records:
+        return
+    terminalreporter.section("parscale: speedup summary")
+    for line in table(session.records):
+        terminalreporter.write_line(line)
+    extra = notes(session.records, session.executors.starts)
+    if extra:
+        terminalreporter.write_line("")
+        for line in extra:
+            terminalreporter.write_line(line)
+    path = session.settings.json
+    if path:
+        terminalreporter.write_line(f"results written to {path}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    parscale_session = session.config.stash.get(session_key, None)
+    if parscale_session is None:
+        return
+    try:
+        parscale_session.write_json()
+    finally:
+        parscale_session.executors.close_all()

@@ -1,0 +1,113 @@
+"""One measured test as a record, and the results document that holds them all."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.stats import Interval
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RequirementResult:
+    metric: str
+    threshold: float
+    declared: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Amdahl projection to the asked worker count; always labelled as a projection."""
+
+    workers: int
+    speedup: float
+    serial_fraction: float
+    measured_workers: int
+
+
+@dataclass
+class Record:
+    nodeid: str
+    backend: str
+    kind: str
+    workers_requested: int
+    workers: int
+    oversubscribed: bool
+    item_size: int | None
+    item_count: int | None
+    chunksize: int | None
+    serial: list[float]
+    parallel: list[float]
+    transport: list[float]
+    speedup: Interval
+    transport_share: Interval | None
+    efficiency: float
+    karp_flatt: float | None
+    projection: Projection | None
+    requirements: list[RequirementResult]
+    verdict: str
+    rounds: int
+    elapsed: float
+    warmup_seconds: float
+    stop_reason: str
+    executor: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = _finite(dataclasses.asdict(self))
+        data["samples"] = {
+            "serial": data.pop("serial"),
+            "parallel": data.pop("parallel"),
+            "transport": data.pop("transport"),
+        }
+        return data
+
+
+def _finite(value: Any) -> Any:
+    """Infinite interval ends (one round) become None: JSON has no infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def document(
+    records: list[Record], machine: dict[str, Any], engines: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The versioned results document ``--parscale-json`` writes."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "engines": engines,
+        "results": [record.to_dict() for record in records],
+    }
+
+
+def write_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON beside ``path`` then rename over it: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2, allow_nan=False)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,107 @@
+"""Session state: live executors (one per backend and worker count) and records."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.backends.base import BACKENDS, Executor
+from pytest_parscale.config import Settings
+from pytest_parscale.errors import BackendUnavailable
+from pytest_parscale.machine import fingerprint, usable_cores
+from pytest_parscale.results import Record, document, write_atomic
+
+
+@dataclass(frozen=True)
+class EngineStart:
+    backend: str
+    workers: int
+    seconds: float
+    details: dict[str, Any]
+
+
+class Executors:
+    """Starts each (backend, workers) executor at most once and closes them all.
+
+    A broken executor (hung or crashed worker) is discarded and the next test gets a
+    fresh one; a start that failed is not retried, so every test that needs it
+    fails fast with the same cause.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._live: dict[tuple[str, int], Executor] = {}
+        self._failed: dict[tuple[str, int], str] = {}
+        self.starts: list[EngineStart] = []
+
+    def get(self, backend: str, workers: int) -> Executor:
+        key = (backend, workers)
+        if key in self._live:
+            return self._live[key]
+        if key in self._failed:
+            raise BackendUnavailable(self._failed[key])
+        started = time.perf_counter()
+        try:
+            executor = BACKENDS[backend].start(workers, self._settings)
+        except Exception as error:
+            reason = f"could not start backend {backend!r} with {workers} workers: {error}"
+            self._failed[key] = reason
+            raise BackendUnavailable(reason) from error
+        seconds = time.perf_counter() - started
+        self._live[key] = executor
+        self.starts.append(EngineStart(backend, workers, seconds, executor.describe()))
+        return executor
+
+    def discard(self, backend: str, workers: int) -> None:
+        executor = self._live.pop((backend, workers), None)
+        if executor is not None:
+            executor.close()
+
+    def close_backend(self, backend: str) -> None:
+        for key in [key for key in self._live if key[0] == backend]:
+            self.discard(*key)
+
+    def close_all(self) -> None:
+        errors = []
+        for key in list(self._live):
+            try:
+                self.discard(*key)
+            except Exception as error:  # keep closing the others
+                errors.append(f"{key[0]}: {error}")
+        if errors:
+            raise BackendUnavailable("closing executors failed: " + "; ".join(errors))
+
+
+class ParscaleSession:
+    """What one pytest session measured, and the executors it measured with."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.usable_cores = usable_cores()
+        self.executors = Executors(settings)
+        self.records: list[Record] = []
+        self._machine: dict[str, Any] | None = None
+
+    def machine(self) -> dict[str, Any]:
+        if self._machine is None:
+            self._machine = fingerprint()
+        return self._machine
+
+    def add(self, record: Record) -> None:
+        self.records.append(record)
+
+    def results(self) -> dict[str, Any]:
+        engines = [
+            {"backend": s.backend, "workers": s.workers, "start_seconds": s.seconds, **s.details}
+            for s in self.executors.starts
+        ]
+        return document(self.records, self.machine(), engines)
+
+    def write_json(self) -> Path | None:
+        if not self.settings.json:
+            return None
+        path = Path(self.settings.json)
+        write_atomic(path, self.results())
+        return path

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Test job: lint, type-check, then the project's own test suite.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/scripts/setup-venv.sh"
+cd "$root"
+ruff check pytest_parscale tests examples benchmarks
+ruff format --check pytest_parscale tests examples benchmarks
+mypy pytest_parscale
+exec python -m pytest "$@"
