@@ -42,9 +42,12 @@ class Executors:
             return self._live[key]
         if key in self._failed:
             raise BackendUnavailable(self._failed[key])
+        info = BACKENDS[backend]
+        if info.exclusive:
+            self.close_backend(backend)
         started = time.perf_counter()
         try:
-            executor = BACKENDS[backend].start(workers, self._settings)
+            executor = info.start(workers, self._settings)
         except Exception as error:
             reason = f"could not start backend {backend!r} with {workers} workers: {error}"
             self._failed[key] = reason

@@ -68,6 +68,8 @@ class BackendInfo:
     requires: tuple[str, ...] = ()
     extra: str | None = None
     summary: str = ""
+    # One engine per process (ray.init): a new worker count closes the old one first.
+    exclusive: bool = False
 
     def missing_reason(self) -> str | None:
         """Why the backend cannot run here, or None; never imports the package."""
@@ -95,7 +97,9 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo("pool", "pytest_parscale.backends.pool", summary="multiprocessing.Pool"),
         BackendInfo("process", "pytest_parscale.backends.process", summary="ProcessPoolExecutor"),
         BackendInfo("thread", "pytest_parscale.backends.thread", summary="ThreadPoolExecutor"),
-        BackendInfo("ray", "pytest_parscale.backends.ray", ("ray",), "ray", "Ray local cluster"),
+        BackendInfo(
+            "ray", "pytest_parscale.backends.ray", ("ray",), "ray", "Ray local cluster", True
+        ),
         BackendInfo(
             "dask",
             "pytest_parscale.backends.dask",
