@@ -180,10 +180,13 @@ class Parscale:
         if self.disabled:
             return run_serial(fn, items)
         executor = self._live_executor()
+        problem = None
         try:
             executor.check_shippable(fn)
         except ShippingError as error:
-            pytest.fail(str(error), pytrace=False)
+            problem = str(error)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         timeout = self._settings.timeout
 
         def parallel() -> list[Any]:
@@ -276,12 +279,13 @@ class Parscale:
         try:
             return run()
         except (WorkerCrashed, MapTimeout) as error:
-            self._session.executors.discard(self.backend, self.workers)
-            self._executor = None
-            pytest.fail(f"{error} ({self.backend}, {self.workers} workers)", pytrace=False)
+            broken = f"{error} ({self.backend}, {self.workers} workers)"
         except Exception as error:
             _annotate(error, f"parscale: raised in a {self.backend!r} worker")
             raise
+        self._session.executors.discard(self.backend, self.workers)
+        self._executor = None
+        pytest.fail(broken, pytrace=False)
 
     def _transport_run(
         self,
@@ -346,12 +350,15 @@ class Parscale:
 
         settings = self._settings
         limits = engine.Limits(settings.min_rounds, settings.max_rounds, settings.max_time)
+        mismatch: str | None = None
         try:
             outcome = engine.run(
                 serial, parallel, limits=limits, check=check, decided=decided, transport=transport
             )
         except ResultMismatch as error:
-            pytest.fail(f"{error} ({self.backend}, {self.workers} workers)", pytrace=False)
+            mismatch = f"{error} ({self.backend}, {self.workers} workers)"
+        if mismatch is not None:
+            pytest.fail(mismatch, pytrace=False)
         self.record = self._record(outcome, requirements, kind, item_count, chunksize)
         self._session.add(self.record)
         return outcome.result

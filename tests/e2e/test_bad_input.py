@@ -1,0 +1,221 @@
+"""Bad markers, options and functions: clear errors naming the value and its source."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import FAST
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        (
+            "speedup(min=-1)",
+            "*test_bad.py::test_it: @pytest.mark.speedup argument min: -1 must be a finite number > 0",
+        ),
+        (
+            "speedup(min=2, workers=0)",
+            "*@pytest.mark.speedup argument workers: 0 must be at least 1 worker",
+        ),
+        ("speedup(min='fast')", "*@pytest.mark.speedup argument min: 'fast' is not a number"),
+        (
+            "parscale(backends=['pool', 'rayy'])",
+            "*@pytest.mark.parscale argument backends: 'rayy' is not a backend*",
+        ),
+        (
+            "parscale(item_sizes=['1QB'])",
+            "*@pytest.mark.parscale argument item_sizes: '1QB' is not an item size*",
+        ),
+        (
+            "overhead(max=2)",
+            "*@pytest.mark.overhead argument max: 2 must be a fraction between 0 and 1",
+        ),
+    ],
+)
+def test_bad_marker_fails_collection_naming_test_marker_and_value(
+    pytester: pytest.Pytester, marker: str, message: str
+) -> None:
+    pytester.makepyfile(
+        test_bad=f"""
+        import pytest
+
+        @pytest.mark.{marker}
+        def test_it(parscale):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([message])
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "ini", "message"),
+    [
+        (
+            ["--parscale-max-time=soon"],
+            {},
+            "",
+            "*command-line option --parscale-max-time: 'soon' is not a number",
+        ),
+        (
+            [],
+            {"PARSCALE_UNDERSIZED": "grow"},
+            "",
+            "*environment variable PARSCALE_UNDERSIZED: 'grow' is not one of*",
+        ),
+        (
+            [],
+            {},
+            "parscale_max_rounds = zero",
+            "*ini key parscale_max_rounds: 'zero' is not a whole number",
+        ),
+        (
+            ["--parscale-backends=pool,rayy"],
+            {},
+            "",
+            "*--parscale-backends: 'rayy' is not a backend*",
+        ),
+    ],
+)
+def test_bad_option_is_a_usage_error_naming_its_source(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    ini: str,
+    message: str,
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess(*FAST, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_marker_without_the_fixture_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_nofixture="""
+        import pytest
+
+        @pytest.mark.speedup(min=2)
+        def test_it():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*has @pytest.mark.speedup but does not use the parscale fixture"])
+
+
+def test_marked_test_that_never_measures_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_never="""
+        import pytest
+
+        @pytest.mark.speedup(min=2)
+        @pytest.mark.parscale(backends=["thread"])
+        def test_it(parscale):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*never called parscale.map() or parscale.measure()"])
+
+
+def test_unshippable_functions_name_the_function_and_the_remedy(workloads: pytest.Pytester) -> None:
+    workloads.makepyfile(
+        test_ship="""
+        import pytest
+
+        @pytest.mark.parscale(backends=["pool", "process"])
+        def test_lambda(parscale):
+            parscale.map(lambda item: item, [1, 2, 3])
+
+        @pytest.mark.parscale(backends=["pool"])
+        def test_local(parscale):
+            def double(item):
+                return item * 2
+            parscale.map(double, [1, 2, 3])
+
+        @pytest.mark.parscale(backends=["thread"])
+        def test_thread_takes_lambdas(parscale):
+            assert parscale.map(lambda item: item + 1, [1, 2]) == [2, 3]
+        """
+    )
+    result = workloads.runpytest_subprocess(*FAST)
+    result.assert_outcomes(failed=3, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*cannot ship test_ship.test_lambda.<locals>.<lambda> to 'pool' workers: it is a lambda or a function defined inside another function*Define the function at module level*",
+            "*cannot ship test_ship.test_lambda.<locals>.<lambda> to 'process' workers*",
+            "*cannot ship test_ship.test_local.<locals>.double to 'pool' workers*",
+        ]
+    )
+
+
+def test_exception_in_fn_keeps_the_original_and_names_the_item(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_raise="""
+        import pytest
+
+        def invert(x):
+            return 1 / x
+
+        @pytest.mark.parscale(backends=["pool"])
+        def test_it(parscale):
+            parscale.map(invert, [3, 2, 1, 0, 5])
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ZeroDivisionError: division by zero",
+            "*parscale: fn raised on item 3 (serial reference)",
+        ]
+    )
+
+
+def test_parallel_result_differing_from_serial_names_the_index(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_nondeterministic="""
+        import os
+        import pytest
+
+        def which_process(item):
+            return (item, os.getpid())
+
+        @pytest.mark.parscale(backends=["pool"])
+        def test_it(parscale):
+            parscale.map(which_process, [1, 2, 3])
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*result 0 differs: serial (1, *) != parallel (1, *) (pool, * workers)"]
+    )
+
+
+def test_second_measurement_in_one_test_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_twice="""
+        import pytest
+
+        @pytest.mark.parscale(backends=["thread"])
+        def test_it(parscale):
+            parscale.map(abs, [1, -2])
+            parscale.map(abs, [1, -2])
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*is a second measurement; parscale.map() already ran (one measured call per test)"]
+    )

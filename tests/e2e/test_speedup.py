@@ -1,0 +1,139 @@
+"""End to end on real processes: the speedup marker on pool, process and thread."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import FAST, ORPHAN_CHECK
+
+
+def test_cpu_bound_scales_on_processes_and_threads_show_the_gil(
+    workloads: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    orphans = tmp_path / "orphans.txt"
+    monkeypatch.setenv("PARSCALE_ORPHANS_FILE", str(orphans))
+    workloads.makeconftest(ORPHAN_CHECK)
+    workloads.makepyfile(
+        test_cpu="""
+        import pytest
+        from workloads import cpu_work
+
+        @pytest.mark.speedup(min=1.3, workers=2)
+        @pytest.mark.parscale(backends=["pool", "process"])
+        def test_scales(parscale):
+            results = parscale.map(cpu_work, [150_000] * 16)
+            assert results == [cpu_work(150_000)] * 16
+            assert parscale.workers == 2
+
+        @pytest.mark.parscale(backends=["thread"], workers=2)
+        def test_gil(parscale):
+            parscale.map(cpu_work, [150_000] * 16)
+        """
+    )
+    results = tmp_path / "results.json"
+    result = workloads.runpytest_subprocess(*FAST, f"--parscale-json={results}")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*parscale: speedup summary*",
+            "test*backend*workers*serial*parallel*speedup [[]CI[]]*eff*verdict",
+            "test_scales[[]pool[]]*pool*2/2*pass",
+            "test_scales[[]process[]]*process*2/2*pass",
+            "test_gil[[]thread[]]*thread*2/2*pass",
+            "engine: pool with 2 workers started once in*",
+        ]
+    )
+    document = json.loads(results.read_text())
+    assert document["schema_version"] == 1
+    by_backend = {record["backend"]: record for record in document["results"]}
+    # The GIL: pure-Python work cannot get near 2x on threads.
+    assert by_backend["thread"]["speedup"]["estimate"] < 1.2
+    assert len(by_backend["pool"]["samples"]["serial"]) == by_backend["pool"]["rounds"] >= 3
+    assert document["machine"]["usable_cores"] >= 1
+    assert orphans.read_text() == ""
+
+
+def test_tiny_items_with_chunksize_one_fail_with_a_readable_message(
+    workloads: pytest.Pytester,
+) -> None:
+    workloads.makepyfile(
+        test_tiny="""
+        import pytest
+        from workloads import checksum
+
+        @pytest.mark.speedup(min=1.3, workers=2)
+        @pytest.mark.parscale(backends=["pool"])
+        def test_tiny(parscale):
+            items = parscale.payloads(count=2000, size=10)
+            parscale.map(checksum, items, chunksize=1)
+        """
+    )
+    result = workloads.runpytest_subprocess(*FAST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["speedup 0.0*x [[]0.0*, 0.0*[]] < required 1.30x (pool, 2 workers)"]
+    )
+
+
+def test_undersized_machine_scales_the_bar_and_projects(workloads: pytest.Pytester) -> None:
+    workloads.makepyfile(
+        test_big="""
+        import pytest
+        from workloads import cpu_work
+
+        @pytest.mark.speedup(min=2.6, workers=512)
+        @pytest.mark.parscale(backends=["pool"])
+        def test_big(parscale):
+            assert parscale.requested_workers == 512
+            parscale.map(cpu_work, [150_000] * 16)
+        """
+    )
+    result = workloads.runpytest_subprocess(*FAST, "--parscale-json=out.json")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1
+    result.stdout.fnmatch_lines(
+        [
+            "projection (Amdahl, not measured): test_big[[]pool[]] ~*x at 512 workers from Karp-Flatt*"
+        ]
+    )
+    record = json.loads((workloads.path / "out.json").read_text())["results"][0]
+    requirement = record["requirements"][0]
+    assert requirement["declared"] == 2.6
+    assert requirement["threshold"] == pytest.approx(2.6 * record["workers"] / 512)
+    assert record["projection"]["workers"] == 512
+
+
+def test_undersized_skip_policy(workloads: pytest.Pytester) -> None:
+    workloads.makepyfile(
+        test_big="""
+        import pytest
+
+        @pytest.mark.speedup(min=2, workers=512)
+        @pytest.mark.parscale(backends=["pool"])
+        def test_big(parscale):
+            raise AssertionError("must not run")
+        """
+    )
+    result = workloads.runpytest_subprocess(*FAST, "--parscale-undersized=skip", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*undersized machine: 512 workers asked, * usable cores*"])
+
+
+def test_disable_runs_the_function_once_without_measuring(workloads: pytest.Pytester) -> None:
+    workloads.makepyfile(
+        test_off="""
+        import pytest
+        from workloads import checksum
+
+        @pytest.mark.speedup(min=100)
+        @pytest.mark.parscale(backends=["pool"], item_sizes=["1KB"])
+        def test_off(parscale):
+            assert parscale.map(checksum, parscale.payloads(3)) == [sum(p) for p in parscale.payloads(3)]
+        """
+    )
+    result = workloads.runpytest_subprocess(*FAST, "--parscale-disable")
+    result.assert_outcomes(passed=1)
+    assert "speedup summary" not in result.stdout.str()
