@@ -27,9 +27,9 @@ from pytest_parscale.errors import (
     WorkerCrashed,
 )
 from pytest_parscale.report import describe_run, requirement_line
-from pytest_parscale.results import Projection, Record, RequirementResult
+from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
 from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, ratio_of_medians_ci
+from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, median, ratio_of_medians_ci
 from pytest_parscale.transport import TransportStub, mean_payload, serialisation_cost
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ class Parscale:
             return results
 
         transport = None
-        if self._spec.overhead is not None:
+        if self._spec.overhead is not None or self.item_size is not None:
             transport = self._transport_run(executor, fn, items, chunksize, timeout)
         result = self._measure(
             functools.partial(run_serial, fn, items),
@@ -207,11 +207,51 @@ class Parscale:
             item_count=len(items),
             chunksize=executor.effective_chunksize(len(items), chunksize),
         )
+        record = self.record
+        assert record is not None
         serializer = executor.serializer()
-        if serializer is not None and self.record is not None:
+        if serializer is not None:
             cost = serialisation_cost(*serializer, items, result)
-            self.record.executor["serialisation"] = dataclasses.asdict(cost)
+            record.executor["serialisation"] = dataclasses.asdict(cost)
+        advice = self._chunk_advice(executor, fn, items, record)
+        if advice is not None:
+            record.chunk_advice = advice
         return list(result)
+
+    def _chunk_advice(
+        self, executor: Executor, fn: Callable[[Any], Any], items: list[Any], record: Record
+    ) -> ChunkAdvice | None:
+        """When transport dominates, time the seed's chunksize rule against the one used.
+
+        The rule is ``len(items) // (4 * workers)``; both maps are interleaved for a
+        few rounds on the same warm executor and reported with their speedups.
+        """
+        share = record.transport_share
+        suggested = max(1, len(items) // (4 * self.workers))
+        used = record.chunksize
+        honours = executor.effective_chunksize(len(items), suggested) == suggested
+        struggling = record.speedup.estimate < 1 or (share is not None and share.estimate > 0.5)
+        if not struggling or not honours or used == suggested:
+            return None
+        timeout = self._settings.timeout
+
+        def with_chunks(size: int | None) -> Callable[[], Any]:
+            return lambda: self._run_parallel(
+                lambda: executor.map(fn, items, chunksize=size, timeout=timeout)
+            )
+
+        rounds = min(self._settings.min_rounds, 5)
+        outcome = engine.run(
+            with_chunks(used if used else None),
+            with_chunks(suggested),
+            limits=engine.Limits(rounds, rounds, self._settings.max_time),
+            check=check_lists,
+            decided=lambda samples: False,
+        )
+        serial_median = median(record.serial)
+        current = serial_median / median(outcome.samples.serial)
+        better = serial_median / median(outcome.samples.parallel)
+        return ChunkAdvice(used, suggested, current, better, better > current * 1.1)
 
     def measure(
         self,
@@ -297,9 +337,10 @@ class Parscale:
     ) -> Callable[[], Any]:
         """The same map with fn replaced by a stub returning results of the same size."""
         serializer = executor.serializer()
-        results = run_serial(fn, items[:64])
+        sample = items[:: max(1, len(items) // 64)][:64]
         dumps = serializer[0] if serializer else pickle.dumps
-        stub = TransportStub(max(0, int(mean_payload(dumps, results)) - len(dumps(b""))))
+        result_bytes = mean_payload(dumps, run_serial(fn, sample)) - len(dumps(b""))
+        stub = TransportStub(max(0, int(result_bytes)))
         return lambda: self._run_parallel(
             lambda: executor.map(stub, items, chunksize=chunksize, timeout=timeout)
         )

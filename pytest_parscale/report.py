@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import median
+from pytest_parscale.sizes import approx_size, format_size
+from pytest_parscale.stats import crossover, median
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record, RequirementResult
@@ -22,6 +22,13 @@ def seconds(value: float) -> str:
     return f"{value:.3g}s"
 
 
+def ratio(value: float) -> str:
+    """Speedups keep two decimals, or three significant figures below 0.1."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.2f}"
+
+
 def describe_run(record: Record) -> str:
     parts = [record.backend, f"{record.workers} workers"]
     if record.oversubscribed:
@@ -35,7 +42,9 @@ def requirement_line(record: Record, requirement: RequirementResult, where: str)
     """``speedup 0.63x [0.58, 0.69] < required 1.50x (pool, 2 workers, 10B items)``."""
     if requirement.metric == "speedup":
         interval = record.speedup
-        measured = f"speedup {interval.estimate:.2f}x [{interval.low:.2f}, {interval.high:.2f}]"
+        measured = (
+            f"speedup {ratio(interval.estimate)}x [{ratio(interval.low)}, {ratio(interval.high)}]"
+        )
         relation = {"fail": "<", "pass": ">="}.get(requirement.verdict, "undecided against")
         bar = f"required {requirement.threshold:.2f}x"
         if requirement.threshold != requirement.declared:
@@ -56,7 +65,7 @@ def requirement_line(record: Record, requirement: RequirementResult, where: str)
 
 def _interval(record: Record) -> str:
     interval = record.speedup
-    return f"{interval.estimate:.2f}x [{interval.low:.2f}, {interval.high:.2f}]"
+    return f"{ratio(interval.estimate)}x [{ratio(interval.low)}, {ratio(interval.high)}]"
 
 
 def table(records: Sequence[Record]) -> list[str]:
@@ -106,9 +115,61 @@ def table(records: Sequence[Record]) -> list[str]:
     return lines
 
 
-def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]:
-    """Lines under the table: projections, undecided verdicts, engine start-ups."""
+def test_name(record: Record) -> str:
+    """The test's name without its file and parameters: ``test_checksum``."""
+    return record.nodeid.split("::", 1)[-1].split("[", 1)[0]
+
+
+def crossovers(records: Sequence[Record]) -> list[str]:
+    """Per test and backend with three or more item sizes: where speedup crosses 1.0."""
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for record in records:
+        if record.item_size is not None:
+            key = (test_name(record), record.backend)
+            groups.setdefault(key, []).append((record.item_size, record.speedup.estimate))
     lines = []
+    for (name, backend), points in groups.items():
+        if len({size for size, _ in points}) < 3:
+            continue
+        found = crossover(points)
+        if isinstance(found, str):
+            text = {
+                "always": "never below 1.0x at the sizes measured (always faster in parallel)",
+                "never": "never reaches 1.0x at the sizes measured",
+                "falls": "falls below 1.0x as items grow",
+            }[found]
+        else:
+            text = f"~{approx_size(found)} per item (log-interpolated)"
+        lines.append(f"crossover: {name} on {backend}: {text}")
+    return lines
+
+
+def serialisation(record: Record) -> str | None:
+    cost = record.executor.get("serialisation")
+    if not cost or record.item_size is None:
+        return None
+    return (
+        f"serialisation: {record.nodeid.split('::', 1)[-1]}: "
+        f"{cost['item_bytes']:.0f} B/item out, {cost['result_bytes']:.0f} B/result back, "
+        f"{seconds(cost['seconds_per_item'])}/item to dump+load"
+    )
+
+
+def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]:
+    """Lines under the table: crossovers, advice, projections, undecided, engines."""
+    lines = crossovers(records)
+    for record in records:
+        line = serialisation(record)
+        if line:
+            lines.append(line)
+        advice = record.chunk_advice
+        if advice is not None:
+            verdict = "helps" if advice.helps else "does not help"
+            lines.append(
+                f"chunking: {record.nodeid.split('::', 1)[-1]}: chunksize {advice.chunksize} -> "
+                f"{advice.suggested} (len // (4 * workers)) {verdict}: speedup "
+                f"{ratio(advice.speedup)}x -> {ratio(advice.speedup_suggested)}x"
+            )
     for record in records:
         if record.projection is not None:
             p = record.projection

@@ -35,6 +35,17 @@ class Projection:
     measured_workers: int
 
 
+@dataclass(frozen=True)
+class ChunkAdvice:
+    """The seed's chunksize rule timed against the chunksize the test used."""
+
+    chunksize: int | None
+    suggested: int
+    speedup: float
+    speedup_suggested: float
+    helps: bool
+
+
 @dataclass
 class Record:
     nodeid: str
@@ -61,6 +72,7 @@ class Record:
     warmup_seconds: float
     stop_reason: str
     executor: dict[str, Any]
+    chunk_advice: ChunkAdvice | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -55,3 +55,11 @@ def format_size(size: int) -> str:
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
     return f"{size}B"
+
+
+def approx_size(size: float) -> str:
+    """Three significant figures in decimal units, for interpolated sizes (``~16.2KB``)."""
+    for unit, factor in (("GB", 1000**3), ("MB", 1000**2), ("KB", 1000)):
+        if size >= factor:
+            return f"{size / factor:.3g}{unit}"
+    return f"{size:.3g}B"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_parscale.sizes import format_size, parse_size
+from pytest_parscale.sizes import approx_size, format_size, parse_size
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,10 @@ def test_parse_size_rejects(bad: object) -> None:
 def test_format_size(size: int, label: str) -> None:
     assert format_size(size) == label
     assert parse_size(label) == size
+
+
+@pytest.mark.parametrize(
+    ("size", "label"), [(16239.4, "16.2KB"), (999, "999B"), (2.5e6, "2.5MB"), (7.0, "7B")]
+)
+def test_approx_size(size: float, label: str) -> None:
+    assert approx_size(size) == label
