@@ -81,7 +81,7 @@ def test_payloads_without_a_size_is_a_clear_error(pytester: pytest.Pytester) -> 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*parscale.payloads(): None is not a size: pass size= or give @pytest.mark.parscale(item_sizes=[...])"
+            "*parscale.payloads(): None is not a size: pass size= or give @pytest.mark.parscale(item_sizes=[[]...[]])"
         ]
     )
 
