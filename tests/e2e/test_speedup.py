@@ -137,3 +137,45 @@ def test_disable_runs_the_function_once_without_measuring(workloads: pytest.Pyte
     result = workloads.runpytest_subprocess(*FAST, "--parscale-disable")
     result.assert_outcomes(passed=1)
     assert "speedup summary" not in result.stdout.str()
+
+
+def test_measure_takes_any_serial_parallel_pair(workloads: pytest.Pytester) -> None:
+    workloads.makepyfile(
+        test_pair="""
+        import pytest
+        from workloads import cpu_work
+
+        def total(n_jobs, pool=None):
+            chunks = [150_000] * 16
+            if n_jobs == 1:
+                return sum(map(cpu_work, chunks))
+            return sum(pool.map(cpu_work, chunks))
+
+        @pytest.mark.speedup(min=1.3, workers=2)
+        @pytest.mark.parscale(backends=["pool"])
+        def test_n_jobs(parscale):
+            pool = parscale.executor  # the live multiprocessing.Pool
+            result = parscale.measure(
+                serial=lambda: total(1), parallel=lambda: total(parscale.workers, pool)
+            )
+            assert result == total(1)
+
+        @pytest.mark.parscale(backends=["thread"])
+        def test_mismatch(parscale):
+            parscale.measure(serial=lambda: 1, parallel=lambda: 2)
+
+        @pytest.mark.overhead(max=0.5)
+        @pytest.mark.parscale(backends=["thread"])
+        def test_overhead_needs_transport(parscale):
+            parscale.measure(serial=lambda: 1, parallel=lambda: 1)
+        """
+    )
+    result = workloads.runpytest_subprocess(*FAST)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*serial and parallel results differ: 1 != 2 (thread, * workers)",
+            "*@pytest.mark.overhead needs transport=*",
+            "test_n_jobs[[]pool[]]*pool*2/2*pass",
+        ]
+    )
