@@ -85,6 +85,16 @@ def _size_list(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def _count_list(text: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in text.replace(" ", ",").split(",") if part.strip()]
+    if not parts:
+        raise ValueError("names no worker count")
+    try:
+        return tuple(sorted({_positive_int(part) for part in parts}))
+    except ValueError as error:
+        raise ValueError(f"has a count that {error}") from None
+
+
 def _text(text: str) -> str:
     return text
 
@@ -117,7 +127,19 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "backends", _name_list, None, "comma-separated backends to run (default: all installed)"
     ),
-    Option("workers", _positive_int, None, "workers when no marker says (default: usable cores)"),
+    Option(
+        "workers",
+        _count_list,
+        None,
+        "workers when no marker says (default: usable cores); a list such as 1,2,4 sweeps",
+    ),
+    Option(
+        "oversubscribe",
+        _bool,
+        False,
+        "run sweep counts above the usable cores (reported as oversubscribed)",
+        True,
+    ),
     Option("item_sizes", _size_list, None, "default item sizes, e.g. 10B,1KB,100KB"),
     Option("max_time", _positive_float, 10.0, "seconds per test for extra rounds (default 10)"),
     Option("min_rounds", _positive_int, 5, "interleaved rounds always run (default 5)"),
@@ -149,7 +171,8 @@ class Settings:
 
     disable: bool = False
     backends: tuple[str, ...] | None = None
-    workers: int | None = None
+    workers: tuple[int, ...] | None = None
+    oversubscribe: bool = False
     item_sizes: tuple[int, ...] | None = None
     max_time: float = 10.0
     min_rounds: int = 5

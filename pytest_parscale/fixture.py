@@ -11,13 +11,12 @@ import functools
 import pickle
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_parscale import measure as engine
-from pytest_parscale.compare import Requirement, Verdict, WorkerPlan, combine
+from pytest_parscale.compare import Requirement, Verdict, combine
 from pytest_parscale.errors import (
     ConfigError,
     MapTimeout,
@@ -28,29 +27,15 @@ from pytest_parscale.errors import (
 )
 from pytest_parscale.report import describe_run, requirement_line
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
-from pytest_parscale.sizes import format_size
 from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, median, ratio_of_medians_ci
 from pytest_parscale.transport import TransportStub, mean_payload, serialisation_cost
 
 if TYPE_CHECKING:
     from pytest_parscale.backends.base import Executor
     from pytest_parscale.config import Settings
-    from pytest_parscale.markers import TestSpec
+    from pytest_parscale.markers import MarkSpec
+    from pytest_parscale.parametrize import ParscaleParam
     from pytest_parscale.session import ParscaleSession
-
-
-@dataclass(frozen=True)
-class ParscaleParam:
-    """One parametrization of a parscale test: a backend and maybe an item size."""
-
-    backend: str
-    item_size: int | None
-
-    @property
-    def id(self) -> str:
-        if self.item_size is None:
-            return self.backend
-        return f"{self.backend}-{format_size(self.item_size)}"
 
 
 def payload_block(size: int, index: int) -> bytes:
@@ -125,17 +110,17 @@ class Parscale:
         *,
         nodeid: str,
         param: ParscaleParam,
-        plan: WorkerPlan,
-        spec: TestSpec,
+        spec: MarkSpec,
         settings: Settings,
         session: ParscaleSession,
     ) -> None:
         self.nodeid = nodeid
         self.backend = param.backend
         self.item_size = param.item_size
-        self.workers = plan.workers
-        self.requested_workers = plan.requested
-        self._plan = plan
+        self.workers = param.plan.workers
+        self.requested_workers = param.plan.requested
+        self._plan = param.plan
+        self._judged = param.judged
         self._spec = spec
         self._settings = settings
         self._session = session
@@ -346,7 +331,9 @@ class Parscale:
         )
 
     def _requirements(self) -> list[Requirement]:
-        found = []
+        found: list[Requirement] = []
+        if not self._judged:
+            return found
         speedup = self._spec.speedup
         if speedup is not None and (
             speedup.from_size is None

@@ -21,7 +21,8 @@ MARKER_HELP = {
     "speedup is confidently below min",
     "overhead": "overhead(max, workers=None): fail when the transport share of the "
     "parallel time is confidently above max (0 < max < 1)",
-    "parscale": "parscale(*, backends=None, item_sizes=None, workers=None, max_time=None, "
+    "parscale": "parscale(*, backends=None, item_sizes=None, workers=None (int, or a list "
+    "for a sweep), max_time=None, "
     "min_rounds=None, max_rounds=None, timeout=None, confidence=None, strict=None, "
     "undersized=None): where and how a parscale test is measured",
 }
@@ -57,6 +58,8 @@ class ParscaleSpec:
     item_sizes: tuple[int, ...] | None = None
     workers: int | None = None
     settings: Mapping[str, Any] | None = None
+    # workers=[1, 2, 4]: one run per count (a scaling sweep)
+    sweep: tuple[int, ...] | None = None
 
 
 def _speedup_signature(min: Any, workers: Any = None, *, from_size: Any = None) -> None: ...
@@ -184,11 +187,19 @@ def parse_parscale(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -
         if not isinstance(value, (str, int, float)):
             raise ConfigError(f"{prefix} {name}", value, "has the wrong type")
         settings[name] = parse_option(OPTIONS_BY_NAME[name], str(value), f"{prefix} {name}")
-    return ParscaleSpec(backends, sizes, _workers(values["workers"], f"{prefix} workers"), settings)
+    workers, sweep = values["workers"], None
+    if isinstance(workers, (list, tuple)):
+        source = f"{prefix} workers"
+        counts = [_workers(count, source) for count in _sequence(workers, source)]
+        sweep = tuple(sorted({count for count in counts if count is not None}))
+        workers = None
+    else:
+        workers = _workers(workers, f"{prefix} workers")
+    return ParscaleSpec(backends, sizes, workers, settings, sweep)
 
 
 @dataclass(frozen=True)
-class TestSpec:
+class MarkSpec:
     """Everything the markers of one test say, merged."""
 
     speedup: SpeedupSpec | None
@@ -212,7 +223,7 @@ def merge(
     overhead: OverheadSpec | None,
     parscale: ParscaleSpec | None,
     where: str,
-) -> TestSpec:
+) -> MarkSpec:
     """Combine the markers; they must agree on one worker count."""
     counts = {
         name: spec.workers
@@ -222,4 +233,8 @@ def merge(
     if len(set(counts.values())) > 1:
         said = ", ".join(f"{name}(workers={count})" for name, count in counts.items())
         raise ConfigError(f"{where}: markers", said, "disagree on the worker count")
-    return TestSpec(speedup, overhead, parscale or ParscaleSpec())
+    sweep = parscale.sweep if parscale is not None else None
+    if sweep is not None and counts and next(iter(counts.values())) not in sweep:
+        said = ", ".join(f"{name}(workers={count})" for name, count in counts.items())
+        raise ConfigError(f"{where}: markers", said, f"is not in the sweep workers={list(sweep)}")
+    return MarkSpec(speedup, overhead, parscale or ParscaleSpec())

@@ -12,25 +12,25 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale.backends.base import BACKENDS, default_backends
-from pytest_parscale.compare import plan_workers
+from pytest_parscale.backends.base import BACKENDS
 from pytest_parscale.config import OPTIONS, Settings, resolve
 from pytest_parscale.errors import BackendUnavailable, ConfigError
-from pytest_parscale.fixture import Parscale, ParscaleParam
+from pytest_parscale.fixture import Parscale
 from pytest_parscale.markers import (
     MARKER_HELP,
-    TestSpec,
+    MarkSpec,
     check_backends,
     merge,
     parse_overhead,
     parse_parscale,
     parse_speedup,
 )
+from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
 from pytest_parscale.report import notes, table
 from pytest_parscale.session import ParscaleSession
 
 session_key = pytest.StashKey[ParscaleSession]()
-last_use_key = pytest.StashKey[dict[str, list[str]]]()
+last_use_key = pytest.StashKey[dict[str, list[tuple[str, int]]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -70,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = ParscaleSession(settings)
 
 
-def spec_of(node: pytest.Item | pytest.Function | Any, nodeid: str) -> TestSpec:
+def spec_of(node: pytest.Item | pytest.Function | Any, nodeid: str) -> MarkSpec:
     """Parse and merge the markers closest to ``node``; ConfigError names the test."""
     where = f"test {nodeid}"
     speedup = node.get_closest_marker("speedup")
@@ -87,41 +87,57 @@ def spec_of(node: pytest.Item | pytest.Function | Any, nodeid: str) -> TestSpec:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "parscale" not in metafunc.fixturenames:
         return
-    settings = metafunc.config.stash[session_key].settings
+    session = metafunc.config.stash[session_key]
+    nodeid = metafunc.definition.nodeid
     try:
-        spec = spec_of(metafunc.definition, metafunc.definition.nodeid)
+        spec = spec_of(metafunc.definition, nodeid)
     except ConfigError as error:
         pytest.fail(f"pytest-parscale: {error}", pytrace=False)
-    selected = settings.backends
-    if spec.parscale.backends is None:
-        names = list(selected or default_backends())
-    else:
-        names = [name for name in spec.parscale.backends if selected is None or name in selected]
-    sizes = spec.parscale.item_sizes or settings.item_sizes or (None,)
-    params = []
-    for name in names:
-        reason = BACKENDS[name].missing_reason()
-        marks = [pytest.mark.skip(reason=reason)] if reason else []
-        for size in sizes:
-            param = ParscaleParam(name, size)
-            params.append(pytest.param(param, id=param.id, marks=marks))
+    settings = settings_for_test(session.settings, spec, nodeid)
+    params = [
+        pytest.param(param, id=param.id, marks=[pytest.mark.skip(reason=reason)] if reason else [])
+        for param, reason in expand(spec, settings, session.usable_cores)
+    ]
     metafunc.parametrize("parscale", params, indirect=True)
 
 
+def _param(item: pytest.Item) -> ParscaleParam | None:
+    callspec = getattr(item, "callspec", None)
+    param = callspec.params.get("parscale") if callspec is not None else None
+    return param if isinstance(param, ParscaleParam) else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run parscale tests grouped by engine (backend, workers), in their slots.
+
+    Ray, for one, can only run one cluster per process: interleaving worker counts
+    would restart it per test. Other tests keep their places; the relative order of
+    parscale tests within one engine is kept.
+    """
+    order = list(BACKENDS)
+    slots = [index for index, item in enumerate(items) if _param(item) is not None]
+    grouped = sorted(
+        (items[index] for index in slots),
+        key=lambda item: (order.index(_param(item).backend), _param(item).plan.workers),  # type: ignore[union-attr]
+    )
+    for index, item in zip(slots, grouped, strict=True):
+        items[index] = item
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Note each backend's last test so its executor is closed right after it.
+    """Note each engine's last test so its executor is closed right after it.
 
     An idle Ray or Celery engine still takes CPU from the measurements that follow.
     """
-    last: dict[str, str] = {}
+    last: dict[tuple[str, int], str] = {}
     for item in session.items:
-        callspec = getattr(item, "callspec", None)
-        param = callspec.params.get("parscale") if callspec is not None else None
-        if isinstance(param, ParscaleParam):
-            last[param.backend] = item.nodeid
-    closing: dict[str, list[str]] = {}
-    for backend, nodeid in last.items():
-        closing.setdefault(nodeid, []).append(backend)
+        param = _param(item)
+        if param is not None:
+            last[param.engine] = item.nodeid
+    closing: dict[str, list[tuple[str, int]]] = {}
+    for engine, nodeid in last.items():
+        closing.setdefault(nodeid, []).append(engine)
     session.config.stash[last_use_key] = closing
 
 
@@ -132,25 +148,16 @@ def parscale(request: pytest.FixtureRequest) -> Parscale:
     if not isinstance(param, ParscaleParam):
         raise pytest.UsageError("the parscale fixture is parametrized by pytest-parscale itself")
     session = request.config.stash[session_key]
-    spec = spec_of(request.node, request.node.nodeid)
-    settings = session.settings
-    if spec.parscale.settings:
-        settings = settings.override(
-            spec.parscale.settings, f"@pytest.mark.parscale on {request.node.nodeid}"
-        )
-    requested = spec.workers or settings.workers or session.usable_cores
-    plan = plan_workers(requested, session.usable_cores, settings.undersized)
-    if plan.skip_reason:
-        pytest.skip(plan.skip_reason)
+    nodeid = request.node.nodeid
+    spec = spec_of(request.node, nodeid)
     fixture = Parscale(
-        nodeid=request.node.nodeid,
+        nodeid=nodeid,
         param=param,
-        plan=plan,
         spec=spec,
-        settings=settings,
+        settings=settings_for_test(session.settings, spec, nodeid),
         session=session,
     )
-    if not settings.disable:
+    if not fixture.disabled:
         try:
             _ = fixture.executor  # start (or reuse) it outside the test's own time
         except BackendUnavailable as error:
@@ -180,8 +187,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     result = yield
     closing = item.config.stash.get(last_use_key, {}).get(item.nodeid, [])
-    for backend in closing:
-        item.config.stash[session_key].executors.close_backend(backend)
+    for backend, workers in closing:
+        item.config.stash[session_key].executors.discard(backend, workers)
     return result
 
 

@@ -153,8 +153,8 @@ def test_unshippable_functions_name_the_function_and_the_remedy(workloads: pytes
     result.stdout.fnmatch_lines(
         [
             "*cannot ship test_ship.test_lambda.<locals>.<lambda> to 'pool' workers: it is a lambda or a function defined inside another function*Define the function at module level*",
-            "*cannot ship test_ship.test_lambda.<locals>.<lambda> to 'process' workers*",
             "*cannot ship test_ship.test_local.<locals>.double to 'pool' workers*",
+            "*cannot ship test_ship.test_lambda.<locals>.<lambda> to 'process' workers*",
         ]
     )
 

@@ -40,10 +40,10 @@ def test_ids_sizes_and_payloads(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(
         [
+            "*test_sizes[[]pool-10B[]] PASSED*",
             "*test_sizes[[]thread-10B[]] PASSED*",
             "*test_sizes[[]thread-1KB[]] PASSED*",
             "*test_sizes[[]thread-4KiB[]] PASSED*",
-            "*test_sizes[[]pool-10B[]] PASSED*",
         ]
     )
 

@@ -1,0 +1,98 @@
+"""Which runs a parscale test expands to: backends x worker counts x item sizes.
+
+Everything about a run's workers is decided here, at collection, so the fixture
+trusts its parameter and the session can group tests by engine before any starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_parscale.backends.base import BACKENDS, default_backends
+from pytest_parscale.compare import WorkerPlan, plan_workers
+from pytest_parscale.config import Settings
+from pytest_parscale.markers import MarkSpec
+from pytest_parscale.sizes import format_size
+
+
+@dataclass(frozen=True)
+class ParscaleParam:
+    """One run of a parscale test."""
+
+    backend: str
+    item_size: int | None
+    plan: WorkerPlan
+    sweep: bool = False
+    # False for the counts of a sweep at which the markers' bars do not apply
+    judged: bool = True
+
+    @property
+    def id(self) -> str:
+        parts = [self.backend]
+        if self.item_size is not None:
+            parts.append(format_size(self.item_size))
+        if self.sweep:
+            parts.append(f"w{self.plan.requested}")
+        return "-".join(parts)
+
+    @property
+    def engine(self) -> tuple[str, int]:
+        """The executor this run needs: (backend, workers)."""
+        return (self.backend, self.plan.workers)
+
+
+def settings_for_test(settings: Settings, spec: MarkSpec, nodeid: str) -> Settings:
+    """Session settings with this test's @pytest.mark.parscale overrides applied."""
+    if not spec.parscale.settings:
+        return settings
+    return settings.override(spec.parscale.settings, f"@pytest.mark.parscale on {nodeid}")
+
+
+def select_backends(spec: MarkSpec, settings: Settings) -> list[str]:
+    """The marker's backends, narrowed by --parscale-backends; else the selection or all."""
+    selected = settings.backends
+    if spec.parscale.backends is None:
+        return list(selected or default_backends())
+    return [name for name in spec.parscale.backends if selected is None or name in selected]
+
+
+def expand(
+    spec: MarkSpec, settings: Settings, usable: int
+) -> list[tuple[ParscaleParam, str | None]]:
+    """Every run of the test, each with a skip reason or None.
+
+    A sweep (``workers=[...]`` on the marker, or a list on the command line) runs each
+    count; counts above the usable cores only with --parscale-oversubscribe. In a
+    sweep the speedup/overhead bars apply at the markers' ``workers``, else at the
+    largest count that runs.
+    """
+    sizes: tuple[int | None, ...] = spec.parscale.item_sizes or settings.item_sizes or (None,)
+    counts = spec.parscale.sweep
+    if counts is None and settings.workers is not None and len(settings.workers) > 1:
+        counts = settings.workers
+    plans: list[tuple[WorkerPlan, bool, str | None]] = []
+    if counts is None:
+        single = settings.workers[0] if settings.workers else None
+        requested = spec.workers or single or usable
+        plan = plan_workers(requested, usable, settings.undersized)
+        plans.append((plan, True, plan.skip_reason))
+    else:
+        runnable = [count for count in counts if count <= usable or settings.oversubscribe]
+        bar = spec.workers or (max(runnable) if runnable else None)
+        for count in counts:
+            reason = None
+            if count > usable and not settings.oversubscribe:
+                reason = (
+                    f"{count} workers > {usable} usable cores: opt in with "
+                    "--parscale-oversubscribe to run it oversubscribed"
+                )
+            plan = WorkerPlan(count, count, 1.0, oversubscribed=count > usable)
+            plans.append((plan, count == bar, reason))
+    runs = []
+    for backend in select_backends(spec, settings):
+        missing = BACKENDS[backend].missing_reason()
+        for plan, judged, reason in plans:
+            for size in sizes:
+                param = ParscaleParam(backend, size, plan, counts is not None, judged)
+                runs.append((param, missing or reason))
+    return runs
