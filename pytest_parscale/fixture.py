@@ -28,7 +28,12 @@ from pytest_parscale.errors import (
 from pytest_parscale.report import describe_run, requirement_line
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
 from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, median, ratio_of_medians_ci
-from pytest_parscale.transport import TransportStub, mean_payload, serialisation_cost
+from pytest_parscale.transport import (
+    TransportStub,
+    first_unshippable,
+    mean_payload,
+    serialisation_cost,
+)
 
 if TYPE_CHECKING:
     from pytest_parscale.backends.base import Executor
@@ -176,7 +181,7 @@ class Parscale:
 
         def parallel() -> list[Any]:
             results: list[Any] = self._run_parallel(
-                lambda: executor.map(fn, items, chunksize=chunksize, timeout=timeout)
+                lambda: executor.map(fn, items, chunksize=chunksize, timeout=timeout), items
             )
             return results
 
@@ -300,17 +305,43 @@ class Parscale:
             self._executor = self._session.executors.get(self.backend, self.workers)
         return self._executor
 
-    def _run_parallel(self, run: Callable[[], Any]) -> Any:
+    def _run_parallel(self, run: Callable[[], Any], items: Sequence[Any] = ()) -> Any:
+        """Run one parallel pass; a broken executor is replaced and the test fails.
+
+        When the pass fails the way serialisation fails, the items are checked with
+        the backend's serialiser so the message names the item that cannot travel.
+        """
         try:
             return run()
         except (WorkerCrashed, MapTimeout) as error:
             broken = f"{error} ({self.backend}, {self.workers} workers)"
+        except (TypeError, AttributeError, pickle.PicklingError) as error:
+            stuck = self._unshippable(items)
+            if stuck is None:
+                _annotate(error, f"parscale: raised in a {self.backend!r} worker")
+                raise
+            broken = stuck
         except Exception as error:
             _annotate(error, f"parscale: raised in a {self.backend!r} worker")
             raise
-        self._session.executors.discard(self.backend, self.workers)
-        self._executor = None
+        if not broken.startswith("item "):
+            self._session.executors.discard(self.backend, self.workers)
+            self._executor = None
         pytest.fail(broken, pytrace=False)
+
+    def _unshippable(self, items: Sequence[Any]) -> str | None:
+        serializer = self._executor.serializer() if self._executor is not None else None
+        if serializer is None:
+            return None
+        found = first_unshippable(serializer[0], items)
+        if found is None:
+            return None
+        index, error = found
+        return (
+            f"item {index} ({type(items[index]).__name__}) cannot be shipped to "
+            f"{self.backend!r} workers: {error}. Send what it refers to instead "
+            "(a path, the bytes, the parameters) and open it in the worker."
+        )
 
     def _transport_run(
         self,

@@ -66,3 +66,15 @@ def serialisation_cost(
     seconds = time.perf_counter() - started
     count = len(indices)
     return SerialisationCost(item_bytes / count, result_bytes / count, seconds / count)
+
+
+def first_unshippable(
+    dumps: Callable[[Any], bytes], items: Sequence[Any]
+) -> tuple[int, str] | None:
+    """Index and error of the first item the serialiser refuses, or None."""
+    for index, item in enumerate(items):
+        try:
+            dumps(item)
+        except Exception as error:
+            return index, f"{type(error).__name__}: {error}"
+    return None

@@ -219,3 +219,27 @@ def test_second_measurement_in_one_test_is_refused(pytester: pytest.Pytester) ->
     result.stdout.fnmatch_lines(
         ["*is a second measurement; parscale.map() already ran (one measured call per test)"]
     )
+
+
+def test_unshippable_item_is_named_with_the_remedy(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_items="""
+        import pytest
+
+        def name_of(item):
+            return str(item)
+
+        @pytest.mark.parscale(backends=["pool", "process"])
+        def test_it(parscale, tmp_path):
+            with open(tmp_path / "data.txt", "w") as handle:
+                parscale.map(name_of, ["a", "b", handle])
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*item 2 (TextIOWrapper) cannot be shipped to 'pool' workers: TypeError: cannot pickle '_io.TextIOWrapper' object. Send what it refers to instead*",
+            "*item 2 (TextIOWrapper) cannot be shipped to 'process' workers*",
+        ]
+    )
