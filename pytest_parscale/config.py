@@ -95,6 +95,10 @@ def _count_list(text: str) -> tuple[int, ...]:
         raise ValueError(f"has a count that {error}") from None
 
 
+def _size(text: str) -> int:
+    return parse_size(int(text) if text.strip().isdigit() else text)
+
+
 def _text(text: str) -> str:
     return text
 
@@ -154,6 +158,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("strict", _bool, False, "fail tests whose verdict stays undecided", True),
     Option("start_method", _choice(START_METHODS), None, "multiprocessing start method"),
+    Option(
+        "memory_limit",
+        _size,
+        None,
+        "refuse maps whose items and results would exceed this many bytes, e.g. 2GB",
+    ),
     Option("json", _text, None, "write every measurement, samples included, to this path"),
     Option("ray_address", _text, None, "use this Ray cluster instead of an embedded one"),
     Option("dask_scheduler", _text, None, "use this Dask scheduler instead of a LocalCluster"),
@@ -182,6 +192,7 @@ class Settings:
     undersized: str = "scale"
     strict: bool = False
     start_method: str | None = None
+    memory_limit: int | None = None
     json: str | None = None
     ray_address: str | None = None
     dask_scheduler: str | None = None

@@ -27,6 +27,7 @@ from pytest_parscale.errors import (
 )
 from pytest_parscale.report import describe_run, requirement_line
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
+from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, median, ratio_of_medians_ci
 from pytest_parscale.transport import (
     TransportStub,
@@ -155,6 +156,14 @@ class Parscale:
             )
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ConfigError(f"{self.nodeid}: parscale.payloads() count", count, "is not >= 0")
+        limit = self._settings.memory_limit
+        if limit is not None and count * size > limit:
+            pytest.fail(
+                f"parscale.payloads({count}) of {format_size(size)} would take "
+                f"{approx_size(count * size)} > {self._settings.source_of('memory_limit')} "
+                f"{approx_size(limit)}",
+                pytrace=False,
+            )
         return [payload_block(size, index) for index in range(count)]
 
     # -- measuring ------------------------------------------------------------
@@ -175,6 +184,8 @@ class Parscale:
             executor.check_shippable(fn)
         except ShippingError as error:
             problem = str(error)
+        if problem is None:
+            problem = self._memory_problem(fn, items)
         if problem is not None:
             pytest.fail(problem, pytrace=False)
         timeout = self._settings.timeout
@@ -207,6 +218,28 @@ class Parscale:
         if advice is not None:
             record.chunk_advice = advice
         return list(result)
+
+    def _memory_problem(self, fn: Callable[[Any], Any], items: list[Any]) -> str | None:
+        """Refuse a map whose items and results would not fit --parscale-memory-limit.
+
+        The test process holds the items, the serial results and the parallel
+        results at once; results are estimated from fn on the first item, before any
+        worker sends a byte back.
+        """
+        limit = self._settings.memory_limit
+        if limit is None or not items:
+            return None
+        item_bytes = mean_payload(pickle.dumps, items) * len(items)
+        result_bytes = len(pickle.dumps(run_serial(fn, items[:1])[0])) * len(items)
+        needed = item_bytes + 2 * result_bytes
+        if needed <= limit:
+            return None
+        return (
+            f"this map would hold about {approx_size(needed)} in the test process "
+            f"({approx_size(item_bytes)} of items, and twice {approx_size(result_bytes)} of "
+            f"results estimated from item 0) > {self._settings.source_of('memory_limit')} "
+            f"{approx_size(limit)} ({self.backend}, {self.workers} workers)"
+        )
 
     def _chunk_advice(
         self, executor: Executor, fn: Callable[[Any], Any], items: list[Any], record: Record

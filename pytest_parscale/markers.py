@@ -24,7 +24,7 @@ MARKER_HELP = {
     "parscale": "parscale(*, backends=None, item_sizes=None, workers=None (int, or a list "
     "for a sweep), max_time=None, "
     "min_rounds=None, max_rounds=None, timeout=None, confidence=None, strict=None, "
-    "undersized=None): where and how a parscale test is measured",
+    "undersized=None, memory_limit=None): where and how a parscale test is measured",
 }
 
 # Settings a parscale marker may override for its test, on top of backends/item_sizes.
@@ -36,6 +36,7 @@ PER_TEST_SETTINGS = (
     "confidence",
     "strict",
     "undersized",
+    "memory_limit",
 )
 
 
@@ -80,6 +81,7 @@ def _parscale_signature(
     confidence: Any = None,
     strict: Any = None,
     undersized: Any = None,
+    memory_limit: Any = None,
 ) -> None: ...
 
 

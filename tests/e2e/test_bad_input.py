@@ -243,3 +243,34 @@ def test_unshippable_item_is_named_with_the_remedy(pytester: pytest.Pytester) ->
             "*item 2 (TextIOWrapper) cannot be shipped to 'process' workers*",
         ]
     )
+
+
+def test_memory_limit_refuses_a_map_before_it_runs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_memory="""
+        import pytest
+
+        def inflate(item):
+            return bytes(1_000_000)
+
+        @pytest.mark.parscale(backends=["pool"], memory_limit="50MB")
+        def test_results_too_big(parscale):
+            parscale.map(inflate, list(range(100)))
+
+        @pytest.mark.parscale(backends=["pool"], item_sizes=["1MB"])
+        def test_payloads_too_big(parscale):
+            parscale.payloads(count=200)
+
+        @pytest.mark.parscale(backends=["pool"], memory_limit="50MB")
+        def test_fits(parscale):
+            assert parscale.map(abs, [-1, 2]) == [1, 2]
+        """
+    )
+    result = pytester.runpytest_subprocess(*FAST, "--parscale-memory-limit=100MB")
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*this map would hold about 200MB in the test process (*of items, and twice 100MB of results estimated from item 0) > @pytest.mark.parscale on test_memory.py::test_results_too_big[[]pool[]] 50MB (pool, * workers)",
+            "*parscale.payloads(200) of 1MB would take 200MB > command-line option --parscale-memory-limit 100MB",
+        ]
+    )
