@@ -23,7 +23,7 @@ MARKER_HELP = {
     "parallel time is confidently above max (0 < max < 1)",
     "parscale": "parscale(*, backends=None, item_sizes=None, workers=None, max_time=None, "
     "min_rounds=None, max_rounds=None, timeout=None, confidence=None, strict=None, "
-    "undersized=None): where and how a parscale test is measured",
+    "undersized=None, fail_on=None): where and how a parscale test is measured",
 }
 
 # Settings a parscale marker may override for its test, on top of backends/item_sizes.
@@ -35,6 +35,7 @@ PER_TEST_SETTINGS = (
     "confidence",
     "strict",
     "undersized",
+    "fail_on",
 )
 
 
@@ -77,6 +78,7 @@ def _parscale_signature(
     confidence: Any = None,
     strict: Any = None,
     undersized: Any = None,
+    fail_on: Any = None,
 ) -> None: ...
 
 
