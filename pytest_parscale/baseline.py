@@ -176,10 +176,11 @@ def parse(text: str, path: str) -> Results:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        hint = " (truncated?)" if error.pos >= len(text.rstrip()) else ""
+        ended = error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated")
+        hint = " (truncated?)" if ended else ""
         raise BaselineError(
             path,
-            f"is not valid JSON{hint}: {error.msg} at line {error.lineno} column {error.colno}",
+            f"is not valid JSON{hint}: {error.msg} (line {error.lineno}, column {error.colno})",
         ) from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise BaselineError(
