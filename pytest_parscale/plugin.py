@@ -214,11 +214,13 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
     """Fail the test itself when it regressed against the --parscale-compare baseline."""
     session = item.config.stash[session_key]
     record = fixture.record
-    if session.baseline is None or record is None:
+    if record is None:
         return
     marked = spec_of(item, item.nodeid).parscale.settings or {}
     own: FailOn = marked.get("fail_on", FailOn())
-    record.fail_on = str(own) or None
+    record.fail_on = str(own) or None  # saved, so `parscale compare` applies it too
+    if session.baseline is None:
+        return
     thresholds = own.over(session.settings.fail_on).over(DEFAULT_FAIL_ON)
     change = compare_records(
         session.baseline.records.get(record.nodeid),

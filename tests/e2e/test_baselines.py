@@ -51,7 +51,11 @@ def test_save_compare_unchanged_then_regressed(pytester: pytest.Pytester) -> Non
     saved.assert_outcomes(passed=2)
     saved.stdout.fnmatch_lines(["results written to base.json"])
     base = pytester.path / "base.json"
-    assert json.loads(base.read_text())["schema_version"] == 1
+    saved_records = json.loads(base.read_text())["results"]
+    assert {r["nodeid"]: r["fail_on"] for r in saved_records} == {
+        "test_work.py::test_gated[pool]": None,
+        "test_work.py::test_exempt[pool]": "speedup:off",
+    }
 
     unchanged = pytester.runpytest_subprocess(
         *RUN, "--parscale-compare=base.json", "--parscale-fail-on=speedup:60%,overhead:50pp"
