@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_parscale.errors import ConfigError
+from pytest_parscale.regression import NOT_SAID, FailOn, parse_fail_on
 from pytest_parscale.sizes import parse_size
 
 UNDERSIZED_POLICIES = ("scale", "skip", "strict")
@@ -165,6 +166,15 @@ OPTIONS: tuple[Option, ...] = (
         "refuse maps whose items and results would exceed this many bytes, e.g. 2GB",
     ),
     Option("json", _text, None, "write every measurement, samples included, to this path"),
+    Option("save", _text, None, "save the results as a baseline to this path (never overwrites)"),
+    Option("save_overwrite", _bool, False, "let --parscale-save replace an existing file", True),
+    Option("compare", _text, None, "fail tests that regressed against this saved baseline"),
+    Option(
+        "fail_on",
+        parse_fail_on,
+        None,
+        "regression thresholds for --parscale-compare (default speedup:10%,overhead:5pp)",
+    ),
     Option("ray_address", _text, None, "use this Ray cluster instead of an embedded one"),
     Option("dask_scheduler", _text, None, "use this Dask scheduler instead of a LocalCluster"),
     Option("celery_broker", _text, None, "use this Celery broker instead of an embedded one"),
@@ -194,6 +204,10 @@ class Settings:
     start_method: str | None = None
     memory_limit: int | None = None
     json: str | None = None
+    save: str | None = None
+    save_overwrite: bool = False
+    compare: str | None = None
+    fail_on: FailOn = NOT_SAID
     ray_address: str | None = None
     dask_scheduler: str | None = None
     celery_broker: str | None = None

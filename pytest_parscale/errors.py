@@ -46,3 +46,12 @@ class MapTimeout(ParscaleError):
 
 class ParscaleWarning(UserWarning):
     """Undecided verdicts, oversubscription and other things a user should see."""
+
+
+class BaselineError(ParscaleError):
+    """A results file that cannot be read, parsed or understood; names the file and why."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")

@@ -24,7 +24,8 @@ MARKER_HELP = {
     "parscale": "parscale(*, backends=None, item_sizes=None, workers=None (int, or a list "
     "for a sweep), max_time=None, "
     "min_rounds=None, max_rounds=None, timeout=None, confidence=None, strict=None, "
-    "undersized=None, memory_limit=None): where and how a parscale test is measured",
+    "undersized=None, memory_limit=None, fail_on=None): where and how a parscale test is "
+    "measured",
 }
 
 # Settings a parscale marker may override for its test, on top of backends/item_sizes.
@@ -37,6 +38,7 @@ PER_TEST_SETTINGS = (
     "strict",
     "undersized",
     "memory_limit",
+    "fail_on",
 )
 
 
@@ -82,6 +84,7 @@ def _parscale_signature(
     strict: Any = None,
     undersized: Any = None,
     memory_limit: Any = None,
+    fail_on: Any = None,
 ) -> None: ...
 
 

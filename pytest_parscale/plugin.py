@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from pytest_parscale.backends.base import BACKENDS
+from pytest_parscale.baseline import check_save_target, load, xdist_role
 from pytest_parscale.config import OPTIONS, Settings, resolve
-from pytest_parscale.errors import BackendUnavailable, ConfigError
+from pytest_parscale.diffreport import failure_message, summary_lines
+from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError, ParscaleWarning
 from pytest_parscale.fixture import Parscale
 from pytest_parscale.markers import (
     MARKER_HELP,
@@ -26,6 +28,7 @@ from pytest_parscale.markers import (
     parse_speedup,
 )
 from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
+from pytest_parscale.regression import DEFAULT_FAIL_ON, FailOn, Status, compare_records
 from pytest_parscale.report import notes, table
 from pytest_parscale.session import ParscaleSession
 
@@ -67,7 +70,37 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = _settings(config)
     except ConfigError as error:
         raise pytest.UsageError(f"pytest-parscale: {error}") from None
-    config.stash[session_key] = ParscaleSession(settings)
+    session = ParscaleSession(settings, config.rootpath)
+    config.stash[session_key] = session
+    _open_baselines(config, session)
+
+
+def _open_baselines(config: pytest.Config, session: ParscaleSession) -> None:
+    """Check --parscale-save and load --parscale-compare now, before anything is measured.
+
+    Under pytest-xdist each worker holds part of the records, so nobody writes a
+    results file (one warning from the controller); workers still gate on a baseline.
+    """
+    settings = session.settings
+    role = xdist_role(getattr(config, "workerinput", None), os.environ, config.option)
+    if role != "none" and (settings.save or settings.json):
+        session.writes_results = False
+        if role == "controller":
+            config.issue_config_time_warning(
+                ParscaleWarning(
+                    "pytest-parscale does not write --parscale-save/--parscale-json under "
+                    "pytest-xdist: workers measure separate tests on shared cores; run "
+                    "without -n to save results"
+                ),
+                stacklevel=2,
+            )
+    try:
+        if settings.save and session.writes_results:
+            check_save_target(settings.save, settings.save_overwrite)
+        if settings.compare:
+            session.baseline = load(settings.compare)
+    except BaselineError as error:
+        raise pytest.UsageError(f"pytest-parscale: {error}") from None
 
 
 def spec_of(node: pytest.Item | pytest.Function | Any, nodeid: str) -> MarkSpec:
@@ -180,7 +213,31 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     fixture = getattr(item, "funcargs", {}).get("parscale")
     if isinstance(fixture, Parscale):
         fixture.finish()
+        _check_baseline(item, fixture)
     return result
+
+
+def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
+    """Fail the test itself when it regressed against the --parscale-compare baseline."""
+    session = item.config.stash[session_key]
+    record = fixture.record
+    if record is None:
+        return
+    marked = spec_of(item, item.nodeid).parscale.settings or {}
+    own: FailOn = marked.get("fail_on", FailOn())
+    record.fail_on = str(own) or None  # saved, so `parscale compare` applies it too
+    if session.baseline is None:
+        return
+    thresholds = own.over(session.settings.fail_on).over(DEFAULT_FAIL_ON)
+    change = compare_records(
+        session.baseline.records.get(record.nodeid),
+        record,
+        thresholds,
+        confidence=session.settings.confidence,
+    )
+    session.changes.append(change)
+    if change.status is Status.REGRESSION:
+        pytest.fail(failure_message(change, session.baseline.path), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -204,9 +261,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line("")
         for line in extra:
             terminalreporter.write_line(line)
-    path = session.settings.json
-    if path:
-        terminalreporter.write_line(f"results written to {path}")
+    if session.baseline is not None:
+        terminalreporter.section("parscale: against baseline")
+        for line in summary_lines(session.changes, session.baseline, session.usable_cores):
+            terminalreporter.write_line(line)
+    for path in (session.settings.json, session.settings.save):
+        if path and session.writes_results:
+            terminalreporter.write_line(f"results written to {path}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -215,5 +276,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     try:
         parscale_session.write_json()
+    except BaselineError as error:
+        session.config.get_terminal_writer().line(f"pytest-parscale: {error}", red=True)
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
     finally:
         parscale_session.executors.close_all()

@@ -74,6 +74,7 @@ class Record:
     executor: dict[str, Any]
     chunk_advice: ChunkAdvice | None = None
     warnings: list[str] = field(default_factory=list)
+    fail_on: str | None = None  # the test's own baseline thresholds (parscale marker)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(dataclasses.asdict(self))
@@ -83,6 +84,35 @@ class Record:
             "transport": data.pop("transport"),
         }
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        """Inverse of ``to_dict`` for a record already checked against the schema."""
+        values = {key: data[key] for key in _FIELDS if key in data}
+        values.update(data["samples"])
+        values["speedup"] = _interval(data["speedup"])
+        if data.get("transport_share") is not None:
+            values["transport_share"] = _interval(data["transport_share"])
+        if data.get("projection") is not None:
+            values["projection"] = Projection(**data["projection"])
+        values["requirements"] = [RequirementResult(**item) for item in data["requirements"]]
+        if data.get("chunk_advice") is not None:
+            values["chunk_advice"] = ChunkAdvice(**data["chunk_advice"])
+        return cls(**values)
+
+
+_FIELDS = tuple(item.name for item in dataclasses.fields(Record))
+
+
+def _interval(data: dict[str, Any]) -> Interval:
+    """JSON null interval ends (one round) are infinite again."""
+    low, high = data["low"], data["high"]
+    return Interval(
+        data["estimate"],
+        -math.inf if low is None else low,
+        math.inf if high is None else high,
+        data["confidence"],
+    )
 
 
 def _finite(value: Any) -> Any:
@@ -97,20 +127,28 @@ def _finite(value: Any) -> Any:
 
 
 def document(
-    records: list[Record], machine: dict[str, Any], engines: list[dict[str, Any]]
+    records: list[Record],
+    machine: dict[str, Any],
+    engines: list[dict[str, Any]],
+    git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The versioned results document ``--parscale-json`` writes."""
+    """The versioned results document (schema/results-v1.json, docs/results-format.md)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git": git,
         "machine": machine,
         "engines": engines,
         "results": [record.to_dict() for record in records],
     }
 
 
-def write_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON beside ``path`` then rename over it: readers never see half a file."""
+def write_atomic(path: Path, data: dict[str, Any], *, overwrite: bool = True) -> None:
+    """Write JSON beside ``path`` then rename over it: readers never see half a file.
+
+    With ``overwrite=False`` the temporary file is hard-linked into place instead,
+    which fails with FileExistsError if ``path`` appeared meanwhile: no clobbering.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -119,7 +157,12 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
             stream.write("\n")
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    if not overwrite:
+        Path(temporary).unlink(missing_ok=True)

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_parscale.backends.base import BACKENDS, Executor
+from pytest_parscale.baseline import Results, git_state, save
 from pytest_parscale.config import Settings
 from pytest_parscale.errors import BackendUnavailable
 from pytest_parscale.machine import fingerprint, usable_cores
+from pytest_parscale.regression import TestChange
 from pytest_parscale.results import Record, document, write_atomic
 
 
@@ -80,12 +82,16 @@ class Executors:
 class ParscaleSession:
     """What one pytest session measured, and the executors it measured with."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, rootdir: Path | None = None) -> None:
         self.settings = settings
         self.usable_cores = usable_cores()
         self.executors = Executors(settings)
         self.records: list[Record] = []
         self._machine: dict[str, Any] | None = None
+        self.rootdir = rootdir
+        self.baseline: Results | None = None  # loaded at startup by --parscale-compare
+        self.changes: list[TestChange] = []  # each measured test against the baseline
+        self.writes_results = True  # False on xdist workers and controllers
 
     def machine(self) -> dict[str, Any]:
         if self._machine is None:
@@ -100,11 +106,17 @@ class ParscaleSession:
             {"backend": s.backend, "workers": s.workers, "start_seconds": s.seconds, **s.details}
             for s in self.executors.starts
         ]
-        return document(self.records, self.machine(), engines)
+        git = git_state(self.rootdir) if self.rootdir is not None else None
+        return document(self.records, self.machine(), engines, git)
 
     def write_json(self) -> Path | None:
+        if not self.writes_results or not (self.settings.json or self.settings.save):
+            return None
+        results = self.results()
+        if self.settings.save:
+            save(self.settings.save, results, overwrite=self.settings.save_overwrite)
         if not self.settings.json:
             return None
         path = Path(self.settings.json)
-        write_atomic(path, self.results())
+        write_atomic(path, results)
         return path

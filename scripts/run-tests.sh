@@ -4,7 +4,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/setup-venv.sh"
 cd "$root"
-ruff check pytest_parscale tests examples benchmarks
-ruff format --check pytest_parscale tests examples benchmarks
+ruff check .
+ruff format --check .
 mypy pytest_parscale
 exec python -m pytest "$@"

@@ -143,4 +143,7 @@ def test_speedup_from_size_applies_only_to_large_items(pytester: pytest.Pytester
         r["item_size"]: r for r in json.loads((pytester.path / "out.json").read_text())["results"]
     }
     assert records[10]["requirements"] == []
-    assert records[100_000]["requirements"][0]["verdict"] == "pass"
+    large = records[100_000]["requirements"]
+    assert [(r["metric"], r["threshold"]) for r in large] == [("speedup", 1.3)]
+    # A busy machine may leave it undecided (a pass with a warning), never failed.
+    assert large[0]["verdict"] in ("pass", "undecided")

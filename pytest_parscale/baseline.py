@@ -1,0 +1,279 @@
+"""Results files: loading per schema version, saving without clobbering, run metadata.
+
+Like pyperf, every schema version has its own loader that turns a file into the
+current in-memory form; a file from a newer pytest-parscale is refused rather than
+half-understood. Validation follows the JSON Schema shipped in ``schema/``, so the
+documented format and the loader cannot disagree. No pytest import: the plugin and
+the ``parscale`` command share all of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.errors import BaselineError
+from pytest_parscale.regression import parse_fail_on
+from pytest_parscale.results import SCHEMA_VERSION, Record, write_atomic
+
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "number": lambda value: (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Results:
+    """One loaded results file: its run metadata and its records by test id."""
+
+    path: str
+    schema_version: int
+    created: str
+    git: Mapping[str, Any] | None
+    machine: Mapping[str, Any]
+    engines: list[Mapping[str, Any]]
+    records: dict[str, Record] = field(default_factory=dict)
+
+
+@functools.cache
+def schema(version: int) -> dict[str, Any]:
+    """The JSON Schema of a results version, as shipped in the package."""
+    text = resources.files("pytest_parscale").joinpath(f"schema/results-v{version}.json")
+    loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return loaded
+
+
+def schema_errors(data: Any, root: Mapping[str, Any]) -> list[str]:
+    """Where ``data`` breaks ``root``, as ``path: problem`` lines (the subset we use).
+
+    Supports type, const, enum, required, properties, items, oneOf, $ref to $defs,
+    minimum, exclusiveMinimum/Maximum and minLength: what the shipped schemas use.
+    A test checks the schemas against a full validator when one is installed.
+    """
+    return _errors(data, root, root)
+
+
+def _check(
+    value: Any, rule: Mapping[str, Any], root: Mapping[str, Any], where: str, errors: list[str]
+) -> None:
+    if "$ref" in rule:
+        name = rule["$ref"].removeprefix("#/$defs/")
+        _check(value, root["$defs"][name], root, where, errors)
+        return
+    if "oneOf" in rule:
+        if not any(not _errors(value, option, root) for option in rule["oneOf"]):
+            errors.append(f"{where}: has the wrong shape ({_kind(value)})")
+        return
+    if "const" in rule and value != rule["const"]:
+        errors.append(f"{where}: is {value!r}, expected {rule['const']!r}")
+        return
+    if "enum" in rule and value not in rule["enum"]:
+        errors.append(f"{where}: is {value!r}, expected one of {', '.join(rule['enum'])}")
+        return
+    types = rule.get("type")
+    if types is not None:
+        names = [types] if isinstance(types, str) else list(types)
+        if not any(_TYPES[name](value) for name in names):
+            errors.append(f"{where}: is {_kind(value)}, expected {' or '.join(names)}")
+            return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in rule and value < rule["minimum"]:
+            errors.append(f"{where}: is {value!r}, below the minimum {rule['minimum']}")
+        if "exclusiveMinimum" in rule and value <= rule["exclusiveMinimum"]:
+            errors.append(f"{where}: is {value!r}, expected more than {rule['exclusiveMinimum']}")
+        if "exclusiveMaximum" in rule and value >= rule["exclusiveMaximum"]:
+            errors.append(f"{where}: is {value!r}, expected less than {rule['exclusiveMaximum']}")
+    if isinstance(value, str) and len(value) < rule.get("minLength", 0):
+        errors.append(f"{where}: is an empty string")
+    if isinstance(value, dict):
+        for key in rule.get("required", ()):
+            if key not in value:
+                errors.append(f"{where}: has no {key!r}")
+        for key, sub in rule.get("properties", {}).items():
+            if key in value:
+                _check(value[key], sub, root, f"{where}.{key}", errors)
+    if isinstance(value, list) and "items" in rule:
+        for index, item in enumerate(value):
+            _check(item, rule["items"], root, f"{where}[{index}]", errors)
+
+
+def _errors(value: Any, rule: Mapping[str, Any], root: Mapping[str, Any]) -> list[str]:
+    errors: list[str] = []
+    _check(value, rule, root, "$", errors)
+    return errors
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number" if math.isfinite(value) else f"{value!r}"
+    if isinstance(value, dict):
+        return "an object"
+    return "an array" if isinstance(value, list) else "a string"
+
+
+def _load_v1(data: dict[str, Any], path: str) -> Results:
+    problems = schema_errors(data, schema(1))
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise BaselineError(
+            path, "does not match results schema v1: " + "; ".join(problems[:3]) + more
+        )
+    records: dict[str, Record] = {}
+    for index, item in enumerate(data["results"]):
+        where = f"$.results[{index}]"
+        samples = item["samples"]
+        if not samples["parallel"] or len(samples["serial"]) != len(samples["parallel"]):
+            raise BaselineError(path, f"{where}.samples: serial and parallel must pair up")
+        if samples["transport"] and len(samples["transport"]) != len(samples["parallel"]):
+            raise BaselineError(path, f"{where}.samples: transport does not pair with parallel")
+        if min(samples["parallel"]) <= 0:
+            raise BaselineError(path, f"{where}.samples.parallel: has a time that is not > 0")
+        if item.get("fail_on"):
+            try:
+                parse_fail_on(item["fail_on"])
+            except ValueError as error:
+                raise BaselineError(path, f"{where}.fail_on: {item['fail_on']!r} {error}") from None
+        if item["nodeid"] in records:
+            raise BaselineError(path, f"{where}: test id {item['nodeid']!r} appears twice")
+        records[item["nodeid"]] = Record.from_dict(item)
+    return Results(
+        path=path,
+        schema_version=1,
+        created=data["created"],
+        git=data.get("git"),
+        machine=data["machine"],
+        engines=data["engines"],
+        records=records,
+    )
+
+
+LOADERS: dict[int, Callable[[dict[str, Any], str], Results]] = {1: _load_v1}
+
+
+def parse(text: str, path: str) -> Results:
+    """Results from the text of a file; BaselineError names ``path`` and the problem."""
+    if not text.strip():
+        raise BaselineError(path, "is empty, not a pytest-parscale results file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        ended = error.pos >= len(text.rstrip()) or error.msg.startswith("Unterminated")
+        hint = " (truncated?)" if ended else ""
+        raise BaselineError(
+            path,
+            f"is not valid JSON{hint}: {error.msg} (line {error.lineno}, column {error.colno})",
+        ) from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise BaselineError(
+            path, "is not a pytest-parscale results file (no top-level schema_version)"
+        )
+    version = data["schema_version"]
+    if not _TYPES["integer"](version) or version < 1:
+        raise BaselineError(path, f"has schema_version {version!r}, which is not a version")
+    if version > SCHEMA_VERSION:
+        raise BaselineError(
+            path,
+            f"has schema_version {version}, newer than this pytest-parscale reads "
+            f"(up to {SCHEMA_VERSION}); upgrade pytest-parscale",
+        )
+    if version not in LOADERS:
+        raise BaselineError(path, f"has schema_version {version}, which no loader reads")
+    return LOADERS[version](data, path)
+
+
+def load(path: str | os.PathLike[str]) -> Results:
+    """Read and validate a results file; only ever reads it."""
+    name = os.fspath(path)
+    try:
+        raw = Path(name).read_bytes()
+    except FileNotFoundError:
+        raise BaselineError(name, "does not exist") from None
+    except IsADirectoryError:
+        raise BaselineError(name, "is a directory, not a results file") from None
+    except OSError as error:
+        raise BaselineError(name, f"cannot be read: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BaselineError(name, "is not UTF-8 text, not a pytest-parscale results file") from None
+    return parse(text, name)
+
+
+def check_save_target(path: str, overwrite: bool) -> None:
+    """Fail at startup, not after an hour of measuring, when the save would be refused."""
+    target = Path(path)
+    if target.is_dir():
+        raise BaselineError(path, "is a directory; --parscale-save needs a file path")
+    if target.exists() and not overwrite:
+        raise BaselineError(path, "already exists; pass --parscale-save-overwrite to replace it")
+
+
+def save(path: str, data: dict[str, Any], *, overwrite: bool) -> None:
+    """Write atomically; without ``overwrite`` an existing file is never replaced."""
+    try:
+        write_atomic(Path(path), data, overwrite=overwrite)
+    except FileExistsError:
+        raise BaselineError(
+            path, "appeared during the run; not replaced (pass --parscale-save-overwrite)"
+        ) from None
+
+
+def git_state(root: Path) -> dict[str, Any] | None:
+    """Commit, branch and dirty flag of the checkout at ``root``; None outside git."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    return {
+        "commit": commit,
+        "dirty": bool(status) if status is not None else True,
+        "branch": None if branch in (None, "HEAD") else branch,
+    }
+
+
+def xdist_role(workerinput: object | None, environ: Mapping[str, str], option: object) -> str:
+    """``"worker"``, ``"controller"`` or ``"none"``: who writes results under pytest-xdist.
+
+    Works without xdist installed: workers carry ``config.workerinput`` or the
+    ``PYTEST_XDIST_WORKER`` variable; a controller has ``-n``/``--dist`` options set.
+    """
+    if workerinput is not None or environ.get("PYTEST_XDIST_WORKER"):
+        return "worker"
+    dist = getattr(option, "dist", "no")
+    if getattr(option, "numprocesses", None) or dist not in (None, "no"):
+        return "controller"
+    return "none"

@@ -1,0 +1,134 @@
+"""The ``parscale`` command: compare two results files, or show one.
+
+Exit codes gate CI: 0 no regression, 1 a regression, 2 bad usage or a bad file
+(argparse's own usage errors are 2 as well).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from pytest_parscale.baseline import load
+from pytest_parscale.diffreport import (
+    render_json,
+    render_markdown,
+    render_text,
+    show_markdown,
+    show_text,
+)
+from pytest_parscale.errors import BaselineError
+from pytest_parscale.regression import (
+    DEFAULT_FAIL_ON,
+    NOT_SAID,
+    FailOn,
+    Status,
+    compare_results,
+    parse_fail_on,
+)
+
+OK, REGRESSION, USAGE = 0, 1, 2
+FORMATS = ("table", "markdown", "json")
+
+
+def _fail_on(text: str) -> FailOn:
+    try:
+        return parse_fail_on(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} {error}") from None
+
+
+def _confidence(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="parscale",
+        description="Compare and show pytest-parscale results files (--parscale-save).",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    compare = commands.add_parser(
+        "compare",
+        help="compare HEAD against BASE; exit 1 on a regression",
+        description="Compare HEAD against the baseline BASE. A test regressed when its "
+        "change is significant and beyond the threshold. Exit 0: no regression, "
+        "1: a regression, 2: bad usage or file.",
+    )
+    compare.add_argument("base", metavar="BASE", help="baseline results file")
+    compare.add_argument("head", metavar="HEAD", help="results file of the run to judge")
+    compare.add_argument("--format", choices=FORMATS, default="table")
+    compare.add_argument(
+        "--fail-on",
+        type=_fail_on,
+        default=NOT_SAID,
+        metavar="SPEC",
+        help=f"thresholds, default {DEFAULT_FAIL_ON} (a test's own marker value wins)",
+    )
+    compare.add_argument(
+        "--confidence", type=_confidence, default=0.95, help="of the intervals (default 0.95)"
+    )
+    show = commands.add_parser("show", help="print one results file")
+    show.add_argument("results", metavar="RESULTS", help="results file")
+    show.add_argument("--format", choices=FORMATS, default="table")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    try:
+        if arguments.command == "show":
+            return _show(arguments)
+        return _compare(arguments)
+    except BaselineError as error:
+        print(f"parscale: error: {error}", file=sys.stderr)
+        return USAGE
+    except ModuleNotFoundError as error:
+        if error.name != "pandas":
+            raise
+        print(
+            "parscale: error: comparing needs pandas: pip install 'pytest-parscale[compare]'",
+            file=sys.stderr,
+        )
+        return USAGE
+
+
+def _show(arguments: argparse.Namespace) -> int:
+    results = load(arguments.results)
+    if arguments.format == "json":
+        data = {
+            "path": results.path,
+            "schema_version": results.schema_version,
+            "created": results.created,
+            "git": results.git,
+            "machine": results.machine,
+            "results": [record.to_dict() for record in results.records.values()],
+        }
+        print(json.dumps(data, indent=2, allow_nan=False))
+    elif arguments.format == "markdown":
+        sys.stdout.write(show_markdown(results))
+    else:
+        print(show_text(results))
+    return OK
+
+
+def _compare(arguments: argparse.Namespace) -> int:
+    base, head = load(arguments.base), load(arguments.head)
+    fail_on = arguments.fail_on.over(DEFAULT_FAIL_ON)
+    changes = compare_results(base.records, head.records, fail_on, confidence=arguments.confidence)
+    if arguments.format == "json":
+        print(json.dumps(render_json(changes, base, head, fail_on), indent=2, allow_nan=False))
+    elif arguments.format == "markdown":
+        sys.stdout.write(render_markdown(changes, base, head, fail_on))
+    else:
+        print(render_text(changes, base, head, fail_on))
+    regressed = any(test.status is Status.REGRESSION for test in changes)
+    return REGRESSION if regressed else OK

@@ -1,0 +1,455 @@
+"""Rendering of baseline comparisons: failure lines, terminal, text table, Markdown, JSON.
+
+Renders, never decides: every status comes from regression.py. The Markdown is
+what a reviewer reads in a pull request, so every string a user controls (test
+ids, parameters, host and CPU names) goes through ``md`` and renders as text.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pytest_parscale.regression import Change, FailOn, Status, TestChange
+from pytest_parscale.report import table
+from pytest_parscale.sizes import format_size
+
+if TYPE_CHECKING:
+    from pytest_parscale.baseline import Results
+    from pytest_parscale.results import Record
+    from pytest_parscale.stats import Interval
+
+_PUNCTUATION = frozenset(string.punctuation) - {"@"}
+_HEADINGS = {
+    Status.REGRESSION: "Regressions",
+    Status.IMPROVEMENT: "Improvements",
+    Status.NEW: "New tests (not in the baseline)",
+    Status.MISSING: "Missing tests (in the baseline, not in this run)",
+    Status.UNCERTAIN: "Changed beyond the threshold but not significantly",
+    Status.UNCHANGED: "Unchanged",
+}
+
+
+# -- escaping -----------------------------------------------------------------
+
+
+def md(text: object) -> str:
+    """Markdown-safe text: no HTML, no emphasis or links, no @mentions, no broken tables.
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark renders it
+    literally, and ``\\|`` keeps a table cell whole); a zero-width space after ``@``
+    stops GitHub mentions; line breaks and control characters become spaces.
+    """
+    out = []
+    for char in str(text):
+        if char in _PUNCTUATION:
+            out.append("\\" + char)
+        elif char == "@":
+            out.append("@&#8203;")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(" ")
+    return "".join(out)
+
+
+def plain(text: object) -> str:
+    """Terminal-safe text: control characters (escape sequences, newlines) become spaces."""
+    return "".join(char if char.isprintable() else " " for char in str(text))
+
+
+# -- numbers --------------------------------------------------------------------
+
+
+def _end(value: float, fmt: str) -> str:
+    return fmt.format(value) if math.isfinite(value) else "?"
+
+
+def speedup_text(interval: Interval) -> str:
+    return (
+        f"{interval.estimate:.2f}x [{_end(interval.low, '{:.2f}')}, "
+        f"{_end(interval.high, '{:.2f}')}]"
+    )
+
+
+def change_text(change: Change) -> str:
+    """``-32% [-36%, -28%]`` for speedup, ``+19pp [+15pp, +22pp]`` for transport share."""
+    unit = "%" if change.metric == "speedup" else "pp"
+    fmt = "{:+.0f}" + unit
+    return (
+        f"{fmt.format(change.change * 100)} "
+        f"[{_end(change.low * 100, fmt)}, {_end(change.high * 100, fmt)}]"
+    )
+
+
+def _share(record: Record | None) -> str:
+    share = record.transport_share if record is not None else None
+    return f"{share.estimate:.0%}" if share is not None else "-"
+
+
+def _workers(test: TestChange) -> str:
+    counts = [str(r.workers) for r in (test.base, test.head) if r is not None]
+    return " -> ".join(counts) if len(set(counts)) > 1 else counts[0]
+
+
+def _speedup(record: Record | None) -> str:
+    return speedup_text(record.speedup) if record is not None else "-"
+
+
+def _size(record: Record) -> str:
+    return format_size(record.item_size) if record.item_size is not None else "-"
+
+
+def _metric(test: TestChange, metric: str) -> Change | None:
+    return next((change for change in test.changes if change.metric == metric), None)
+
+
+def _threshold(change: Change) -> str:
+    if math.isinf(change.threshold):
+        return "off"
+    unit = "%" if change.metric == "speedup" else "pp"
+    return f"{change.threshold * 100:.4g}{unit}"
+
+
+def _count(changes: Sequence[TestChange], status: Status) -> int:
+    return sum(1 for test in changes if test.status is status)
+
+
+def verdict_line(changes: Sequence[TestChange]) -> str:
+    regressions = _count(changes, Status.REGRESSION)
+    counts = (
+        ", ".join(
+            f"{_count(changes, status)} {status.value}"
+            for status in Status
+            if status is not Status.REGRESSION and _count(changes, status)
+        )
+        or "nothing else to compare"
+    )
+    if regressions:
+        plural = "regression" if regressions == 1 else "regressions"
+        return f"FAIL: {regressions} {plural} against the baseline ({counts})"
+    return f"OK: no regression against the baseline ({counts})"
+
+
+# -- the pytest run ---------------------------------------------------------------
+
+
+def failure_message(test: TestChange, baseline_path: str) -> str:
+    """Why one test failed against the baseline, with both intervals and the threshold."""
+    lines = [f"regressed against baseline {baseline_path}:"]
+    for change in test.changes:
+        if change.status is not Status.REGRESSION:
+            continue
+        if change.metric == "speedup":
+            assert test.base is not None
+            assert test.head is not None
+            lines.append(
+                f"  speedup {speedup_text(test.base.speedup)} -> "
+                f"{speedup_text(test.head.speedup)}: {change_text(change)} per worker, "
+                f"beyond the {_threshold(change)} threshold"
+            )
+        else:
+            lines.append(
+                f"  transport share {change.base:.0%} -> {change.head:.0%}: "
+                f"{change_text(change)}, beyond the {_threshold(change)} threshold"
+            )
+    lines.extend(f"  note: {note}" for note in test.notes)
+    return "\n".join(lines)
+
+
+def summary_lines(changes: Sequence[TestChange], baseline: Results, usable_cores: int) -> list[str]:
+    """The terminal section under the speedup table when --parscale-compare is given."""
+    lines = [f"baseline {baseline.path} ({_run_label(baseline)})", verdict_line(changes)]
+    if int(baseline.machine["usable_cores"]) != usable_cores:
+        lines.append(
+            f"warning: the baseline had {baseline.machine['usable_cores']} usable cores, "
+            f"this run {usable_cores}: speedups are compared per worker"
+        )
+    for test in changes:
+        if test.status in (Status.UNCHANGED,):
+            continue
+        lines.append(f"{test.status.value:<11} {plain(test.nodeid)}: {_changes_text(test)}")
+    return lines
+
+
+def _changes_text(test: TestChange) -> str:
+    if test.status is Status.NEW:
+        return f"speedup {_speedup(test.head)} (no baseline)"
+    parts = []
+    for change in test.changes:
+        name = "speedup" if change.metric == "speedup" else "transport share"
+        parts.append(f"{name} {change.base:.2f} -> {change.head:.2f} {change_text(change)}")
+    return "; ".join(parts + list(test.notes))
+
+
+def _run_label(results: Results) -> str:
+    git = results.git
+    commit = f"{git['commit'][:10]}{' dirty' if git['dirty'] else ''}" if git else "no git"
+    return f"{commit}, {results.machine['usable_cores']} usable cores, {results.created}"
+
+
+# -- parscale compare -------------------------------------------------------------
+
+
+def _rows(test: TestChange) -> list[str]:
+    record = test.head or test.base
+    assert record is not None
+    speedup = _metric(test, "speedup")
+    overhead = _metric(test, "overhead")
+    share = f"{_share(test.base)} -> {_share(test.head)}"
+    if overhead is not None:
+        share += f" ({change_text(overhead)})"
+    return [
+        test.nodeid,
+        record.backend,
+        _workers(test),
+        _size(record),
+        _speedup(test.base),
+        _speedup(test.head),
+        change_text(speedup) if speedup is not None else "-",
+        share,
+    ]
+
+
+_COLUMNS = [
+    "test",
+    "backend",
+    "workers",
+    "size",
+    "speedup baseline",
+    "speedup head",
+    "change per worker",
+    "transport share",
+]
+
+
+def _machine_rows(base: Results, head: Results) -> list[list[str]]:
+    def row(label: str, key: str) -> list[str]:
+        return [label, str(base.machine.get(key, "-")), str(head.machine.get(key, "-"))]
+
+    def git(results: Results) -> str:
+        if not results.git:
+            return "-"
+        return str(results.git["commit"])[:12] + (" (dirty)" if results.git["dirty"] else "")
+
+    def load(results: Results) -> str:
+        return " ".join(f"{value:.2f}" for value in results.machine.get("load_average", []))
+
+    return [
+        ["file", base.path, head.path],
+        ["created", base.created, head.created],
+        ["git commit", git(base), git(head)],
+        row("usable cores", "usable_cores"),
+        row("CPU model", "cpu_model"),
+        row("Python", "python"),
+        row("start method", "start_method"),
+        ["load average", load(base), load(head)],
+        row("host", "hostname"),
+    ]
+
+
+def machine_warning(base: Results, head: Results) -> str | None:
+    before, after = int(base.machine["usable_cores"]), int(head.machine["usable_cores"])
+    if before == after:
+        return None
+    return (
+        f"the runs had different usable cores (baseline {before}, head {after}): "
+        "speedups are compared per worker, and may still differ for reasons of scale"
+    )
+
+
+def render_text(
+    changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
+) -> str:
+    """Plain text for a terminal: verdict, one table of every changed test, machines."""
+    lines = [verdict_line(changes), f"thresholds: {fail_on}"]
+    warning = machine_warning(base, head)
+    if warning:
+        lines.append(f"warning: {warning}")
+    shown = [test for test in changes if test.status is not Status.UNCHANGED]
+    if shown:
+        lines.append("")
+        rows = [["status", *_COLUMNS]]
+        rows += [[test.status.value, *map(plain, _rows(test))] for test in shown]
+        lines += _aligned(rows)
+    lines.append("")
+    lines += _aligned(
+        [["", "baseline", "head"], *[[plain(c) for c in r] for r in _machine_rows(base, head)]]
+    )
+    return "\n".join(lines)
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A GitHub table; cells are escaped by the caller with ``md``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(
+    changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
+) -> str:
+    """The pull-request comment: verdict first, then the tests that moved, then machines."""
+    regressions = _count(changes, Status.REGRESSION)
+    mark = ":x:" if regressions else ":white_check_mark:"
+    lines = [
+        f"### {mark} pytest-parscale: {md(verdict_line(changes))}",
+        "",
+        f"Thresholds `{fail_on}` (a change must be significant and beyond them), "
+        "speedups compared per worker.",
+    ]
+    warning = machine_warning(base, head)
+    if warning:
+        lines += ["", f"> :warning: {md(warning)}"]
+    for status in (Status.REGRESSION, Status.IMPROVEMENT, Status.NEW, Status.MISSING):
+        group = [test for test in changes if test.status is status]
+        if not group:
+            continue
+        lines += ["", f"#### {_HEADINGS[status]} ({len(group)})", ""]
+        lines += _md_table(_COLUMNS, [[md(cell) for cell in _rows(test)] for test in group])
+        notes = [f"- {md(test.nodeid)}: {md(note)}" for test in group for note in test.notes]
+        if notes:
+            lines += ["", *notes]
+    rest = [t for t in changes if t.status in (Status.UNCERTAIN, Status.UNCHANGED)]
+    if rest:
+        lines += ["", f"<details><summary>Unchanged or not significant ({len(rest)})</summary>", ""]
+        lines += _md_table(
+            ["status", *_COLUMNS], [[md(t.status.value), *map(md, _rows(t))] for t in rest]
+        )
+        lines += ["", "</details>"]
+    lines += ["", "#### Machines", ""]
+    lines += _md_table(
+        ["", "baseline", "head"], [[md(cell) for cell in row] for row in _machine_rows(base, head)]
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
+    if interval is None:
+        return None
+    return {
+        "estimate": interval.estimate,
+        "low": _finite(interval.low),
+        "high": _finite(interval.high),
+        "confidence": interval.confidence,
+    }
+
+
+def _run_json(results: Results) -> dict[str, Any]:
+    return {
+        "path": results.path,
+        "created": results.created,
+        "git": dict(results.git) if results.git else None,
+        "machine": dict(results.machine),
+    }
+
+
+def _side_json(record: Record | None) -> Mapping[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "workers": record.workers,
+        "speedup": _interval_json(record.speedup),
+        "transport_share": _interval_json(record.transport_share),
+    }
+
+
+def render_json(
+    changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
+) -> dict[str, Any]:
+    """Machine-readable comparison; infinite interval ends are null as in results files."""
+    return {
+        "verdict": "regression" if _count(changes, Status.REGRESSION) else "ok",
+        "fail_on": str(fail_on),
+        "baseline": _run_json(base),
+        "head": _run_json(head),
+        "tests": [
+            {
+                "nodeid": test.nodeid,
+                "status": test.status.value,
+                "baseline": _side_json(test.base),
+                "head": _side_json(test.head),
+                "changes": [
+                    {
+                        "metric": c.metric,
+                        "baseline": c.base,
+                        "head": c.head,
+                        "change": c.change,
+                        "low": _finite(c.low),
+                        "high": _finite(c.high),
+                        "threshold": _finite(c.threshold),
+                        "significant": c.significant,
+                        "beyond_threshold": c.beyond,
+                        "status": c.status.value,
+                    }
+                    for c in test.changes
+                ],
+                "notes": list(test.notes),
+            }
+            for test in changes
+        ],
+    }
+
+
+# -- parscale show ----------------------------------------------------------------
+
+
+def show_text(results: Results) -> str:
+    """One results file for a terminal: where it ran, then the usual speedup table."""
+    lines = [
+        f"{plain(results.path)}: schema v{results.schema_version}, {plain(_run_label(results))}"
+    ]
+    machine = results.machine
+    described = (
+        f"{machine.get('cpu_model', '-')}, Python {machine.get('python', '-')}, "
+        f"start method {machine.get('start_method', '-')}"
+    )
+    lines.append(f"machine: {plain(described)}")
+    records = list(results.records.values())
+    if records:
+        lines += ["", *(plain(line) for line in table(records))]
+    else:
+        lines.append("no measured tests")
+    return "\n".join(lines)
+
+
+def show_markdown(results: Results) -> str:
+    header = [
+        "test",
+        "backend",
+        "workers",
+        "size",
+        "speedup",
+        "efficiency",
+        "transport share",
+        "verdict",
+    ]
+    rows = [
+        [
+            md(record.nodeid),
+            md(record.backend),
+            str(record.workers),
+            md(_size(record)),
+            md(speedup_text(record.speedup)),
+            f"{record.efficiency:.0%}",
+            md(_share(record)),
+            md(record.verdict),
+        ]
+        for record in results.records.values()
+    ]
+    lines = [f"### pytest-parscale results: {md(results.path)}", "", md(_run_label(results)), ""]
+    return "\n".join(lines + _md_table(header, rows)) + "\n"

@@ -1,0 +1,321 @@
+"""Is a run worse than its baseline? Pure decisions on recorded samples, no pytest.
+
+Only ratios are compared (speedup per worker, transport share), never absolute
+times, so a baseline taken on another machine still means something. A change is a
+regression only when it is both statistically significant (its bootstrap interval
+excludes "no change") and beyond the threshold (pyperf's rule): noise alone never
+fails a test, and neither does a real but negligible drift.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pytest_parscale.results import Record
+from pytest_parscale.stats import median
+
+MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
+RESAMPLES = 2000
+
+
+class Status(str, enum.Enum):
+    """Outcome for one test, in the order a reviewer wants to read them."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    NEW = "new"
+    MISSING = "missing"
+    UNCERTAIN = "uncertain"  # beyond the threshold, but not significant
+    UNCHANGED = "unchanged"
+
+    @property
+    def rank(self) -> int:
+        return list(Status).index(self)
+
+
+@dataclass(frozen=True)
+class FailOn:
+    """Regression thresholds. ``None`` means "not said here" (inherit); ``inf`` is off.
+
+    ``speedup`` is the relative drop of speedup per worker (0.10 = 10% lower);
+    ``overhead`` the absolute rise of the transport share (0.05 = 5 percentage points).
+    """
+
+    speedup: float | None = None
+    overhead: float | None = None
+
+    def over(self, base: FailOn) -> FailOn:
+        """These thresholds where said, ``base`` elsewhere (marker over CLI over default)."""
+        return FailOn(
+            self.speedup if self.speedup is not None else base.speedup,
+            self.overhead if self.overhead is not None else base.overhead,
+        )
+
+    def __str__(self) -> str:
+        """The canonical ``speedup:10%,overhead:5pp`` text, as parse_fail_on reads it."""
+        parts = []
+        for metric, value, unit in (
+            ("speedup", self.speedup, "%"),
+            ("overhead", self.overhead, "pp"),
+        ):
+            if value is not None:
+                parts.append(
+                    f"{metric}:" + ("off" if math.isinf(value) else f"{value * 100:.4g}{unit}")
+                )
+        return ",".join(parts)
+
+
+DEFAULT_FAIL_ON = FailOn(speedup=0.10, overhead=0.05)
+NOT_SAID = FailOn()
+
+
+def parse_fail_on(text: str) -> FailOn:
+    """Parse ``speedup:10%,overhead:5pp`` (either part optional, ``off`` disables).
+
+    Raises ValueError with a phrase that reads after the value in an error message.
+    """
+    found: dict[str, float] = {}
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ValueError("names no threshold (expected e.g. speedup:10%,overhead:5pp)")
+    for part in parts:
+        metric, sep, amount = (piece.strip().lower() for piece in part.partition(":"))
+        if not sep or metric not in ("speedup", "overhead"):
+            raise ValueError(
+                f"has {part!r}; expected speedup:N% and/or overhead:Npp, e.g. speedup:10%"
+            )
+        if metric in found:
+            raise ValueError(f"names {metric} twice")
+        found[metric] = _amount(metric, amount)
+    return FailOn(found.get("speedup"), found.get("overhead"))
+
+
+def _amount(metric: str, amount: str) -> float:
+    if amount in ("off", "none"):
+        return math.inf
+    unit = "%" if metric == "speedup" else "pp"
+    if not amount.endswith(unit):
+        raise ValueError(f"gives {metric} {amount!r}; write it as N{unit} (or off)")
+    try:
+        value = float(amount[: -len(unit)])
+    except ValueError:
+        raise ValueError(f"gives {metric} {amount!r}, which is not a number") from None
+    if not 0 <= value < 100:
+        raise ValueError(f"gives {metric} {amount!r}; it must be between 0{unit} and 100{unit}")
+    return value / 100
+
+
+@dataclass(frozen=True)
+class Change:
+    """One metric of one test, baseline against head.
+
+    ``change`` is relative for speedup (``head/base - 1`` of speedup per worker) and
+    absolute for the transport share (``head - base``); ``low``/``high`` bound it.
+    """
+
+    metric: str
+    base: float
+    head: float
+    change: float
+    low: float
+    high: float
+    threshold: float
+    significant: bool
+    beyond: bool
+    status: Status
+
+
+@dataclass(frozen=True)
+class TestChange:
+    """Everything the comparison says about one test id."""
+
+    nodeid: str
+    status: Status
+    base: Record | None
+    head: Record | None
+    changes: tuple[Change, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def _pick(samples: Sequence[float], picks: Sequence[int]) -> list[float]:
+    return [samples[i] for i in picks]
+
+
+def _bootstrap(
+    base: tuple[Sequence[float], Sequence[float]],
+    head: tuple[Sequence[float], Sequence[float]],
+    combine: str,
+    confidence: float,
+    seed: int,
+) -> tuple[float, float]:
+    """Percentile interval of the change between two ratios of medians.
+
+    Each run's rounds are resampled as (numerator, denominator) pairs, since they
+    were measured interleaved; the two runs are resampled independently.
+    """
+    rng = random.Random(seed)
+    base_rounds, head_rounds = range(len(base[0])), range(len(head[0]))
+    values = []
+    for _ in range(RESAMPLES):
+        b = rng.choices(base_rounds, k=len(base_rounds))
+        h = rng.choices(head_rounds, k=len(head_rounds))
+        base_ratio = median(_pick(base[0], b)) / median(_pick(base[1], b))
+        head_ratio = median(_pick(head[0], h)) / median(_pick(head[1], h))
+        if combine == "relative":
+            values.append(head_ratio / base_ratio - 1 if base_ratio > 0 else math.inf)
+        else:
+            values.append(head_ratio - base_ratio)
+    values.sort()
+    tail = (1 - confidence) / 2
+    return (
+        values[math.floor(tail * (RESAMPLES - 1))],
+        values[math.ceil((1 - tail) * (RESAMPLES - 1))],
+    )
+
+
+def _judge(
+    metric: str,
+    base_value: float,
+    head_value: float,
+    change: float,
+    interval: tuple[float, float],
+    threshold: float,
+    worse_when_lower: bool,
+) -> Change:
+    low, high = min(interval[0], change), max(interval[1], change)
+    significant = low > 0 or high < 0
+    beyond = abs(change) > threshold
+    worse = change < 0 if worse_when_lower else change > 0
+    if significant and beyond:
+        status = Status.REGRESSION if worse else Status.IMPROVEMENT
+    elif beyond:
+        status = Status.UNCERTAIN
+    else:
+        status = Status.UNCHANGED
+    return Change(
+        metric, base_value, head_value, change, low, high, threshold, significant, beyond, status
+    )
+
+
+def compare_speedup(
+    base: Record, head: Record, threshold: float, *, confidence: float = 0.95, seed: int = 0
+) -> Change:
+    """Relative change of speedup per worker (plain speedup when worker counts match)."""
+    base_value = median(base.serial) / median(base.parallel) / base.workers
+    head_value = median(head.serial) / median(head.parallel) / head.workers
+    change = head_value / base_value - 1
+    interval = (-math.inf, math.inf)
+    if min(len(base.parallel), len(head.parallel)) >= MIN_ROUNDS:
+        relative = _bootstrap(
+            (base.serial, base.parallel), (head.serial, head.parallel), "relative", confidence, seed
+        )
+        # per-worker scaling is a constant factor: it shifts the ratio, not its spread
+        factor = base.workers / head.workers
+        interval = ((1 + relative[0]) * factor - 1, (1 + relative[1]) * factor - 1)
+    return _judge(
+        "speedup",
+        base_value * base.workers,
+        head_value * head.workers,
+        change,
+        interval,
+        threshold,
+        worse_when_lower=True,
+    )
+
+
+def compare_overhead(
+    base: Record, head: Record, threshold: float, *, confidence: float = 0.95, seed: int = 0
+) -> Change | None:
+    """Absolute change of the transport share; None when either run did not measure it."""
+    if not base.transport or not head.transport:
+        return None
+    base_value = median(base.transport) / median(base.parallel)
+    head_value = median(head.transport) / median(head.parallel)
+    change = head_value - base_value
+    interval = (-math.inf, math.inf)
+    if min(len(base.parallel), len(head.parallel)) >= MIN_ROUNDS:
+        interval = _bootstrap(
+            (base.transport, base.parallel),
+            (head.transport, head.parallel),
+            "absolute",
+            confidence,
+            seed,
+        )
+    return _judge(
+        "overhead", base_value, head_value, change, interval, threshold, worse_when_lower=False
+    )
+
+
+def compare_records(
+    base: Record | None,
+    head: Record | None,
+    fail_on: FailOn = DEFAULT_FAIL_ON,
+    *,
+    confidence: float = 0.95,
+) -> TestChange:
+    """Compare one test id; ``fail_on`` must be complete (no None fields)."""
+    if head is None and base is None:
+        raise ValueError("nothing to compare")
+    if head is None:
+        assert base is not None
+        return TestChange(base.nodeid, Status.MISSING, base, None)
+    if base is None:
+        return TestChange(head.nodeid, Status.NEW, None, head)
+    if fail_on.speedup is None or fail_on.overhead is None:
+        raise ValueError("fail_on must give both thresholds")
+    notes = []
+    if base.workers != head.workers:
+        notes.append(
+            f"workers differ ({base.workers} in the baseline, {head.workers} now): "
+            "speedups compared per worker"
+        )
+    if min(len(base.parallel), len(head.parallel)) < MIN_ROUNDS:
+        notes.append(f"fewer than {MIN_ROUNDS} rounds on one side: no change is significant")
+    changes = [compare_speedup(base, head, fail_on.speedup, confidence=confidence)]
+    overhead = compare_overhead(base, head, fail_on.overhead, confidence=confidence)
+    if overhead is not None:
+        changes.append(overhead)
+    status = min((change.status for change in changes), key=lambda status: status.rank)
+    return TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
+
+
+def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:
+    """Regressions first, the largest speedup loss at the top of each group."""
+
+    def key(test: TestChange) -> tuple[int, float, str]:
+        speedup = next((c.change for c in test.changes if c.metric == "speedup"), 0.0)
+        return (test.status.rank, speedup, test.nodeid)
+
+    return sorted(changes, key=key)
+
+
+def compare_results(
+    base: Mapping[str, Record],
+    head: Mapping[str, Record],
+    fail_on: FailOn = DEFAULT_FAIL_ON,
+    *,
+    confidence: float = 0.95,
+) -> list[TestChange]:
+    """Join two runs on test id (pandas outer join) and compare each pair, worst first.
+
+    A head record's own ``fail_on`` (from its parscale marker) wins over ``fail_on``,
+    the same precedence the plugin applies while the tests run.
+    """
+    import pandas as pd  # the compare extra; only the parscale command needs it
+
+    left = pd.DataFrame({"nodeid": list(base), "base": list(base.values())})
+    right = pd.DataFrame({"nodeid": list(head), "head": list(head.values())})
+    joined = left.merge(right, on="nodeid", how="outer", sort=True)
+    found = []
+    for row in joined.itertuples(index=False):
+        before = row.base if isinstance(row.base, Record) else None
+        after = row.head if isinstance(row.head, Record) else None
+        thresholds = fail_on.over(DEFAULT_FAIL_ON)
+        if after is not None and after.fail_on:
+            thresholds = parse_fail_on(after.fail_on).over(thresholds)
+        found.append(compare_records(before, after, thresholds, confidence=confidence))
+    return worst_first(found)

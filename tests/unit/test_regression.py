@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pytest_parscale.regression import (
+    DEFAULT_FAIL_ON,
+    FailOn,
+    Status,
+    compare_records,
+    compare_results,
+    parse_fail_on,
+    worst_first,
+)
+from tests.records import record, scaled
+
+TIGHT_SERIAL = (2.0, 2.02, 1.98, 2.01, 1.99, 2.0, 2.01, 1.99)
+TIGHT_PARALLEL = (1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01)
+
+
+def test_same_samples_are_unchanged() -> None:
+    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    result = compare_records(base, base)
+    assert result.status is Status.UNCHANGED
+    (speedup,) = result.changes
+    assert speedup.change == pytest.approx(0)
+    assert speedup.low <= 0 <= speedup.high
+
+
+def test_significant_drop_beyond_threshold_is_a_regression() -> None:
+    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    head = scaled(base, 0.7)  # speedup 2.0 -> 1.4
+    result = compare_records(base, head)
+    assert result.status is Status.REGRESSION
+    speedup = result.changes[0]
+    assert speedup.change == pytest.approx(-0.3)
+    assert speedup.significant
+    assert speedup.high < 0
+    assert speedup.base == pytest.approx(2.0)
+    assert speedup.head == pytest.approx(1.4)
+
+
+def test_change_beyond_threshold_but_within_noise_is_uncertain() -> None:
+    base = record(serial=(2.0, 3.2, 1.1), parallel=(1.0, 1.0, 1.0))
+    head = record(serial=(1.6, 3.0, 1.0), parallel=(1.0, 1.0, 1.0))  # median 2.0 -> 1.6
+    result = compare_records(base, head)
+    speedup = result.changes[0]
+    assert speedup.change == pytest.approx(-0.2)
+    assert speedup.beyond
+    assert not speedup.significant
+    assert result.status is Status.UNCERTAIN
+
+
+def test_significant_change_within_threshold_is_unchanged() -> None:
+    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    head = scaled(base, 0.95)
+    speedup = compare_records(base, head).changes[0]
+    assert speedup.significant
+    assert not speedup.beyond
+    assert speedup.status is Status.UNCHANGED
+
+
+def test_significant_gain_beyond_threshold_is_an_improvement() -> None:
+    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    assert compare_records(base, scaled(base, 1.4)).status is Status.IMPROVEMENT
+
+
+def test_transport_share_rise_is_an_overhead_regression() -> None:
+    base = record(transport=(0.1, 0.11, 0.1, 0.09, 0.1, 0.1))
+    head = record(transport=(0.3, 0.31, 0.3, 0.29, 0.3, 0.3))
+    result = compare_records(base, head)
+    assert result.status is Status.REGRESSION
+    overhead = next(c for c in result.changes if c.metric == "overhead")
+    assert overhead.change == pytest.approx(0.2)
+    assert overhead.low > 0
+    assert next(c for c in result.changes if c.metric == "speedup").status is Status.UNCHANGED
+
+
+def test_overhead_is_compared_only_when_both_runs_measured_it() -> None:
+    base = record(transport=(0.1, 0.11, 0.1, 0.09, 0.1, 0.1))
+    assert [c.metric for c in compare_records(base, record()).changes] == ["speedup"]
+
+
+def test_different_worker_counts_compare_speedup_per_worker() -> None:
+    base = record(serial=[v * 2 for v in TIGHT_SERIAL], parallel=TIGHT_PARALLEL, workers=4)
+    head = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL, workers=2)  # 4x/4 vs 2x/2
+    result = compare_records(base, head)
+    assert result.status is Status.UNCHANGED
+    assert result.changes[0].change == pytest.approx(0)
+    assert any("workers differ" in note for note in result.notes)
+
+
+def test_too_few_rounds_are_never_significant() -> None:
+    base = record(serial=(2.0, 2.0), parallel=(1.0, 1.0))
+    head = record(serial=(1.0, 1.0), parallel=(1.0, 1.0))
+    result = compare_records(base, head)
+    assert result.status is Status.UNCERTAIN
+    assert math.isinf(result.changes[0].low)
+
+
+def test_a_metric_turned_off_never_regresses() -> None:
+    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    off = parse_fail_on("speedup:off").over(DEFAULT_FAIL_ON)
+    assert compare_records(base, scaled(base, 0.5), off).status is Status.UNCHANGED
+
+
+def test_new_and_missing_tests() -> None:
+    only = record()
+    assert compare_records(None, only).status is Status.NEW
+    assert compare_records(only, None).status is Status.MISSING
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("speedup:10%,overhead:5pp", FailOn(0.10, 0.05)),
+        ("speedup:25%", FailOn(0.25, None)),
+        (" overhead : 2.5pp ", FailOn(None, 0.025)),
+        ("speedup:off", FailOn(math.inf, None)),
+    ],
+)
+def test_parse_fail_on(text: str, expected: FailOn) -> None:
+    assert parse_fail_on(text) == expected
+    assert parse_fail_on(str(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "names no threshold"),
+        ("speed:10%", "expected speedup:N%"),
+        ("speedup:10", "write it as N%"),
+        ("overhead:5%", "write it as Npp"),
+        ("speedup:x%", "not a number"),
+        ("speedup:150%", "between 0% and 100%"),
+        ("speedup:1%,speedup:2%", "twice"),
+    ],
+)
+def test_parse_fail_on_rejects(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_fail_on(text)
+
+
+def test_marker_thresholds_layer_over_the_session_ones() -> None:
+    session = parse_fail_on("overhead:2pp")
+    marker = parse_fail_on("speedup:15%")
+    assert marker.over(session).over(DEFAULT_FAIL_ON) == FailOn(0.15, 0.02)
+
+
+def test_compare_results_joins_on_test_id_worst_first() -> None:
+    steady = record("t.py::steady", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    slower = record("t.py::slower", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    much_slower = record("t.py::much", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    gone = record("t.py::gone")
+    base = {r.nodeid: r for r in (steady, slower, much_slower, gone)}
+    head = {
+        r.nodeid: r
+        for r in (
+            steady,
+            scaled(slower, 0.8),
+            scaled(much_slower, 0.5),
+            record("t.py::added"),
+        )
+    }
+    changes = compare_results(base, head)
+    assert [(c.nodeid, c.status) for c in changes] == [
+        ("t.py::much", Status.REGRESSION),
+        ("t.py::slower", Status.REGRESSION),
+        ("t.py::added", Status.NEW),
+        ("t.py::gone", Status.MISSING),
+        ("t.py::steady", Status.UNCHANGED),
+    ]
+    assert worst_first(list(reversed(changes))) == changes
+
+
+def test_compare_results_honours_a_tests_own_threshold() -> None:
+    base = record("t.py::lenient", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    head = scaled(base, 0.8)
+    lenient = record(head.nodeid, serial=head.serial, parallel=head.parallel, fail_on="speedup:30%")
+    assert compare_results({base.nodeid: base}, {head.nodeid: head})[0].status is Status.REGRESSION
+    assert compare_results({base.nodeid: base}, {head.nodeid: lenient})[0].status is (
+        Status.UNCHANGED
+    )
+
+
+def test_compare_results_of_empty_runs() -> None:
+    assert compare_results({}, {}) == []
