@@ -288,7 +288,12 @@ class AmdahlFit:
         )
 
     def ceiling_text(self) -> str:
-        if self.serial_fraction <= 0:
+        if not 0 <= self.serial_fraction <= 1:
+            return (
+                "none: a serial fraction outside [0, 1] means Amdahl's law "
+                "does not describe this sweep"
+            )
+        if self.serial_fraction == 0:
             return "none (no serial fraction measured)"
         return f"{1 / self.serial_fraction:.3g}x at any worker count (projection)"
 
@@ -330,6 +335,8 @@ class USLFit:
             f"coherency kappa {with_error(self.kappa, self.kappa_se)} "
             f"from {self.points} points at {_counts_text(self.counts)} workers; "
         )
+        if not 0 <= self.sigma <= 1:
+            text += "sigma outside [0, 1] means the USL does not describe this sweep; "
         if self.peak_workers is None or self.peak_speedup is None:
             return text + "no peak (kappa <= 0: speedup does not turn down in this model)"
         label = " (projection, beyond the measured counts)" if self.peak_is_projection else ""
@@ -344,8 +351,9 @@ class USLFit:
 
 
 def usl_speedup(sigma: float, kappa: float, workers: float) -> float:
-    """Speedup the Universal Scalability Law predicts at ``workers``."""
-    return workers / (1 + sigma * (workers - 1) + kappa * workers * (workers - 1))
+    """Speedup the Universal Scalability Law predicts at ``workers`` (NaN where undefined)."""
+    denominator = 1 + sigma * (workers - 1) + kappa * workers * (workers - 1)
+    return workers / denominator if denominator > 0 else math.nan
 
 
 def _usl_model(params: tuple[float, ...], workers: float) -> float:
@@ -646,8 +654,19 @@ class SweepAnalysis:
 def analyse(points: Sequence[ScalingPoint], usable_cores: int | None = None) -> SweepAnalysis:
     """Trend, fits and labelled projections for one sweep's points."""
     ordered = tuple(sorted(points, key=lambda p: (p.workers, p.workers_requested or 0)))
-    amdahl = fit_amdahl(ordered, usable_cores)
-    usl = fit_usl(ordered, usable_cores)
+    amdahl: AmdahlFit | NoFit = fit_amdahl(ordered, usable_cores)
+    usl: USLFit | NoFit = fit_usl(ordered, usable_cores)
+    parallel = [p.speedup for p in _usable(ordered, usable_cores) if p.workers >= 2]
+    if parallel and max(parallel) < 1:
+        # Overhead swamps the work: neither law (both have S >= 1) can describe it.
+        reason = (
+            f"parallel runs are slower than serial at every usable count (best "
+            f"{max(parallel):.3g}x): overhead dominates and the scaling laws do not apply."
+        )
+        if isinstance(amdahl, AmdahlFit):
+            amdahl = NoFit("Amdahl", f"No Amdahl fit: {reason}")
+        if isinstance(usl, USLFit):
+            usl = NoFit("USL", f"No USL fit: {reason}")
     analysis = SweepAnalysis(
         ordered, usable_cores, karp_flatt_trend(ordered, usable_cores), amdahl, usl
     )
@@ -818,15 +837,19 @@ def crossover(points: Sequence[SizePoint]) -> Crossover:
             size = math.exp(
                 math.log(a.item_size) + fraction * (math.log(b.item_size) - math.log(a.item_size))
             )
-            return Crossover(size, f"crosses 1.0x near {_approx_size(size)} per item")
+            return Crossover(size, f"crosses 1.0x near ~{approx_size(size)} per item")
     return Crossover(None, "speedup falls below 1.0x as items grow (no upward crossover)")
 
 
-def _approx_size(size: float) -> str:
+def approx_size(size: float) -> str:
+    """Three significant figures in decimal units, for interpolated sizes (``16.2KB``).
+
+    Same contract as ``sizes.approx_size`` on main; fold into it when the branches meet.
+    """
     for unit, factor in (("GB", 1000**3), ("MB", 1000**2), ("KB", 1000)):
         if size >= factor:
-            return f"~{size / factor:.3g}{unit}"
-    return f"~{size:.3g}B"
+            return f"{size / factor:.3g}{unit}"
+    return f"{size:.3g}B"
 
 
 @dataclass(frozen=True)
