@@ -9,10 +9,11 @@ came from a user (test ids, backend names, machine fields) is HTML-escaped.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,7 @@ class _Figures:
         self.missing: str | None = None if enabled else "disabled by the caller"
         self.count = 0
 
-    def draw(self, kind: str, alt: str, render: Any) -> str:
+    def draw(self, kind: str, alt: str, render: Callable[[Path], list[Path]]) -> str:
         if self.missing is not None:
             return ""
         from pytest_parscale.plots import PlotUnavailable
@@ -133,7 +134,7 @@ class _Figures:
         # File names come from a counter, never from a test id.
         base = self.folder / f"{kind}-{self.count:02d}"
         try:
-            paths: list[Path] = render(base)
+            paths = render(base)
         except PlotUnavailable as error:
             self.missing = str(error)
             return ""
@@ -345,7 +346,7 @@ def _sizes_section(series: Sequence[SizeSeries], figures: _Figures) -> str:
         figure = figures.draw(
             "sizes",
             f"speedup against item size: {title}",
-            lambda base, one=one: speedup_vs_item_size(one, base),
+            functools.partial(speedup_vs_item_size, one),
         )
         parts.append(
             f'<section class="sweep"><h3>{_e(title)}</h3><ul>{crossings}</ul>{figure}</section>'
