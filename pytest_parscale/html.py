@@ -1,0 +1,354 @@
+"""The self-contained HTML report: tables, scaling fits and plots from a results document.
+
+``index.html`` needs nothing from the network: CSS is inline, there is no JavaScript,
+plots are embedded as PNG data URIs (the PNG and SVG files sit beside it in
+``plots/``), and a Content-Security-Policy forbids anything else. Every string that
+came from a user (test ids, backend names, machine fields) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.report import seconds
+from pytest_parscale.scaling import (
+    NoFit,
+    SizeSeries,
+    Sweep,
+    SweepAnalysis,
+    analyse_document,
+    group_size_series,
+    group_sweeps,
+)
+from pytest_parscale.sizes import format_size
+from pytest_parscale.stats import median
+
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+_VERDICT_CLASSES = {"pass": "pass", "fail": "fail", "undecided": "undecided"}
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 76em; color: #222; }
+h1, h2, h3 { line-height: 1.2; }
+table { border-collapse: collapse; margin: 0.6em 0 1.2em; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.7em; text-align: right; }
+th { background: #f3f3f3; }
+td.text, th.text { text-align: left; }
+td { white-space: nowrap; }
+td.test { font-family: ui-monospace, monospace; white-space: normal; overflow-wrap: anywhere;
+  min-width: 16em; }
+.pass { color: #176f2c; } .fail { color: #b00020; font-weight: 600; }
+.undecided { color: #8a5a00; }
+.badge { font-size: 0.8em; background: #fde8c8; border-radius: 3px; padding: 0 0.3em; }
+.nofit { color: #8a5a00; } .projection { font-style: italic; }
+figure { margin: 0.5em 0 1.5em; } figure img { max-width: 100%; height: auto; }
+section.sweep { border-top: 1px solid #ccc; padding-top: 0.4em; display: grid;
+  grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0 1.5em; }
+section.sweep > h3 { grid-column: 1 / -1; margin-bottom: 0.2em; }
+section.sweep li { margin-bottom: 0.3em; }
+"""
+
+
+def _e(value: object) -> str:
+    """Escape anything for text and attribute context alike."""
+    return html.escape(str(value), quote=True)
+
+
+def write_html_report(
+    results_document: Mapping[str, Any], out_dir: Path | str, *, plots: bool = True
+) -> Path:
+    """Write ``out_dir/index.html`` (and ``out_dir/plots/``) and return the page's path.
+
+    Without matplotlib (the ``plot`` extra) the page is still written, with tables
+    and fits, and says how to get the pictures.
+    """
+    version = results_document.get("schema_version")
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise ValueError(
+            f"results schema_version {version!r} is not supported "
+            f"(this pytest-parscale reads {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records: list[Mapping[str, Any]] = list(results_document.get("results") or [])
+    sweeps = analyse_document(results_document)
+    series = group_size_series(records)
+    figures = _Figures(out / "plots", enabled=plots)
+
+    body = [
+        "<h1>pytest-parscale report</h1>",
+        _overview(results_document, records),
+        "<h2>Scaling with workers</h2>",
+        _sweeps_section(sweeps, records, figures),
+        "<h2>Speedup against item size</h2>",
+        _sizes_section(series, figures),
+        "<h2>Results: one row per measured test</h2>",
+        _results_table(records),
+        _record_notes(records),
+    ]
+    if figures.missing is not None:
+        body.insert(1, f'<p class="nofit">Plots not drawn: {_e(figures.missing)}.</p>')
+    page = (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>pytest-parscale report</title><style>{_STYLE}</style></head>\n"
+        "<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index
+
+
+def write_html_report_from_file(results_path: Path | str, out_dir: Path | str) -> Path:
+    """Read a results JSON file (``--parscale-json``) and write its HTML report."""
+    with open(results_path, encoding="utf-8") as stream:
+        document = json.load(stream)
+    if not isinstance(document, dict):
+        raise ValueError(f"{results_path}: not a pytest-parscale results document")
+    return write_html_report(document, out_dir)
+
+
+class _Figures:
+    """Draws plots into ``folder`` and returns ``<figure>`` markup, or notes why not."""
+
+    def __init__(self, folder: Path, *, enabled: bool) -> None:
+        self.folder = folder
+        self.enabled = enabled
+        self.missing: str | None = None if enabled else "disabled by the caller"
+        self.count = 0
+
+    def draw(self, kind: str, alt: str, render: Callable[[Path], list[Path]]) -> str:
+        if self.missing is not None:
+            return ""
+        from pytest_parscale.plots import PlotUnavailable
+
+        self.count += 1
+        # File names come from a counter, never from a test id.
+        base = self.folder / f"{kind}-{self.count:02d}"
+        try:
+            paths = render(base)
+        except PlotUnavailable as error:
+            self.missing = str(error)
+            return ""
+        png = next(path for path in paths if path.suffix == ".png")
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        links = " · ".join(
+            f'<a href="plots/{_e(path.name)}">{_e(path.suffix[1:].upper())}</a>' for path in paths
+        )
+        return (
+            f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
+            f"<figcaption>{_e(alt)} ({links})</figcaption></figure>"
+        )
+
+
+def _overview(document: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
+    machine = document.get("machine") or {}
+    rows = [("results", str(len(records))), ("created", str(document.get("created", "-")))]
+    if isinstance(machine, Mapping):
+        for key, value in machine.items():
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            rows.append((str(key), text))
+    cells = "".join(
+        f'<tr><th class="text">{_e(key)}</th><td class="text">{_e(value)}</td></tr>'
+        for key, value in rows
+    )
+    return f'<table class="machine">{cells}</table>'
+
+
+def _number(value: Any, spec: str, suffix: str = "") -> str:
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return (ratio(value) if spec == "ratio" else f"{value:{spec}}") + suffix
+    return "-"
+
+
+def ratio(value: float) -> str:
+    """Speedups keep two decimals, or three significant figures below 0.1.
+
+    Same rule as ``report.ratio`` on main; fold into it when the branches meet.
+    """
+    return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.2f}"
+
+
+def _interval(interval: Any, spec: str = "ratio", suffix: str = "x") -> str:
+    if not isinstance(interval, Mapping):
+        return "-"
+    text = _number(interval.get("estimate"), spec, suffix)
+    low, high = interval.get("low"), interval.get("high")
+    return f"{text} [{_number(low, spec)}, {_number(high, spec)}]"
+
+
+def _sample_median(record: Mapping[str, Any], name: str) -> str:
+    samples = (record.get("samples") or {}).get(name) or []
+    values = [v for v in samples if isinstance(v, (int, float))]
+    return seconds(median(values)) if values else "-"
+
+
+def _workers_cell(record: Mapping[str, Any]) -> str:
+    workers, requested = record.get("workers"), record.get("workers_requested")
+    text = _e(workers)
+    if requested is not None and requested != workers:
+        text += f" of {_e(requested)} asked"
+    if record.get("oversubscribed"):
+        text += ' <span class="badge">oversubscribed</span>'
+    return text
+
+
+def _results_table(records: Sequence[Mapping[str, Any]]) -> str:
+    """One row per measured test, in the document's order."""
+    header = (
+        '<tr><th class="text">test</th><th class="text">backend</th><th>workers</th>'
+        "<th>item size</th><th>serial</th><th>parallel</th><th>speedup [CI]</th>"
+        "<th>efficiency</th><th>Karp-Flatt</th><th>transport share</th>"
+        '<th class="text">verdict</th></tr>'
+    )
+    rows = []
+    for record in records:
+        size = record.get("item_size")
+        verdict = str(record.get("verdict", "-"))
+        nodeid = str(record.get("nodeid", "?"))
+        css = _VERDICT_CLASSES.get(verdict, "")
+        rows.append(
+            '<tr class="result">'
+            f'<td class="text test" title="{_e(nodeid)}">{_e(nodeid.split("::", 1)[-1])}</td>'
+            f'<td class="text">{_e(record.get("backend", "?"))}</td>'
+            f"<td>{_workers_cell(record)}</td>"
+            f"<td>{_e(format_size(int(size))) if isinstance(size, int) else '-'}</td>"
+            f"<td>{_sample_median(record, 'serial')}</td>"
+            f"<td>{_sample_median(record, 'parallel')}</td>"
+            f"<td>{_e(_interval(record.get('speedup')))}</td>"
+            f"<td>{_number(record.get('efficiency'), '.0%')}</td>"
+            f"<td>{_number(record.get('karp_flatt'), '.3g')}</td>"
+            f"<td>{_e(_interval(record.get('transport_share'), '.0%', ''))}</td>"
+            f'<td class="text {css}">{_e(verdict)}</td></tr>'
+        )
+    if not rows:
+        return "<p>No measured tests in this results file.</p>"
+    return f'<table class="results">{header}{"".join(rows)}</table>'
+
+
+def _record_notes(records: Sequence[Mapping[str, Any]]) -> str:
+    items = []
+    for record in records:
+        name = record.get("nodeid", "?")
+        projection = record.get("projection")
+        if isinstance(projection, Mapping):
+            items.append(
+                f'<li class="projection">projection (Amdahl, not measured): {_e(name)} '
+                f"~{_number(projection.get('speedup'), 'ratio')}x at "
+                f"{_e(projection.get('workers'))} workers from Karp-Flatt serial fraction "
+                f"{_number(projection.get('serial_fraction'), '.3g')} measured at "
+                f"{_e(projection.get('measured_workers'))} workers</li>"
+            )
+        for warning in record.get("warnings") or []:
+            items.append(f"<li>{_e(name)}: {_e(warning)}</li>")
+    return f"<ul>{''.join(items)}</ul>" if items else ""
+
+
+def _sweeps_section(
+    sweeps: Sequence[tuple[Sweep, SweepAnalysis]],
+    records: Sequence[Mapping[str, Any]],
+    figures: _Figures,
+) -> str:
+    single = [sweep for sweep in group_sweeps(records) if len(sweep.requested_counts) < 2]
+    parts = []
+    if not sweeps:
+        parts.append(
+            "<p>No worker sweeps in these results: a sweep needs a test measured at two or "
+            "more worker counts (<code>@pytest.mark.parscale(workers=[1, 2, 4, 8])</code>).</p>"
+        )
+    for sweep, analysis in sweeps:
+        parts.append(_sweep(sweep, analysis, figures))
+    if single and sweeps:
+        parts.append(
+            f"<p>{len(single)} other test(s) were measured at a single worker count: "
+            "no scaling fit is made for them.</p>"
+        )
+    return "\n".join(parts)
+
+
+def _sweep(sweep: Sweep, analysis: SweepAnalysis, figures: _Figures) -> str:
+    """What was measured, what could and could not be fitted, and the picture."""
+    sentences = [f"<li>{_e(analysis.trend.sentence)}</li>"]
+    for fit in (analysis.amdahl, analysis.usl):
+        if isinstance(fit, NoFit):
+            sentences.append(f'<li class="nofit">{_e(fit.reason)}</li>')
+        else:
+            sentences.append(f"<li>{_e(fit.describe())}</li>")
+    sentences.extend(
+        f'<li class="projection">{_e(projection.describe())}</li>'
+        for projection in analysis.projections
+    )
+    rows = []
+    for point in analysis.points:
+        requested = point.workers_requested
+        note = ""
+        if point.oversubscribed:
+            note = '<span class="badge">oversubscribed, not fitted</span>'
+        elif analysis.usable_cores is not None and point.workers > analysis.usable_cores:
+            note = '<span class="badge">above usable cores, not fitted</span>'
+        rows.append(
+            f"<tr><td>{point.workers}</td>"
+            f"<td>{requested if requested is not None else '-'}</td>"
+            f"<td>{_e(_point_interval(point.speedup, point.low, point.high))}</td>"
+            f"<td>{point.efficiency:.0%}</td>"
+            f"<td>{_number(point.karp_flatt, '.3g')}</td>"
+            f'<td class="text">{note}</td></tr>'
+        )
+    table = (
+        '<table class="sweep"><tr><th>workers</th><th>asked</th><th>speedup [CI]</th>'
+        '<th>efficiency</th><th>Karp-Flatt</th><th class="text"></th></tr>'
+        + "".join(rows)
+        + "</table>"
+    )
+    from pytest_parscale.plots import speedup_vs_workers
+
+    figure = figures.draw(
+        "workers",
+        f"speedup against workers: {sweep.label}",
+        lambda base: speedup_vs_workers(sweep, analysis, base),
+    )
+    cores = analysis.usable_cores
+    where = f" on a machine with {cores} usable cores" if cores is not None else ""
+    return (
+        f'<section class="sweep"><h3>{_e(sweep.label)}</h3><div>'
+        f"<p>Measured at {len(sweep.requested_counts)} worker counts{_e(where)}.</p>"
+        f"{table}<ul>{''.join(sentences)}</ul></div>{figure}</section>"
+    )
+
+
+def _point_interval(estimate: float, low: float | None, high: float | None) -> str:
+    text = f"{ratio(estimate)}x"
+    if low is not None and high is not None:
+        text += f" [{ratio(low)}, {ratio(high)}]"
+    return text
+
+
+def _sizes_section(series: Sequence[SizeSeries], figures: _Figures) -> str:
+    if not series:
+        return "<p>No item-size sweeps in these results (two or more item sizes per test).</p>"
+    from pytest_parscale.plots import speedup_vs_item_size
+
+    parts = []
+    for one in series:
+        title = f"{one.test} · {one.workers} workers"
+        crossings = "".join(
+            f"<li>{_e(backend)}: {_e(found.sentence)}</li>"
+            for backend, found in sorted(one.crossovers().items())
+        )
+        figure = figures.draw(
+            "sizes",
+            f"speedup against item size: {title}",
+            functools.partial(speedup_vs_item_size, one),
+        )
+        parts.append(
+            f'<section class="sweep"><h3>{_e(title)}</h3><ul>{crossings}</ul>{figure}</section>'
+        )
+    return "\n".join(parts)

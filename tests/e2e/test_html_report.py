@@ -1,0 +1,276 @@
+"""The HTML report, rendered by a real browser from a synthetic results document."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_parscale.html import write_html_report, write_html_report_from_file
+from pytest_parscale.plots import INSTALL_HINT, PlotUnavailable, require_matplotlib
+from pytest_parscale.scaling import usl_speedup
+from pytest_parscale.sizes import format_size
+
+CHROMIUM = (
+    os.environ.get("PARSCALE_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or shutil.which("google-chrome")
+)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed (run scripts/install-chromium.sh, or set PARSCALE_CHROMIUM)",
+)
+EVIL = "tests/test_evil.py::test_x[pool-<script>document.title='pwned'</script>]"
+WORKERS = (1, 2, 4, 8, 16)
+SIZES = (10, 1000, 100_000)
+# Seconds of transport per second of serial work at each item size: a per-run cost that
+# no worker count removes, large for small items (the seed article's 93x slower).
+TRANSPORT = {10: 12.0, 1000: 0.3, 100_000: 0.02}
+
+
+def make_record(
+    nodeid: str,
+    backend: str,
+    workers: int,
+    speedup: float,
+    *,
+    item_size: int | None,
+    usable_cores: int = 16,
+) -> dict[str, Any]:
+    """A record shaped like Record.to_dict(), with made-up but consistent numbers."""
+    serial = 0.2
+    return {
+        "nodeid": nodeid,
+        "backend": backend,
+        "kind": "map",
+        "workers_requested": workers,
+        "workers": workers,
+        "oversubscribed": workers > usable_cores,
+        "item_size": item_size,
+        "item_count": 1000,
+        "chunksize": None,
+        "speedup": {
+            "estimate": speedup,
+            "low": speedup * 0.95,
+            "high": speedup * 1.05,
+            "confidence": 0.95,
+        },
+        "transport_share": {"estimate": 0.1, "low": 0.08, "high": 0.12, "confidence": 0.95},
+        "efficiency": speedup / workers,
+        "karp_flatt": None if workers < 2 else (1 / speedup - 1 / workers) / (1 - 1 / workers),
+        "projection": None,
+        "requirements": [],
+        "verdict": "pass",
+        "rounds": 5,
+        "elapsed": 1.0,
+        "warmup_seconds": 0.1,
+        "stop_reason": "decided",
+        "executor": {},
+        "warnings": [],
+        "samples": {
+            "serial": [serial] * 5,
+            "parallel": [serial / speedup] * 5,
+            "transport": [serial / speedup / 10] * 5,
+        },
+    }
+
+
+def synthetic_document(usable_cores: int = 16) -> dict[str, Any]:
+    """Two backends swept over 1..16 workers at three item sizes, plus a hostile test id."""
+    results = []
+    for backend, sigma, kappa in (("pool", 0.05, 0.002), ("process", 0.08, 0.004)):
+        for size in SIZES:
+            for workers in WORKERS:
+                speedup = 1 / (1 / usl_speedup(sigma, kappa, workers) + TRANSPORT[size])
+                nodeid = (
+                    f"tests/test_scale.py::test_checksum[{backend}-{format_size(size)}-{workers}w]"
+                )
+                results.append(
+                    make_record(
+                        nodeid,
+                        backend,
+                        workers,
+                        speedup,
+                        item_size=size,
+                        usable_cores=usable_cores,
+                    )
+                )
+    results.append(make_record(EVIL, "pool", 2, 1.5, item_size=None))
+    return {
+        "schema_version": 1,
+        "created": "2026-01-01T00:00:00+00:00",
+        "machine": {"usable_cores": usable_cores, "cpu_model": "Synthetic <b>CPU</b>"},
+        "engines": [],
+        "results": results,
+    }
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    pytest.importorskip("matplotlib", reason=f"plots need the plot extra: {INSTALL_HINT}")
+    document = synthetic_document()
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(document), encoding="utf-8")
+    return write_html_report_from_file(results, tmp_path / "report"), document
+
+
+def run_chromium(profile: Path, *args: str) -> str:
+    """Headless chromium in its own session, killed as a group if it hangs."""
+    assert CHROMIUM is not None
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        pytest.fail(f"chromium did not finish in 120 s: {command}")
+    finally:
+        # Helpers chromium may have left behind in its own process group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, err[-2000:]
+    return out
+
+
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify({
+    images: [...document.images].map((i) => [i.complete, i.naturalWidth, i.naturalHeight]),
+    rows: document.querySelectorAll("table.results tr.result").length,
+    scripts: document.scripts.length,
+    title: document.title,
+  });
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+@needs_chromium
+def test_report_renders_in_chromium_with_images_and_one_row_per_test(
+    report: tuple[Path, dict[str, Any]], tmp_path: Path, record_property: Any
+) -> None:
+    index, document = report
+    # A copy with a load-time probe; the policy of the copy alone allows that one script.
+    page = index.read_text(encoding="utf-8")
+    probed = page.replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';")
+    probe_page = index.with_name("probe.html")
+    probe_page.write_text(probed.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = run_chromium(
+        tmp_path / "profile-probe",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe_page.as_uri(),
+    )
+    match = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert match is not None, dom[-2000:]
+    probe = json.loads(html.unescape(match.group(1)))
+    # 2 backends x 3 sizes worker sweeps, and one item-size picture per worker count.
+    assert len(probe["images"]) == 2 * len(SIZES) + len(WORKERS)
+    assert all(
+        complete and width > 300 and height > 200 for complete, width, height in probe["images"]
+    )
+    assert probe["rows"] == len(document["results"])
+    assert probe["scripts"] == 1  # the probe itself: the hostile test id made none
+    assert probe["title"] == "pytest-parscale report"
+
+    screenshot = tmp_path / "report-screenshot.png"
+    run_chromium(
+        tmp_path / "profile-shot",
+        "--window-size=1280,2400",
+        "--hide-scrollbars",
+        f"--screenshot={screenshot}",
+        index.as_uri(),
+    )
+    record_property("screenshot", str(screenshot))
+    data = screenshot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1280, 2400)
+    assert len(data) > 50_000, "a page with tables and plots compresses to more than this"
+
+
+@needs_chromium
+def test_hostile_test_id_is_text_in_the_rendered_dom(
+    report: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    index, _ = report
+    dom = run_chromium(tmp_path / "profile", "--dump-dom", index.as_uri())
+    # Attribute values aside (serialisers differ on escaping < there), no script element.
+    assert "<script" not in re.sub(r'"[^"]*"', '""', dom)
+    assert html.escape(EVIL.split("::", 1)[1], quote=False) in dom
+    assert "Synthetic &lt;b&gt;CPU&lt;/b&gt;" in dom
+
+
+def test_report_is_self_contained_and_says_what_was_fitted(
+    report: tuple[Path, dict[str, Any]],
+) -> None:
+    index, _ = report
+    page = index.read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page)
+    assert "url(" not in page
+    assert "<script" not in page
+    # Two backends: fits at 1KB and 100KB; at 10B transport swamps every count.
+    assert page.count("USL fit: contention sigma") == 4
+    assert page.count("No USL fit: parallel runs are slower than serial") == 2
+    assert "predicted peak" in page
+    assert "crosses 1.0x near" in page
+    drawn = [path.suffix for path in (index.parent / "plots").iterdir()]
+    assert drawn.count(".png") == drawn.count(".svg") == 2 * len(SIZES) + len(WORKERS)
+
+
+def test_two_core_report_says_why_no_usl_fit_was_made(tmp_path: Path) -> None:
+    document = synthetic_document(usable_cores=2)
+    page = write_html_report(document, tmp_path, plots=False).read_text(encoding="utf-8")
+    assert page.count("No USL fit: it needs at least 4 distinct worker counts") == 2 * len(SIZES)
+    assert "With 2 usable cores no sweep can be fitted here" in page
+    assert "projection (Amdahl, not measured)" in page
+    assert "oversubscribed, not fitted" in page
+
+
+def test_report_without_matplotlib_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(PlotUnavailable, match=re.escape(INSTALL_HINT)):
+        require_matplotlib()
+    page = write_html_report(synthetic_document(), tmp_path).read_text(encoding="utf-8")
+    assert "Plots not drawn: plots need matplotlib: pip install" in page
+    assert "<img" not in page
+    assert page.count('<tr class="result">') == len(synthetic_document()["results"])
+
+
+def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="schema_version 99 is not supported"):
+        write_html_report({"schema_version": 99, "results": []}, tmp_path)
