@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_parscale.report import seconds
+from pytest_parscale.report import ratio, seconds
 from pytest_parscale.scaling import (
     NoFit,
     SizeSeries,
@@ -167,14 +167,6 @@ def _number(value: Any, spec: str, suffix: str = "") -> str:
     if isinstance(value, (int, float)) and math.isfinite(value):
         return (ratio(value) if spec == "ratio" else f"{value:{spec}}") + suffix
     return "-"
-
-
-def ratio(value: float) -> str:
-    """Speedups keep two decimals, or three significant figures below 0.1.
-
-    Same rule as ``report.ratio`` on main; fold into it when the branches meet.
-    """
-    return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.2f}"
 
 
 def _interval(interval: Any, spec: str = "ratio", suffix: str = "x") -> str:

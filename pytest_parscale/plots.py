@@ -16,8 +16,8 @@ from pytest_parscale.scaling import (
     Sweep,
     SweepAnalysis,
     USLFit,
-    approx_size,
 )
+from pytest_parscale.sizes import approx_size
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

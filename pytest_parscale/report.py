@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pytest_parscale.scaling import CROSSOVER_TEXT
 from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.stats import crossover, median
 
@@ -133,11 +134,7 @@ def crossovers(records: Sequence[Record]) -> list[str]:
             continue
         found = crossover(points)
         if isinstance(found, str):
-            text = {
-                "always": "never below 1.0x at the sizes measured (always faster in parallel)",
-                "never": "never reaches 1.0x at the sizes measured",
-                "falls": "falls below 1.0x as items grow",
-            }[found]
+            text = CROSSOVER_TEXT[found]
         else:
             text = f"~{approx_size(found)} per item (log-interpolated)"
         lines.append(f"crossover: {name} on {backend}: {text}")

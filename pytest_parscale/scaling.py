@@ -11,7 +11,6 @@ errors come from the Jacobian at the optimum: ``cov = s^2 (J^T W J)^-1`` with
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import statistics
@@ -19,8 +18,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_parscale.sizes import format_size
+from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.stats import amdahl_speedup, karp_flatt
+from pytest_parscale.stats import crossover as stats_crossover
 
 #: The Universal Scalability Law needs this many distinct worker counts within the
 #: usable cores: two parameters, and two more counts to see any curvature at all.
@@ -822,34 +822,21 @@ class Crossover:
     sentence: str
 
 
+CROSSOVER_TEXT = {
+    "always": "faster in parallel at every size measured (no crossover)",
+    "never": "slower in parallel at every size measured (no crossover)",
+    "falls": "speedup falls below 1.0x as items grow (no upward crossover)",
+}
+
+
 def crossover(points: Sequence[SizePoint]) -> Crossover:
     """First upward crossing of 1.0, interpolated on log size and log speedup."""
-    ordered = sorted(points, key=lambda p: p.item_size)
-    if len(ordered) < 2:
+    if len({point.item_size for point in points}) < 2:
         return Crossover(None, "one item size only: no crossover can be located")
-    if all(p.speedup >= 1 for p in ordered):
-        return Crossover(None, "faster in parallel at every size measured (no crossover)")
-    if all(p.speedup < 1 for p in ordered):
-        return Crossover(None, "slower in parallel at every size measured (no crossover)")
-    for a, b in itertools.pairwise(ordered):
-        if a.speedup < 1 <= b.speedup and a.speedup > 0:
-            fraction = -math.log(a.speedup) / (math.log(b.speedup) - math.log(a.speedup))
-            size = math.exp(
-                math.log(a.item_size) + fraction * (math.log(b.item_size) - math.log(a.item_size))
-            )
-            return Crossover(size, f"crosses 1.0x near ~{approx_size(size)} per item")
-    return Crossover(None, "speedup falls below 1.0x as items grow (no upward crossover)")
-
-
-def approx_size(size: float) -> str:
-    """Three significant figures in decimal units, for interpolated sizes (``16.2KB``).
-
-    Same contract as ``sizes.approx_size`` on main; fold into it when the branches meet.
-    """
-    for unit, factor in (("GB", 1000**3), ("MB", 1000**2), ("KB", 1000)):
-        if size >= factor:
-            return f"{size / factor:.3g}{unit}"
-    return f"{size:.3g}B"
+    found = stats_crossover([(point.item_size, point.speedup) for point in points])
+    if isinstance(found, str):
+        return Crossover(None, CROSSOVER_TEXT[found])
+    return Crossover(found, f"crosses 1.0x near ~{approx_size(found)} per item")
 
 
 @dataclass(frozen=True)
