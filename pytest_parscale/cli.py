@@ -76,6 +76,11 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--confidence", type=_confidence, default=0.95, help="of the intervals (default 0.95)"
     )
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report (tables, fits, plots)"
+    )
+    report.add_argument("results", metavar="RESULTS", help="results file")
+    report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")
     show = commands.add_parser("show", help="print one results file")
     show.add_argument("results", metavar="RESULTS", help="results file")
     show.add_argument("--format", choices=FORMATS, default="table")
@@ -87,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "show":
             return _show(arguments)
+        if arguments.command == "report":
+            return _report(arguments)
         return _compare(arguments)
     except BaselineError as error:
         print(f"parscale: error: {error}", file=sys.stderr)
@@ -99,6 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return USAGE
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    results = load(arguments.results)  # validates, naming the file on any problem
+    from pytest_parscale.html import write_html_report_from_file
+
+    page = write_html_report_from_file(results.path, arguments.html)
+    print(f"HTML report: {page}")
+    return OK
 
 
 def _show(arguments: argparse.Namespace) -> int:

@@ -166,6 +166,9 @@ OPTIONS: tuple[Option, ...] = (
         "refuse maps whose items and results would exceed this many bytes, e.g. 2GB",
     ),
     Option("json", _text, None, "write every measurement, samples included, to this path"),
+    Option(
+        "html", _text, None, "write a self-contained HTML report (tables, plots) to this folder"
+    ),
     Option("save", _text, None, "save the results as a baseline to this path (never overwrites)"),
     Option("save_overwrite", _bool, False, "let --parscale-save replace an existing file", True),
     Option("compare", _text, None, "fail tests that regressed against this saved baseline"),
@@ -204,6 +207,7 @@ class Settings:
     start_method: str | None = None
     memory_limit: int | None = None
     json: str | None = None
+    html: str | None = None
     save: str | None = None
     save_overwrite: bool = False
     compare: str | None = None

@@ -29,7 +29,7 @@ from pytest_parscale.markers import (
 )
 from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
 from pytest_parscale.regression import DEFAULT_FAIL_ON, FailOn, Status, compare_records
-from pytest_parscale.report import notes, table
+from pytest_parscale.report import notes, sweeps, table
 from pytest_parscale.session import ParscaleSession
 
 session_key = pytest.StashKey[ParscaleSession]()
@@ -256,7 +256,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("parscale: speedup summary")
     for line in table(session.records):
         terminalreporter.write_line(line)
-    extra = notes(session.records, session.executors.starts)
+    extra = notes(session.records, session.executors.starts) + sweeps(session.results())
     if extra:
         terminalreporter.write_line("")
         for line in extra:
@@ -268,6 +268,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for path in (session.settings.json, session.settings.save):
         if path and session.writes_results:
             terminalreporter.write_line(f"results written to {path}")
+    if session.settings.html:
+        terminalreporter.write_line(f"HTML report: {session.settings.html}/index.html")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -275,7 +277,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if parscale_session is None:
         return
     try:
-        parscale_session.write_json()
+        parscale_session.write_outputs()
     except BaselineError as error:
         session.config.get_terminal_writer().line(f"pytest-parscale: {error}", red=True)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.scaling import CROSSOVER_TEXT
+from pytest_parscale.scaling import CROSSOVER_TEXT, analyse_document
 from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.stats import crossover, median
 
@@ -30,8 +30,12 @@ def ratio(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.2f}"
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def describe_run(record: Record) -> str:
-    parts = [record.backend, f"{record.workers} workers"]
+    parts = [record.backend, plural(record.workers, "worker")]
     if record.oversubscribed:
         parts[-1] += " (oversubscribed)"
     if record.item_size is not None:
@@ -152,6 +156,17 @@ def serialisation(record: Record) -> str | None:
     )
 
 
+def sweeps(document: Mapping[str, Any]) -> list[str]:
+    """Per worker sweep: the Karp-Flatt trend and what could and could not be fitted."""
+    lines = []
+    for sweep, analysis in analyse_document(document):
+        size = f", {format_size(sweep.item_size)} items" if sweep.item_size is not None else ""
+        counts = ", ".join(str(count) for count in sweep.requested_counts)
+        lines.append(f"scaling: {sweep.test} on {sweep.backend}{size} (workers {counts}):")
+        lines.extend(f"  {sentence}" for sentence in analysis.summary())
+    return lines
+
+
 def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]:
     """Lines under the table: crossovers, advice, projections, undecided, engines."""
     lines = crossovers(records)
@@ -179,7 +194,7 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
             lines.append(f"undecided: {record.nodeid.split('::', 1)[-1]}: {warning}")
     for start in starts:
         lines.append(
-            f"engine: {start.backend} with {start.workers} workers started once in "
+            f"engine: {start.backend} with {plural(start.workers, 'worker')} started once in "
             f"{seconds(start.seconds)}"
         )
     return lines

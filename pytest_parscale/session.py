@@ -88,6 +88,7 @@ class ParscaleSession:
         self.executors = Executors(settings)
         self.records: list[Record] = []
         self._machine: dict[str, Any] | None = None
+        self._results: dict[str, Any] | None = None
         self.rootdir = rootdir
         self.baseline: Results | None = None  # loaded at startup by --parscale-compare
         self.changes: list[TestChange] = []  # each measured test against the baseline
@@ -100,23 +101,35 @@ class ParscaleSession:
 
     def add(self, record: Record) -> None:
         self.records.append(record)
+        self._results = None
 
     def results(self) -> dict[str, Any]:
-        engines = [
-            {"backend": s.backend, "workers": s.workers, "start_seconds": s.seconds, **s.details}
-            for s in self.executors.starts
-        ]
-        git = git_state(self.rootdir) if self.rootdir is not None else None
-        return document(self.records, self.machine(), engines, git)
+        """The results document; built once the records stop changing (git is a subprocess)."""
+        if self._results is None:
+            engines = [
+                {
+                    "backend": s.backend,
+                    "workers": s.workers,
+                    "start_seconds": s.seconds,
+                    **s.details,
+                }
+                for s in self.executors.starts
+            ]
+            git = git_state(self.rootdir) if self.rootdir is not None else None
+            self._results = document(self.records, self.machine(), engines, git)
+        return self._results
 
-    def write_json(self) -> Path | None:
-        if not self.writes_results or not (self.settings.json or self.settings.save):
-            return None
+    def write_outputs(self) -> None:
+        """The results file(s) and the HTML report, all from one results document."""
+        writes = self.writes_results and (self.settings.json or self.settings.save)
+        if not writes and not self.settings.html:
+            return
         results = self.results()
-        if self.settings.save:
+        if writes and self.settings.save:
             save(self.settings.save, results, overwrite=self.settings.save_overwrite)
-        if not self.settings.json:
-            return None
-        path = Path(self.settings.json)
-        write_atomic(path, results)
-        return path
+        if writes and self.settings.json:
+            write_atomic(Path(self.settings.json), results)
+        if self.settings.html and self.records:
+            from pytest_parscale.html import write_html_report
+
+            write_html_report(results, self.settings.html)

@@ -104,3 +104,29 @@ def test_python_dash_m_runs_the_command(runs: dict[str, str]) -> None:
     )
     assert done.returncode == 1, done.stderr
     assert "regression" in done.stdout
+
+
+def test_report_writes_html_from_a_results_file(tmp_path: Path) -> None:
+    out = tmp_path / "html"
+    assert (
+        main(
+            [
+                "report",
+                str(Path(__file__).parent.parent / "data" / "results-v1.json"),
+                "--html",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    page = (out / "index.html").read_text()
+    assert "<table" in page
+
+
+def test_report_of_a_bad_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["report", str(bad), "--html", str(tmp_path / "out")]) == 2
+    assert "bad.json" in capsys.readouterr().err
