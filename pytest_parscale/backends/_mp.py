@@ -6,8 +6,10 @@ import multiprocessing
 import multiprocessing.context
 import pickle
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from pytest_parscale.backends.base import check_picklable_by_reference
 
 
 def context(start_method: str | None) -> multiprocessing.context.BaseContext:
@@ -42,5 +44,22 @@ def kill(processes: Iterable[multiprocessing.process.BaseProcess], grace: float 
             process.join(grace)
 
 
-def pickle_pair() -> tuple[Any, Any]:
-    return (lambda obj: pickle.dumps(obj, pickle.HIGHEST_PROTOCOL), pickle.loads)
+def _dumps(value: Any) -> bytes:
+    return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+
+class PickleShipped:
+    """What pool and process share: pickle by reference, their start method, versions."""
+
+    backend: str
+    workers: int
+    start_method: str
+
+    def check_shippable(self, fn: Callable[..., Any]) -> None:
+        check_picklable_by_reference(fn, self.backend)
+
+    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
+        return _dumps, pickle.loads
+
+    def describe(self) -> dict[str, Any]:
+        return describe(self.start_method, self.workers)

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.backends import _mp
-from pytest_parscale.backends.base import check_picklable_by_reference
 from pytest_parscale.errors import MapTimeout, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 _POLL = 0.05
 
 
-class PoolExecutor:
+class PoolExecutor(_mp.PickleShipped):
     backend = "pool"
 
     def __init__(self, workers: int, start_method: str | None) -> None:
@@ -71,16 +70,6 @@ class PoolExecutor:
                 )
             if deadline is not None and time.monotonic() >= deadline:
                 raise MapTimeout(f"the pool map did not finish within {timeout:g} s")
-
-    def check_shippable(self, fn: Callable[..., Any]) -> None:
-        check_picklable_by_reference(fn, self.backend)
-
-    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
-        dumps, loads = _mp.pickle_pair()
-        return dumps, loads
-
-    def describe(self) -> dict[str, Any]:
-        return _mp.describe(self.start_method, self.workers)
 
     def close(self) -> None:
         processes = self._processes()

@@ -9,14 +9,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.backends import _mp
-from pytest_parscale.backends.base import check_picklable_by_reference
 from pytest_parscale.errors import MapTimeout, WorkerCrashed
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
 
 
-class ProcessExecutor:
+class ProcessExecutor(_mp.PickleShipped):
     backend = "process"
 
     def __init__(self, workers: int, start_method: str | None) -> None:
@@ -50,16 +49,6 @@ class ProcessExecutor:
             if timeout is not None and time.monotonic() - started >= timeout:
                 raise MapTimeout(f"the process map did not finish within {timeout:g} s") from None
             raise
-
-    def check_shippable(self, fn: Callable[..., Any]) -> None:
-        check_picklable_by_reference(fn, self.backend)
-
-    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
-        dumps, loads = _mp.pickle_pair()
-        return dumps, loads
-
-    def describe(self) -> dict[str, Any]:
-        return _mp.describe(self.start_method, self.workers)
 
     def close(self) -> None:
         processes = list(getattr(self._executor, "_processes", {}).values())
