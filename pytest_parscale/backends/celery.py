@@ -23,6 +23,7 @@ and the functions under test must be importable by that worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -51,6 +52,9 @@ SERIALIZER = "pickle"
 # Broker and result polling: small enough not to show in a millisecond-scale map.
 POLL_SECONDS = 0.005
 START_TIMEOUT = 60.0
+# How often a long map checks that no prefork child died; a map that finishes
+# sooner waits on its results alone.
+_WATCH = 0.5
 
 
 def build_app(broker: str | None, backend: str | None, *, remote_control: bool = True) -> Celery:
@@ -146,6 +150,13 @@ class CeleryExecutor:
         # process is not a task, and a user's own group(...).get() must work here.
         _set_task_join_will_block(False)
 
+    def _pool_pids(self) -> list[int]:
+        """Pids of the embedded prefork children (none to watch for an external worker)."""
+        if self._worker is None:
+            return []
+        pids: list[int] = self._worker.pool.info.get("processes", [])
+        return sorted(pids)
+
     @property
     def native(self) -> Celery:
         """The Celery app; ``parscale.executor.tasks`` has the two generic tasks."""
@@ -170,19 +181,35 @@ class CeleryExecutor:
         else:
             parts = _remote.chunks(items, chunksize)
             signatures = (self._run_chunk.s(fn, part) for part in parts)
+        before = self._pool_pids()
         pending = group(signatures).apply_async()
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            results: list[Any] = pending.get(timeout=timeout, interval=POLL_SECONDS)
-        except celery.exceptions.TimeoutError:
-            if self._worker is None:
-                pending.revoke(terminate=True)
-            raise MapTimeout(f"the celery map did not finish within {timeout:g} s") from None
+            while True:
+                wait = _WATCH if deadline is None else min(_WATCH, deadline - time.monotonic())
+                try:
+                    results: list[Any] = pending.get(timeout=max(wait, 0.0), interval=POLL_SECONDS)
+                    break
+                except celery.exceptions.TimeoutError:
+                    # A prefork child killed mid-task is replaced, and its task may
+                    # never report back: a changed pool means a crash, not a hang.
+                    if self._pool_pids() != before:
+                        raise WorkerCrashed(
+                            "a celery prefork worker process died during the map"
+                        ) from None
+                    if deadline is not None and time.monotonic() >= deadline:
+                        if self._worker is None:
+                            pending.revoke(terminate=True)
+                        raise MapTimeout(
+                            f"the celery map did not finish within {timeout:g} s"
+                        ) from None
         except WorkerLostError as error:
             raise WorkerCrashed(f"a celery worker process died during the map ({error})") from None
         finally:
             # Each result is a file in the embedded backend: do not let them pile up.
             for result in pending.results:
-                result.forget()
+                with contextlib.suppress(OSError):  # not stored: the task never finished
+                    result.forget()
         return results if chunksize is None else _remote.flatten(results)
 
     def check_shippable(self, fn: Callable[..., Any]) -> None:
