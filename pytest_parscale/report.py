@@ -193,8 +193,12 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
         for warning in record.warnings:
             lines.append(f"undecided: {record.nodeid.split('::', 1)[-1]}: {warning}")
     for start in starts:
-        lines.append(
+        line = (
             f"engine: {start.backend} with {plural(start.workers, 'worker')} started once in "
             f"{seconds(start.seconds)}"
         )
+        per_task = start.details.get("per_task_seconds")
+        if per_task is not None:
+            line += f"; {start.backend}: {per_task * 1e3:.2g} ms/task"
+        lines.append(line)
     return lines

@@ -1,0 +1,108 @@
+"""What the Ray, Dask and Celery backends share: chunks, test-module code, per-task cost.
+
+Nothing heavy is imported here: each engine module brings its own package.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import site
+import sys
+import sysconfig
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+from pytest_parscale.backends import _mp
+
+# Logs and warnings these engines emit at start and stop that say nothing about the
+# code under test. Under ``filterwarnings = error`` they would fail the test that
+# happened to start the engine.
+NOISY_WARNING_MODULES = r"(ray|dask|distributed|celery|kombu|billiard|tornado|google|grpc)(\.|$)"
+
+
+@contextmanager
+def engine_warnings_ignored() -> Iterator[None]:
+    """Silence the engine's own warnings while it starts, maps or stops."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=NOISY_WARNING_MODULES)
+        warnings.filterwarnings("ignore", category=ResourceWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        yield
+
+
+def chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """``items`` cut into consecutive lists of ``size`` (the last may be shorter)."""
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def run_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[Any]:
+    """One remote task over a chunk; module level so every worker can import it."""
+    return [fn(item) for item in chunk]
+
+
+def call(fn: Callable[[Any], Any], item: Any) -> Any:
+    """One remote task over one item, for engines that take the function as an argument."""
+    return fn(item)
+
+
+def flatten(parts: Sequence[Sequence[Any]]) -> list[Any]:
+    return [result for part in parts for result in part]
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_roots() -> tuple[str, ...]:
+    paths = set(sysconfig.get_paths().values())
+    paths.update(site.getsitepackages())
+    paths.add(site.getusersitepackages())
+    return tuple(os.path.realpath(path) + os.sep for path in paths if path)
+
+
+def module_to_ship_by_value(fn: Callable[..., Any]) -> ModuleType | None:
+    """The module fn was defined in when a worker may not import it by name.
+
+    pytest puts test directories on ``sys.path`` of the test process only, so a
+    worker unpickling ``test_x.work`` by reference fails with ``No module named
+    'test_x'``. Modules of installed packages (and of this plugin) travel by
+    reference; anything else is sent by value.
+    """
+    target: Any = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    name = getattr(target, "__module__", None) or type(target).__module__
+    if name in (None, "__main__", "builtins") or name.split(".")[0] == "pytest_parscale":
+        return None
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if module is None or path is None or _is_installed(path):
+        return None
+    return module
+
+
+@functools.lru_cache(maxsize=256)
+def _is_installed(path: str) -> bool:
+    return os.path.realpath(path).startswith(_installed_roots())
+
+
+def per_task_seconds(
+    run_map: Callable[[Callable[[Any], Any], list[Any]], list[Any]],
+    workers: int,
+    rounds: int = 3,
+) -> float:
+    """Warm the workers, then the best wall time per no-op task over a few small maps.
+
+    The fixed cost a task pays (dispatch, transport, result) before any work: the
+    floor under which splitting work into more tasks cannot pay off.
+    """
+    count = max(16, 8 * workers)
+    run_map(_mp.warm_task, list(range(count)))
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run_map(_mp.warm_task, list(range(count)))
+        best = min(best, time.perf_counter() - started)
+    return best / count

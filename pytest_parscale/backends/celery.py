@@ -1,0 +1,259 @@
+"""``celery``: a group of tasks, one per item (or chunk), and ``.get()`` on its results.
+
+Embedded (the default) needs no server: a ``memory://`` broker consumed by a worker
+running in a thread of the test process, a ``prefork`` pool of ``workers`` child
+processes, and a ``file://`` result backend in a temporary directory, which the
+children write and the test process reads (``cache+memory://`` results stay in
+the child that stored them). Polling intervals are 5 ms: kombu's default 1 s poll
+and the 0.5 s result poll would swamp the measurement.
+
+Prefork children fork when the worker starts, so a task registered later would be
+unknown to them. Two generic tasks receive the user's function instead, pickled by
+reference; the children were forked from the test process, so they have every test
+module that collection imported.
+
+With ``--parscale-celery-broker`` (and ``--parscale-celery-backend``, required then)
+nothing is started or stopped: a worker of this module's app must already be
+consuming that broker, e.g.::
+
+    celery -A pytest_parscale.backends.celery worker -b BROKER --result-backend BACKEND -c 2
+
+and the functions under test must be importable by that worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import celery
+import kombu.serialization
+from celery import Celery, group
+from celery.exceptions import WorkerLostError
+
+from pytest_parscale.backends import _remote
+from pytest_parscale.backends.base import check_picklable_by_reference
+from pytest_parscale.errors import MapTimeout, WorkerCrashed
+
+if TYPE_CHECKING:
+    from pytest_parscale.config import Settings
+
+CALL_TASK = "pytest_parscale.call"
+CHUNK_TASK = "pytest_parscale.run_chunk"
+SERIALIZER = "pickle"
+# Broker and result polling: small enough not to show in a millisecond-scale map.
+POLL_SECONDS = 0.005
+START_TIMEOUT = 60.0
+# How often a long map checks that no prefork child died; a map that finishes
+# sooner waits on its results alone.
+_WATCH = 0.5
+
+
+def build_app(broker: str | None, backend: str | None, *, remote_control: bool = True) -> Celery:
+    """A Celery app with the two generic tasks and the pickle serializer they need."""
+    app = Celery("pytest_parscale", broker=broker, backend=backend, set_as_current=False)
+    app.conf.update(
+        task_serializer=SERIALIZER,
+        result_serializer=SERIALIZER,
+        accept_content=[SERIALIZER],
+        result_accept_content=[SERIALIZER],
+        broker_transport_options={"polling_interval": POLL_SECONDS},
+        broker_connection_retry_on_startup=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_enable_remote_control=remote_control,
+    )
+    app.task(name=CALL_TASK)(_remote.call)
+    app.task(name=CHUNK_TASK)(_remote.run_chunk)
+    return app
+
+
+# What ``celery -A pytest_parscale.backends.celery worker`` finds for an external broker.
+app = build_app(None, None)
+
+
+class CeleryExecutor:
+    backend = "celery"
+
+    def __init__(self, workers: int, broker: str | None, result_backend: str | None) -> None:
+        self.workers = workers
+        self.broker = broker
+        self._tempdir: str | None = None
+        self._worker: Any = None
+        self._thread: threading.Thread | None = None
+        if broker is None:
+            self._tempdir = tempfile.mkdtemp(prefix="parscale-celery-")
+            backend = result_backend or f"file://{self._tempdir}"
+            self.app = build_app("memory://", backend, remote_control=False)
+        else:
+            if not result_backend:
+                raise RuntimeError(
+                    "--parscale-celery-broker needs --parscale-celery-backend too: "
+                    "the results must come back to the test process"
+                )
+            self.app = build_app(broker, result_backend)
+        try:
+            with _remote.engine_warnings_ignored():
+                if broker is None:
+                    self._start_worker(workers)
+                elif not self.app.control.ping(timeout=2.0):
+                    raise RuntimeError(
+                        f"no Celery worker answers on {broker}; start one with: celery -A "
+                        "pytest_parscale.backends.celery worker -b BROKER --result-backend "
+                        f"BACKEND -c {workers}"
+                    )
+            self._call = self.app.tasks[CALL_TASK]
+            self._run_chunk = self.app.tasks[CHUNK_TASK]
+            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, workers)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_worker(self, workers: int) -> None:
+        from celery.result import _set_task_join_will_block
+        from celery.worker import WorkController
+
+        ready = threading.Event()
+        self._worker = WorkController(
+            app=self.app,
+            hostname=f"parscale-{os.getpid()}@localhost",
+            pool_cls="prefork",
+            concurrency=workers,
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            loglevel=logging.ERROR,
+            ready_callback=lambda *_: ready.set(),
+        )
+        self._thread = threading.Thread(
+            target=self._worker.start, name="parscale-celery-worker", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready.wait(0.05):
+            if not self._thread.is_alive():
+                raise RuntimeError("the embedded Celery worker stopped while starting")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the embedded Celery worker was not ready in {START_TIMEOUT:g} s"
+                )
+        # A worker in the process marks every .get() as "inside a task"; the test
+        # process is not a task, and a user's own group(...).get() must work here.
+        _set_task_join_will_block(False)
+
+    def _pool_pids(self) -> list[int]:
+        """Pids of the embedded prefork children (none to watch for an external worker)."""
+        if self._worker is None:
+            return []
+        pids: list[int] = self._worker.pool.info.get("processes", [])
+        return sorted(pids)
+
+    @property
+    def native(self) -> Celery:
+        """The Celery app; ``parscale.executor.tasks`` has the two generic tasks."""
+        return self.app
+
+    def effective_chunksize(self, count: int, chunksize: int | None) -> int | None:
+        return 1 if chunksize is None else chunksize
+
+    def _map_plain(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return self.map(fn, items, chunksize=None, timeout=None)
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        chunksize: int | None,
+        timeout: float | None,
+    ) -> list[Any]:
+        if chunksize is None:
+            signatures = (self._call.s(fn, item) for item in items)
+        else:
+            parts = _remote.chunks(items, chunksize)
+            signatures = (self._run_chunk.s(fn, part) for part in parts)
+        before = self._pool_pids()
+        pending = group(signatures).apply_async()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                wait = _WATCH if deadline is None else min(_WATCH, deadline - time.monotonic())
+                try:
+                    results: list[Any] = pending.get(timeout=max(wait, 0.0), interval=POLL_SECONDS)
+                    break
+                except celery.exceptions.TimeoutError:
+                    # A prefork child killed mid-task is replaced, and its task may
+                    # never report back: a changed pool means a crash, not a hang.
+                    if self._pool_pids() != before:
+                        raise WorkerCrashed(
+                            "a celery prefork worker process died during the map"
+                        ) from None
+                    if deadline is not None and time.monotonic() >= deadline:
+                        if self._worker is None:
+                            pending.revoke(terminate=True)
+                        raise MapTimeout(
+                            f"the celery map did not finish within {timeout:g} s"
+                        ) from None
+        except WorkerLostError as error:
+            raise WorkerCrashed(f"a celery worker process died during the map ({error})") from None
+        finally:
+            # Each result is a file in the embedded backend: do not let them pile up.
+            for result in pending.results:
+                with contextlib.suppress(OSError):  # not stored: the task never finished
+                    result.forget()
+        return results if chunksize is None else _remote.flatten(results)
+
+    def check_shippable(self, fn: Callable[..., Any]) -> None:
+        check_picklable_by_reference(fn, self.backend)
+
+    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
+        """kombu's encoder for the serializer this app is configured with."""
+        name = self.app.conf.task_serializer
+        kombu_serialization: Any = kombu.serialization
+        content_type, encoding, _ = kombu_serialization.dumps(None, serializer=name)
+
+        def dumps(obj: Any) -> bytes:
+            return bytes(kombu_serialization.dumps(obj, serializer=name)[2])
+
+        def loads(data: bytes) -> Any:
+            return kombu_serialization.loads(data, content_type, encoding, accept=[content_type])
+
+        return dumps, loads
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "celery": celery.__version__,
+            "kombu": kombu.__version__,
+            "python": sys.version.split()[0],
+            "engine": "embedded" if self.broker is None else self.broker,
+            "pool": "prefork" if self.broker is None else "external worker",
+            "workers": self.workers,
+            "per_task_seconds": self.per_task_seconds,
+        }
+
+    def close(self) -> None:
+        """Stop the embedded worker and its children; nothing the user started."""
+        try:
+            if self._worker is not None:
+                with _remote.engine_warnings_ignored():
+                    self._worker.terminate(in_sighandler=False)
+                if self._thread is not None:
+                    self._thread.join(10.0)
+        finally:
+            self._worker = None
+            if self._tempdir is not None:
+                shutil.rmtree(self._tempdir, ignore_errors=True)
+                self._tempdir = None
+
+
+def start(workers: int, settings: Settings) -> CeleryExecutor:
+    return CeleryExecutor(workers, settings.celery_broker, settings.celery_backend)

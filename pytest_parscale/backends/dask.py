@@ -1,0 +1,149 @@
+"""``dask``: ``client.map(fn, items, pure=False)`` + ``gather`` on a distributed cluster.
+
+Embedded: a ``LocalCluster`` of ``workers`` single-threaded worker processes, no
+dashboard and no memory limit (spilling would measure the disk). With
+``--parscale-dask-scheduler`` only a ``Client`` is made, and only it is closed.
+
+The client is not made the default scheduler: a Dask ``.compute()`` in a test of
+another backend must not land on this cluster. In ``parscale.measure`` use
+``parscale.executor.compute(x).result()`` or ``x.compute(scheduler=parscale.executor)``.
+An embedded cluster allows no task retry, so a dying worker fails the map.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pytest_parscale.backends import _remote
+from pytest_parscale.backends.base import qualified_name
+from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
+
+if TYPE_CHECKING:
+    from pytest_parscale.config import Settings
+
+
+class DaskExecutor:
+    backend = "dask"
+
+    def __init__(self, workers: int, scheduler: str | None) -> None:
+        import dask
+        import distributed
+
+        self._dask: Any = dask
+        self._distributed: Any = distributed
+        self.workers = workers
+        self.scheduler = scheduler
+        self._cluster: Any = None
+        # distributed logs every worker start and stop at INFO; pytest would capture
+        # and show them under any failing test. Its warnings still get through.
+        self._logger = logging.getLogger("distributed")
+        self._logger_level = self._logger.level
+        self._logger.setLevel(max(logging.WARNING, self._logger.getEffectiveLevel()))
+        with _remote.engine_warnings_ignored():
+            if scheduler is None:
+                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                    self._cluster = self._distributed.LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        memory_limit=0,
+                        silence_logs=logging.ERROR,
+                    )
+                self._client: Any = self._distributed.Client(self._cluster, set_as_default=False)
+            else:
+                self._client = self._distributed.Client(scheduler, set_as_default=False, timeout=30)
+        try:
+            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, workers)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def native(self) -> Any:
+        """The ``distributed.Client``."""
+        return self._client
+
+    def effective_chunksize(self, count: int, chunksize: int | None) -> int | None:
+        return 1 if chunksize is None else chunksize
+
+    def _map_plain(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return self.map(fn, items, chunksize=None, timeout=None)
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        chunksize: int | None,
+        timeout: float | None,
+    ) -> list[Any]:
+        client = self._client
+        self._ship(fn)
+        if chunksize is None:
+            futures = client.map(fn, list(items), pure=False)
+        else:
+            task = functools.partial(_remote.run_chunk, fn)
+            futures = client.map(task, _remote.chunks(items, chunksize), pure=False)
+        try:
+            with client.as_current():
+                self._distributed.wait(futures, timeout=timeout)
+            results: list[Any] = client.gather(futures)
+        except (TimeoutError, self._distributed.TimeoutError):
+            client.cancel(futures, force=True)
+            raise MapTimeout(f"the dask map did not finish within {timeout:g} s") from None
+        except self._distributed.KilledWorker as error:
+            raise WorkerCrashed(f"a dask worker died during the map ({error})") from None
+        return results if chunksize is None else _remote.flatten(results)
+
+    def _ship(self, fn: Callable[..., Any]) -> None:
+        module = _remote.module_to_ship_by_value(fn)
+        if module is not None:
+            # distributed pickles by value what cloudpickle's registry names.
+            importlib.import_module("cloudpickle").register_pickle_by_value(module)
+
+    def check_shippable(self, fn: Callable[..., Any]) -> None:
+        self._ship(fn)
+        dumps, _ = self.serializer()
+        try:
+            dumps(fn)
+        except Exception as error:
+            raise ShippingError(
+                f"cannot ship {qualified_name(fn)} to 'dask' workers: "
+                f"{type(error).__name__}: {error}. Keep unpicklable state (locks, open "
+                "files, clients) out of the function and its closure."
+            ) from None
+
+    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
+        from distributed.protocol import pickle
+
+        return pickle.dumps, pickle.loads
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "dask": self._dask.__version__,
+            "distributed": self._distributed.__version__,
+            "python": sys.version.split()[0],
+            "engine": "embedded" if self.scheduler is None else self.scheduler,
+            "workers": self.workers,
+            "per_task_seconds": self.per_task_seconds,
+        }
+
+    def close(self) -> None:
+        """Close the client; the cluster too when this executor started it."""
+        try:
+            with _remote.engine_warnings_ignored():
+                self._client.close()
+                if self._cluster is not None:
+                    self._cluster.close()
+        finally:
+            self._logger.setLevel(self._logger_level)
+
+
+def start(workers: int, settings: Settings) -> DaskExecutor:
+    return DaskExecutor(workers, settings.dask_scheduler)

@@ -1,0 +1,168 @@
+"""``ray``: one Ray task per item (or per chunk), as a Ray user writes the map.
+
+Embedded: ``ray.init("local", num_cpus=workers)``, one per (session, workers)
+because Ray allows one engine per process (the session closes it before starting
+another worker count). With ``--parscale-ray-address`` the driver connects to that
+cluster and ``close`` only disconnects it.
+
+Tasks run with ``max_retries=0``: Ray's default retries would hide a crashed worker
+inside a slower measurement instead of failing the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pytest_parscale.backends import _remote
+from pytest_parscale.backends.base import qualified_name
+from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
+
+if TYPE_CHECKING:
+    from pytest_parscale.config import Settings
+
+
+class RayExecutor:
+    backend = "ray"
+
+    def __init__(self, workers: int, address: str | None) -> None:
+        # Ray 2.60 writes ~/.ray/auth_token for a local cluster unless told not to.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        import ray
+
+        self._ray: Any = ray
+        self.workers = workers
+        self.address = address
+        if ray.is_initialized():
+            raise RuntimeError(
+                "Ray is already initialised in this process (by a test or fixture); "
+                "pytest-parscale needs its own ray.init with num_cpus=workers, or pass "
+                "--parscale-ray-address to share a cluster"
+            )
+        with _remote.engine_warnings_ignored():
+            if address is None:
+                ray.init(
+                    "local",
+                    num_cpus=workers,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                )
+            else:
+                ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        self._remote_functions: dict[Callable[..., Any], Any] = {}
+        self._call = ray.remote(max_retries=0)(_remote.call)
+        self._run_chunk = ray.remote(max_retries=0)(_remote.run_chunk)
+        try:
+            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, workers)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def native(self) -> Any:
+        """The ``ray`` module itself: Ray's API is module-level."""
+        return self._ray
+
+    def effective_chunksize(self, count: int, chunksize: int | None) -> int | None:
+        return 1 if chunksize is None else chunksize
+
+    def _remote_for(self, fn: Callable[[Any], Any]) -> Any:
+        """``ray.remote(fn)``, made once per function so it is exported to workers once."""
+        remote = self._remote_functions.get(fn)
+        if remote is None:
+            self._ship(fn)
+            remote = self._ray.remote(max_retries=0)(fn)
+            self._remote_functions[fn] = remote
+        return remote
+
+    def _map_plain(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return self.map(fn, items, chunksize=None, timeout=None)
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        chunksize: int | None,
+        timeout: float | None,
+    ) -> list[Any]:
+        ray = self._ray
+        if chunksize is None and inspect.isfunction(fn):
+            remote = self._remote_for(fn)
+            refs = [remote.remote(item) for item in items]
+        else:
+            # Callable objects and partials cannot be ray.remote'd: ship them once
+            # through the object store and call them from a generic task.
+            self._ship(fn)
+            fn_ref = ray.put(fn)
+            if chunksize is None:
+                refs = [self._call.remote(fn_ref, item) for item in items]
+            else:
+                parts = _remote.chunks(items, chunksize)
+                refs = [self._run_chunk.remote(fn_ref, part) for part in parts]
+        try:
+            results: list[Any] = ray.get(refs, timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            self._cancel(refs)
+            raise MapTimeout(f"the ray map did not finish within {timeout:g} s") from None
+        except (
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.LocalRayletDiedError,
+            ray.exceptions.ObjectLostError,
+        ) as error:
+            self._cancel(refs)
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise WorkerCrashed(
+                f"a ray worker died during the map ({type(error).__name__}: {first_line})"
+            ) from None
+        return results if chunksize is None else _remote.flatten(results)
+
+    def _cancel(self, refs: list[Any]) -> None:
+        for ref in refs:
+            with contextlib.suppress(Exception):  # already finished or already gone
+                self._ray.cancel(ref, force=True)
+
+    def _ship(self, fn: Callable[..., Any]) -> None:
+        module = _remote.module_to_ship_by_value(fn)
+        if module is not None:
+            self._ray.cloudpickle.register_pickle_by_value(module)
+
+    def check_shippable(self, fn: Callable[..., Any]) -> None:
+        self._ship(fn)
+        try:
+            self._ray.cloudpickle.dumps(fn)
+        except Exception as error:
+            raise ShippingError(
+                f"cannot ship {qualified_name(fn)} to 'ray' workers: cloudpickle failed with "
+                f"{type(error).__name__}: {error}. Keep unpicklable state (locks, open "
+                "files, clients) out of the function and its closure."
+            ) from None
+
+    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
+        return self._ray.cloudpickle.dumps, self._ray.cloudpickle.loads
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "ray": self._ray.__version__,
+            "python": sys.version.split()[0],
+            "engine": "embedded" if self.address is None else self.address,
+            "workers": self.workers,
+            "per_task_seconds": self.per_task_seconds,
+        }
+
+    def close(self) -> None:
+        """``ray.shutdown`` stops a cluster ``ray.init`` started, and only disconnects otherwise."""
+        self._remote_functions.clear()
+        with _remote.engine_warnings_ignored():
+            self._ray.shutdown()
+
+
+def start(workers: int, settings: Settings) -> RayExecutor:
+    return RayExecutor(workers, settings.ray_address)
