@@ -263,7 +263,7 @@ class Parscale:
                 lambda: executor.map(fn, items, chunksize=size, timeout=timeout)
             )
 
-        rounds = min(self._settings.min_rounds, 5)
+        rounds = min(self._settings.min_rounds, 3)
         outcome = engine.run(
             with_chunks(used if used else None),
             with_chunks(suggested),
