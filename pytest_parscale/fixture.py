@@ -299,8 +299,7 @@ class Parscale:
                 None,
                 "is not a transport callable; @pytest.mark.overhead needs transport=",
             )
-        if not self._settings.disable:
-            self._live_executor()
+        self._live_executor()
 
         def compare(reference: Any, result: Any) -> None:
             if check is False:
@@ -347,20 +346,20 @@ class Parscale:
         try:
             return run()
         except (WorkerCrashed, MapTimeout) as error:
-            broken = f"{error} ({self.backend}, {self.workers} workers)"
+            message, replace = f"{error} ({self.backend}, {self.workers} workers)", True
         except (TypeError, AttributeError, pickle.PicklingError) as error:
             stuck = self._unshippable(items)
             if stuck is None:
                 _annotate(error, f"parscale: raised in a {self.backend!r} worker")
                 raise
-            broken = stuck
+            message, replace = stuck, False
         except Exception as error:
             _annotate(error, f"parscale: raised in a {self.backend!r} worker")
             raise
-        if not broken.startswith("item "):
+        if replace:
             self._session.executors.discard(self.backend, self.workers)
             self._executor = None
-        pytest.fail(broken, pytrace=False)
+        pytest.fail(message, pytrace=False)
 
     def _unshippable(self, items: Sequence[Any]) -> str | None:
         serializer = self._executor.serializer() if self._executor is not None else None
