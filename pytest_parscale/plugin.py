@@ -47,10 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 const=True,
                 default=None,
                 dest=dest,
-                help=option.help,
+                help=option.help.replace("%", "%%"),
             )
         else:
-            group.addoption(option.cli, default=None, dest=dest, help=option.help)
+            group.addoption(
+                option.cli, default=None, dest=dest, help=option.help.replace("%", "%%")
+            )
         parser.addini(option.ini, option.help, default="")
 
 

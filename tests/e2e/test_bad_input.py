@@ -274,3 +274,24 @@ def test_memory_limit_refuses_a_map_before_it_runs(pytester: pytest.Pytester) ->
             "*parscale.payloads(200) of 1MB would take 200MB > command-line option --parscale-memory-limit 100MB",
         ]
     )
+
+
+def test_help_lists_every_option_and_marker(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "parallel-performance testing (pytest-parscale):",
+            "*--parscale-fail-on=PARSCALE_FAIL_ON",
+            "*speedup:10%,overhead:5pp)",
+            "*parscale_max_time*",
+        ]
+    )
+    markers = pytester.runpytest_subprocess("--markers")
+    markers.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.speedup(min, workers=None, *",
+            "@pytest.mark.overhead(max, *",
+            "@pytest.mark.parscale(*",
+        ]
+    )
