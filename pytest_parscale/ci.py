@@ -399,6 +399,14 @@ def upsert_comment(
     return f"created comment {created.get('id')}"
 
 
+def read_pull_request_number(path: Path) -> int:
+    """The number in an artifact's pull-request.json; anything but a plain int is refused."""
+    number = json.loads(path.read_text(encoding="utf-8")).get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+        raise BaselineError(path, f"has no pull-request number (found {number!r})")
+    return number
+
+
 def comment(
     report_path: str,
     key: str,
@@ -431,6 +439,9 @@ def comment(
             expect_head_sha=expect_head_sha,
             send=send,
         )
+    except ValueError as error:  # the PR moved on: the run of its new head will comment
+        annotate("notice", f"pytest-parscale: {error}")
+        return 0
     except urllib.error.HTTPError as error:
         annotate(
             "warning",
@@ -470,12 +481,18 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     comment_parser.add_argument("--report", required=True, help="Markdown file to post")
     comment_parser.add_argument("--baseline-key", default="default")
-    comment_parser.add_argument("--pr-number", type=int, default=None)
+    which = comment_parser.add_mutually_exclusive_group()
+    which.add_argument("--pr-number", type=int, default=None)
+    which.add_argument(
+        "--pr-file", default=None, help="pull-request.json written by 'ci run' (workflow_run)"
+    )
     comment_parser.add_argument("--expect-head-sha", default=None)
     comment_parser.add_argument("--repository", default=None, help="owner/name")
 
 
-def main(arguments: Any, environ: Mapping[str, str] | None = None) -> int:
+def main(
+    arguments: Any, environ: Mapping[str, str] | None = None, send: Transport = urllib_transport
+) -> int:
     env = os.environ if environ is None else environ
     if arguments.ci_step == "plan":
         write_outputs(plan(arguments.baseline_key, env), env)
@@ -493,11 +510,15 @@ def main(arguments: Any, environ: Mapping[str, str] | None = None) -> int:
         outcome = run(options, env)
         print(outcome.report)
         return outcome.exit_code
+    number = arguments.pr_number
+    if arguments.pr_file:
+        number = read_pull_request_number(Path(arguments.pr_file))
     return comment(
         arguments.report,
         arguments.baseline_key,
         env,
-        number=arguments.pr_number,
+        number=number,
         expect_head_sha=arguments.expect_head_sha,
         repository=arguments.repository,
+        send=send,
     )

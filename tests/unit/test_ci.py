@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_parscale import ci
-from pytest_parscale.cli import main
+from pytest_parscale.cli import main, parser
 from pytest_parscale.results import document, write_atomic
 from tests.records import MACHINE, record, scaled
 
@@ -225,3 +225,27 @@ def test_the_cli_runs_the_ci_step_and_gates_on_a_regression(
     assert main([*argv, "--fail-on", ""]) == 1  # an empty input means the default thresholds
     assert "verdict=regression\n" in (tmp_path / "o.txt").read_text()
     assert main([*argv, "--fail-on", "speedup:60%"]) == 0
+
+
+def test_workflow_run_comment_reads_the_number_from_the_artifact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, pull = tmp_path / "report.md", tmp_path / "pull-request.json"
+    report.write_text("### report\n")
+    pull.write_text(json.dumps({"number": 12, "head_sha": "abc"}))
+    fake = FakeGitHub({}, head_sha="abc")
+    env = {"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_REPOSITORY": "octo/widgets"}
+    env["GITHUB_TOKEN"] = "t0ken"
+
+    def comment(*extra: str) -> int:
+        argv = ["ci", "comment", "--report", str(report), "--pr-file", str(pull), *extra]
+        return ci.main(parser().parse_args(argv), env, send=fake)
+
+    assert comment("--expect-head-sha", "abc") == 0
+    assert fake.comments == {1: "<!-- pytest-parscale:default -->\n### report\n"}
+    assert comment("--expect-head-sha", "new") == 0  # the PR moved on: a notice only
+    assert "::notice::pytest-parscale: pull request 12 is not at commit new" in (
+        capsys.readouterr().out
+    )
+    pull.write_text(json.dumps({"number": "12; rm -rf /"}))
+    assert main(["ci", "comment", "--report", str(report), "--pr-file", str(pull)]) == 2
