@@ -222,9 +222,10 @@ def _baseline(path: Path) -> tuple[Results | None, str | None]:
 def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
     """Everything after the cache restore; never raises for a missing or bad baseline."""
     event = read_event(environ)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = options.out_dir / RESULTS_NAME
-    report_path = options.out_dir / "report.md"
+    out_dir = options.out_dir.resolve()  # outputs are read by later steps in other folders
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = out_dir / RESULTS_NAME
+    report_path = out_dir / "report.md"
     pytest_code = 0
     if options.results_file:
         shutil.copyfile(options.results_file, results_path)
@@ -296,7 +297,7 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
     report_path.write_text(report, encoding="utf-8")
     if event.pull_request is not None:
         pull = {"number": event.pull_request, "head_sha": event.head_sha}
-        (options.out_dir / "pull-request.json").write_text(json.dumps(pull) + "\n")
+        (out_dir / "pull-request.json").write_text(json.dumps(pull) + "\n")
     append_summary(report, environ)
     gate = 1 if verdict in (REGRESSION, ERROR) or pytest_code not in (0, 5) else 0
     outputs = {
