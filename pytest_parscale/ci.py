@@ -227,10 +227,13 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
     results_path = out_dir / RESULTS_NAME
     report_path = out_dir / "report.md"
     pytest_code = 0
+    results_path.unlink(missing_ok=True)  # never judge a stale file of an earlier run
     if options.results_file:
-        shutil.copyfile(options.results_file, results_path)
+        if Path(options.results_file).is_file():
+            shutil.copyfile(options.results_file, results_path)
+        else:
+            results_path = Path(options.results_file)  # load() below names what is wrong
     else:
-        results_path.unlink(missing_ok=True)
         pytest_code = run_pytest(options, results_path)
     baseline_path = options.baseline_dir / RESULTS_NAME
     base, base_problem = _baseline(baseline_path)

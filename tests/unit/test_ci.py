@@ -249,3 +249,14 @@ def test_workflow_run_comment_reads_the_number_from_the_artifact(
     )
     pull.write_text(json.dumps({"number": "12; rm -rf /"}))
     assert main(["ci", "comment", "--report", str(report), "--pr-file", str(pull)]) == 2
+
+
+def test_a_missing_results_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    options = ci.RunOptions(
+        results_file=str(tmp_path / "nope.json"),
+        baseline_dir=tmp_path / "baseline",
+        out_dir=tmp_path / "out",
+    )
+    outcome = ci.run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    assert (outcome.verdict, outcome.exit_code) == ("error", 1)
+    assert "nope.json: does not exist" in re.sub(r"\\(.)", r"\1", outcome.report)
