@@ -235,6 +235,9 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
             results_path = Path(options.results_file)  # load() below names what is wrong
     else:
         pytest_code = run_pytest(options, results_path)
+    # a failed pytest run may have measured only part of the suite: keep the old baseline
+    passed = pytest_code in (0, 5)  # 5: nothing collected, reported below as no measurement
+    stores = passed and _stores(options, event)
     baseline_path = options.baseline_dir / RESULTS_NAME
     base, base_problem = _baseline(baseline_path)
     lines: list[str] = []
@@ -250,7 +253,8 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
         lines += [
             "### :x: pytest-parscale: no results to judge",
             "",
-            f"{md(error)}. pytest exited with code {pytest_code}; see the job log.",
+            f"{md(error)}."
+            + ("" if options.results_file else f" pytest exited with code {pytest_code}."),
         ]
     if head is not None and base is None:
         verdict, regressions = NO_BASELINE, 0
@@ -261,7 +265,7 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
             "Nothing to compare with, so this run passes. "
             + (
                 "These results are stored as the baseline."
-                if _stores(options, event)
+                if stores
                 else "A push to the base branch (or a run of the baseline workflow) stores one."
             ),
         ]
@@ -280,9 +284,9 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
         warning = machine_warning(base, head)
         if warning:
             annotate("warning", f"pytest-parscale: {warning}")
-    if pytest_code not in (0, 5):  # 5: nothing collected, which is not a failure of the code
+    if not passed:
         lines += ["", f"> :x: pytest exited with code {pytest_code}: failing tests fail this job."]
-    stored = head is not None and verdict != ERROR and _stores(options, event)
+    stored = head is not None and verdict != ERROR and stores
     if stored:
         options.baseline_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(results_path, baseline_path)
@@ -302,7 +306,7 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
         pull = {"number": event.pull_request, "head_sha": event.head_sha}
         (out_dir / "pull-request.json").write_text(json.dumps(pull) + "\n")
     append_summary(report, environ)
-    gate = 1 if verdict in (REGRESSION, ERROR) or pytest_code not in (0, 5) else 0
+    gate = 1 if verdict in (REGRESSION, ERROR) or not passed else 0
     outputs = {
         "verdict": verdict,
         "regressions": str(regressions),

@@ -260,3 +260,25 @@ def test_a_missing_results_file_is_an_error_naming_it(tmp_path: Path) -> None:
     outcome = ci.run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
     assert (outcome.verdict, outcome.exit_code) == ("error", 1)
     assert "nope.json: does not exist" in re.sub(r"\\(.)", r"\1", outcome.report)
+
+
+def test_a_push_whose_pytest_failed_keeps_the_old_baseline(tmp_path: Path) -> None:
+    (tmp_path / "test_half.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parscale(backends=['thread'], workers=2)\n"
+        "def test_measured(parscale):\n    parscale.map(abs, [1, -2, 3, -4])\n\n"
+        "def test_broken():\n    assert False\n"
+    )
+    options = ci.RunOptions(
+        pytest_args=f"{tmp_path} -q -p no:cacheprovider --parscale-min-rounds=3 "
+        "--parscale-max-time=1",
+        baseline_dir=tmp_path / "baseline",
+        out_dir=tmp_path / "out",
+    )
+    push = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}
+    outcome = ci.run(options, {**push, "GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    assert (outcome.verdict, outcome.exit_code) == ("no-baseline", 1)
+    assert outcome.outputs["save-baseline"] == "false"
+    assert not (tmp_path / "baseline").exists()
+    assert "pytest exited with code 1: failing tests fail this job" in outcome.report
+    assert "stored as the baseline" not in outcome.report
