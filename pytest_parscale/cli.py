@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from pytest_parscale import ci
 from pytest_parscale.baseline import load
 from pytest_parscale.diffreport import (
     render_json,
@@ -84,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print one results file")
     show.add_argument("results", metavar="RESULTS", help="results file")
     show.add_argument("--format", choices=FORMATS, default="table")
+    ci.add_parser(commands, _fail_on)
     return top
 
 
@@ -94,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(arguments)
         if arguments.command == "report":
             return _report(arguments)
+        if arguments.command == "ci":
+            return ci.main(arguments)
         return _compare(arguments)
     except BaselineError as error:
         print(f"parscale: error: {error}", file=sys.stderr)

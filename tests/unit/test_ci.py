@@ -1,0 +1,284 @@
+"""``parscale ci``: event reading, cache keys, outputs and the comment, without GitHub.
+
+The REST calls go to an injected function; nothing here opens a socket.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import urllib.error
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_parscale import ci
+from pytest_parscale.cli import main, parser
+from pytest_parscale.results import document, write_atomic
+from tests.records import MACHINE, record, scaled
+
+
+def pull_request_env(tmp_path: Path, *, fork: bool = False) -> dict[str, str]:
+    event = tmp_path / "event.json"
+    head = "someone/widgets" if fork else "octo/widgets"
+    event.write_text(
+        json.dumps(
+            {
+                "pull_request": {
+                    "number": 12,
+                    "head": {"sha": "abc", "repo": {"full_name": head}},
+                    "base": {"ref": "release/1.x"},
+                }
+            }
+        )
+    )
+    return {
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_BASE_REF": "release/1.x",
+        "GITHUB_REPOSITORY": "octo/widgets",
+        "GITHUB_RUN_ID": "55",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "RUNNER_OS": "Linux",
+        "RUNNER_TEMP": str(tmp_path),
+    }
+
+
+def test_a_pull_request_is_judged_against_its_base_branch(tmp_path: Path) -> None:
+    event = ci.read_event(pull_request_env(tmp_path))
+    assert (event.branch, event.pull_request, event.head_sha) == ("release/1.x", 12, "abc")
+    assert not event.from_fork
+    assert not event.stores_baseline
+    assert ci.read_event(pull_request_env(tmp_path, fork=True)).from_fork
+
+
+def test_a_push_to_a_branch_stores_its_baseline_a_tag_does_not() -> None:
+    branch = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
+    assert branch.branch == "main"
+    assert branch.stores_baseline
+    tag = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/tags/v1"})
+    assert tag.branch is None
+    assert not tag.stores_baseline
+
+
+def test_cache_keys_restore_by_branch_prefix_and_save_per_run(tmp_path: Path) -> None:
+    env = pull_request_env(tmp_path)
+    keys = ci.cache_keys(ci.read_event(env), "py3.12, fast", env)
+    assert keys == {
+        "restore-prefix": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-",
+        "save-key": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-55-2",
+    }
+    assert keys["save-key"].startswith(keys["restore-prefix"])
+
+
+def test_plan_writes_its_outputs_to_github_output(tmp_path: Path) -> None:
+    env = pull_request_env(tmp_path)
+    env["GITHUB_OUTPUT"] = str(tmp_path / "out.txt")
+    ci.write_outputs(ci.plan("k", env), env)
+    written = dict(line.split("=", 1) for line in Path(env["GITHUB_OUTPUT"]).read_text().split())
+    assert written["baseline-dir"] == str(tmp_path / "pytest-parscale" / "baseline")
+    assert written["branch"] == "release/1.x"
+
+
+def test_an_output_must_be_one_line() -> None:
+    with pytest.raises(ValueError, match="one line"):
+        ci.write_outputs({"verdict": "pass\nevil=1"}, {"GITHUB_OUTPUT": "/nonexistent"})
+
+
+def test_marker_keeps_html_comments_closed() -> None:
+    assert ci.marker("a --> <b>") == "<!-- pytest-parscale:a_b_ -->"
+
+
+def test_a_long_report_is_cut_at_a_line_with_a_note() -> None:
+    body = ci.comment_body("row\n" * 30_000, "default")
+    assert len(body) < 65_536
+    assert body.endswith("_Report truncated; the full report is in the job summary._\n")
+
+
+class FakeGitHub:
+    """Answers the comment endpoints from a dict; records every request."""
+
+    def __init__(self, comments: dict[int, str], head_sha: str = "abc") -> None:
+        self.comments = comments
+        self.head_sha = head_sha
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, request: ci.Request, token: str) -> Any:
+        assert token == "t0ken"
+        self.seen.append((request.method, request.url))
+        if request.method == "GET" and "/pulls/" in request.url:
+            return {"head": {"sha": self.head_sha}}
+        if request.method == "GET":
+            page = int(request.url.rsplit("page=", 1)[1])
+            items = [{"id": key, "body": body} for key, body in self.comments.items()]
+            return items[(page - 1) * 100 : page * 100]
+        assert request.body is not None
+        if request.method == "PATCH":
+            self.comments[int(request.url.rsplit("/", 1)[1])] = request.body["body"]
+            return {}
+        number = max(self.comments, default=0) + 1
+        self.comments[number] = request.body["body"]
+        return {"id": number}
+
+
+def upsert(fake: FakeGitHub, body: str, key: str = "default", **extra: Any) -> str:
+    return ci.upsert_comment(
+        repository="octo/widgets",
+        number=12,
+        body=body,
+        key=key,
+        token="t0ken",
+        api_url="https://api.example",
+        send=fake,
+        **extra,
+    )
+
+
+def test_the_comment_is_created_then_updated_in_place_past_the_first_page() -> None:
+    others = {number: "someone else" for number in range(1, 151)}
+    fake = FakeGitHub(others)
+    assert upsert(fake, ci.comment_body("first", "default")) == "created comment 151"
+    assert upsert(fake, ci.comment_body("second", "default")) == "updated comment 151"
+    assert fake.comments[151] == "<!-- pytest-parscale:default -->\nsecond"
+    assert len(fake.comments) == 151
+    assert fake.seen[-1] == ("PATCH", "https://api.example/repos/octo/widgets/issues/comments/151")
+
+
+def test_a_matrix_job_with_another_key_gets_its_own_comment() -> None:
+    fake = FakeGitHub({1: ci.comment_body("py3.11", "py3.11")})
+    assert upsert(fake, ci.comment_body("py3.12", "py3.12"), key="py3.12") == "created comment 2"
+
+
+def test_workflow_run_comment_refuses_a_pull_request_at_another_commit() -> None:
+    fake = FakeGitHub({}, head_sha="abc")
+    with pytest.raises(ValueError, match="not at commit def"):
+        upsert(fake, "body", expect_head_sha="def")
+    assert fake.comments == {}
+    assert upsert(fake, "body", expect_head_sha="abc") == "created comment 1"
+
+
+def test_a_read_only_token_warns_instead_of_failing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def forbidden(request: ci.Request, token: str) -> Any:
+        raise urllib.error.HTTPError(request.url, 403, "Forbidden", Message(), io.BytesIO())
+
+    report = tmp_path / "report.md"
+    report.write_text("### report\n")
+    env = {**pull_request_env(tmp_path), "GITHUB_TOKEN": "t0ken"}
+    assert ci.comment(str(report), "default", env, send=forbidden) == 0
+    assert "::warning::pytest-parscale: could not comment on pull request 12: HTTP 403" in (
+        capsys.readouterr().out
+    )
+
+
+def test_run_reports_a_bad_cached_baseline_as_no_baseline(tmp_path: Path) -> None:
+    head = tmp_path / "head.json"
+    write_atomic(head, document([record()], dict(MACHINE), [], None))
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "results.json").write_text("{")
+    options = ci.RunOptions(
+        results_file=str(head), baseline_dir=tmp_path / "baseline", out_dir=tmp_path / "out"
+    )
+    outcome = ci.run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    assert (outcome.verdict, outcome.exit_code) == ("no-baseline", 0)
+    assert "the cached baseline was unusable" in outcome.report
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ("", "has no measurement: do the pytest-args select tests using parscale?"),
+        ("--parscale-min-rounds=zero", "does not exist"),
+    ],
+)
+def test_run_fails_with_verdict_error_without_measurements(
+    tmp_path: Path, options: str, why: str
+) -> None:
+    (tmp_path / "test_nothing.py").write_text("def test_plain():\n    assert True\n")
+    run_options = ci.RunOptions(
+        pytest_args=f"{tmp_path} -q -p no:cacheprovider {options}",
+        baseline_dir=tmp_path / "baseline",
+        out_dir=tmp_path / "out",
+    )
+    outcome = ci.run(run_options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    assert outcome.verdict == "error"
+    assert outcome.exit_code == 1
+    assert outcome.outputs["results-path"] == ""
+    assert why in re.sub(r"\\(.)", r"\1", outcome.report)
+
+
+def test_the_cli_runs_the_ci_step_and_gates_on_a_regression(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, head = tmp_path / "baseline" / "results.json", tmp_path / "head.json"
+    write_atomic(base, document([record()], dict(MACHINE), [], None))
+    write_atomic(head, document([scaled(record(), 0.5)], dict(MACHINE), [], None))
+    for name in ("GITHUB_EVENT_PATH", "GITHUB_EVENT_NAME", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "o.txt"))
+    argv = ["ci", "run", "--results-file", str(head)]
+    argv += ["--baseline-dir", str(base.parent), "--out-dir", str(tmp_path / "out")]
+    assert main([*argv, "--fail-on", ""]) == 1  # an empty input means the default thresholds
+    assert "verdict=regression\n" in (tmp_path / "o.txt").read_text()
+    assert main([*argv, "--fail-on", "speedup:60%"]) == 0
+
+
+def test_workflow_run_comment_reads_the_number_from_the_artifact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, pull = tmp_path / "report.md", tmp_path / "pull-request.json"
+    report.write_text("### report\n")
+    pull.write_text(json.dumps({"number": 12, "head_sha": "abc"}))
+    fake = FakeGitHub({}, head_sha="abc")
+    env = {"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_REPOSITORY": "octo/widgets"}
+    env["GITHUB_TOKEN"] = "t0ken"
+
+    def comment(*extra: str) -> int:
+        argv = ["ci", "comment", "--report", str(report), "--pr-file", str(pull), *extra]
+        return ci.main(parser().parse_args(argv), env, send=fake)
+
+    assert comment("--expect-head-sha", "abc") == 0
+    assert fake.comments == {1: "<!-- pytest-parscale:default -->\n### report\n"}
+    assert comment("--expect-head-sha", "new") == 0  # the PR moved on: a notice only
+    assert "::notice::pytest-parscale: pull request 12 is not at commit new" in (
+        capsys.readouterr().out
+    )
+    pull.write_text(json.dumps({"number": "12; rm -rf /"}))
+    assert main(["ci", "comment", "--report", str(report), "--pr-file", str(pull)]) == 2
+
+
+def test_a_missing_results_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    options = ci.RunOptions(
+        results_file=str(tmp_path / "nope.json"),
+        baseline_dir=tmp_path / "baseline",
+        out_dir=tmp_path / "out",
+    )
+    outcome = ci.run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    assert (outcome.verdict, outcome.exit_code) == ("error", 1)
+    assert "nope.json: does not exist" in re.sub(r"\\(.)", r"\1", outcome.report)
+
+
+def test_a_push_whose_pytest_failed_keeps_the_old_baseline(tmp_path: Path) -> None:
+    (tmp_path / "test_half.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parscale(backends=['thread'], workers=2)\n"
+        "def test_measured(parscale):\n    parscale.map(abs, [1, -2, 3, -4])\n\n"
+        "def test_broken():\n    assert False\n"
+    )
+    options = ci.RunOptions(
+        pytest_args=f"{tmp_path} -q -p no:cacheprovider --parscale-min-rounds=3 "
+        "--parscale-max-time=1",
+        baseline_dir=tmp_path / "baseline",
+        out_dir=tmp_path / "out",
+    )
+    push = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}
+    outcome = ci.run(options, {**push, "GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    assert (outcome.verdict, outcome.exit_code) == ("no-baseline", 1)
+    assert outcome.outputs["save-baseline"] == "false"
+    assert not (tmp_path / "baseline").exists()
+    assert "pytest exited with code 1: failing tests fail this job" in outcome.report
+    assert "stored as the baseline" not in outcome.report
