@@ -3,7 +3,8 @@
 Embedded: ``ray.init("local", num_cpus=workers)``, one per (session, workers)
 because Ray allows one engine per process (the session closes it before starting
 another worker count). With ``--parscale-ray-address`` the driver connects to that
-cluster and ``close`` only disconnects it.
+cluster, runs with every CPU the cluster has (``ray.cluster_resources()['CPU']``,
+whatever the test asked for) and ``close`` only disconnects it.
 
 Tasks run with ``max_retries=0``: Ray's default retries would hide a crashed worker
 inside a slower measurement instead of failing the test.
@@ -25,6 +26,9 @@ from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
+
+# Seconds a freshly started cluster may take before its first node offers a CPU.
+CONNECT_GRACE = 10.0
 
 
 class RayExecutor:
@@ -55,14 +59,38 @@ class RayExecutor:
                 )
             else:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        self.cluster: _remote.Cluster | None = None
+        if address is not None:
+            try:
+                members = _remote.polled_members(self._node_cpus, CONNECT_GRACE)
+                self.cluster = _remote.Cluster("ray", address, "node", members)
+            except BaseException:
+                self.close()
+                raise
+            self.workers = self.cluster.workers
         self._remote_functions: dict[Callable[..., Any], Any] = {}
         self._call = ray.remote(max_retries=0)(_remote.call)
         self._run_chunk = ray.remote(max_retries=0)(_remote.run_chunk)
         try:
-            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, workers)
+            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, self.workers)
         except BaseException:
             self.close()
             raise
+
+    def _node_cpus(self) -> dict[str, int]:
+        """CPUs of each alive node, by node id: the cluster's worker slots."""
+        return {
+            f"{node['NodeID'][:12]} ({node.get('NodeManagerAddress', '?')})": int(
+                node.get("Resources", {}).get("CPU", 0)
+            )
+            for node in self._ray.nodes()
+            if node.get("Alive")
+        }
+
+    def cluster_changes(self) -> str | None:
+        if self.cluster is None:
+            return None
+        return self.cluster.change(self._node_cpus())
 
     @property
     def native(self) -> Any:
@@ -152,9 +180,10 @@ class RayExecutor:
         return {
             "ray": self._ray.__version__,
             "python": sys.version.split()[0],
-            "engine": "embedded" if self.address is None else self.address,
+            "engine": "embedded",
             "workers": self.workers,
             "per_task_seconds": self.per_task_seconds,
+            **(self.cluster.describe() if self.cluster is not None else {}),
         }
 
     def close(self) -> None:
