@@ -201,7 +201,8 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
             )
         else:
             nodes = start.details.get("nodes")
-            on = f" on {plural(nodes, 'node')}" if isinstance(nodes, int) else ""
+            kind = str(start.details.get("node_kind", "node"))
+            on = f" on {plural(nodes, kind)}" if isinstance(nodes, int) else ""
             line = (
                 f"engine: {start.backend} cluster at {address} with "
                 f"{plural(start.workers, 'worker')}{on}, connected in {seconds(start.seconds)} "

@@ -134,7 +134,12 @@ class Cluster:
         return sum(self.members.values())
 
     def describe(self) -> dict[str, Any]:
-        return {"engine": self.address, "workers": self.workers, "nodes": len(self.members)}
+        return {
+            "engine": self.address,
+            "workers": self.workers,
+            "nodes": len(self.members),
+            "node_kind": self.kind,
+        }
 
     def change(self, now: dict[str, int]) -> str | None:
         """What differs between the members at connection and ``now``, in words; or None."""

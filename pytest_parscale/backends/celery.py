@@ -16,7 +16,7 @@ With ``--parscale-celery-broker`` (and ``--parscale-celery-backend``, required t
 nothing is started or stopped: a worker of this module's app must already be
 consuming that broker, e.g.::
 
-    celery -A pytest_parscale.backends.celery worker -b BROKER --result-backend BACKEND -c 2
+    celery -A pytest_parscale.backends.celery -b BROKER --result-backend BACKEND worker -c 2
 
 and the functions under test must be importable by that worker. The tests run with
 the summed pool concurrency of every worker that answers (``inspect().stats()``).
@@ -114,8 +114,8 @@ class CeleryExecutor:
                     if not members:
                         raise RuntimeError(
                             f"no Celery worker answers on {broker}; start one with: celery -A "
-                            "pytest_parscale.backends.celery worker -b BROKER --result-backend "
-                            f"BACKEND -c {workers}"
+                            "pytest_parscale.backends.celery -b BROKER --result-backend "
+                            f"BACKEND worker -c {workers}"
                         )
                     self.cluster = _remote.Cluster("celery", broker, "worker", members)
                     self.workers = self.cluster.workers
