@@ -117,7 +117,7 @@ class CeleryExecutor:
                             "pytest_parscale.backends.celery -b BROKER --result-backend "
                             f"BACKEND worker -c {workers}"
                         )
-                    self.cluster = _remote.Cluster("celery", broker, "worker", members)
+                    self.cluster = _remote.Cluster("celery", broker, "celery worker", members)
                     self.workers = self.cluster.workers
             self._call = self.app.tasks[CALL_TASK]
             self._run_chunk = self.app.tasks[CHUNK_TASK]

@@ -66,7 +66,7 @@ class DaskExecutor:
         try:
             if scheduler is not None:
                 members = _remote.polled_members(self._worker_threads, CONNECT_GRACE)
-                self.cluster = _remote.Cluster("dask", scheduler, "worker", members)
+                self.cluster = _remote.Cluster("dask", scheduler, "dask worker", members)
                 self.workers = self.cluster.workers
             self.per_task_seconds = _remote.per_task_seconds(self._map_plain, self.workers)
         except BaseException:

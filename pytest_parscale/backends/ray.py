@@ -17,6 +17,7 @@ import inspect
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 # Seconds a freshly started cluster may take before its first node offers a CPU.
 CONNECT_GRACE = 10.0
+# Most seconds a failed map waits for the GCS to mark a dead node dead.
+NODE_DEATH_WAIT = 30.0
 
 
 class RayExecutor:
@@ -86,6 +89,21 @@ class RayExecutor:
             for node in self._ray.nodes()
             if node.get("Alive")
         }
+
+    def _await_node_death(self) -> None:
+        """Give the GCS time to mark a dead node dead, so the next test sees the cluster as it is.
+
+        A task learns that its node died seconds before the GCS's heartbeat detector
+        says so (about 15 s by default); until then ``ray.nodes()`` still lists it.
+        """
+        if self.cluster is None:
+            return
+        deadline = time.monotonic() + NODE_DEATH_WAIT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):  # the head itself may be gone
+                if self.cluster.change(self._node_cpus()) is not None:
+                    return
+            time.sleep(0.25)
 
     def cluster_changes(self) -> str | None:
         if self.cluster is None:
@@ -147,6 +165,7 @@ class RayExecutor:
         ) as error:
             self._cancel(refs)
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            self._await_node_death()
             raise WorkerCrashed(
                 f"a ray worker died during the map ({type(error).__name__}: {first_line})"
             ) from None

@@ -50,7 +50,7 @@ class Server:
         self.argv = argv
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("wb")
-        self.started = time.monotonic()
+        self.killed = False  # on purpose, by the test: not a failure to report
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -86,6 +86,7 @@ class Server:
 
     def kill(self) -> None:
         """SIGKILL the whole server at once: a node or worker that disappears."""
+        self.killed = True
         self._signal(self.tree(), signal.SIGKILL)
         self._reap(5.0)
 
@@ -137,7 +138,7 @@ class Servers:
         """
         started = time.monotonic()
         while not ready():
-            dead = [server for server in self.started if not server.alive()]
+            dead = [s for s in self.started if not s.killed and not s.alive()]
             if dead:
                 raise RuntimeError(
                     f"{what}: {dead[0].name} exited with {dead[0].process.returncode}:\n"
@@ -167,6 +168,10 @@ def servers(work_module: str, code: str) -> Iterator[Servers]:
     env["PYTHONPATH"] = os.pathsep.join([str(workdir), str(ROOT), env.get("PYTHONPATH", "")])
     env["RAY_AUTH_MODE"] = "disabled"
     env["RAY_USAGE_STATS_ENABLED"] = "0"
+    # The GCS marks a killed node dead after ~1.5 s instead of ~15 s.
+    env["RAY_health_check_period_ms"] = "500"
+    env["RAY_health_check_timeout_ms"] = "500"
+    env["RAY_health_check_failure_threshold"] = "3"
     # CI containers run as root; Celery refuses a pickle-accepting worker as root
     # unless told this is intended (pytest-parscale ships functions with pickle).
     env["C_FORCE_ROOT"] = "1"
@@ -292,6 +297,8 @@ def start_dask(group: Servers) -> tuple[str, list[Server]]:
                 "0",
                 "--name",
                 f"w{index}",
+                "--local-directory",
+                str(group.workdir / f"dask-w{index}"),
             ],
         )
         for index in (1, 2)

@@ -154,7 +154,7 @@ def test_dask_cluster(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
         assert S.probe(group, S.DASK_PROBE.format(address=address, workers=2)).startswith("2 ")
         _suite(pytester, monkeypatch, group)
         result, document = _run(pytester, "dask", f"--parscale-dask-scheduler={address}")
-        _check_measured_at_cluster_size(result, document, "dask", address, "2 workers")
+        _check_measured_at_cluster_size(result, document, "dask", address, "2 dask workers")
         assert group.all_alive()
         assert S.probe(group, S.DASK_PROBE.format(address=address, workers=2)).startswith("2 ")
 
@@ -174,7 +174,7 @@ def test_celery_cluster(
             f"--parscale-celery-broker={broker}",
             f"--parscale-celery-backend={backend}",
         )
-        _check_measured_at_cluster_size(result, document, "celery", broker, "1 worker")
+        _check_measured_at_cluster_size(result, document, "celery", broker, "1 celery worker")
         assert group.all_alive()
         assert S.redis_ping(redis)
         assert S.probe(group, celery_probe).startswith("2 ")
@@ -188,42 +188,45 @@ import pytest
 from cluster_work import pause
 
 
-@pytest.mark.parscale(backends=["dask"])
-def test_1_worker_killed_mid_map(parscale):
+@pytest.mark.parscale(backends=["{backend}"])
+def test_1_member_killed_mid_map(parscale):
     Path(os.environ["PARSCALE_MAP_STARTED"]).touch()
     parscale.map(pause, [0.02] * 50)
 
 
-@pytest.mark.parscale(backends=["dask"])
-def test_2_goes_on_with_the_remaining_worker(parscale):
+@pytest.mark.parscale(backends=["{backend}"])
+def test_2_goes_on_with_what_remains(parscale):
     assert parscale.workers == 1
     assert parscale.map(pause, [0.01] * 4) == [0.01] * 4
 """
 
 
-def test_dask_worker_killed_mid_map_is_named_and_nothing_hangs(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+def _start_and_pick_victim(group: S.Servers, backend: str) -> tuple[str, S.Server, str]:
+    """The cluster, the member to kill, and the option naming the cluster."""
+    if backend == "ray":
+        address, node = S.start_ray(group)
+        S.probe(group, S.RAY_PROBE.format(address=address, cpus=2))
+        return address, node, f"--parscale-ray-address={address}"
+    address, workers = S.start_dask(group)
+    S.probe(group, S.DASK_PROBE.format(address=address, workers=2))
+    return address, workers[1], f"--parscale-dask-scheduler={address}"
+
+
+@pytest.mark.parametrize(("backend", "member"), [("dask", "dask worker"), ("ray", "node")])
+def test_member_killed_mid_map_is_named_and_nothing_hangs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str, member: str
 ) -> None:
     with S.servers("cluster_work", WORK) as group:
-        address, workers = S.start_dask(group)
-        S.probe(group, S.DASK_PROBE.format(address=address, workers=2))
+        address, victim, option = _start_and_pick_victim(group, backend)
         _suite(pytester, monkeypatch, group)
         started = Path(pytester.path, "map-started")
         monkeypatch.setenv("PARSCALE_MAP_STARTED", str(started))
-        pytester.makepyfile(test_vanishing=VANISHING)
+        pytester.makepyfile(test_vanishing=VANISHING.replace("{backend}", backend))
         output = Path(pytester.path, "output.txt")
         began = time.monotonic()
         with output.open("w") as stream:
             run = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    *FAST,
-                    "-rA",
-                    "--parscale-timeout=10",
-                    f"--parscale-dask-scheduler={address}",
-                ],
+                [sys.executable, "-m", "pytest", *FAST, "-rA", "--parscale-timeout=10", option],
                 cwd=pytester.path,
                 stdout=stream,
                 stderr=subprocess.STDOUT,
@@ -231,7 +234,7 @@ def test_dask_worker_killed_mid_map_is_named_and_nothing_hangs(
             try:
                 group.wait("the measured map", started.exists, timeout=60)
                 time.sleep(1.0)  # inside the warm-up or the first rounds of the map
-                workers[1].kill()
+                victim.kill()
                 run.wait(timeout=120)
             finally:
                 if run.poll() is None:
@@ -239,16 +242,19 @@ def test_dask_worker_killed_mid_map_is_named_and_nothing_hangs(
                     run.wait(10)
         elapsed = time.monotonic() - began
         text = output.read_text()
+        print(text)
         assert run.returncode == 1, text
         assert re.search(
-            r"the dask cluster at tcp://127\.0\.0\.1:\d+ changed: worker tcp://127\.0\.0\.1:\d+ "
+            rf"the {backend} cluster at {re.escape(address)} changed: {member} \S+( \(\S+\))? "
             r"left \(2 -> 1 workers\)",
             text,
         ), text
-        assert re.search(r"FAILED test_vanishing.py::test_1_worker_killed_mid_map", text), text
-        assert "PASSED test_vanishing.py::test_2_goes_on_with_the_remaining_worker" in text
+        assert re.search(r"FAILED test_vanishing.py::test_1_member_killed_mid_map", text), text
+        assert f"PASSED test_vanishing.py::test_2_goes_on_with_what_remains[{backend}]" in text
         assert elapsed < 90
-        # The scheduler and the worker left are untouched and still work.
-        assert group.started[0].alive()
-        assert workers[0].alive()
-        assert S.probe(group, S.DASK_PROBE.format(address=address, workers=1)).startswith("1 ")
+        # What was not killed is untouched and still serves a new client.
+        assert all(server.alive() for server in group.started if server is not victim)
+        if backend == "ray":
+            assert S.probe(group, S.RAY_PROBE.format(address=address, cpus=1)).startswith("1.0")
+        else:
+            assert S.probe(group, S.DASK_PROBE.format(address=address, workers=1)).startswith("1 ")
