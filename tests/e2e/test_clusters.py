@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from pytest_parscale.baseline import load
 from tests.e2e import servers as S
 
 pytestmark = pytest.mark.cluster
@@ -100,8 +101,9 @@ def _run(pytester: pytest.Pytester, backend: str, *options: str) -> tuple[pytest
     result = pytester.runpytest_subprocess(
         *FAST, "-rA", "--parscale-json=results.json", *options, timeout=180
     )
-    document = json.loads(Path(pytester.path, "results.json").read_text())
-    return result, document
+    path = Path(pytester.path, "results.json")
+    load(path)  # valid against the schema, as `parscale compare` will read it
+    return result, json.loads(path.read_text())
 
 
 def _check_measured_at_cluster_size(
