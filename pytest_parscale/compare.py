@@ -87,3 +87,25 @@ def plan_workers(requested: int, usable: int, policy: str) -> WorkerPlan:
             requested, usable, 1.0, f"undersized machine: {shortfall}; cannot scale below 2"
         )
     return WorkerPlan(requested, usable, usable / requested)
+
+
+def plan_cluster(requested: int, cluster: int, policy: str, where: str) -> WorkerPlan:
+    """The same policy for a cluster the user started: it runs with every worker it has.
+
+    Fewer workers than asked is an undersized machine (``scale`` lowers the bar to
+    the same efficiency, ``skip`` skips); ``strict`` cannot add workers to a cluster,
+    so it keeps the full bar. More workers than asked keeps the bar: the speedup
+    and efficiency are reported at the cluster's size. ``where`` names the cluster.
+    """
+    if requested <= cluster:
+        return WorkerPlan(requested, cluster, 1.0)
+    shortfall = f"{requested} workers asked, {where} has {cluster}"
+    if policy == "skip":
+        return WorkerPlan(requested, cluster, 1.0, f"undersized cluster: {shortfall}")
+    if policy == "strict":
+        return WorkerPlan(requested, cluster, 1.0)
+    if cluster < 2:
+        return WorkerPlan(
+            requested, cluster, 1.0, f"undersized cluster: {shortfall}; cannot scale below 2"
+        )
+    return WorkerPlan(requested, cluster, cluster / requested)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 _PUNCTUATION = frozenset(string.punctuation) - {"@"}
 _HEADINGS = {
     Status.REGRESSION: "Regressions",
+    Status.INCOMPARABLE: "Not compared: embedded engine on one side, cluster on the other",
     Status.IMPROVEMENT: "Improvements",
     Status.NEW: "New tests (not in the baseline)",
     Status.MISSING: "Missing tests (in the baseline, not in this run)",
@@ -171,6 +172,9 @@ def summary_lines(changes: Sequence[TestChange], baseline: Results, usable_cores
         if test.status in (Status.UNCHANGED,):
             continue
         lines.append(f"{test.status.value:<11} {plain(test.nodeid)}: {_changes_text(test)}")
+    mixed = engine_warning(changes)
+    if mixed:
+        lines.insert(2, f"warning: {mixed}")
     return lines
 
 
@@ -260,6 +264,18 @@ def machine_warning(base: Results, head: Results) -> str | None:
     )
 
 
+def engine_warning(changes: Sequence[TestChange]) -> str | None:
+    """One line for the verdict section when embedded and cluster runs met."""
+    count = _count(changes, Status.INCOMPARABLE)
+    if not count:
+        return None
+    tests = "test was" if count == 1 else "tests were"
+    return (
+        f"{count} {tests} not compared: measured on an embedded engine on one side and "
+        "on a cluster on the other (see each test's note)"
+    )
+
+
 def render_text(
     changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
 ) -> str:
@@ -268,12 +284,21 @@ def render_text(
     warning = machine_warning(base, head)
     if warning:
         lines.append(f"warning: {warning}")
+    mixed = engine_warning(changes)
+    if mixed:
+        lines.append(f"warning: {mixed}")
     shown = [test for test in changes if test.status is not Status.UNCHANGED]
     if shown:
         lines.append("")
         rows = [["status", *_COLUMNS]]
         rows += [[test.status.value, *map(plain, _rows(test))] for test in shown]
         lines += _aligned(rows)
+        lines += [
+            f"note: {plain(test.nodeid)}: {plain(note)}"
+            for test in shown
+            if test.status is Status.INCOMPARABLE
+            for note in test.notes
+        ]
     lines.append("")
     lines += _aligned(
         [["", "baseline", "head"], *[[plain(c) for c in r] for r in _machine_rows(base, head)]]
@@ -311,7 +336,16 @@ def render_markdown(
     warning = machine_warning(base, head)
     if warning:
         lines += ["", f"> :warning: {md(warning)}"]
-    for status in (Status.REGRESSION, Status.IMPROVEMENT, Status.NEW, Status.MISSING):
+    mixed = engine_warning(changes)
+    if mixed:
+        lines += ["", f"> :warning: {md(mixed)}"]
+    for status in (
+        Status.REGRESSION,
+        Status.INCOMPARABLE,
+        Status.IMPROVEMENT,
+        Status.NEW,
+        Status.MISSING,
+    ):
         group = [test for test in changes if test.status is status]
         if not group:
             continue

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_parscale import measure as engine
-from pytest_parscale.compare import Requirement, Verdict, combine
+from pytest_parscale.compare import Requirement, Verdict, combine, plan_cluster
 from pytest_parscale.errors import (
     ConfigError,
     MapTimeout,
@@ -127,6 +127,7 @@ class Parscale:
         self.requested_workers = param.plan.requested
         self._plan = param.plan
         self._judged = param.judged
+        self._sweep = param.sweep
         self._spec = spec
         self._settings = settings
         self._session = session
@@ -334,8 +335,37 @@ class Parscale:
 
     def _live_executor(self) -> Executor:
         if self._executor is None:
-            self._executor = self._session.executors.get(self.backend, self.workers)
+            executors = self._session.executors
+            executor = executors.get(self.backend, self.workers)
+            if executors.on_cluster(self.backend):
+                self._adopt_cluster(executor)
+            self._executor = executor
         return self._executor
+
+    def _adopt_cluster(self, executor: Executor) -> None:
+        """Run with the size of the cluster the user started, not this machine's cores.
+
+        The marker's (or the command line's) worker count is what the bar was written
+        for; a smaller cluster moves the bar like an undersized machine does.
+        """
+        size = executor.workers
+        where = f"the {self.backend} cluster at {executor.describe().get('engine')}"
+        if self._sweep:
+            if self.requested_workers != size:
+                pytest.skip(
+                    f"{where} has {size} workers; a sweep runs on a cluster only at its size"
+                )
+            self._judged = True
+            return
+        settings = self._settings
+        single = settings.workers[0] if settings.workers and len(settings.workers) == 1 else None
+        asked = self._spec.workers or single or size
+        plan = plan_cluster(asked, size, settings.undersized, where)
+        if plan.skip_reason is not None:
+            pytest.skip(plan.skip_reason)
+        self._plan = plan
+        self.workers = plan.workers
+        self.requested_workers = plan.requested
 
     def _run_parallel(self, run: Callable[[], Any], items: Sequence[Any] = ()) -> Any:
         """Run one parallel pass; a broken executor is replaced and the test fails.
@@ -347,6 +377,9 @@ class Parscale:
             return run()
         except (WorkerCrashed, MapTimeout) as error:
             message, replace = f"{error} ({self.backend}, {self.workers} workers)", True
+            change = self._cluster_change()
+            if change is not None:
+                message += f"; {change}"
         except (TypeError, AttributeError, pickle.PicklingError) as error:
             stuck = self._unshippable(items)
             if stuck is None:
@@ -360,6 +393,16 @@ class Parscale:
             self._session.executors.discard(self.backend, self.workers)
             self._executor = None
         pytest.fail(message, pytrace=False)
+
+    def _cluster_change(self) -> str | None:
+        """Who left or joined the user's cluster since we connected, or None."""
+        executor = self._executor
+        if executor is None:
+            return None
+        try:
+            return executor.cluster_changes()
+        except Exception as error:  # the cluster itself may be gone
+            return f"the {self.backend} cluster did not list its members ({error})"
 
     def _unshippable(self, items: Sequence[Any]) -> str | None:
         serializer = self._executor.serializer() if self._executor is not None else None
@@ -450,6 +493,16 @@ class Parscale:
             mismatch = f"{error} ({self.backend}, {self.workers} workers)"
         if mismatch is not None:
             pytest.fail(mismatch, pytrace=False)
+        change = self._cluster_change()
+        if change is not None:
+            self._session.executors.discard(self.backend, self.workers)
+            self._executor = None
+            pytest.fail(
+                f"{change} during the measurement ({self.backend}, {self.workers} workers): "
+                "some rounds ran on a different cluster than the one reported, so no "
+                "verdict; the next test connects again and uses the cluster as it is then",
+                pytrace=False,
+            )
         self.record = self._record(outcome, requirements, kind, item_count, chunksize)
         self._session.add(self.record)
         return outcome.result

@@ -26,6 +26,8 @@ class Status(str, enum.Enum):
     """Outcome for one test, in the order a reviewer wants to read them."""
 
     REGRESSION = "regression"
+    # one side ran on an embedded engine, the other on a cluster: not compared
+    INCOMPARABLE = "incomparable"
     IMPROVEMENT = "improvement"
     NEW = "new"
     MISSING = "missing"
@@ -267,6 +269,9 @@ def compare_records(
         return TestChange(head.nodeid, Status.NEW, None, head)
     if fail_on.speedup is None or fail_on.overhead is None:
         raise ValueError("fail_on must give both thresholds")
+    mixed = engine_mismatch(base, head)
+    if mixed is not None:
+        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (mixed,))
     notes = []
     if base.workers != head.workers:
         notes.append(
@@ -281,6 +286,34 @@ def compare_records(
         changes.append(overhead)
     status = min((change.status for change in changes), key=lambda status: status.rank)
     return TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
+
+
+def engine_of(record: Record) -> str:
+    """``embedded``, or the address of the cluster the record was measured on."""
+    return str(record.executor.get("engine", "embedded"))
+
+
+def engine_mismatch(base: Record, head: Record) -> str | None:
+    """Why an embedded run and a cluster run of one test are not compared, or None.
+
+    A cluster's workers are other machines (or other processes with their own
+    transport), so a change of speedup between the two says nothing about the code.
+    Two clusters at different addresses are compared: CI clusters move.
+    """
+    before, after = engine_of(base), engine_of(head)
+    if (before == "embedded") == (after == "embedded"):
+        return None
+    return (
+        f"not compared: the baseline ran on {_engine_words(base)} and this run on "
+        f"{_engine_words(head)}; save a baseline on the same kind of engine"
+    )
+
+
+def _engine_words(record: Record) -> str:
+    engine = engine_of(record)
+    if engine == "embedded":
+        return f"an embedded {record.backend} engine ({record.workers} workers)"
+    return f"the {record.backend} cluster at {engine} ({record.workers} workers)"
 
 
 def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:

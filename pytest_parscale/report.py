@@ -193,10 +193,21 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
         for warning in record.warnings:
             lines.append(f"undecided: {record.nodeid.split('::', 1)[-1]}: {warning}")
     for start in starts:
-        line = (
-            f"engine: {start.backend} with {plural(start.workers, 'worker')} started once in "
-            f"{seconds(start.seconds)}"
-        )
+        address = start.details.get("engine", "embedded")
+        if address == "embedded":
+            line = (
+                f"engine: {start.backend} with {plural(start.workers, 'worker')} started once "
+                f"in {seconds(start.seconds)}"
+            )
+        else:
+            nodes = start.details.get("nodes")
+            kind = str(start.details.get("node_kind", "node"))
+            on = f" on {plural(nodes, kind)}" if isinstance(nodes, int) else ""
+            line = (
+                f"engine: {start.backend} cluster at {address} with "
+                f"{plural(start.workers, 'worker')}{on}, connected in {seconds(start.seconds)} "
+                "(not started or stopped by pytest-parscale)"
+            )
         per_task = start.details.get("per_task_seconds")
         if per_task is not None:
             line += f"; {start.backend}: {per_task * 1e3:.2g} ms/task"

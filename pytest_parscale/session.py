@@ -38,8 +38,16 @@ class Executors:
         self._failed: dict[tuple[str, int], str] = {}
         self.starts: list[EngineStart] = []
 
+    def on_cluster(self, backend: str) -> bool:
+        """True when the user named a running engine for ``backend`` (an address)."""
+        return self._settings.cluster_address(backend) is not None
+
+    def _key(self, backend: str, workers: int) -> tuple[str, int]:
+        # A cluster has the size it has: one connection serves every worker count.
+        return (backend, 0) if self.on_cluster(backend) else (backend, workers)
+
     def get(self, backend: str, workers: int) -> Executor:
-        key = (backend, workers)
+        key = self._key(backend, workers)
         if key in self._live:
             return self._live[key]
         if key in self._failed:
@@ -56,11 +64,11 @@ class Executors:
             raise BackendUnavailable(reason) from error
         seconds = time.perf_counter() - started
         self._live[key] = executor
-        self.starts.append(EngineStart(backend, workers, seconds, executor.describe()))
+        self.starts.append(EngineStart(backend, executor.workers, seconds, executor.describe()))
         return executor
 
     def discard(self, backend: str, workers: int) -> None:
-        executor = self._live.pop((backend, workers), None)
+        executor = self._live.pop(self._key(backend, workers), None)
         if executor is not None:
             executor.close()
 

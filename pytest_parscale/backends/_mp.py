@@ -63,3 +63,6 @@ class PickleShipped:
 
     def describe(self) -> dict[str, Any]:
         return describe(self.start_method, self.workers)
+
+    def cluster_changes(self) -> str | None:
+        return None  # always embedded

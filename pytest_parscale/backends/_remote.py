@@ -11,6 +11,7 @@ import site
 import sys
 import sysconfig
 import time
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -106,3 +107,73 @@ def per_task_seconds(
         run_map(_mp.warm_task, list(range(count)))
         best = min(best, time.perf_counter() - started)
     return best / count
+
+
+class Cluster:
+    """An engine pytest-parscale connected to but did not start, and who was in it.
+
+    ``members`` maps each node or worker (as the engine names it) to its worker
+    slots; their sum is the worker count the tests run with. Comparing a fresh
+    listing against the one taken at connection is how a worker that left or
+    joined mid-measurement is named instead of skewing the speedup silently.
+    """
+
+    def __init__(self, backend: str, address: str, kind: str, members: dict[str, int]) -> None:
+        if not members or sum(members.values()) < 1:
+            raise RuntimeError(
+                f"the {backend} cluster at {address} has no {kind} with a free worker slot; "
+                f"start at least one {kind} before running the tests"
+            )
+        self.backend = backend
+        self.address = redacted(address)
+        self.kind = kind
+        self.members = dict(members)
+
+    @property
+    def workers(self) -> int:
+        return sum(self.members.values())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": self.address,
+            "workers": self.workers,
+            "nodes": len(self.members),
+            "node_kind": self.kind,
+        }
+
+    def change(self, now: dict[str, int]) -> str | None:
+        """What differs between the members at connection and ``now``, in words; or None."""
+        left = sorted(name for name in self.members if name not in now)
+        joined = sorted(name for name in now if name not in self.members)
+        if not left and not joined:
+            return None
+        events = [f"{self.kind} {name} left" for name in left]
+        events += [f"{self.kind} {name} joined" for name in joined]
+        return (
+            f"the {self.backend} cluster at {self.address} changed: {', '.join(events)} "
+            f"({self.workers} -> {sum(now.values())} workers)"
+        )
+
+
+def redacted(address: str) -> str:
+    """``address`` without its password: it goes into results files and reports."""
+    parts = urllib.parse.urlsplit(address)
+    if parts.password is None:
+        return address
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urllib.parse.urlunsplit(parts._replace(netloc=user + netloc))
+
+
+def polled_members(list_members: Callable[[], dict[str, int]], grace: float) -> dict[str, int]:
+    """The members, asked again for ``grace`` seconds while none has a free slot.
+
+    Workers of a cluster that was just started register a moment after their
+    scheduler answers; a test run started right then would see an empty cluster.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        members = list_members()
+        if sum(members.values()) >= 1 or time.monotonic() >= deadline:
+            return members
+        time.sleep(0.2)

@@ -55,6 +55,10 @@ class Executor(Protocol):
     def describe(self) -> dict[str, Any]:
         """Versions, start method and engine address, for the results record."""
 
+    def cluster_changes(self) -> str | None:
+        """For an engine the user started: which nodes or workers left or joined since
+        pytest-parscale connected, in words; None when none did (or it is embedded)."""
+
     def close(self) -> None:
         """Stop every worker this executor started; never what the user started."""
 

@@ -16,9 +16,10 @@ With ``--parscale-celery-broker`` (and ``--parscale-celery-backend``, required t
 nothing is started or stopped: a worker of this module's app must already be
 consuming that broker, e.g.::
 
-    celery -A pytest_parscale.backends.celery worker -b BROKER --result-backend BACKEND -c 2
+    celery -A pytest_parscale.backends.celery -b BROKER --result-backend BACKEND worker -c 2
 
-and the functions under test must be importable by that worker.
+and the functions under test must be importable by that worker. The tests run with
+the summed pool concurrency of every worker that answers (``inspect().stats()``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ SERIALIZER = "pickle"
 # Broker and result polling: small enough not to show in a millisecond-scale map.
 POLL_SECONDS = 0.005
 START_TIMEOUT = 60.0
+# How long external workers get to answer ``inspect().stats()``.
+STATS_TIMEOUT = 2.0
 # How often a long map checks that no prefork child died; a map that finishes
 # sooner waits on its results alone.
 _WATCH = 0.5
@@ -101,19 +104,24 @@ class CeleryExecutor:
                     "the results must come back to the test process"
                 )
             self.app = build_app(broker, result_backend)
+        self.cluster: _remote.Cluster | None = None
         try:
             with _remote.engine_warnings_ignored():
                 if broker is None:
                     self._start_worker(workers)
-                elif not self.app.control.ping(timeout=2.0):
-                    raise RuntimeError(
-                        f"no Celery worker answers on {broker}; start one with: celery -A "
-                        "pytest_parscale.backends.celery worker -b BROKER --result-backend "
-                        f"BACKEND -c {workers}"
-                    )
+                else:
+                    members = self._pool_sizes()
+                    if not members:
+                        raise RuntimeError(
+                            f"no Celery worker answers on {broker}; start one with: celery -A "
+                            "pytest_parscale.backends.celery -b BROKER --result-backend "
+                            f"BACKEND worker -c {workers}"
+                        )
+                    self.cluster = _remote.Cluster("celery", broker, "celery worker", members)
+                    self.workers = self.cluster.workers
             self._call = self.app.tasks[CALL_TASK]
             self._run_chunk = self.app.tasks[CHUNK_TASK]
-            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, workers)
+            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, self.workers)
         except BaseException:
             self.close()
             raise
@@ -156,6 +164,20 @@ class CeleryExecutor:
             return []
         pids: list[int] = self._worker.pool.info.get("processes", [])
         return sorted(pids)
+
+    def _pool_sizes(self) -> dict[str, int]:
+        """Pool concurrency of each worker answering on the broker, by worker name."""
+        stats = self.app.control.inspect(timeout=STATS_TIMEOUT).stats() or {}
+        return {
+            str(name): int(info.get("pool", {}).get("max-concurrency", 0))
+            for name, info in stats.items()
+        }
+
+    def cluster_changes(self) -> str | None:
+        if self.cluster is None:
+            return None
+        with _remote.engine_warnings_ignored():
+            return self.cluster.change(self._pool_sizes())
 
     @property
     def native(self) -> Celery:
@@ -234,10 +256,11 @@ class CeleryExecutor:
             "celery": celery.__version__,
             "kombu": kombu.__version__,
             "python": sys.version.split()[0],
-            "engine": "embedded" if self.broker is None else self.broker,
+            "engine": "embedded",
             "pool": "prefork" if self.broker is None else "external worker",
             "workers": self.workers,
             "per_task_seconds": self.per_task_seconds,
+            **(self.cluster.describe() if self.cluster is not None else {}),
         }
 
     def close(self) -> None:

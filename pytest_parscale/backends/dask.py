@@ -2,7 +2,8 @@
 
 Embedded: a ``LocalCluster`` of ``workers`` single-threaded worker processes, no
 dashboard and no memory limit (spilling would measure the disk). With
-``--parscale-dask-scheduler`` only a ``Client`` is made, and only it is closed.
+``--parscale-dask-scheduler`` only a ``Client`` is made, and only it is closed; the
+tests run with every thread the scheduler's workers have (``client.nthreads()``).
 
 The client is not made the default scheduler: a Dask ``.compute()`` in a test of
 another backend must not land on this cluster. In ``parscale.measure`` use
@@ -25,6 +26,9 @@ from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
+
+# Seconds a freshly started scheduler may take before its first worker registers.
+CONNECT_GRACE = 10.0
 
 
 class DaskExecutor:
@@ -58,11 +62,25 @@ class DaskExecutor:
                 self._client: Any = self._distributed.Client(self._cluster, set_as_default=False)
             else:
                 self._client = self._distributed.Client(scheduler, set_as_default=False, timeout=30)
+        self.cluster: _remote.Cluster | None = None
         try:
-            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, workers)
+            if scheduler is not None:
+                members = _remote.polled_members(self._worker_threads, CONNECT_GRACE)
+                self.cluster = _remote.Cluster("dask", scheduler, "dask worker", members)
+                self.workers = self.cluster.workers
+            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, self.workers)
         except BaseException:
             self.close()
             raise
+
+    def _worker_threads(self) -> dict[str, int]:
+        """Threads of each worker the scheduler knows, by address: the worker slots."""
+        return {str(address): int(count) for address, count in self._client.nthreads().items()}
+
+    def cluster_changes(self) -> str | None:
+        if self.cluster is None:
+            return None
+        return self.cluster.change(self._worker_threads())
 
     @property
     def native(self) -> Any:
@@ -129,9 +147,10 @@ class DaskExecutor:
             "dask": self._dask.__version__,
             "distributed": self._distributed.__version__,
             "python": sys.version.split()[0],
-            "engine": "embedded" if self.scheduler is None else self.scheduler,
+            "engine": "embedded",
             "workers": self.workers,
             "per_task_seconds": self.per_task_seconds,
+            **(self.cluster.describe() if self.cluster is not None else {}),
         }
 
     def close(self) -> None:

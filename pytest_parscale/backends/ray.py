@@ -3,7 +3,8 @@
 Embedded: ``ray.init("local", num_cpus=workers)``, one per (session, workers)
 because Ray allows one engine per process (the session closes it before starting
 another worker count). With ``--parscale-ray-address`` the driver connects to that
-cluster and ``close`` only disconnects it.
+cluster, runs with every CPU the cluster has (``ray.cluster_resources()['CPU']``,
+whatever the test asked for) and ``close`` only disconnects it.
 
 Tasks run with ``max_retries=0``: Ray's default retries would hide a crashed worker
 inside a slower measurement instead of failing the test.
@@ -16,6 +17,7 @@ import inspect
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,14 @@ from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
 
+# Ray's switch between a loopback-only node ("0") and one reachable from other hosts.
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+# Seconds a freshly started cluster may take before its first node offers a CPU.
+CONNECT_GRACE = 10.0
+# Most seconds a failed map waits for the GCS to mark a dead node dead.
+NODE_DEATH_WAIT = 30.0
+
 
 class RayExecutor:
     backend = "ray"
@@ -33,6 +43,10 @@ class RayExecutor:
     def __init__(self, workers: int, address: str | None) -> None:
         # Ray 2.60 writes ~/.ray/auth_token for a local cluster unless told not to.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        if address is None:
+            # An embedded cluster is one node: keep its traffic on the loopback address
+            # instead of the machine's routable one (Ray's default off Windows/macOS).
+            os.environ.setdefault(LOOPBACK_ONLY, "0")
         import ray
 
         self._ray: Any = ray
@@ -55,14 +69,53 @@ class RayExecutor:
                 )
             else:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+        self.cluster: _remote.Cluster | None = None
+        if address is not None:
+            try:
+                members = _remote.polled_members(self._node_cpus, CONNECT_GRACE)
+                self.cluster = _remote.Cluster("ray", address, "node", members)
+            except BaseException:
+                self.close()
+                raise
+            self.workers = self.cluster.workers
         self._remote_functions: dict[Callable[..., Any], Any] = {}
         self._call = ray.remote(max_retries=0)(_remote.call)
         self._run_chunk = ray.remote(max_retries=0)(_remote.run_chunk)
         try:
-            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, workers)
+            self.per_task_seconds = _remote.per_task_seconds(self._map_plain, self.workers)
         except BaseException:
             self.close()
             raise
+
+    def _node_cpus(self) -> dict[str, int]:
+        """CPUs of each alive node, by node id: the cluster's worker slots."""
+        return {
+            f"{node['NodeID'][:12]} ({node.get('NodeManagerAddress', '?')})": int(
+                node.get("Resources", {}).get("CPU", 0)
+            )
+            for node in self._ray.nodes()
+            if node.get("Alive")
+        }
+
+    def _await_node_death(self) -> None:
+        """Give the GCS time to mark a dead node dead, so the next test sees the cluster as it is.
+
+        A task learns that its node died seconds before the GCS's heartbeat detector
+        says so (about 15 s by default); until then ``ray.nodes()`` still lists it.
+        """
+        if self.cluster is None:
+            return
+        deadline = time.monotonic() + NODE_DEATH_WAIT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):  # the head itself may be gone
+                if self.cluster.change(self._node_cpus()) is not None:
+                    return
+            time.sleep(0.25)
+
+    def cluster_changes(self) -> str | None:
+        if self.cluster is None:
+            return None
+        return self.cluster.change(self._node_cpus())
 
     @property
     def native(self) -> Any:
@@ -119,6 +172,7 @@ class RayExecutor:
         ) as error:
             self._cancel(refs)
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            self._await_node_death()
             raise WorkerCrashed(
                 f"a ray worker died during the map ({type(error).__name__}: {first_line})"
             ) from None
@@ -152,9 +206,10 @@ class RayExecutor:
         return {
             "ray": self._ray.__version__,
             "python": sys.version.split()[0],
-            "engine": "embedded" if self.address is None else self.address,
+            "engine": "embedded",
             "workers": self.workers,
             "per_task_seconds": self.per_task_seconds,
+            **(self.cluster.describe() if self.cluster is not None else {}),
         }
 
     def close(self) -> None:

@@ -58,6 +58,9 @@ class ThreadExecutor:
         gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         return {"python": sys.version.split()[0], "gil": gil, "engine": "embedded"}
 
+    def cluster_changes(self) -> str | None:
+        return None  # always embedded
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
