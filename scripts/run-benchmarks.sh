@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Benchmarks of the plugin itself (issue 8): prints a table and writes benchmarks/RESULTS.md.
+# Full run: no arguments (well under 30 minutes); --quick for a few minutes.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/scripts/setup-venv.sh"
+cd "$root"
+exec python benchmarks/run.py "$@"
