@@ -25,6 +25,7 @@ from pytest_parscale.errors import (
     ShippingError,
     WorkerCrashed,
 )
+from pytest_parscale.regression import DEFAULT_FAIL_ON, FailOn, still_uncertain
 from pytest_parscale.report import describe_run, requirement_line
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
 from pytest_parscale.sizes import approx_size, format_size
@@ -463,6 +464,40 @@ class Parscale:
             )
         return found
 
+    def baseline_thresholds(self) -> tuple[FailOn, FailOn]:
+        """This test's own --parscale-fail-on (from its marker) and the complete set.
+
+        Per metric: marker > CLI > env > ini > default.
+        """
+        own: FailOn = (self._spec.parscale.settings or {}).get("fail_on", FailOn())
+        return own, own.over(self._session.settings.fail_on).over(DEFAULT_FAIL_ON)
+
+    def _baseline_unsettled(self) -> Callable[[engine.Samples], bool]:
+        """Whether the change against --parscale-compare's record is still uncertain.
+
+        An uncertain change (beyond the threshold, interval still containing "no
+        change") earns more rounds within the time budget, as an undecided verdict does.
+        """
+        baseline = self._session.baseline
+        base = baseline.records.get(self.nodeid) if baseline is not None else None
+        if base is None:
+            return lambda samples: False
+        thresholds = self.baseline_thresholds()[1]
+        confidence = self._settings.confidence
+
+        def unsettled(samples: engine.Samples) -> bool:
+            return still_uncertain(
+                base,
+                samples.serial,
+                samples.parallel,
+                samples.transport,
+                self.workers,
+                thresholds,
+                confidence=confidence,
+            )
+
+        return unsettled
+
     def _measure(
         self,
         serial: Callable[[], Any],
@@ -476,11 +511,13 @@ class Parscale:
     ) -> Any:
         requirements = self._requirements()
 
+        unsettled = self._baseline_unsettled()
+
         def decided(samples: engine.Samples) -> bool:
             intervals = self._intervals(samples)
             return all(
                 req.judge(intervals[req.metric]) is not Verdict.UNDECIDED for req in requirements
-            )
+            ) and not unsettled(samples)
 
         settings = self._settings
         limits = engine.Limits(settings.min_rounds, settings.max_rounds, settings.max_time)

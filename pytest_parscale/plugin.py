@@ -28,7 +28,7 @@ from pytest_parscale.markers import (
     parse_speedup,
 )
 from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
-from pytest_parscale.regression import DEFAULT_FAIL_ON, FailOn, Status, compare_records
+from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.report import notes, sweeps, table
 from pytest_parscale.session import ParscaleSession
 
@@ -225,12 +225,10 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
     record = fixture.record
     if record is None:
         return
-    marked = spec_of(item, item.nodeid).parscale.settings or {}
-    own: FailOn = marked.get("fail_on", FailOn())
+    own, thresholds = fixture.baseline_thresholds()
     record.fail_on = str(own) or None  # saved, so `parscale compare` applies it too
     if session.baseline is None:
         return
-    thresholds = own.over(session.settings.fail_on).over(DEFAULT_FAIL_ON)
     change = compare_records(
         session.baseline.records.get(record.nodeid),
         record,

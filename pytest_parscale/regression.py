@@ -9,6 +9,7 @@ fails a test, and neither does a real but negligible drift.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import random
@@ -286,6 +287,32 @@ def compare_records(
         changes.append(overhead)
     status = min((change.status for change in changes), key=lambda status: status.rank)
     return TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
+
+
+def still_uncertain(
+    base: Record,
+    serial: Sequence[float],
+    parallel: Sequence[float],
+    transport: Sequence[float],
+    workers: int,
+    fail_on: FailOn,
+    *,
+    confidence: float = 0.95,
+) -> bool:
+    """Would samples measured so far leave the change against ``base`` uncertain?
+
+    The engine asks this between rounds: an uncertain change (beyond the threshold,
+    not yet significant) is worth more rounds, exactly like an undecided verdict.
+    """
+    head = dataclasses.replace(
+        base,
+        serial=list(serial),
+        parallel=list(parallel),
+        transport=list(transport),
+        workers=workers,
+    )
+    change = compare_records(base, head, fail_on, confidence=confidence)
+    return change.status is Status.UNCERTAIN
 
 
 def engine_of(record: Record) -> str:

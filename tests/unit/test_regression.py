@@ -11,6 +11,7 @@ from pytest_parscale.regression import (
     compare_records,
     compare_results,
     parse_fail_on,
+    still_uncertain,
     worst_first,
 )
 from tests.records import record, scaled
@@ -186,3 +187,15 @@ def test_compare_results_honours_a_tests_own_threshold() -> None:
 
 def test_compare_results_of_empty_runs() -> None:
     assert compare_results({}, {}) == []
+
+
+def test_uncertain_change_asks_for_more_rounds_until_settled() -> None:
+    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)  # speedup 2.0, tight
+    noisy_serial, noisy_parallel = (1.6, 2.6, 1.0), (1.0, 1.0, 1.0)  # median 1.6, wide
+    assert still_uncertain(base, noisy_serial, noisy_parallel, (), 2, DEFAULT_FAIL_ON)
+    # more rounds at the lower speedup make the drop significant: nothing to add
+    settled_serial = noisy_serial + (1.6, 1.61, 1.59) * 4
+    settled_parallel = noisy_parallel + (1.0,) * 12
+    assert not still_uncertain(base, settled_serial, settled_parallel, (), 2, DEFAULT_FAIL_ON)
+    # a change within the threshold never needs more rounds
+    assert not still_uncertain(base, base.serial, base.parallel, (), 2, DEFAULT_FAIL_ON)
