@@ -344,20 +344,25 @@ class Parscale:
         When the pass fails the way serialisation fails, the items are checked with
         the backend's serialiser so the message names the item that cannot travel.
         """
+        replace = False
         try:
             return run()
         except (WorkerCrashed, MapTimeout) as error:
             broken = f"{error} ({self.backend}, {self.workers} workers)"
-        except (TypeError, AttributeError, pickle.PicklingError) as error:
+            replace = True
+        except (TypeError, AttributeError, pickle.PicklingError, ShippingError) as error:
             stuck = self._unshippable(items)
-            if stuck is None:
+            if stuck is not None:
+                broken = stuck
+            elif isinstance(error, ShippingError):
+                broken = f"{error} ({self.backend}, {self.workers} workers)"
+            else:
                 _annotate(error, f"parscale: raised in a {self.backend!r} worker")
                 raise
-            broken = stuck
         except Exception as error:
             _annotate(error, f"parscale: raised in a {self.backend!r} worker")
             raise
-        if not broken.startswith("item "):
+        if replace:
             self._session.executors.discard(self.backend, self.workers)
             self._executor = None
         pytest.fail(broken, pytrace=False)

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -38,10 +39,11 @@ import celery
 import kombu.serialization
 from celery import Celery, group
 from celery.exceptions import WorkerLostError
+from kombu.exceptions import EncodeError
 
 from pytest_parscale.backends import _remote
 from pytest_parscale.backends.base import check_picklable_by_reference
-from pytest_parscale.errors import MapTimeout, WorkerCrashed
+from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
@@ -84,12 +86,21 @@ app = build_app(None, None)
 class CeleryExecutor:
     backend = "celery"
 
-    def __init__(self, workers: int, broker: str | None, result_backend: str | None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        broker: str | None,
+        result_backend: str | None,
+        connect_timeout: float = 5.0,
+    ) -> None:
         self.workers = workers
         self.broker = broker
         self._tempdir: str | None = None
         self._worker: Any = None
         self._thread: threading.Thread | None = None
+        # Set when a map timed out or lost a child: close() then kills the children
+        # instead of letting billiard wait on tasks that will never finish.
+        self._broken = False
         if broker is None:
             self._tempdir = tempfile.mkdtemp(prefix="parscale-celery-")
             backend = result_backend or f"file://{self._tempdir}"
@@ -105,7 +116,9 @@ class CeleryExecutor:
             with _remote.engine_warnings_ignored():
                 if broker is None:
                     self._start_worker(workers)
-                elif not self.app.control.ping(timeout=2.0):
+                else:
+                    self._check_broker(broker, connect_timeout)
+                if broker is not None and not self.app.control.ping(timeout=connect_timeout):
                     raise RuntimeError(
                         f"no Celery worker answers on {broker}; start one with: celery -A "
                         "pytest_parscale.backends.celery worker -b BROKER --result-backend "
@@ -117,6 +130,17 @@ class CeleryExecutor:
         except BaseException:
             self.close()
             raise
+
+    def _check_broker(self, broker: str, timeout: float) -> None:
+        """Fail in ``timeout`` seconds, naming the broker, when nobody listens there."""
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=timeout)
+        except Exception as error:
+            raise RuntimeError(
+                f"cannot reach the Celery broker {broker} within {timeout:g} s "
+                f"(--parscale-connect-timeout): {type(error).__name__}: {error}"
+            ) from None
 
     def _start_worker(self, workers: int) -> None:
         from celery.result import _set_task_join_will_block
@@ -182,7 +206,10 @@ class CeleryExecutor:
             parts = _remote.chunks(items, chunksize)
             signatures = (self._run_chunk.s(fn, part) for part in parts)
         before = self._pool_pids()
-        pending = group(signatures).apply_async()
+        try:
+            pending = group(signatures).apply_async()
+        except EncodeError as error:
+            raise ShippingError(f"celery could not encode a task: {error}") from None
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
@@ -194,16 +221,19 @@ class CeleryExecutor:
                     # A prefork child killed mid-task is replaced, and its task may
                     # never report back: a changed pool means a crash, not a hang.
                     if self._pool_pids() != before:
+                        self._broken = True
                         raise WorkerCrashed(
                             "a celery prefork worker process died during the map"
                         ) from None
                     if deadline is not None and time.monotonic() >= deadline:
+                        self._broken = True
                         if self._worker is None:
                             pending.revoke(terminate=True)
                         raise MapTimeout(
                             f"the celery map did not finish within {timeout:g} s"
                         ) from None
         except WorkerLostError as error:
+            self._broken = True
             raise WorkerCrashed(f"a celery worker process died during the map ({error})") from None
         finally:
             # Each result is a file in the embedded backend: do not let them pile up.
@@ -244,6 +274,7 @@ class CeleryExecutor:
         """Stop the embedded worker and its children; nothing the user started."""
         try:
             if self._worker is not None:
+                self._stop_waiting_for_tasks()
                 with _remote.engine_warnings_ignored():
                     self._worker.terminate(in_sighandler=False)
                 if self._thread is not None:
@@ -254,6 +285,26 @@ class CeleryExecutor:
                 shutil.rmtree(self._tempdir, ignore_errors=True)
                 self._tempdir = None
 
+    def _stop_waiting_for_tasks(self) -> None:
+        """Make billiard's terminate quick after a hung or crashed map.
+
+        Its result handler waits up to ~6 s for tasks still in the pool's cache
+        (the hung one, those queued behind it) before it lets ``terminate`` return;
+        the children are killed first when a map broke, so nothing can answer. Both
+        are billiard internals, looked up defensively: without them close is slow,
+        not wrong.
+        """
+        pool = getattr(getattr(self._worker, "pool", None), "_pool", None)
+        if self._broken:
+            for pid in self._pool_pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        handler = getattr(pool, "_result_handler", None)
+        if handler is not None and hasattr(handler, "terminate"):
+            handler.terminate()
+
 
 def start(workers: int, settings: Settings) -> CeleryExecutor:
-    return CeleryExecutor(workers, settings.celery_broker, settings.celery_backend)
+    return CeleryExecutor(
+        workers, settings.celery_broker, settings.celery_backend, settings.connect_timeout
+    )

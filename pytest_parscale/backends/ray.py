@@ -15,6 +15,7 @@ import contextlib
 import inspect
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,10 +28,30 @@ if TYPE_CHECKING:
     from pytest_parscale.config import Settings
 
 
+def check_reachable(address: str, timeout: float) -> None:
+    """Fail in ``timeout`` seconds when nothing listens at a ``host:port`` Ray address.
+
+    ``ray.init`` itself waits about a minute for an absent GCS and then exits the
+    process; a TCP connect first turns that into a clear error for this backend
+    only. ``auto``, ``local`` and addresses without a port are left to Ray.
+    """
+    target = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise RuntimeError(
+            f"nothing answers at Ray address {address} within {timeout:g} s "
+            f"(--parscale-connect-timeout): {type(error).__name__}: {error}"
+        ) from None
+
+
 class RayExecutor:
     backend = "ray"
 
-    def __init__(self, workers: int, address: str | None) -> None:
+    def __init__(self, workers: int, address: str | None, connect_timeout: float = 5.0) -> None:
         # Ray 2.60 writes ~/.ray/auth_token for a local cluster unless told not to.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         import ray
@@ -54,6 +75,7 @@ class RayExecutor:
                     logging_level=logging.ERROR,
                 )
             else:
+                check_reachable(address, connect_timeout)
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         self._remote_functions: dict[Callable[..., Any], Any] = {}
         self._call = ray.remote(max_retries=0)(_remote.call)
@@ -165,4 +187,4 @@ class RayExecutor:
 
 
 def start(workers: int, settings: Settings) -> RayExecutor:
-    return RayExecutor(workers, settings.ray_address)
+    return RayExecutor(workers, settings.ray_address, settings.connect_timeout)
