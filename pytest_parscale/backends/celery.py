@@ -235,6 +235,10 @@ class CeleryExecutor:
         except WorkerLostError as error:
             self._broken = True
             raise WorkerCrashed(f"a celery worker process died during the map ({error})") from None
+        except Exception as error:
+            failed = (index for index, result in enumerate(pending.results) if result.failed())
+            _remote.note_failed_task(error, next(failed, None), chunksize, len(items))
+            raise
         finally:
             # Each result is a file in the embedded backend: do not let them pile up.
             for result in pending.results:

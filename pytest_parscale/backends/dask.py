@@ -107,6 +107,10 @@ class DaskExecutor:
         except self._distributed.KilledWorker as error:
             self._broken = True
             raise WorkerCrashed(f"a dask worker died during the map ({error})") from None
+        except Exception as error:
+            failed = (index for index, future in enumerate(futures) if future.status == "error")
+            _remote.note_failed_task(error, next(failed, None), chunksize, len(items))
+            raise
         return results if chunksize is None else _remote.flatten(results)
 
     def _connect(self, scheduler: str, timeout: float) -> Any:

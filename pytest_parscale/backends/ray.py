@@ -144,7 +144,22 @@ class RayExecutor:
             raise WorkerCrashed(
                 f"a ray worker died during the map ({type(error).__name__}: {first_line})"
             ) from None
+        except ray.exceptions.RayTaskError as error:
+            _remote.note_failed_task(error, self._first_failed(refs), chunksize, len(items))
+            raise
         return results if chunksize is None else _remote.flatten(results)
+
+    def _first_failed(self, refs: list[Any]) -> int | None:
+        """Index of the first finished task that raised (others may still run)."""
+        ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+        finished = set(ready)
+        for index, ref in enumerate(refs):
+            if ref in finished:
+                try:
+                    self._ray.get(ref, timeout=0)
+                except Exception:
+                    return index
+        return None
 
     def _cancel(self, refs: list[Any]) -> None:
         for ref in refs:
