@@ -24,6 +24,7 @@ and the functions under test must be importable by that worker.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import shutil
@@ -41,7 +42,7 @@ from celery import Celery, group
 from celery.exceptions import WorkerLostError
 from kombu.exceptions import EncodeError
 
-from pytest_parscale.backends import _remote
+from pytest_parscale.backends import _mp, _remote
 from pytest_parscale.backends.base import check_picklable_by_reference
 from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 
@@ -57,6 +58,8 @@ START_TIMEOUT = 60.0
 # How often a long map checks that no prefork child died; a map that finishes
 # sooner waits on its results alone.
 _WATCH = 0.5
+# How long close() lets billiard stop the children of a broken map before SIGKILL.
+_KILL_AFTER = 3.0
 
 
 def build_app(broker: str | None, backend: str | None, *, remote_control: bool = True) -> Celery:
@@ -77,6 +80,13 @@ def build_app(broker: str | None, backend: str | None, *, remote_control: bool =
     app.task(name=CALL_TASK)(_remote.call)
     app.task(name=CHUNK_TASK)(_remote.run_chunk)
     return app
+
+
+def _billiard_children() -> list[Any]:
+    """Live processes billiard started from this process (reaps the finished ones)."""
+    process: Any = importlib.import_module("billiard.process")
+    children: list[Any] = process.active_children()
+    return children
 
 
 # What ``celery -A pytest_parscale.backends.celery worker`` finds for an external broker.
@@ -101,6 +111,7 @@ class CeleryExecutor:
         # Set when a map timed out or lost a child: close() then kills the children
         # instead of letting billiard wait on tasks that will never finish.
         self._broken = False
+        self._older_children = {child.pid for child in _billiard_children()}
         if broker is None:
             self._tempdir = tempfile.mkdtemp(prefix="parscale-celery-")
             backend = result_backend or f"file://{self._tempdir}"
@@ -279,8 +290,14 @@ class CeleryExecutor:
         try:
             if self._worker is not None:
                 self._stop_waiting_for_tasks()
-                with _remote.engine_warnings_ignored():
-                    self._worker.terminate(in_sighandler=False)
+                watchdog = self._kill_children_later() if self._broken else None
+                try:
+                    with _remote.engine_warnings_ignored():
+                        self._worker.terminate(in_sighandler=False)
+                finally:
+                    if watchdog is not None:
+                        watchdog.cancel()
+                self._reap_stragglers()
                 if self._thread is not None:
                     self._thread.join(10.0)
         finally:
@@ -292,20 +309,46 @@ class CeleryExecutor:
     def _stop_waiting_for_tasks(self) -> None:
         """Make billiard's terminate quick after a hung or crashed map.
 
-        Its result handler waits up to ~6 s for tasks still in the pool's cache
-        (the hung one, those queued behind it) before it lets ``terminate`` return;
-        the children are killed first when a map broke, so nothing can answer. Both
-        are billiard internals, looked up defensively: without them close is slow,
-        not wrong.
+        Its result handler waits up to ~6 s for tasks still in the pool's cache (the
+        hung one, those queued behind it) before ``terminate`` returns; nothing will
+        answer them. A billiard internal, looked up defensively: without it close is
+        slower, not wrong.
         """
         pool = getattr(getattr(self._worker, "pool", None), "_pool", None)
-        if self._broken:
-            for pid in self._pool_pids():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
         handler = getattr(pool, "_result_handler", None)
         if handler is not None and hasattr(handler, "terminate"):
             handler.terminate()
+
+    def _reap_stragglers(self) -> None:
+        """Kill prefork children that billiard's terminate did not see.
+
+        A child that dies mid-map is replaced by the pool; when the replacement is
+        forked while terminate runs, billiard never stops it (its own comment says
+        so). Only children started since this executor began are touched.
+        """
+        stragglers = [
+            child for child in _billiard_children() if child.pid not in self._older_children
+        ]
+        _mp.kill(stragglers, grace=1.0)
+
+    def _kill_children_later(self) -> threading.Timer:
+        """SIGKILL the prefork children if terminate has not stopped them in time.
+
+        billiard sends SIGTERM and joins; a task that ignores SIGTERM would block
+        that join forever. Killing earlier is no better: an idle child holds the
+        shared queue's lock while it waits, and terminate then deadlocks on it.
+        """
+        pids = self._pool_pids()
+
+        def kill() -> None:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+        timer = threading.Timer(_KILL_AFTER, kill)
+        timer.daemon = True
+        timer.start()
+        return timer
 
 
 def start(workers: int, settings: Settings) -> CeleryExecutor:
