@@ -246,6 +246,9 @@ class CeleryExecutor:
         except WorkerLostError as error:
             self._broken = True
             raise WorkerCrashed(f"a celery worker process died during the map ({error})") from None
+        except KeyboardInterrupt:
+            self._broken = True  # tasks still run in the children: close kills them
+            raise
         except Exception as error:
             failed = (index for index, result in enumerate(pending.results) if result.failed())
             _remote.note_failed_task(error, next(failed, None), chunksize, len(items))
@@ -289,6 +292,7 @@ class CeleryExecutor:
         """Stop the embedded worker and its children; nothing the user started."""
         try:
             if self._worker is not None:
+                children = self._pool_pids()
                 self._stop_waiting_for_tasks()
                 watchdog = self._kill_children_later() if self._broken else None
                 try:
@@ -297,7 +301,7 @@ class CeleryExecutor:
                 finally:
                     if watchdog is not None:
                         watchdog.cancel()
-                self._reap_stragglers()
+                self._reap_stragglers(children)
                 if self._thread is not None:
                     self._thread.join(10.0)
         finally:
@@ -319,7 +323,7 @@ class CeleryExecutor:
         if handler is not None and hasattr(handler, "terminate"):
             handler.terminate()
 
-    def _reap_stragglers(self) -> None:
+    def _reap_stragglers(self, children: list[int]) -> None:
         """Kill prefork children that billiard's terminate did not see.
 
         A child that dies mid-map is replaced by the pool; when the replacement is
@@ -330,6 +334,15 @@ class CeleryExecutor:
             child for child in _billiard_children() if child.pid not in self._older_children
         ]
         _mp.kill(stragglers, grace=1.0)
+        for pid in children:  # SIGTERM'd by terminate; one may not have been joined
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                    continue
+            except ChildProcessError:
+                continue  # already reaped: the pid is no longer ours to signal
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
 
     def _kill_children_later(self) -> threading.Timer:
         """SIGKILL the prefork children if terminate has not stopped them in time.
