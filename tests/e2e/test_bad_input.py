@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import FAST
+from tests.e2e.conftest import FAST, skip_unless_installed
 
 
 @pytest.mark.parametrize(
@@ -318,8 +318,7 @@ def test_unreachable_engines_fail_their_tests_fast_and_others_still_run(
     pytester: pytest.Pytester,
 ) -> None:
     """Nobody listens on port 1: each engine's test errors with the address and cause."""
-    for package in ("ray", "distributed", "celery"):
-        pytest.importorskip(package, reason=f"{package} is not installed")
+    skip_unless_installed("ray", "dask", "celery")
     pytester.makepyfile(
         test_unreachable="""
         import pytest

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FAST, ORPHAN_CHECK
+from tests.e2e.conftest import FAST, ORPHAN_CHECK, skip_unless_installed
 
 FAULTY = """
 import os
@@ -178,7 +178,7 @@ GRACE = 8.0
 def test_engine_faults_fail_their_own_test_and_leave_nothing_behind(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str
 ) -> None:
-    pytest.importorskip(backend, reason=f"the {backend} extra is not installed")
+    skip_unless_installed(backend)
     orphans = tmp_path / "orphans.txt"
     monkeypatch.setenv("PARSCALE_ORPHANS_FILE", str(orphans))
     monkeypatch.delenv("FAULTY_PARENT", raising=False)
