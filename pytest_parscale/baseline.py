@@ -227,6 +227,12 @@ def check_save_target(path: str, overwrite: bool) -> None:
         raise BaselineError(path, "already exists; pass --parscale-save-overwrite to replace it")
 
 
+def check_html_target(path: str) -> None:
+    """The HTML report is a folder: refuse a file there now, not after the run."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise BaselineError(path, "is a file; --parscale-html needs a folder for index.html")
+
+
 def save(path: str, data: dict[str, Any], *, overwrite: bool) -> None:
     """Write atomically; without ``overwrite`` an existing file is never replaced."""
     try:

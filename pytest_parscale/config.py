@@ -178,6 +178,12 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "regression thresholds for --parscale-compare (default speedup:10%,overhead:5pp)",
     ),
+    Option(
+        "connect_timeout",
+        _positive_float,
+        5.0,
+        "seconds to reach a --parscale-ray-address, dask scheduler or celery broker (default 5)",
+    ),
     Option("ray_address", _text, None, "use this Ray cluster instead of an embedded one"),
     Option("dask_scheduler", _text, None, "use this Dask scheduler instead of a LocalCluster"),
     Option("celery_broker", _text, None, "use this Celery broker instead of an embedded one"),
@@ -212,6 +218,7 @@ class Settings:
     save_overwrite: bool = False
     compare: str | None = None
     fail_on: FailOn = NOT_SAID
+    connect_timeout: float = 5.0
     ray_address: str | None = None
     dask_scheduler: str | None = None
     celery_broker: str | None = None

@@ -381,12 +381,16 @@ class Parscale:
             change = self._cluster_change()
             if change is not None:
                 message += f"; {change}"
-        except (TypeError, AttributeError, pickle.PicklingError) as error:
+        except (TypeError, AttributeError, pickle.PicklingError, ShippingError) as error:
             stuck = self._unshippable(items)
-            if stuck is None:
+            if stuck is not None:
+                message = stuck
+            elif isinstance(error, ShippingError):
+                message = f"{error} ({self.backend}, {self.workers} workers)"
+            else:
                 _annotate(error, f"parscale: raised in a {self.backend!r} worker")
                 raise
-            message, replace = stuck, False
+            replace = False
         except Exception as error:
             _annotate(error, f"parscale: raised in a {self.backend!r} worker")
             raise

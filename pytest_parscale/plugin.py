@@ -7,13 +7,13 @@ fixture.py and measure.py, executors in backends/. Nothing heavy is imported her
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
 
 from pytest_parscale.backends.base import BACKENDS
-from pytest_parscale.baseline import check_save_target, load, xdist_role
+from pytest_parscale.baseline import check_html_target, check_save_target, load, xdist_role
 from pytest_parscale.config import OPTIONS, Settings, resolve
 from pytest_parscale.diffreport import failure_message, summary_lines
 from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError, ParscaleWarning
@@ -96,13 +96,27 @@ def _open_baselines(config: pytest.Config, session: ParscaleSession) -> None:
                 ),
                 stacklevel=2,
             )
-    try:
-        if settings.save and session.writes_results:
-            check_save_target(settings.save, settings.save_overwrite)
-        if settings.compare:
-            session.baseline = load(settings.compare)
-    except BaselineError as error:
-        raise pytest.UsageError(f"pytest-parscale: {error}") from None
+    checks: list[tuple[str, Callable[[], object]]] = []
+    if settings.save and session.writes_results:
+        save = settings.save
+        checks.append(("save", lambda: check_save_target(save, settings.save_overwrite)))
+    if settings.compare:
+        compare = settings.compare
+
+        def load_baseline() -> None:
+            session.baseline = load(compare)
+
+        checks.append(("compare", load_baseline))
+    if settings.html:
+        html = settings.html
+        checks.append(("html", lambda: check_html_target(html)))
+    for name, check in checks:
+        try:
+            check()
+        except BaselineError as error:
+            raise pytest.UsageError(
+                f"pytest-parscale: {settings.source_of(name)}: {error}"
+            ) from None
 
 
 def spec_of(node: pytest.Item | pytest.Function | Any, nodeid: str) -> MarkSpec:

@@ -58,7 +58,7 @@ class Executors:
         started = time.perf_counter()
         try:
             executor = info.start(workers, self._settings)
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # ray.init exits when its GCS never answers
             reason = f"could not start backend {backend!r} with {workers} workers: {error}"
             self._failed[key] = reason
             raise BackendUnavailable(reason) from error

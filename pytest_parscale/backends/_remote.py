@@ -51,6 +51,23 @@ def call(fn: Callable[[Any], Any], item: Any) -> Any:
     return fn(item)
 
 
+def note_failed_task(
+    error: BaseException, task: int | None, chunksize: int | None, count: int
+) -> None:
+    """Say which item (or chunk of items) raised, when the engine can tell the task."""
+    add_note = getattr(error, "add_note", None)
+    if task is None or add_note is None:
+        return
+    if chunksize is None:
+        add_note(f"parscale: fn raised on item {task} (parallel run)")
+    else:
+        first = task * chunksize
+        last = min(count, first + chunksize) - 1
+        add_note(
+            f"parscale: fn raised on one of items {first}..{last} (parallel run, chunk {task})"
+        )
+
+
 def flatten(parts: Sequence[Sequence[Any]]) -> list[Any]:
     return [result for part in parts for result in part]
 

@@ -25,9 +25,11 @@ the summed pool concurrency of every worker that answers (``inspect().stats()``)
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -39,10 +41,11 @@ import celery
 import kombu.serialization
 from celery import Celery, group
 from celery.exceptions import WorkerLostError
+from kombu.exceptions import EncodeError
 
-from pytest_parscale.backends import _remote
+from pytest_parscale.backends import _mp, _remote
 from pytest_parscale.backends.base import check_picklable_by_reference
-from pytest_parscale.errors import MapTimeout, WorkerCrashed
+from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
@@ -58,6 +61,8 @@ STATS_TIMEOUT = 2.0
 # How often a long map checks that no prefork child died; a map that finishes
 # sooner waits on its results alone.
 _WATCH = 0.5
+# How long close() lets billiard stop the children of a broken map before SIGKILL.
+_KILL_AFTER = 3.0
 
 
 def build_app(broker: str | None, backend: str | None, *, remote_control: bool = True) -> Celery:
@@ -80,6 +85,13 @@ def build_app(broker: str | None, backend: str | None, *, remote_control: bool =
     return app
 
 
+def _billiard_children() -> list[Any]:
+    """Live processes billiard started from this process (reaps the finished ones)."""
+    process: Any = importlib.import_module("billiard.process")
+    children: list[Any] = process.active_children()
+    return children
+
+
 # What ``celery -A pytest_parscale.backends.celery worker`` finds for an external broker.
 app = build_app(None, None)
 
@@ -87,12 +99,22 @@ app = build_app(None, None)
 class CeleryExecutor:
     backend = "celery"
 
-    def __init__(self, workers: int, broker: str | None, result_backend: str | None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        broker: str | None,
+        result_backend: str | None,
+        connect_timeout: float = 5.0,
+    ) -> None:
         self.workers = workers
         self.broker = broker
         self._tempdir: str | None = None
         self._worker: Any = None
         self._thread: threading.Thread | None = None
+        # Set when a map timed out or lost a child: close() then kills the children
+        # instead of letting billiard wait on tasks that will never finish.
+        self._broken = False
+        self._older_children = {child.pid for child in _billiard_children()}
         if broker is None:
             self._tempdir = tempfile.mkdtemp(prefix="parscale-celery-")
             backend = result_backend or f"file://{self._tempdir}"
@@ -110,6 +132,7 @@ class CeleryExecutor:
                 if broker is None:
                     self._start_worker(workers)
                 else:
+                    self._check_broker(broker, connect_timeout)
                     members = self._pool_sizes()
                     if not members:
                         raise RuntimeError(
@@ -125,6 +148,17 @@ class CeleryExecutor:
         except BaseException:
             self.close()
             raise
+
+    def _check_broker(self, broker: str, timeout: float) -> None:
+        """Fail in ``timeout`` seconds, naming the broker, when nobody listens there."""
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=timeout)
+        except Exception as error:
+            raise RuntimeError(
+                f"cannot reach the Celery broker {broker} within {timeout:g} s "
+                f"(--parscale-connect-timeout): {type(error).__name__}: {error}"
+            ) from None
 
     def _start_worker(self, workers: int) -> None:
         from celery.result import _set_task_join_will_block
@@ -204,7 +238,10 @@ class CeleryExecutor:
             parts = _remote.chunks(items, chunksize)
             signatures = (self._run_chunk.s(fn, part) for part in parts)
         before = self._pool_pids()
-        pending = group(signatures).apply_async()
+        try:
+            pending = group(signatures).apply_async()
+        except EncodeError as error:
+            raise ShippingError(f"celery could not encode a task: {error}") from None
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
@@ -216,17 +253,27 @@ class CeleryExecutor:
                     # A prefork child killed mid-task is replaced, and its task may
                     # never report back: a changed pool means a crash, not a hang.
                     if self._pool_pids() != before:
+                        self._broken = True
                         raise WorkerCrashed(
                             "a celery prefork worker process died during the map"
                         ) from None
                     if deadline is not None and time.monotonic() >= deadline:
+                        self._broken = True
                         if self._worker is None:
                             pending.revoke(terminate=True)
                         raise MapTimeout(
                             f"the celery map did not finish within {timeout:g} s"
                         ) from None
         except WorkerLostError as error:
+            self._broken = True
             raise WorkerCrashed(f"a celery worker process died during the map ({error})") from None
+        except KeyboardInterrupt:
+            self._broken = True  # tasks still run in the children: close kills them
+            raise
+        except Exception as error:
+            failed = (index for index, result in enumerate(pending.results) if result.failed())
+            _remote.note_failed_task(error, next(failed, None), chunksize, len(items))
+            raise
         finally:
             # Each result is a file in the embedded backend: do not let them pile up.
             for result in pending.results:
@@ -267,8 +314,16 @@ class CeleryExecutor:
         """Stop the embedded worker and its children; nothing the user started."""
         try:
             if self._worker is not None:
-                with _remote.engine_warnings_ignored():
-                    self._worker.terminate(in_sighandler=False)
+                children = self._pool_pids()
+                self._stop_waiting_for_tasks()
+                watchdog = self._kill_children_later() if self._broken else None
+                try:
+                    with _remote.engine_warnings_ignored():
+                        self._worker.terminate(in_sighandler=False)
+                finally:
+                    if watchdog is not None:
+                        watchdog.cancel()
+                self._reap_stragglers(children)
                 if self._thread is not None:
                     self._thread.join(10.0)
         finally:
@@ -277,6 +332,61 @@ class CeleryExecutor:
                 shutil.rmtree(self._tempdir, ignore_errors=True)
                 self._tempdir = None
 
+    def _stop_waiting_for_tasks(self) -> None:
+        """Make billiard's terminate quick after a hung or crashed map.
+
+        Its result handler waits up to ~6 s for tasks still in the pool's cache (the
+        hung one, those queued behind it) before ``terminate`` returns; nothing will
+        answer them. A billiard internal, looked up defensively: without it close is
+        slower, not wrong.
+        """
+        pool = getattr(getattr(self._worker, "pool", None), "_pool", None)
+        handler = getattr(pool, "_result_handler", None)
+        if handler is not None and hasattr(handler, "terminate"):
+            handler.terminate()
+
+    def _reap_stragglers(self, children: list[int]) -> None:
+        """Kill prefork children that billiard's terminate did not see.
+
+        A child that dies mid-map is replaced by the pool; when the replacement is
+        forked while terminate runs, billiard never stops it (its own comment says
+        so). Only children started since this executor began are touched.
+        """
+        stragglers = [
+            child for child in _billiard_children() if child.pid not in self._older_children
+        ]
+        _mp.kill(stragglers, grace=1.0)
+        for pid in children:  # SIGTERM'd by terminate; one may not have been joined
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                    continue
+            except ChildProcessError:
+                continue  # already reaped: the pid is no longer ours to signal
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+
+    def _kill_children_later(self) -> threading.Timer:
+        """SIGKILL the prefork children if terminate has not stopped them in time.
+
+        billiard sends SIGTERM and joins; a task that ignores SIGTERM would block
+        that join forever. Killing earlier is no better: an idle child holds the
+        shared queue's lock while it waits, and terminate then deadlocks on it.
+        """
+        pids = self._pool_pids()
+
+        def kill() -> None:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+        timer = threading.Timer(_KILL_AFTER, kill)
+        timer.daemon = True
+        timer.start()
+        return timer
+
 
 def start(workers: int, settings: Settings) -> CeleryExecutor:
-    return CeleryExecutor(workers, settings.celery_broker, settings.celery_backend)
+    return CeleryExecutor(
+        workers, settings.celery_broker, settings.celery_backend, settings.connect_timeout
+    )

@@ -13,9 +13,12 @@ An embedded cluster allows no task retry, so a dying worker fails the map.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -34,7 +37,7 @@ CONNECT_GRACE = 10.0
 class DaskExecutor:
     backend = "dask"
 
-    def __init__(self, workers: int, scheduler: str | None) -> None:
+    def __init__(self, workers: int, scheduler: str | None, connect_timeout: float = 5.0) -> None:
         import dask
         import distributed
 
@@ -43,6 +46,9 @@ class DaskExecutor:
         self.workers = workers
         self.scheduler = scheduler
         self._cluster: Any = None
+        # Set when a map timed out or lost a worker: close() kills the worker
+        # processes first, since a hung task keeps a graceful close waiting.
+        self._broken = False
         # distributed logs every worker start and stop at INFO; pytest would capture
         # and show them under any failing test. Its warnings still get through.
         self._logger = logging.getLogger("distributed")
@@ -61,7 +67,7 @@ class DaskExecutor:
                     )
                 self._client: Any = self._distributed.Client(self._cluster, set_as_default=False)
             else:
-                self._client = self._distributed.Client(scheduler, set_as_default=False, timeout=30)
+                self._client = self._connect(scheduler, connect_timeout)
         self.cluster: _remote.Cluster | None = None
         try:
             if scheduler is not None:
@@ -113,11 +119,27 @@ class DaskExecutor:
                 self._distributed.wait(futures, timeout=timeout)
             results: list[Any] = client.gather(futures)
         except (TimeoutError, self._distributed.TimeoutError):
+            self._broken = True
             client.cancel(futures, force=True)
             raise MapTimeout(f"the dask map did not finish within {timeout:g} s") from None
         except self._distributed.KilledWorker as error:
+            self._broken = True
             raise WorkerCrashed(f"a dask worker died during the map ({error})") from None
+        except Exception as error:
+            failed = (index for index, future in enumerate(futures) if future.status == "error")
+            _remote.note_failed_task(error, next(failed, None), chunksize, len(items))
+            raise
         return results if chunksize is None else _remote.flatten(results)
+
+    def _connect(self, scheduler: str, timeout: float) -> Any:
+        """A client of the user's scheduler; a dead address fails in ``timeout`` seconds."""
+        try:
+            return self._distributed.Client(scheduler, set_as_default=False, timeout=timeout)
+        except OSError as error:  # TimeoutError and refused connections alike
+            raise RuntimeError(
+                f"no Dask scheduler answered at {scheduler} within {timeout:g} s "
+                f"(--parscale-connect-timeout): {type(error).__name__}: {error}"
+            ) from None
 
     def _ship(self, fn: Callable[..., Any]) -> None:
         module = _remote.module_to_ship_by_value(fn)
@@ -157,12 +179,22 @@ class DaskExecutor:
         """Close the client; the cluster too when this executor started it."""
         try:
             with _remote.engine_warnings_ignored():
+                if self._broken and self._cluster is not None:
+                    self._kill_workers()
                 self._client.close()
                 if self._cluster is not None:
                     self._cluster.close()
         finally:
             self._logger.setLevel(self._logger_level)
 
+    def _kill_workers(self) -> None:
+        """SIGKILL the embedded worker processes: a task thread cannot be interrupted."""
+        for nanny in list(self._cluster.workers.values()):
+            pid = getattr(getattr(nanny, "process", None), "pid", None)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
 
 def start(workers: int, settings: Settings) -> DaskExecutor:
-    return DaskExecutor(workers, settings.dask_scheduler)
+    return DaskExecutor(workers, settings.dask_scheduler, settings.connect_timeout)

@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,10 +38,30 @@ CONNECT_GRACE = 10.0
 NODE_DEATH_WAIT = 30.0
 
 
+def check_reachable(address: str, timeout: float) -> None:
+    """Fail in ``timeout`` seconds when nothing listens at a ``host:port`` Ray address.
+
+    ``ray.init`` itself waits about a minute for an absent GCS and then exits the
+    process; a TCP connect first turns that into a clear error for this backend
+    only. ``auto``, ``local`` and addresses without a port are left to Ray.
+    """
+    target = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise RuntimeError(
+            f"nothing answers at Ray address {address} within {timeout:g} s "
+            f"(--parscale-connect-timeout): {type(error).__name__}: {error}"
+        ) from None
+
+
 class RayExecutor:
     backend = "ray"
 
-    def __init__(self, workers: int, address: str | None) -> None:
+    def __init__(self, workers: int, address: str | None, connect_timeout: float = 5.0) -> None:
         # Ray 2.60 writes ~/.ray/auth_token for a local cluster unless told not to.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         if address is None:
@@ -68,6 +89,7 @@ class RayExecutor:
                     logging_level=logging.ERROR,
                 )
             else:
+                check_reachable(address, connect_timeout)
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         self.cluster: _remote.Cluster | None = None
         if address is not None:
@@ -176,7 +198,22 @@ class RayExecutor:
             raise WorkerCrashed(
                 f"a ray worker died during the map ({type(error).__name__}: {first_line})"
             ) from None
+        except ray.exceptions.RayTaskError as error:
+            _remote.note_failed_task(error, self._first_failed(refs), chunksize, len(items))
+            raise
         return results if chunksize is None else _remote.flatten(results)
+
+    def _first_failed(self, refs: list[Any]) -> int | None:
+        """Index of the first finished task that raised (others may still run)."""
+        ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+        finished = set(ready)
+        for index, ref in enumerate(refs):
+            if ref in finished:
+                try:
+                    self._ray.get(ref, timeout=0)
+                except Exception:
+                    return index
+        return None
 
     def _cancel(self, refs: list[Any]) -> None:
         for ref in refs:
@@ -220,4 +257,4 @@ class RayExecutor:
 
 
 def start(workers: int, settings: Settings) -> RayExecutor:
-    return RayExecutor(workers, settings.ray_address)
+    return RayExecutor(workers, settings.ray_address, settings.connect_timeout)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.e2e.conftest import FAST
+from tests.e2e.conftest import FAST, skip_unless_installed
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,42 @@ def test_bad_marker_fails_collection_naming_test_marker_and_value(
             {},
             "",
             "*--parscale-backends: 'rayy' is not a backend*",
+        ),
+        (
+            ["--parscale-fail-on=speedup:abc"],
+            {},
+            "",
+            "*command-line option --parscale-fail-on: 'speedup:abc' gives speedup 'abc'*",
+        ),
+        (
+            [],
+            {"PARSCALE_MEMORY_LIMIT": "lots"},
+            "",
+            "*environment variable PARSCALE_MEMORY_LIMIT: 'lots' is not an item size*",
+        ),
+        (
+            ["--parscale-connect-timeout=0"],
+            {},
+            "",
+            "*command-line option --parscale-connect-timeout: '0' must be a finite number > 0",
+        ),
+        (
+            ["--parscale-compare=missing.json"],
+            {},
+            "",
+            "*command-line option --parscale-compare: missing.json: does not exist",
+        ),
+        (
+            [],
+            {},
+            "parscale_save = .",
+            "*ini key parscale_save: .: is a directory; --parscale-save needs a file path",
+        ),
+        (
+            ["--parscale-html=test_ok.py"],
+            {},
+            "",
+            "*command-line option --parscale-html: test_ok.py: is a file; --parscale-html needs*",
         ),
     ],
 )
@@ -295,3 +333,42 @@ def test_help_lists_every_option_and_marker(pytester: pytest.Pytester) -> None:
             "@pytest.mark.parscale(*",
         ]
     )
+
+
+def test_unreachable_engines_fail_their_tests_fast_and_others_still_run(
+    pytester: pytest.Pytester,
+) -> None:
+    """Nobody listens on port 1: each engine's test errors with the address and cause."""
+    skip_unless_installed("ray", "dask", "celery")
+    pytester.makepyfile(
+        test_unreachable="""
+        import pytest
+
+        @pytest.mark.parscale(backends=["ray", "dask", "celery", "thread"], workers=2)
+        def test_it(parscale):
+            assert parscale.map(abs, [1, -2]) == [1, 2]
+        """
+    )
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess(
+        *FAST,
+        "--parscale-connect-timeout=2",
+        "--parscale-ray-address=127.0.0.1:1",
+        "--parscale-dask-scheduler=tcp://127.0.0.1:1",
+        "--parscale-celery-broker=amqp://127.0.0.1:1//",
+        f"--parscale-celery-backend=file://{pytester.path}/results",
+        timeout=120,
+    )
+    elapsed = time.monotonic() - started
+    result.assert_outcomes(passed=1, errors=3)
+    for pattern in (
+        "*could not start backend 'ray' with 2 workers: nothing answers at Ray address "
+        "127.0.0.1:1 within 2 s (--parscale-connect-timeout): ConnectionRefusedError*",
+        "*could not start backend 'dask' with 2 workers: no Dask scheduler answered at "
+        "tcp://127.0.0.1:1 within 2 s (--parscale-connect-timeout)*",
+        "*could not start backend 'celery' with 2 workers: cannot reach the Celery broker "
+        "amqp://127.0.0.1:1// within 2 s (--parscale-connect-timeout)*",
+    ):
+        result.stdout.fnmatch_lines([pattern])
+    print(f"unreachable engines: whole session {elapsed:.1f} s")
+    assert elapsed < 40

@@ -9,6 +9,7 @@ stay within it), and the unchanged comparison uses a generous threshold.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -105,7 +106,10 @@ def test_save_refuses_to_overwrite(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*RUN, "--parscale-save=base.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*pytest-parscale: base.json: already exists; pass --parscale-save-overwrite*"]
+        [
+            "*pytest-parscale: command-line option --parscale-save: base.json: already exists; "
+            "pass --parscale-save-overwrite*"
+        ]
     )
     assert existing.read_text() == "keep me"
 
@@ -129,7 +133,9 @@ def test_bad_baseline_stops_the_run(
         baseline.write_text(content)
     result = pytester.runpytest(*RUN, "--parscale-compare=baseline.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*pytest-parscale: baseline.json: *{problem}*"])
+    result.stderr.fnmatch_lines(
+        [f"*pytest-parscale: command-line option --parscale-compare: baseline.json: *{problem}*"]
+    )
     if content is not None:
         assert baseline.read_text() == content
 
@@ -154,3 +160,62 @@ def test_xdist_worker_never_writes_results(
     result.assert_outcomes(passed=1, deselected=1)
     assert not (pytester.path / "out.json").exists()
     assert not (pytester.path / "raw.json").exists()
+
+
+RACE = """
+import os
+import time
+
+def test_measured(parscale):
+    parscale.map(abs, [-1, 2, -3])
+    # Both sessions have passed the start-up check before either writes.
+    deadline = time.monotonic() + 30
+    while len(os.listdir("started")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+"""
+
+RACE_CONFTEST = """
+import os
+
+def pytest_configure(config):
+    os.makedirs("started", exist_ok=True)
+    open(os.path.join("started", str(os.getpid())), "w").close()
+"""
+
+
+def test_two_sessions_saving_to_one_path_leave_one_whole_file(pytester: pytest.Pytester) -> None:
+    """Both pass the start-up check, both measure; the hard link lets only one win."""
+    pytester.makeconftest(RACE_CONFTEST)
+    pytester.makepyfile(test_race=RACE)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "--parscale-backends=thread",
+        "--parscale-min-rounds=2",
+        "--parscale-max-time=1",
+        "--parscale-save=same.json",
+    ]
+    sessions = [
+        subprocess.Popen(
+            command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [session.communicate(timeout=120)[0] for session in sessions]
+    codes = sorted(session.returncode for session in sessions)
+    assert codes == [pytest.ExitCode.OK, pytest.ExitCode.USAGE_ERROR], outputs
+    loser = outputs[[session.returncode for session in sessions].index(codes[1])]
+    assert (
+        "pytest-parscale: same.json: appeared during the run; not replaced "
+        "(pass --parscale-save-overwrite)" in loser
+    ), loser
+    document = json.loads((pytester.path / "same.json").read_text())
+    assert [record["nodeid"] for record in document["results"]] == [
+        "test_race.py::test_measured[thread]"
+    ]
+    assert sorted(path.name for path in pytester.path.iterdir() if "same.json" in path.name) == [
+        "same.json"
+    ]

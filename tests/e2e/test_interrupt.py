@@ -9,9 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.e2e.conftest import ORPHAN_CHECK
+from tests.e2e.conftest import ORPHAN_CHECK, skip_unless_installed
 
 SLOW = """
 import os
@@ -79,3 +80,95 @@ def test_sigint_during_a_map_ends_the_session_cleanly(
         "test_slow.py::test_first[pool]"
     ]
     assert not list(pytester.path.glob(".results.json.*.tmp"))
+
+
+ENGINE_SLOW = """
+import os
+import pathlib
+
+import psutil
+import pytest
+from slow import slow_in_worker
+
+BACKEND = ["{backend}"]
+
+
+@pytest.mark.parscale(backends=BACKEND, workers=2)
+def test_first(parscale):
+    parscale.map(abs, [1, -2])
+
+
+@pytest.mark.parscale(backends=BACKEND, workers=2)
+def test_slow(parscale):
+    pathlib.Path("mapping").write_text(str(os.getpid()))
+    parscale.map(slow_in_worker, list(range(40)))
+"""
+
+
+@pytest.mark.parametrize("backend", ["ray", "dask", "celery"])
+def test_sigint_during_an_engine_map_ends_the_session_cleanly(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str
+) -> None:
+    skip_unless_installed(backend)
+    orphans = tmp_path / "orphans.txt"
+    monkeypatch.setenv("PARSCALE_ORPHANS_FILE", str(orphans))
+    pytester.makeconftest(ORPHAN_CHECK)
+    # Spawned workers (Dask's) learn the test process's pid from the environment.
+    pytester.makepyfile(
+        slow=SLOW.replace(
+            "PARENT = os.getpid()",
+            'PARENT = int(os.environ.setdefault("SLOW_PARENT", str(os.getpid())))',
+        )
+    )
+    monkeypatch.delenv("SLOW_PARENT", raising=False)
+    pytester.makepyfile(test_slow=ENGINE_SLOW.replace("{backend}", backend))
+    results = pytester.path / "results.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--parscale-json={results}",
+            "--parscale-min-rounds=1",
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    mapping = pytester.path / "mapping"
+    deadline = time.monotonic() + 60
+    while not mapping.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the measured map: 40 tasks of 1 s on 2 workers
+    assert process.poll() is None
+    engine_processes = psutil.Process(process.pid).children(recursive=True)
+    assert engine_processes
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    elapsed = time.monotonic() - interrupted
+    print(f"SIGINT on {backend}: session ended in {elapsed:.1f} s")
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    assert elapsed < 15, output
+    assert orphans.read_text() == ""
+    # multiprocessing's resource tracker (Dask spawns) exits on EOF from the dead
+    # session, a moment after it: give every process a few seconds to be gone.
+    _, alive = psutil.wait_procs(engine_processes, timeout=5)
+    survivors = [child.pid for child in alive if _alive(child)]
+    assert survivors == [], output
+    document = json.loads(results.read_text())
+    assert [record["nodeid"] for record in document["results"]] == [
+        f"test_slow.py::test_first[{backend}]"
+    ]
+    assert not list(pytester.path.glob(".results.json.*.tmp"))
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
