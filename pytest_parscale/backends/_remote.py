@@ -194,3 +194,40 @@ def polled_members(list_members: Callable[[], dict[str, int]], grace: float) -> 
         if sum(members.values()) >= 1 or time.monotonic() >= deadline:
             return members
         time.sleep(0.2)
+
+
+class RemoteExecutor:
+    """What the Ray, Dask and Celery executors share.
+
+    One task per item unless a chunksize is given, and, for a user's cluster, a
+    member list to tell who left or joined during a measurement.
+    """
+
+    workers: int
+    cluster: Cluster | None
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        chunksize: int | None,
+        timeout: float | None,
+    ) -> list[Any]:
+        raise NotImplementedError
+
+    def _members(self) -> dict[str, int]:
+        """Worker slots of each member of the cluster, by a name a user recognises."""
+        raise NotImplementedError
+
+    def cluster_changes(self) -> str | None:
+        if self.cluster is None:
+            return None
+        with engine_warnings_ignored():
+            return self.cluster.change(self._members())
+
+    def effective_chunksize(self, count: int, chunksize: int | None) -> int | None:
+        return 1 if chunksize is None else chunksize
+
+    def _map_plain(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        return self.map(fn, items, chunksize=None, timeout=None)

@@ -96,7 +96,7 @@ def _billiard_children() -> list[Any]:
 app = build_app(None, None)
 
 
-class CeleryExecutor:
+class CeleryExecutor(_remote.RemoteExecutor):
     backend = "celery"
 
     def __init__(
@@ -133,7 +133,7 @@ class CeleryExecutor:
                     self._start_worker(workers)
                 else:
                     self._check_broker(broker, connect_timeout)
-                    members = self._pool_sizes()
+                    members = self._members()
                     if not members:
                         raise RuntimeError(
                             f"no Celery worker answers on {broker}; start one with: celery -A "
@@ -199,7 +199,7 @@ class CeleryExecutor:
         pids: list[int] = self._worker.pool.info.get("processes", [])
         return sorted(pids)
 
-    def _pool_sizes(self) -> dict[str, int]:
+    def _members(self) -> dict[str, int]:
         """Pool concurrency of each worker answering on the broker, by worker name."""
         stats = self.app.control.inspect(timeout=STATS_TIMEOUT).stats() or {}
         return {
@@ -207,22 +207,10 @@ class CeleryExecutor:
             for name, info in stats.items()
         }
 
-    def cluster_changes(self) -> str | None:
-        if self.cluster is None:
-            return None
-        with _remote.engine_warnings_ignored():
-            return self.cluster.change(self._pool_sizes())
-
     @property
     def native(self) -> Celery:
         """The Celery app; ``parscale.executor.tasks`` has the two generic tasks."""
         return self.app
-
-    def effective_chunksize(self, count: int, chunksize: int | None) -> int | None:
-        return 1 if chunksize is None else chunksize
-
-    def _map_plain(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return self.map(fn, items, chunksize=None, timeout=None)
 
     def map(
         self,

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 CONNECT_GRACE = 10.0
 
 
-class DaskExecutor:
+class DaskExecutor(_remote.RemoteExecutor):
     backend = "dask"
 
     def __init__(self, workers: int, scheduler: str | None, connect_timeout: float = 5.0) -> None:
@@ -71,7 +71,7 @@ class DaskExecutor:
         self.cluster: _remote.Cluster | None = None
         try:
             if scheduler is not None:
-                members = _remote.polled_members(self._worker_threads, CONNECT_GRACE)
+                members = _remote.polled_members(self._members, CONNECT_GRACE)
                 self.cluster = _remote.Cluster("dask", scheduler, "dask worker", members)
                 self.workers = self.cluster.workers
             self.per_task_seconds = _remote.per_task_seconds(self._map_plain, self.workers)
@@ -79,25 +79,14 @@ class DaskExecutor:
             self.close()
             raise
 
-    def _worker_threads(self) -> dict[str, int]:
+    def _members(self) -> dict[str, int]:
         """Threads of each worker the scheduler knows, by address: the worker slots."""
         return {str(address): int(count) for address, count in self._client.nthreads().items()}
-
-    def cluster_changes(self) -> str | None:
-        if self.cluster is None:
-            return None
-        return self.cluster.change(self._worker_threads())
 
     @property
     def native(self) -> Any:
         """The ``distributed.Client``."""
         return self._client
-
-    def effective_chunksize(self, count: int, chunksize: int | None) -> int | None:
-        return 1 if chunksize is None else chunksize
-
-    def _map_plain(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return self.map(fn, items, chunksize=None, timeout=None)
 
     def map(
         self,

@@ -58,7 +58,7 @@ def check_reachable(address: str, timeout: float) -> None:
         ) from None
 
 
-class RayExecutor:
+class RayExecutor(_remote.RemoteExecutor):
     backend = "ray"
 
     def __init__(self, workers: int, address: str | None, connect_timeout: float = 5.0) -> None:
@@ -94,7 +94,7 @@ class RayExecutor:
         self.cluster: _remote.Cluster | None = None
         if address is not None:
             try:
-                members = _remote.polled_members(self._node_cpus, CONNECT_GRACE)
+                members = _remote.polled_members(self._members, CONNECT_GRACE)
                 self.cluster = _remote.Cluster("ray", address, "node", members)
             except BaseException:
                 self.close()
@@ -109,7 +109,7 @@ class RayExecutor:
             self.close()
             raise
 
-    def _node_cpus(self) -> dict[str, int]:
+    def _members(self) -> dict[str, int]:
         """CPUs of each alive node, by node id: the cluster's worker slots."""
         return {
             f"{node['NodeID'][:12]} ({node.get('NodeManagerAddress', '?')})": int(
@@ -130,22 +130,14 @@ class RayExecutor:
         deadline = time.monotonic() + NODE_DEATH_WAIT
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):  # the head itself may be gone
-                if self.cluster.change(self._node_cpus()) is not None:
+                if self.cluster.change(self._members()) is not None:
                     return
             time.sleep(0.25)
-
-    def cluster_changes(self) -> str | None:
-        if self.cluster is None:
-            return None
-        return self.cluster.change(self._node_cpus())
 
     @property
     def native(self) -> Any:
         """The ``ray`` module itself: Ray's API is module-level."""
         return self._ray
-
-    def effective_chunksize(self, count: int, chunksize: int | None) -> int | None:
-        return 1 if chunksize is None else chunksize
 
     def _remote_for(self, fn: Callable[[Any], Any]) -> Any:
         """``ray.remote(fn)``, made once per function so it is exported to workers once."""
@@ -155,9 +147,6 @@ class RayExecutor:
             remote = self._ray.remote(max_retries=0)(fn)
             self._remote_functions[fn] = remote
         return remote
-
-    def _map_plain(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return self.map(fn, items, chunksize=None, timeout=None)
 
     def map(
         self,
