@@ -28,65 +28,10 @@ def slow_in_worker(item: int) -> int:
 """
 
 
-def test_sigint_during_a_map_ends_the_session_cleanly(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    orphans = tmp_path / "orphans.txt"
-    monkeypatch.setenv("PARSCALE_ORPHANS_FILE", str(orphans))
-    pytester.makeconftest(ORPHAN_CHECK)
-    pytester.makepyfile(slow=SLOW)
-    pytester.makepyfile(
-        test_slow="""
-        import pytest
-        from slow import slow_in_worker
-
-        @pytest.mark.parscale(backends=["pool"], workers=2)
-        def test_first(parscale):
-            parscale.map(abs, [1, -2])
-
-        @pytest.mark.parscale(backends=["pool"], workers=2)
-        def test_slow(parscale):
-            parscale.map(slow_in_worker, list(range(40)), chunksize=1)
-        """
-    )
-    results = pytester.path / "results.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            f"--parscale-json={results}",
-            "--parscale-min-rounds=1",
-        ],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    time.sleep(4)  # start-up plus the first test; the slow map takes 20 s
-    assert process.poll() is None
-    interrupted = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=30)
-    elapsed = time.monotonic() - interrupted
-    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
-    assert "KeyboardInterrupt" in output
-    assert elapsed < 10, output
-    assert orphans.read_text() == ""
-    document = json.loads(results.read_text())  # whole, valid, with what was measured
-    assert [record["nodeid"] for record in document["results"]] == [
-        "test_slow.py::test_first[pool]"
-    ]
-    assert not list(pytester.path.glob(".results.json.*.tmp"))
-
-
-ENGINE_SLOW = """
+SLOW_SUITE = """
 import os
 import pathlib
 
-import psutil
 import pytest
 from slow import slow_in_worker
 
@@ -101,15 +46,19 @@ def test_first(parscale):
 @pytest.mark.parscale(backends=BACKEND, workers=2)
 def test_slow(parscale):
     pathlib.Path("mapping").write_text(str(os.getpid()))
-    parscale.map(slow_in_worker, list(range(40)))
+    parscale.map(slow_in_worker, list(range(40)), chunksize=1)
 """
 
+# Seconds from SIGINT to the end of the session: an engine's close takes longer.
+ENDS_WITHIN = {"pool": 10, "ray": 15, "dask": 15, "celery": 15}
 
-@pytest.mark.parametrize("backend", ["ray", "dask", "celery"])
-def test_sigint_during_an_engine_map_ends_the_session_cleanly(
+
+@pytest.mark.parametrize("backend", list(ENDS_WITHIN))
+def test_sigint_during_a_map_ends_the_session_cleanly(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str
 ) -> None:
-    skip_unless_installed(backend)
+    if backend != "pool":
+        skip_unless_installed(backend)
     orphans = tmp_path / "orphans.txt"
     monkeypatch.setenv("PARSCALE_ORPHANS_FILE", str(orphans))
     pytester.makeconftest(ORPHAN_CHECK)
@@ -121,7 +70,7 @@ def test_sigint_during_an_engine_map_ends_the_session_cleanly(
         )
     )
     monkeypatch.delenv("SLOW_PARENT", raising=False)
-    pytester.makepyfile(test_slow=ENGINE_SLOW.replace("{backend}", backend))
+    pytester.makepyfile(test_slow=SLOW_SUITE.replace("{backend}", backend))
     results = pytester.path / "results.json"
     process = subprocess.Popen(
         [
@@ -138,14 +87,15 @@ def test_sigint_during_an_engine_map_ends_the_session_cleanly(
         stderr=subprocess.STDOUT,
         text=True,
     )
+    # Wait for the slow test itself, not a fixed time: start-up varies with load.
     mapping = pytester.path / "mapping"
     deadline = time.monotonic() + 60
     while not mapping.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)  # into the measured map: 40 tasks of 1 s on 2 workers
     assert process.poll() is None
-    engine_processes = psutil.Process(process.pid).children(recursive=True)
-    assert engine_processes
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children
     interrupted = time.monotonic()
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
@@ -153,14 +103,14 @@ def test_sigint_during_an_engine_map_ends_the_session_cleanly(
     print(f"SIGINT on {backend}: session ended in {elapsed:.1f} s")
     assert process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert "KeyboardInterrupt" in output
-    assert elapsed < 15, output
+    assert elapsed < ENDS_WITHIN[backend], output
     assert orphans.read_text() == ""
     # multiprocessing's resource tracker (Dask spawns) exits on EOF from the dead
     # session, a moment after it: give every process a few seconds to be gone.
-    _, alive = psutil.wait_procs(engine_processes, timeout=5)
+    _, alive = psutil.wait_procs(children, timeout=5)
     survivors = [child.pid for child in alive if _alive(child)]
     assert survivors == [], output
-    document = json.loads(results.read_text())
+    document = json.loads(results.read_text())  # whole, valid, with what was measured
     assert [record["nodeid"] for record in document["results"]] == [
         f"test_slow.py::test_first[{backend}]"
     ]
