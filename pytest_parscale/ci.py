@@ -28,16 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_parscale.baseline import Results, load
 from pytest_parscale.diffreport import machine_warning, md, render_markdown, show_markdown
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.regression import (
-    DEFAULT_FAIL_ON,
-    NOT_SAID,
-    FailOn,
-    Status,
-    compare_results,
-)
+from pytest_parscale.regression import Status, compare_results
+from pytest_parscale.storage import Results, load
+from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, effective_fail_on
 
 PASS, REGRESSION, NO_BASELINE, ERROR = "pass", "regression", "no-baseline", "error"
 COMMENT_LIMIT = 65_000  # GitHub refuses comment bodies above 65,536 characters
@@ -511,7 +506,7 @@ def main(
             results_file=arguments.results_file or None,
             baseline_dir=Path(arguments.baseline_dir),
             out_dir=Path(arguments.out_dir),
-            fail_on=arguments.fail_on.over(DEFAULT_FAIL_ON),
+            fail_on=effective_fail_on(None, arguments.fail_on),
             comment_on_pr=arguments.comment_on_pr == "true",
             save_baseline=arguments.save_baseline,
         )

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 
 from pytest_parscale import ci
-from pytest_parscale.baseline import load
 from pytest_parscale.diffreport import (
     render_json,
     render_markdown,
@@ -21,12 +20,13 @@ from pytest_parscale.diffreport import (
     show_text,
 )
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.regression import (
+from pytest_parscale.regression import Status, compare_results
+from pytest_parscale.storage import load
+from pytest_parscale.thresholds import (
     DEFAULT_FAIL_ON,
     NOT_SAID,
     FailOn,
-    Status,
-    compare_results,
+    effective_fail_on,
     parse_fail_on,
 )
 
@@ -142,7 +142,7 @@ def _show(arguments: argparse.Namespace) -> int:
 
 def _compare(arguments: argparse.Namespace) -> int:
     base, head = load(arguments.base), load(arguments.head)
-    fail_on = arguments.fail_on.over(DEFAULT_FAIL_ON)
+    fail_on = effective_fail_on(None, arguments.fail_on)
     changes = compare_results(base.records, head.records, fail_on, confidence=arguments.confidence)
     if arguments.format == "json":
         print(json.dumps(render_json(changes, base, head, fail_on), indent=2, allow_nan=False))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_parscale.errors import ConfigError
-from pytest_parscale.regression import NOT_SAID, FailOn, parse_fail_on
 from pytest_parscale.sizes import parse_size
+from pytest_parscale.thresholds import NOT_SAID, FailOn, parse_fail_on
 
 UNDERSIZED_POLICIES = ("scale", "skip", "strict")
 START_METHODS = ("fork", "spawn", "forkserver")

@@ -12,14 +12,15 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.regression import Change, FailOn, Status, TestChange
+from pytest_parscale.regression import Change, Status, TestChange
 from pytest_parscale.report import table
 from pytest_parscale.sizes import format_size
+from pytest_parscale.thresholds import FailOn
 
 if TYPE_CHECKING:
-    from pytest_parscale.baseline import Results
     from pytest_parscale.results import Record
     from pytest_parscale.stats import Interval
+    from pytest_parscale.storage import Results
 
 _PUNCTUATION = frozenset(string.punctuation) - {"@"}
 _HEADINGS = {

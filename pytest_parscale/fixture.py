@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_parscale import measure as engine
-from pytest_parscale.compare import Requirement, Verdict, combine, plan_cluster
 from pytest_parscale.errors import (
     ConfigError,
     MapTimeout,
@@ -25,17 +24,20 @@ from pytest_parscale.errors import (
     ShippingError,
     WorkerCrashed,
 )
-from pytest_parscale.regression import DEFAULT_FAIL_ON, FailOn, still_uncertain
+from pytest_parscale.parametrize import plan_cluster
+from pytest_parscale.regression import still_uncertain
 from pytest_parscale.report import describe_run, requirement_line
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
 from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, median, ratio_of_medians_ci
+from pytest_parscale.thresholds import FailOn, effective_fail_on
 from pytest_parscale.transport import (
     TransportStub,
     first_unshippable,
     mean_payload,
     serialisation_cost,
 )
+from pytest_parscale.verdicts import Requirement, Verdict, combine
 
 if TYPE_CHECKING:
     from pytest_parscale.backends.base import Executor
@@ -474,7 +476,7 @@ class Parscale:
         Per metric: marker > CLI > env > ini > default.
         """
         own: FailOn = (self._spec.parscale.settings or {}).get("fail_on", FailOn())
-        return own, own.over(self._session.settings.fail_on).over(DEFAULT_FAIL_ON)
+        return own, effective_fail_on(own, self._session.settings.fail_on)
 
     def _baseline_unsettled(self) -> Callable[[engine.Samples], bool]:
         """Whether the change against --parscale-compare's record is still uncertain.

@@ -1,4 +1,5 @@
-"""What this machine can honestly run in parallel, and its fingerprint for records."""
+"""Facts about where a run happens: usable cores, the machine fingerprint, the git
+checkout and the pytest-xdist role. Read once per session; no pytest import."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import math
 import multiprocessing
 import os
 import platform
+import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +100,45 @@ def fingerprint() -> dict[str, Any]:
         or multiprocessing.get_context().get_start_method(),
         "hostname": platform.node(),
     }
+
+
+def git_state(root: Path) -> dict[str, Any] | None:
+    """Commit, branch and dirty flag of the checkout at ``root``; None outside git."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    return {
+        "commit": commit,
+        "dirty": bool(status) if status is not None else True,
+        "branch": None if branch in (None, "HEAD") else branch,
+    }
+
+
+def xdist_role(workerinput: object | None, environ: Mapping[str, str], option: object) -> str:
+    """``"worker"``, ``"controller"`` or ``"none"``: who writes results under pytest-xdist.
+
+    Works without xdist installed: workers carry ``config.workerinput`` or the
+    ``PYTEST_XDIST_WORKER`` variable; a controller has ``-n``/``--dist`` options set.
+    """
+    if workerinput is not None or environ.get("PYTEST_XDIST_WORKER"):
+        return "worker"
+    dist = getattr(option, "dist", "no")
+    if getattr(option, "numprocesses", None) or dist not in (None, "no"):
+        return "controller"
+    return "none"

@@ -9,10 +9,63 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_parscale.backends.base import BACKENDS, default_backends
-from pytest_parscale.compare import WorkerPlan, plan_workers
 from pytest_parscale.config import Settings
 from pytest_parscale.markers import MarkSpec
 from pytest_parscale.sizes import format_size
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """How many workers a test runs with, and how its speedup bar moves with that."""
+
+    requested: int
+    workers: int
+    scale: float
+    skip_reason: str | None = None
+    oversubscribed: bool = False
+
+
+def plan_workers(requested: int, usable: int, policy: str) -> WorkerPlan:
+    """Apply the undersized-machine policy of DESIGN.md.
+
+    ``scale`` runs at the usable cores and keeps the efficiency asked for (the bar
+    becomes ``min * W / requested``); ``skip`` skips; ``strict`` runs the requested
+    count on fewer cores (oversubscribed) and keeps the full bar.
+    """
+    if requested <= usable:
+        return WorkerPlan(requested, requested, 1.0)
+    shortfall = f"{requested} workers asked, {usable} usable cores"
+    if policy == "skip":
+        return WorkerPlan(requested, usable, 1.0, f"undersized machine: {shortfall}")
+    if policy == "strict":
+        return WorkerPlan(requested, requested, 1.0, oversubscribed=True)
+    if usable < 2:
+        return WorkerPlan(
+            requested, usable, 1.0, f"undersized machine: {shortfall}; cannot scale below 2"
+        )
+    return WorkerPlan(requested, usable, usable / requested)
+
+
+def plan_cluster(requested: int, cluster: int, policy: str, where: str) -> WorkerPlan:
+    """The same policy for a cluster the user started: it runs with every worker it has.
+
+    Fewer workers than asked is an undersized machine (``scale`` lowers the bar to
+    the same efficiency, ``skip`` skips); ``strict`` cannot add workers to a cluster,
+    so it keeps the full bar. More workers than asked keeps the bar: the speedup
+    and efficiency are reported at the cluster's size. ``where`` names the cluster.
+    """
+    if requested <= cluster:
+        return WorkerPlan(requested, cluster, 1.0)
+    shortfall = f"{requested} workers asked, {where} has {cluster}"
+    if policy == "skip":
+        return WorkerPlan(requested, cluster, 1.0, f"undersized cluster: {shortfall}")
+    if policy == "strict":
+        return WorkerPlan(requested, cluster, 1.0)
+    if cluster < 2:
+        return WorkerPlan(
+            requested, cluster, 1.0, f"undersized cluster: {shortfall}; cannot scale below 2"
+        )
+    return WorkerPlan(requested, cluster, cluster / requested)
 
 
 @dataclass(frozen=True)

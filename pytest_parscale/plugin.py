@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from pytest_parscale.backends.base import BACKENDS
-from pytest_parscale.baseline import check_html_target, check_save_target, load, xdist_role
 from pytest_parscale.config import OPTIONS, Settings, resolve
 from pytest_parscale.diffreport import failure_message, summary_lines
 from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError, ParscaleWarning
 from pytest_parscale.fixture import Parscale
+from pytest_parscale.machine import xdist_role
 from pytest_parscale.markers import (
     MARKER_HELP,
     MarkSpec,
@@ -31,6 +31,7 @@ from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
 from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.report import notes, sweeps, table
 from pytest_parscale.session import ParscaleSession
+from pytest_parscale.storage import check_html_target, check_save_target, load
 
 session_key = pytest.StashKey[ParscaleSession]()
 last_use_key = pytest.StashKey[dict[str, list[tuple[str, int]]]]()

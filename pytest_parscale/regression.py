@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from pytest_parscale.results import Record
 from pytest_parscale.stats import median
+from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
 
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
 RESAMPLES = 2000
@@ -38,78 +39,6 @@ class Status(str, enum.Enum):
     @property
     def rank(self) -> int:
         return list(Status).index(self)
-
-
-@dataclass(frozen=True)
-class FailOn:
-    """Regression thresholds. ``None`` means "not said here" (inherit); ``inf`` is off.
-
-    ``speedup`` is the relative drop of speedup per worker (0.10 = 10% lower);
-    ``overhead`` the absolute rise of the transport share (0.05 = 5 percentage points).
-    """
-
-    speedup: float | None = None
-    overhead: float | None = None
-
-    def over(self, base: FailOn) -> FailOn:
-        """These thresholds where said, ``base`` elsewhere (marker over CLI over default)."""
-        return FailOn(
-            self.speedup if self.speedup is not None else base.speedup,
-            self.overhead if self.overhead is not None else base.overhead,
-        )
-
-    def __str__(self) -> str:
-        """The canonical ``speedup:10%,overhead:5pp`` text, as parse_fail_on reads it."""
-        parts = []
-        for metric, value, unit in (
-            ("speedup", self.speedup, "%"),
-            ("overhead", self.overhead, "pp"),
-        ):
-            if value is not None:
-                parts.append(
-                    f"{metric}:" + ("off" if math.isinf(value) else f"{value * 100:.4g}{unit}")
-                )
-        return ",".join(parts)
-
-
-DEFAULT_FAIL_ON = FailOn(speedup=0.10, overhead=0.05)
-NOT_SAID = FailOn()
-
-
-def parse_fail_on(text: str) -> FailOn:
-    """Parse ``speedup:10%,overhead:5pp`` (either part optional, ``off`` disables).
-
-    Raises ValueError with a phrase that reads after the value in an error message.
-    """
-    found: dict[str, float] = {}
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not parts:
-        raise ValueError("names no threshold (expected e.g. speedup:10%,overhead:5pp)")
-    for part in parts:
-        metric, sep, amount = (piece.strip().lower() for piece in part.partition(":"))
-        if not sep or metric not in ("speedup", "overhead"):
-            raise ValueError(
-                f"has {part!r}; expected speedup:N% and/or overhead:Npp, e.g. speedup:10%"
-            )
-        if metric in found:
-            raise ValueError(f"names {metric} twice")
-        found[metric] = _amount(metric, amount)
-    return FailOn(found.get("speedup"), found.get("overhead"))
-
-
-def _amount(metric: str, amount: str) -> float:
-    if amount in ("off", "none"):
-        return math.inf
-    unit = "%" if metric == "speedup" else "pp"
-    if not amount.endswith(unit):
-        raise ValueError(f"gives {metric} {amount!r}; write it as N{unit} (or off)")
-    try:
-        value = float(amount[: -len(unit)])
-    except ValueError:
-        raise ValueError(f"gives {metric} {amount!r}, which is not a number") from None
-    if not 0 <= value < 100:
-        raise ValueError(f"gives {metric} {amount!r}; it must be between 0{unit} and 100{unit}")
-    return value / 100
 
 
 @dataclass(frozen=True)
@@ -374,8 +303,6 @@ def compare_results(
     for row in joined.itertuples(index=False):
         before = row.base if isinstance(row.base, Record) else None
         after = row.head if isinstance(row.head, Record) else None
-        thresholds = fail_on.over(DEFAULT_FAIL_ON)
-        if after is not None and after.fail_on:
-            thresholds = parse_fail_on(after.fail_on).over(thresholds)
+        thresholds = effective_fail_on(after.fail_on if after is not None else None, fail_on)
         found.append(compare_records(before, after, thresholds, confidence=confidence))
     return worst_first(found)

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_parscale.backends.base import BACKENDS, Executor
-from pytest_parscale.baseline import Results, git_state, save
 from pytest_parscale.config import Settings
 from pytest_parscale.errors import BackendUnavailable
-from pytest_parscale.machine import fingerprint, usable_cores
+from pytest_parscale.machine import fingerprint, git_state, usable_cores
 from pytest_parscale.regression import TestChange
 from pytest_parscale.results import Record, document, write_atomic
+from pytest_parscale.storage import Results, save
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale.baseline import load
+from pytest_parscale.storage import load
 from tests.e2e import servers as S
 
 pytestmark = pytest.mark.cluster

@@ -7,10 +7,11 @@ import dataclasses
 import pytest
 
 from pytest_parscale.backends._remote import Cluster, redacted
-from pytest_parscale.compare import plan_cluster
 from pytest_parscale.diffreport import md, render_markdown, render_text, summary_lines
-from pytest_parscale.regression import DEFAULT_FAIL_ON, Status, compare_records, compare_results
+from pytest_parscale.parametrize import plan_cluster
+from pytest_parscale.regression import Status, compare_records, compare_results
 from pytest_parscale.results import Record
+from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 from tests.records import record
 from tests.unit.test_diffreport import results
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import re
 
-from pytest_parscale.baseline import Results
 from pytest_parscale.diffreport import md, plain, render_markdown, render_text
-from pytest_parscale.regression import DEFAULT_FAIL_ON, Status, compare_results
+from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.results import Record
+from pytest_parscale.storage import Results
+from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 from tests.records import MACHINE, record, scaled
 
 EVIL = [

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -8,9 +10,11 @@ from pytest_parscale.machine import (
     cgroup_cpu_limit,
     combine_core_counts,
     fingerprint,
+    git_state,
     parse_cfs,
     parse_cpu_max,
     usable_cores,
+    xdist_role,
 )
 
 
@@ -74,3 +78,44 @@ def test_fingerprint_has_what_design_asks() -> None:
     ):
         assert key in data
     assert data["usable_cores"] == usable_cores() >= 1
+
+
+def test_git_state_outside_git(tmp_path: Path) -> None:
+    assert git_state(tmp_path) is None
+
+
+def test_git_state_commit_and_dirty_flag(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    git("init", "-q", "-b", "trunk")
+    (tmp_path / "a.txt").write_text("one")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "one")
+    state = git_state(tmp_path)
+    assert state == {"commit": git("rev-parse", "HEAD"), "dirty": False, "branch": "trunk"}
+    (tmp_path / "a.txt").write_text("two")
+    assert git_state(tmp_path) == {**state, "dirty": True}
+
+
+@pytest.mark.parametrize(
+    ("workerinput", "environ", "option", "role"),
+    [
+        (None, {}, SimpleNamespace(), "none"),
+        ({"workerid": "gw0"}, {}, SimpleNamespace(), "worker"),
+        (None, {"PYTEST_XDIST_WORKER": "gw1"}, SimpleNamespace(), "worker"),
+        (None, {}, SimpleNamespace(numprocesses=2, dist="load"), "controller"),
+        (None, {}, SimpleNamespace(numprocesses=0, dist="no"), "none"),
+    ],
+)
+def test_xdist_role(
+    workerinput: object, environ: dict[str, str], option: object, role: str
+) -> None:
+    assert xdist_role(workerinput, environ, option) == role

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from pytest_parscale.config import resolve
 from pytest_parscale.markers import merge, parse_parscale, parse_speedup
-from pytest_parscale.parametrize import expand
+from pytest_parscale.parametrize import expand, plan_workers
 
 WHERE = "test t.py::test_x"
 
@@ -67,3 +69,35 @@ def test_command_line_worker_list_is_a_sweep_and_a_single_count_is_not() -> None
 def test_undersized_policy_applies_to_single_counts() -> None:
     found = runs(2, {"undersized": "skip"}, backends=["pool"], speedup={"min": 2, "workers": 8})
     assert found[0][1] == "undersized machine: 8 workers asked, 2 usable cores"
+
+
+def test_plan_runs_as_asked_when_the_machine_is_big_enough() -> None:
+    plan = plan_workers(2, 4, "scale")
+    assert (plan.workers, plan.scale, plan.skip_reason, plan.oversubscribed) == (
+        2,
+        1.0,
+        None,
+        False,
+    )
+
+
+def test_plan_scale_keeps_the_efficiency() -> None:
+    plan = plan_workers(8, 2, "scale")
+    assert plan.workers == 2
+    assert 6 * plan.scale == pytest.approx(1.5)
+
+
+def test_plan_scale_skips_below_two_cores() -> None:
+    plan = plan_workers(8, 1, "scale")
+    assert plan.skip_reason is not None
+    assert "cannot scale below 2" in plan.skip_reason
+
+
+def test_plan_skip_policy() -> None:
+    plan = plan_workers(8, 2, "skip")
+    assert plan.skip_reason == "undersized machine: 8 workers asked, 2 usable cores"
+
+
+def test_plan_strict_oversubscribes_with_the_full_bar() -> None:
+    plan = plan_workers(8, 2, "strict")
+    assert (plan.workers, plan.scale, plan.oversubscribed) == (8, 1.0, True)

@@ -5,15 +5,13 @@ import math
 import pytest
 
 from pytest_parscale.regression import (
-    DEFAULT_FAIL_ON,
-    FailOn,
     Status,
     compare_records,
     compare_results,
-    parse_fail_on,
     still_uncertain,
     worst_first,
 )
+from pytest_parscale.thresholds import DEFAULT_FAIL_ON, parse_fail_on
 from tests.records import record, scaled
 
 TIGHT_SERIAL = (2.0, 2.02, 1.98, 2.01, 1.99, 2.0, 2.01, 1.99)
@@ -110,43 +108,6 @@ def test_new_and_missing_tests() -> None:
     only = record()
     assert compare_records(None, only).status is Status.NEW
     assert compare_records(only, None).status is Status.MISSING
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("speedup:10%,overhead:5pp", FailOn(0.10, 0.05)),
-        ("speedup:25%", FailOn(0.25, None)),
-        (" overhead : 2.5pp ", FailOn(None, 0.025)),
-        ("speedup:off", FailOn(math.inf, None)),
-    ],
-)
-def test_parse_fail_on(text: str, expected: FailOn) -> None:
-    assert parse_fail_on(text) == expected
-    assert parse_fail_on(str(expected)) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "names no threshold"),
-        ("speed:10%", "expected speedup:N%"),
-        ("speedup:10", "write it as N%"),
-        ("overhead:5%", "write it as Npp"),
-        ("speedup:x%", "not a number"),
-        ("speedup:150%", "between 0% and 100%"),
-        ("speedup:1%,speedup:2%", "twice"),
-    ],
-)
-def test_parse_fail_on_rejects(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_fail_on(text)
-
-
-def test_marker_thresholds_layer_over_the_session_ones() -> None:
-    session = parse_fail_on("overhead:2pp")
-    marker = parse_fail_on("speedup:15%")
-    assert marker.over(session).over(DEFAULT_FAIL_ON) == FailOn(0.15, 0.02)
 
 
 def test_compare_results_joins_on_test_id_worst_first() -> None:

@@ -13,7 +13,6 @@ import functools
 import json
 import math
 import os
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.regression import parse_fail_on
 from pytest_parscale.results import SCHEMA_VERSION, Record, write_atomic
+from pytest_parscale.thresholds import parse_fail_on
 
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda value: isinstance(value, dict),
@@ -241,45 +240,3 @@ def save(path: str, data: dict[str, Any], *, overwrite: bool) -> None:
         raise BaselineError(
             path, "appeared during the run; not replaced (pass --parscale-save-overwrite)"
         ) from None
-
-
-def git_state(root: Path) -> dict[str, Any] | None:
-    """Commit, branch and dirty flag of the checkout at ``root``; None outside git."""
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(root), *args],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if not commit:
-        return None
-    status = git("status", "--porcelain", "--untracked-files=no")
-    branch = git("rev-parse", "--abbrev-ref", "HEAD")
-    return {
-        "commit": commit,
-        "dirty": bool(status) if status is not None else True,
-        "branch": None if branch in (None, "HEAD") else branch,
-    }
-
-
-def xdist_role(workerinput: object | None, environ: Mapping[str, str], option: object) -> str:
-    """``"worker"``, ``"controller"`` or ``"none"``: who writes results under pytest-xdist.
-
-    Works without xdist installed: workers carry ``config.workerinput`` or the
-    ``PYTEST_XDIST_WORKER`` variable; a controller has ``-n``/``--dist`` options set.
-    """
-    if workerinput is not None or environ.get("PYTEST_XDIST_WORKER"):
-        return "worker"
-    dist = getattr(option, "dist", "no")
-    if getattr(option, "numprocesses", None) or dist not in (None, "no"):
-        return "controller"
-    return "none"

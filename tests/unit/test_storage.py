@@ -3,24 +3,20 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from pytest_parscale.baseline import (
+from pytest_parscale.errors import BaselineError
+from pytest_parscale.results import SCHEMA_VERSION, Record, document, write_atomic
+from pytest_parscale.storage import (
     check_save_target,
-    git_state,
     load,
     save,
     schema,
     schema_errors,
-    xdist_role,
 )
-from pytest_parscale.errors import BaselineError
-from pytest_parscale.results import SCHEMA_VERSION, Record, document, write_atomic
 from tests.records import MACHINE, record
 
 GOLDEN = Path(__file__).parent.parent / "data"
@@ -230,44 +226,3 @@ def test_check_save_target(tmp_path: Path) -> None:
     check_save_target(str(existing), overwrite=True)
     with pytest.raises(BaselineError, match="is a directory"):
         check_save_target(str(tmp_path), overwrite=True)
-
-
-def test_git_state_outside_git(tmp_path: Path) -> None:
-    assert git_state(tmp_path) is None
-
-
-def test_git_state_commit_and_dirty_flag(tmp_path: Path) -> None:
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout.strip()
-
-    git("init", "-q", "-b", "trunk")
-    (tmp_path / "a.txt").write_text("one")
-    git("add", "a.txt")
-    git("commit", "-q", "-m", "one")
-    state = git_state(tmp_path)
-    assert state == {"commit": git("rev-parse", "HEAD"), "dirty": False, "branch": "trunk"}
-    (tmp_path / "a.txt").write_text("two")
-    assert git_state(tmp_path) == {**state, "dirty": True}
-
-
-@pytest.mark.parametrize(
-    ("workerinput", "environ", "option", "role"),
-    [
-        (None, {}, SimpleNamespace(), "none"),
-        ({"workerid": "gw0"}, {}, SimpleNamespace(), "worker"),
-        (None, {"PYTEST_XDIST_WORKER": "gw1"}, SimpleNamespace(), "worker"),
-        (None, {}, SimpleNamespace(numprocesses=2, dist="load"), "controller"),
-        (None, {}, SimpleNamespace(numprocesses=0, dist="no"), "none"),
-    ],
-)
-def test_xdist_role(
-    workerinput: object, environ: dict[str, str], option: object, role: str
-) -> None:
-    assert xdist_role(workerinput, environ, option) == role
