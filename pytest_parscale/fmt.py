@@ -60,20 +60,18 @@ def percent_interval(interval: Interval) -> str:
 def clipped_percent(interval: Interval, low: float = 0.0, high: float = 1.0) -> str:
     """A fraction clipped to where it means something, with the raw interval if it strays.
 
-    A transport share or an efficiency above 100% (or below 0) is noise of the
-    ratio, not a measurement; the clipped figure is shown first and the raw
-    interval after it, so nothing is hidden: ``100% (raw 104% [9%, 242%])``.
+    A transport share or an efficiency above 100% (or below 0) is noise of the ratio,
+    not a measurement; the clipped figures come first and the raw interval after them,
+    so nothing is hidden: ``64% [9%, 100%] (raw 64% [9%, 242%])`` (docs/scaling.md).
     """
-    inside = low <= interval.estimate <= high
-    ends_inside = all(
-        math.isfinite(end) and low <= end <= high for end in (interval.low, interval.high)
-    )
-    if inside and ends_inside:
+    ends = (interval.estimate, interval.low, interval.high)
+    if all(math.isfinite(end) and low <= end <= high for end in ends):
         return percent_interval(interval)
-    clipped = (
-        min(max(interval.estimate, low), high) if math.isfinite(interval.estimate) else math.nan
+    clipped = [min(max(end, low), high) if not math.isnan(end) else math.nan for end in ends]
+    return (
+        f"{percent(clipped[0])} [{percent(clipped[1])}, {percent(clipped[2])}] "
+        f"(raw {percent_interval(interval)})"
     )
-    return f"{percent(clipped)} (raw {percent_interval(interval)})"
 
 
 def clipped_fraction(value: float, low: float = 0.0, high: float = 1.0) -> str:

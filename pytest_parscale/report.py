@@ -143,7 +143,7 @@ def projection(record: Record) -> str | None:
     fraction = serial_fraction(record.speedup.estimate, record.workers)
     if fraction.value is None:
         return (
-            f"no projection (Amdahl) to {p.workers} workers: {name}: "
+            f"no projection (Amdahl): {name} at {p.workers} workers: "
             f"no serial fraction at {record.workers} workers, {fraction.reason}"
         )
     return (

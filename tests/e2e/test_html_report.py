@@ -260,7 +260,9 @@ def test_report_is_self_contained_and_says_what_was_fitted(
 
 
 def test_two_core_report_says_why_no_usl_fit_was_made(tmp_path: Path) -> None:
-    page = write_html_report(synthetic(usable_cores=2), tmp_path, plots=False).read_text(encoding="utf-8")
+    page = write_html_report(synthetic(usable_cores=2), tmp_path, plots=False).read_text(
+        encoding="utf-8"
+    )
     assert page.count("No USL fit: it needs at least 4 distinct worker counts") == 2 * len(SIZES)
     assert "With 2 usable cores no sweep can be fitted here" in page
     assert "projection (Amdahl, not measured)" in page
