@@ -140,7 +140,8 @@ def failure_message(test: TestChange, baseline_path: str) -> str:
             )
         else:
             lines.append(
-                f"  transport share {change.base:.0%} -> {change.head:.0%}: "
+                f"  transport share {fmt.clipped_fraction(change.base)} -> "
+                f"{fmt.clipped_fraction(change.head)}: "
                 f"{change_text(change)}, beyond the {_threshold(change)} threshold"
             )
     lines.extend(f"  note: {note}" for note in test.notes)

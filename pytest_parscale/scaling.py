@@ -942,13 +942,13 @@ def crossover(points: Sequence[SizePoint]) -> Crossover:
     low = earliest if isinstance(earliest, float) else None
     high = latest if isinstance(latest, float) else None
     if low is None or high is None or high > CROSSOVER_MAX_SPAN * low:
-        below = f"~{approx_size(low)}" if low is not None else "below the sizes measured"
-        above = f"~{approx_size(high)}" if high is not None else "beyond the sizes measured"
+        below = f"~{approx_size(low)}" if low is not None else "below the smallest size measured"
+        above = f"~{approx_size(high)}" if high is not None else "beyond the largest size measured"
         return Crossover(
             None,
-            f"crossover not determined: the speedup intervals put it anywhere from "
-            f"{below} to {above} per item, more than a {CROSSOVER_MAX_SPAN:.0f}x range "
-            f"(the estimates cross near {near}); measure more rounds or sizes near it",
+            f"crossover not determined: the estimates cross near {near}, but the speedup "
+            f"intervals allow anything from {below} to {above}, more than a "
+            f"{CROSSOVER_MAX_SPAN:.0f}x range of sizes; measure more rounds or sizes near it",
             estimate=found,
             low=low,
             high=high,

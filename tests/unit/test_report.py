@@ -150,3 +150,20 @@ def test_report_modules_import_nothing_heavy(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
+
+
+def test_summary_without_scipy_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("scipy", "scipy.optimize", "scipy.stats"):
+        monkeypatch.setitem(sys.modules, name, None)
+    records = [
+        measured(f"t.py::test_s[pool-{n}]", "pool", n, speedup)
+        for n, speedup in ((1, 1.0), (2, 1.8), (3, 2.4), (4, 2.9))
+    ]
+    lines = sweeps(records, {"usable_cores": 4})
+    hint = "pip install 'pytest-parscale[report]'"
+    assert any(
+        line.strip() == f"No Amdahl fit: the scaling fits need scipy: {hint}." for line in lines
+    )
+    assert any(
+        line.strip() == f"No USL fit: the scaling fits need scipy: {hint}." for line in lines
+    )

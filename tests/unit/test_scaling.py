@@ -287,16 +287,25 @@ def test_crossover_interval_comes_from_the_neighbouring_speedup_intervals() -> N
 
 
 def test_crossover_spanning_more_than_ten_times_is_not_determined() -> None:
-    # Wide intervals around a shallow crossing: the ends are ~20x apart in size.
-    points = [SizePoint(1000, 0.8, 0.5, 1.1), SizePoint(100_000, 1.3, 0.9, 1.9)]
+    # High ends cross near 1.5KB, low ends near 55KB: 36x apart.
+    points = [SizePoint(1000, 0.5, 0.3, 0.9), SizePoint(100_000, 2.0, 1.2, 3.0)]
     found = crossover(points)
     assert found.estimate is not None
+    assert found.low is not None
+    assert found.high is not None
+    assert found.high / found.low > 10
     assert found.item_size is None
     assert found.sentence.startswith("crossover not determined")
     assert "more than a 10x range" in found.sentence
-    # The high end is above 1 at the smallest size: the lower bound is not measured.
+
+
+def test_crossover_with_unbounded_interval_ends_is_not_determined() -> None:
+    # The high ends are above 1 at the smallest size, the low ends never reach 1.
+    found = crossover([SizePoint(1000, 0.8, 0.5, 1.1), SizePoint(100_000, 1.3, 0.9, 1.9)])
+    assert found.item_size is None
     assert found.low is None
-    assert "below the sizes measured" in found.sentence
+    assert found.high is None
+    assert "from below the smallest size measured to beyond the largest" in found.sentence
 
 
 def test_crossover_just_inside_ten_times_is_reported() -> None:
@@ -413,3 +422,17 @@ def test_size_series_one_line_per_backend() -> None:
     assert sorted(series.lines) == ["pool", "thread"]
     assert [p.item_size for p in series.lines["pool"]] == [10, 1000, 10**5]
     assert series.crossovers()["pool"].item_size is not None
+
+
+def test_no_projection_from_a_usl_fit_with_sigma_outside_zero_one() -> None:
+    # Exact USL data with negative contention (superlinear at first): sigma < 0.
+    points = [
+        ScalingPoint(n, usl_speedup(-0.05, 0.01, n), workers_requested=n) for n in (1, 2, 3, 4)
+    ]
+    points.append(ScalingPoint(4, usl_speedup(-0.05, 0.01, 4), workers_requested=16))
+    analysis = analyse(points, usable_cores=4)
+    assert isinstance(analysis.usl, USLFit)
+    assert analysis.usl.sigma == pytest.approx(-0.05)
+    assert analysis.projections == ()
+    assert analysis.no_projection is not None
+    assert "No projection to 16 workers: the USL contention sigma" in analysis.no_projection
