@@ -20,9 +20,6 @@ class Interval:
     high: float
     confidence: float
 
-    def __str__(self) -> str:
-        return f"{self.estimate:.2f} [{self.low:.2f}, {self.high:.2f}]"
-
 
 def median(values: Sequence[float]) -> float:
     """Median of a non-empty sequence."""
