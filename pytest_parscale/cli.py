@@ -114,9 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(arguments: argparse.Namespace) -> int:
     results = load(arguments.results)  # validates, naming the file on any problem
-    from pytest_parscale.html import write_html_report_from_file
+    from pytest_parscale.html import write_html_report
 
-    page = write_html_report_from_file(results.path, arguments.html)
+    page = write_html_report(results, arguments.html)
     print(f"HTML report: {page}")
     return OK
 

@@ -12,6 +12,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pytest_parscale import fmt
 from pytest_parscale.regression import Change, Status, TestChange
 from pytest_parscale.report import table
 from pytest_parscale.sizes import format_size
@@ -65,30 +66,15 @@ def plain(text: object) -> str:
 # -- numbers --------------------------------------------------------------------
 
 
-def _end(value: float, fmt: str) -> str:
-    return fmt.format(value) if math.isfinite(value) else "?"
-
-
-def speedup_text(interval: Interval) -> str:
-    return (
-        f"{interval.estimate:.2f}x [{_end(interval.low, '{:.2f}')}, "
-        f"{_end(interval.high, '{:.2f}')}]"
-    )
-
-
 def change_text(change: Change) -> str:
     """``-32% [-36%, -28%]`` for speedup, ``+19pp [+15pp, +22pp]`` for transport share."""
     unit = "%" if change.metric == "speedup" else "pp"
-    fmt = "{:+.0f}" + unit
-    return (
-        f"{fmt.format(change.change * 100)} "
-        f"[{_end(change.low * 100, fmt)}, {_end(change.high * 100, fmt)}]"
-    )
+    return fmt.signed_interval(change.change, change.low, change.high, unit)
 
 
 def _share(record: Record | None) -> str:
     share = record.transport_share if record is not None else None
-    return f"{share.estimate:.0%}" if share is not None else "-"
+    return fmt.clipped_fraction(share.estimate) if share is not None else "-"
 
 
 def _workers(test: TestChange) -> str:
@@ -97,7 +83,7 @@ def _workers(test: TestChange) -> str:
 
 
 def _speedup(record: Record | None) -> str:
-    return speedup_text(record.speedup) if record is not None else "-"
+    return fmt.speedup_interval(record.speedup) if record is not None else "-"
 
 
 def _size(record: Record) -> str:
@@ -148,13 +134,14 @@ def failure_message(test: TestChange, baseline_path: str) -> str:
             assert test.base is not None
             assert test.head is not None
             lines.append(
-                f"  speedup {speedup_text(test.base.speedup)} -> "
-                f"{speedup_text(test.head.speedup)}: {change_text(change)} per worker, "
+                f"  speedup {fmt.speedup_interval(test.base.speedup)} -> "
+                f"{fmt.speedup_interval(test.head.speedup)}: {change_text(change)} per worker, "
                 f"beyond the {_threshold(change)} threshold"
             )
         else:
             lines.append(
-                f"  transport share {change.base:.0%} -> {change.head:.0%}: "
+                f"  transport share {fmt.clipped_fraction(change.base)} -> "
+                f"{fmt.clipped_fraction(change.head)}: "
                 f"{change_text(change)}, beyond the {_threshold(change)} threshold"
             )
     lines.extend(f"  note: {note}" for note in test.notes)
@@ -479,8 +466,8 @@ def show_markdown(results: Results) -> str:
             md(record.backend),
             str(record.workers),
             md(_size(record)),
-            md(speedup_text(record.speedup)),
-            f"{record.efficiency:.0%}",
+            md(fmt.speedup_interval(record.speedup)),
+            md(fmt.clipped_fraction(record.efficiency)),
             md(_share(record)),
             md(record.verdict),
         ]

@@ -12,25 +12,31 @@ import base64
 import functools
 import html
 import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pytest_parscale.report import ratio, seconds
+from pytest_parscale import fmt
+from pytest_parscale.report import projection
 from pytest_parscale.scaling import (
     NoFit,
     SizeSeries,
     Sweep,
     SweepAnalysis,
-    analyse_document,
+    analyse_records,
     group_size_series,
     group_sweeps,
+    serial_fraction,
+    usable_cores_of,
 )
 from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import median
+from pytest_parscale.stats import Interval, median
+from pytest_parscale.storage import load
 
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+if TYPE_CHECKING:
+    from pytest_parscale.results import Record
+    from pytest_parscale.storage import Results
+
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _VERDICT_CLASSES = {"pass": "pass", "fail": "fail", "undecided": "undecided"}
 _STYLE = """
@@ -60,30 +66,23 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def write_html_report(
-    results_document: Mapping[str, Any], out_dir: Path | str, *, plots: bool = True
-) -> Path:
+def write_html_report(results: Results, out_dir: Path | str, *, plots: bool = True) -> Path:
     """Write ``out_dir/index.html`` (and ``out_dir/plots/``) and return the page's path.
 
-    Without matplotlib (the ``plot`` extra) the page is still written, with tables
-    and fits, and says how to get the pictures.
+    ``results`` comes from ``storage.load`` or ``storage.from_document``: the one
+    loader checks the schema version. Without matplotlib (the ``plot`` extra) the page
+    is still written, with tables and fits, and says how to get the pictures.
     """
-    version = results_document.get("schema_version")
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise ValueError(
-            f"results schema_version {version!r} is not supported "
-            f"(this pytest-parscale reads {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})"
-        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records: list[Mapping[str, Any]] = list(results_document.get("results") or [])
-    sweeps = analyse_document(results_document)
+    records = list(results.records.values())
+    sweeps = analyse_records(records, usable_cores_of(results.machine))
     series = group_size_series(records)
     figures = _Figures(out / "plots", enabled=plots)
 
     body = [
         "<h1>pytest-parscale report</h1>",
-        _overview(results_document, records),
+        _overview(results, records),
         "<h2>Scaling with workers</h2>",
         _sweeps_section(sweeps, records, figures),
         "<h2>Speedup against item size</h2>",
@@ -108,12 +107,8 @@ def write_html_report(
 
 
 def write_html_report_from_file(results_path: Path | str, out_dir: Path | str) -> Path:
-    """Read a results JSON file (``--parscale-json``) and write its HTML report."""
-    with open(results_path, encoding="utf-8") as stream:
-        document = json.load(stream)
-    if not isinstance(document, dict):
-        raise ValueError(f"{results_path}: not a pytest-parscale results document")
-    return write_html_report(document, out_dir)
+    """Read a results file (``--parscale-json``) and write its HTML report."""
+    return write_html_report(load(results_path), out_dir)
 
 
 class _Figures:
@@ -149,13 +144,11 @@ class _Figures:
         )
 
 
-def _overview(document: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> str:
-    machine = document.get("machine") or {}
-    rows = [("results", str(len(records))), ("created", str(document.get("created", "-")))]
-    if isinstance(machine, Mapping):
-        for key, value in machine.items():
-            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-            rows.append((str(key), text))
+def _overview(results: Results, records: Sequence[Record]) -> str:
+    rows = [("results", str(len(records))), ("created", results.created)]
+    for key, value in results.machine.items():
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        rows.append((str(key), text))
     cells = "".join(
         f'<tr><th class="text">{_e(key)}</th><td class="text">{_e(value)}</td></tr>'
         for key, value in rows
@@ -163,37 +156,29 @@ def _overview(document: Mapping[str, Any], records: Sequence[Mapping[str, Any]])
     return f'<table class="machine">{cells}</table>'
 
 
-def _number(value: Any, spec: str, suffix: str = "") -> str:
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return (ratio(value) if spec == "ratio" else f"{value:{spec}}") + suffix
-    return "-"
+def _sample_median(samples: Sequence[float]) -> str:
+    return fmt.seconds(median(samples)) if samples else "-"
 
 
-def _interval(interval: Any, spec: str = "ratio", suffix: str = "x") -> str:
-    if not isinstance(interval, Mapping):
-        return "-"
-    text = _number(interval.get("estimate"), spec, suffix)
-    low, high = interval.get("low"), interval.get("high")
-    return f"{text} [{_number(low, spec)}, {_number(high, spec)}]"
+def _efficiency(record: Record) -> str:
+    """Efficiency with its interval, clipped to [0, 100%] with the raw figures beside."""
+    speedup, workers = record.speedup, record.workers
+    interval = Interval(
+        speedup.estimate / workers, speedup.low / workers, speedup.high / workers, 0.95
+    )
+    return fmt.clipped_percent(interval)
 
 
-def _sample_median(record: Mapping[str, Any], name: str) -> str:
-    samples = (record.get("samples") or {}).get(name) or []
-    values = [v for v in samples if isinstance(v, (int, float))]
-    return seconds(median(values)) if values else "-"
-
-
-def _workers_cell(record: Mapping[str, Any]) -> str:
-    workers, requested = record.get("workers"), record.get("workers_requested")
-    text = _e(workers)
-    if requested is not None and requested != workers:
-        text += f" of {_e(requested)} asked"
-    if record.get("oversubscribed"):
+def _workers_cell(record: Record) -> str:
+    text = _e(record.workers)
+    if record.workers_requested != record.workers:
+        text += f" of {_e(record.workers_requested)} asked"
+    if record.oversubscribed:
         text += ' <span class="badge">oversubscribed</span>'
     return text
 
 
-def _results_table(records: Sequence[Mapping[str, Any]]) -> str:
+def _results_table(records: Sequence[Record]) -> str:
     """One row per measured test, in the document's order."""
     header = (
         '<tr><th class="text">test</th><th class="text">backend</th><th>workers</th>'
@@ -203,50 +188,52 @@ def _results_table(records: Sequence[Mapping[str, Any]]) -> str:
     )
     rows = []
     for record in records:
-        size = record.get("item_size")
-        verdict = str(record.get("verdict", "-"))
-        nodeid = str(record.get("nodeid", "?"))
-        css = _VERDICT_CLASSES.get(verdict, "")
+        css = _VERDICT_CLASSES.get(record.verdict, "")
+        size = record.item_size
+        share = record.transport_share
+        fraction = serial_fraction(record.speedup.estimate, record.workers)
         rows.append(
             '<tr class="result">'
-            f'<td class="text test" title="{_e(nodeid)}">{_e(nodeid.split("::", 1)[-1])}</td>'
-            f'<td class="text">{_e(record.get("backend", "?"))}</td>'
+            f'<td class="text test" title="{_e(record.nodeid)}">'
+            f"{_e(fmt.short_id(record.nodeid))}</td>"
+            f'<td class="text">{_e(record.backend)}</td>'
             f"<td>{_workers_cell(record)}</td>"
-            f"<td>{_e(format_size(int(size))) if isinstance(size, int) else '-'}</td>"
-            f"<td>{_sample_median(record, 'serial')}</td>"
-            f"<td>{_sample_median(record, 'parallel')}</td>"
-            f"<td>{_e(_interval(record.get('speedup')))}</td>"
-            f"<td>{_number(record.get('efficiency'), '.0%')}</td>"
-            f"<td>{_number(record.get('karp_flatt'), '.3g')}</td>"
-            f"<td>{_e(_interval(record.get('transport_share'), '.0%', ''))}</td>"
-            f'<td class="text {css}">{_e(verdict)}</td></tr>'
+            f"<td>{_e(format_size(size)) if size is not None else '-'}</td>"
+            f"<td>{_sample_median(record.serial)}</td>"
+            f"<td>{_sample_median(record.parallel)}</td>"
+            f"<td>{_e(fmt.speedup_interval(record.speedup))}</td>"
+            f"<td>{_e(_efficiency(record))}</td>"
+            f'<td title="{_e(fraction.reason or "")}">{_e(fraction.text())}</td>'
+            f"<td>{_e(fmt.clipped_percent(share)) if share is not None else '-'}</td>"
+            f'<td class="text {css}">{_e(record.verdict)}</td></tr>'
         )
     if not rows:
         return "<p>No measured tests in this results file.</p>"
     return f'<table class="results">{header}{"".join(rows)}</table>'
 
 
-def _record_notes(records: Sequence[Mapping[str, Any]]) -> str:
+def _record_notes(records: Sequence[Record]) -> str:
+    """Projections (or why none), Karp-Flatt values withheld and why, warnings."""
     items = []
     for record in records:
-        name = record.get("nodeid", "?")
-        projection = record.get("projection")
-        if isinstance(projection, Mapping):
+        name = record.nodeid
+        projected = projection(record)
+        if projected is not None:
+            items.append(f'<li class="projection">{_e(projected)}</li>')
+        fraction = serial_fraction(record.speedup.estimate, record.workers)
+        if record.workers >= 2 and fraction.value is None:
             items.append(
-                f'<li class="projection">projection (Amdahl, not measured): {_e(name)} '
-                f"~{_number(projection.get('speedup'), 'ratio')}x at "
-                f"{_e(projection.get('workers'))} workers from Karp-Flatt serial fraction "
-                f"{_number(projection.get('serial_fraction'), '.3g')} measured at "
-                f"{_e(projection.get('measured_workers'))} workers</li>"
+                f'<li class="nofit">{_e(name)}: no Karp-Flatt serial fraction: '
+                f"{_e(fraction.reason)}</li>"
             )
-        for warning in record.get("warnings") or []:
+        for warning in record.warnings:
             items.append(f"<li>{_e(name)}: {_e(warning)}</li>")
     return f"<ul>{''.join(items)}</ul>" if items else ""
 
 
 def _sweeps_section(
     sweeps: Sequence[tuple[Sweep, SweepAnalysis]],
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[Record],
     figures: _Figures,
 ) -> str:
     single = [sweep for sweep in group_sweeps(records) if len(sweep.requested_counts) < 2]
@@ -275,9 +262,11 @@ def _sweep(sweep: Sweep, analysis: SweepAnalysis, figures: _Figures) -> str:
         else:
             sentences.append(f"<li>{_e(fit.describe())}</li>")
     sentences.extend(
-        f'<li class="projection">{_e(projection.describe())}</li>'
-        for projection in analysis.projections
+        f'<li class="projection">{_e(projected.describe())}</li>'
+        for projected in analysis.projections
     )
+    if analysis.no_projection is not None:
+        sentences.append(f'<li class="nofit">{_e(analysis.no_projection)}</li>')
     rows = []
     for point in analysis.points:
         requested = point.workers_requested
@@ -289,9 +278,10 @@ def _sweep(sweep: Sweep, analysis: SweepAnalysis, figures: _Figures) -> str:
         rows.append(
             f"<tr><td>{point.workers}</td>"
             f"<td>{requested if requested is not None else '-'}</td>"
-            f"<td>{_e(_point_interval(point.speedup, point.low, point.high))}</td>"
-            f"<td>{point.efficiency:.0%}</td>"
-            f"<td>{_number(point.karp_flatt, '.3g')}</td>"
+            f"<td>{_e(fmt.interval_of(point.speedup, point.low, point.high))}</td>"
+            f"<td>{_e(fmt.clipped_fraction(point.efficiency))}</td>"
+            f'<td title="{_e(point.serial_fraction.reason or "")}">'
+            f"{_e(point.serial_fraction.text())}</td>"
             f'<td class="text">{note}</td></tr>'
         )
     table = (
@@ -314,13 +304,6 @@ def _sweep(sweep: Sweep, analysis: SweepAnalysis, figures: _Figures) -> str:
         f"<p>Measured at {len(sweep.requested_counts)} worker counts{_e(where)}.</p>"
         f"{table}<ul>{''.join(sentences)}</ul></div>{figure}</section>"
     )
-
-
-def _point_interval(estimate: float, low: float | None, high: float | None) -> str:
-    text = f"{ratio(estimate)}x"
-    if low is not None and high is not None:
-        text += f" [{ratio(low)}, {ratio(high)}]"
-    return text
 
 
 def _sizes_section(series: Sequence[SizeSeries], figures: _Figures) -> str:

@@ -149,7 +149,11 @@ def speedup_vs_workers(sweep: Sweep, analysis: SweepAnalysis, base: Path) -> lis
 
 
 def speedup_vs_item_size(series: SizeSeries, base: Path) -> list[Path]:
-    """Speedup against item size per backend on a log axis, with 1.0 and the crossovers."""
+    """Speedup against item size per backend on a log axis, with 1.0 and the crossovers.
+
+    A crossover is drawn with its interval shaded, and only when it is determined:
+    the same ``scaling.crossover`` the terminal and the HTML text print.
+    """
     figure = _figure()
     axes = figure.add_subplot()
     axes.set_xscale("log")
@@ -168,9 +172,12 @@ def speedup_vs_item_size(series: SizeSeries, base: Path) -> list[Path]:
             capsize=3,
             label=backend,
         )
-        found = crossovers[backend].item_size
+        crossing = crossovers[backend]
+        found = crossing.item_size  # None unless determined (docs/scaling.md, "Crossover")
         if found is not None:
             axes.axvline(found, color=color, linestyle="--", linewidth=0.8)
+            if crossing.low is not None and crossing.high is not None:
+                axes.axvspan(crossing.low, crossing.high, color=color, alpha=0.12, linewidth=0)
             axes.annotate(
                 f"crossover ≈ {approx_size(found)}",
                 (found, 1.0),

@@ -271,7 +271,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("parscale: speedup summary")
     for line in table(session.records):
         terminalreporter.write_line(line)
-    extra = notes(session.records, session.executors.starts) + sweeps(session.results())
+    extra = notes(session.records, session.executors.starts) + sweeps(
+        session.records, session.machine()
+    )
     if extra:
         terminalreporter.write_line("")
         for line in extra:

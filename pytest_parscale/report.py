@@ -5,33 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.scaling import CROSSOVER_TEXT, analyse_document
-from pytest_parscale.sizes import approx_size, format_size
-from pytest_parscale.stats import crossover, median
+from pytest_parscale import fmt
+from pytest_parscale.scaling import (
+    analyse_records,
+    group_size_series,
+    serial_fraction,
+    usable_cores_of,
+)
+from pytest_parscale.sizes import format_size
+from pytest_parscale.stats import median
+from pytest_parscale.transport import SerialisationCost
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record, RequirementResult
     from pytest_parscale.session import EngineStart
 
-
-def seconds(value: float) -> str:
-    """Human duration with three significant figures."""
-    if value < 1e-3:
-        return f"{value * 1e6:.3g}us"
-    if value < 1:
-        return f"{value * 1e3:.3g}ms"
-    return f"{value:.3g}s"
-
-
-def ratio(value: float) -> str:
-    """Speedups keep two decimals, or three significant figures below 0.1."""
-    if value != value or value in (float("inf"), float("-inf")):
-        return str(value)
-    return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.2f}"
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+plural = fmt.plural
 
 
 def describe_run(record: Record) -> str:
@@ -47,9 +36,7 @@ def requirement_line(record: Record, requirement: RequirementResult, where: str)
     """``speedup 0.63x [0.58, 0.69] < required 1.50x (pool, 2 workers, 10B items)``."""
     if requirement.metric == "speedup":
         interval = record.speedup
-        measured = (
-            f"speedup {ratio(interval.estimate)}x [{ratio(interval.low)}, {ratio(interval.high)}]"
-        )
+        measured = f"speedup {fmt.speedup_interval(interval)}"
         relation = {"fail": "<", "pass": ">="}.get(requirement.verdict, "undecided against")
         bar = f"required {requirement.threshold:.2f}x"
         if requirement.threshold != requirement.declared:
@@ -66,11 +53,6 @@ def requirement_line(record: Record, requirement: RequirementResult, where: str)
         relation = {"fail": ">", "pass": "<="}.get(requirement.verdict, "undecided against")
         bar = f"allowed {requirement.threshold:.2f}"
     return f"{measured} {relation} {bar} ({where})"
-
-
-def _interval(record: Record) -> str:
-    interval = record.speedup
-    return f"{ratio(interval.estimate)}x [{ratio(interval.low)}, {ratio(interval.high)}]"
 
 
 def table(records: Sequence[Record]) -> list[str]:
@@ -95,15 +77,15 @@ def table(records: Sequence[Record]) -> list[str]:
         share = record.transport_share
         rows.append(
             [
-                record.nodeid.split("::", 1)[-1],
+                fmt.short_id(record.nodeid),
                 record.backend,
                 workers,
                 format_size(record.item_size) if record.item_size is not None else "-",
-                seconds(median(record.serial)),
-                seconds(median(record.parallel)),
-                _interval(record),
-                f"{record.efficiency:.0%}",
-                f"{share.estimate:.0%}" if share is not None else "-",
+                fmt.seconds(median(record.serial)),
+                fmt.seconds(median(record.parallel)),
+                fmt.speedup_interval(record.speedup),
+                fmt.clipped_fraction(record.efficiency),
+                fmt.clipped_fraction(share.estimate) if share is not None else "-",
                 record.verdict,
             ]
         )
@@ -120,46 +102,61 @@ def table(records: Sequence[Record]) -> list[str]:
     return lines
 
 
-def test_name(record: Record) -> str:
-    """The test's name without its file and parameters: ``test_checksum``."""
-    return record.nodeid.split("::", 1)[-1].split("[", 1)[0]
-
-
 def crossovers(records: Sequence[Record]) -> list[str]:
-    """Per test and backend with three or more item sizes: where speedup crosses 1.0."""
-    groups: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for record in records:
-        if record.item_size is not None:
-            key = (test_name(record), record.backend)
-            groups.setdefault(key, []).append((record.item_size, record.speedup.estimate))
+    """Per test, worker count and backend with two or more item sizes: the crossover.
+
+    The same ``scaling.crossover`` backs the HTML report and the plots, so they agree.
+    """
     lines = []
-    for (name, backend), points in groups.items():
-        if len({size for size, _ in points}) < 3:
-            continue
-        found = crossover(points)
-        if isinstance(found, str):
-            text = CROSSOVER_TEXT[found]
-        else:
-            text = f"~{approx_size(found)} per item (log-interpolated)"
-        lines.append(f"crossover: {name} on {backend}: {text}")
+    for series in group_size_series(records):
+        for backend, found in series.crossovers().items():
+            lines.append(
+                f"crossover: {series.test} on {backend} ({plural(series.workers, 'worker')}): "
+                f"{found.sentence}"
+            )
     return lines
 
 
-def serialisation(record: Record) -> str | None:
+def serialisation_of(record: Record) -> SerialisationCost | None:
+    """The record's serialisation cost: the one place that knows where it is stored."""
     cost = record.executor.get("serialisation")
-    if not cost or record.item_size is None:
+    return SerialisationCost(**cost) if cost else None
+
+
+def serialisation(record: Record) -> str | None:
+    cost = serialisation_of(record)
+    if cost is None or record.item_size is None:
         return None
     return (
-        f"serialisation: {record.nodeid.split('::', 1)[-1]}: "
-        f"{cost['item_bytes']:.0f} B/item out, {cost['result_bytes']:.0f} B/result back, "
-        f"{seconds(cost['seconds_per_item'])}/item to dump+load"
+        f"serialisation: {fmt.short_id(record.nodeid)}: "
+        f"{cost.item_bytes:.0f} B/item out, {cost.result_bytes:.0f} B/result back, "
+        f"{fmt.seconds(cost.seconds_per_item)}/item to dump+load"
     )
 
 
-def sweeps(document: Mapping[str, Any]) -> list[str]:
+def projection(record: Record) -> str | None:
+    """The Amdahl projection line, or why there is none (docs/scaling.md, honesty rules)."""
+    if record.projection is None:
+        return None
+    p = record.projection
+    name = fmt.short_id(record.nodeid)
+    fraction = serial_fraction(record.speedup.estimate, record.workers)
+    if fraction.value is None:
+        return (
+            f"no projection (Amdahl): {name} at {p.workers} workers: "
+            f"no serial fraction at {record.workers} workers, {fraction.reason}"
+        )
+    return (
+        f"projection (Amdahl, not measured): {name} "
+        f"~{fmt.ratio(p.speedup)}x at {p.workers} workers from Karp-Flatt serial "
+        f"fraction {fraction.value:.3f} measured at {p.measured_workers} workers"
+    )
+
+
+def sweeps(records: Sequence[Record], machine: Mapping[str, Any]) -> list[str]:
     """Per worker sweep: the Karp-Flatt trend and what could and could not be fitted."""
     lines = []
-    for sweep, analysis in analyse_document(document):
+    for sweep, analysis in analyse_records(records, usable_cores_of(machine)):
         size = f", {format_size(sweep.item_size)} items" if sweep.item_size is not None else ""
         counts = ", ".join(str(count) for count in sweep.requested_counts)
         lines.append(f"scaling: {sweep.test} on {sweep.backend}{size} (workers {counts}):")
@@ -178,26 +175,22 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
         if advice is not None:
             verdict = "helps" if advice.helps else "does not help"
             lines.append(
-                f"chunking: {record.nodeid.split('::', 1)[-1]}: chunksize {advice.chunksize} -> "
+                f"chunking: {fmt.short_id(record.nodeid)}: chunksize {advice.chunksize} -> "
                 f"{advice.suggested} (len // (4 * workers)) {verdict}: speedup "
-                f"{ratio(advice.speedup)}x -> {ratio(advice.speedup_suggested)}x"
+                f"{fmt.ratio(advice.speedup)}x -> {fmt.ratio(advice.speedup_suggested)}x"
             )
     for record in records:
-        if record.projection is not None:
-            p = record.projection
-            lines.append(
-                f"projection (Amdahl, not measured): {record.nodeid.split('::', 1)[-1]} "
-                f"~{p.speedup:.2f}x at {p.workers} workers from Karp-Flatt serial "
-                f"fraction {p.serial_fraction:.3f} measured at {p.measured_workers} workers"
-            )
+        projected = projection(record)
+        if projected is not None:
+            lines.append(projected)
         for warning in record.warnings:
-            lines.append(f"undecided: {record.nodeid.split('::', 1)[-1]}: {warning}")
+            lines.append(f"undecided: {fmt.short_id(record.nodeid)}: {warning}")
     for start in starts:
         address = start.details.get("engine", "embedded")
         if address == "embedded":
             line = (
                 f"engine: {start.backend} with {plural(start.workers, 'worker')} started once "
-                f"in {seconds(start.seconds)}"
+                f"in {fmt.seconds(start.seconds)}"
             )
         else:
             nodes = start.details.get("nodes")
@@ -205,7 +198,7 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
             on = f" on {plural(nodes, kind)}" if isinstance(nodes, int) else ""
             line = (
                 f"engine: {start.backend} cluster at {address} with "
-                f"{plural(start.workers, 'worker')}{on}, connected in {seconds(start.seconds)} "
+                f"{plural(start.workers, 'worker')}{on}, connected in {fmt.seconds(start.seconds)} "
                 "(not started or stopped by pytest-parscale)"
             )
         per_task = start.details.get("per_task_seconds")

@@ -1,60 +1,112 @@
 """Scaling analysis of worker sweeps: efficiency, Karp-Flatt trend, Amdahl and USL fits.
 
-Pure Python (no pytest, numpy or scipy) so the analysis runs wherever results files
-are read, and every number here is tested on synthetic data with known parameters.
+No pytest import and no module-level numpy or scipy: the fits import scipy (the
+``report`` extra) inside the functions that need it, so the plugin starts light and a
+machine without scipy gets a sentence naming the extra instead of a crash. Every
+number here is tested on synthetic data with known parameters (docs/scaling.md).
 
-Fits are weighted least squares on the speedup itself, solved by Gauss-Newton with
-Levenberg-Marquardt damping, started from the linearised form of each law. Standard
-errors come from the Jacobian at the optimum: ``cov = s^2 (J^T W J)^-1`` with
+Fits are weighted least squares on the speedup itself (``scipy.optimize.least_squares``,
+Levenberg-Marquardt), started from the linearised form of each law. Standard errors
+come from the Jacobian at the optimum: ``cov = s^2 (J^T W J)^-1`` with
 ``s^2 = sum(w r^2) / (n - p)``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 import re
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.sizes import approx_size, format_size
-from pytest_parscale.stats import amdahl_speedup, karp_flatt
-from pytest_parscale.stats import crossover as stats_crossover
+from pytest_parscale.stats import karp_flatt
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from pytest_parscale.results import Record
 
 #: The Universal Scalability Law needs this many distinct worker counts within the
 #: usable cores: two parameters, and two more counts to see any curvature at all.
 USL_MIN_COUNTS = 4
 #: Amdahl's law has one parameter: two distinct counts, one of them at least 2.
 AMDAHL_MIN_COUNTS = 2
+#: What to install when the fits cannot run.
+REPORT_EXTRA = "pip install 'pytest-parscale[report]'"
+#: A crossover whose interval spans more than this factor of sizes is not reported.
+CROSSOVER_MAX_SPAN = 10.0
 
-# One-sided 95% Student t quantiles by degrees of freedom; a df between entries uses
-# the smaller df's (larger, hence conservative) value.
-_T95_ONE_SIDED = (
-    (1, 6.314),
-    (2, 2.920),
-    (3, 2.353),
-    (4, 2.132),
-    (5, 2.015),
-    (6, 1.943),
-    (7, 1.895),
-    (8, 1.860),
-    (9, 1.833),
-    (10, 1.812),
-    (12, 1.782),
-    (15, 1.753),
-    (20, 1.725),
-    (30, 1.697),
-    (60, 1.671),
-    (120, 1.658),
-)
+
+class ScipyMissing(ImportError):
+    """scipy (the ``report`` extra) is not installed; the message says how to get it."""
 
 
 def t_critical_95(dof: int) -> float:
-    """One-sided 95% Student t quantile, conservative between tabulated df."""
+    """One-sided 95% Student t quantile (scipy.stats.t)."""
     if dof < 1:
         raise ValueError("a t test needs at least one degree of freedom")
-    return next(quantile for tabulated, quantile in reversed(_T95_ONE_SIDED) if dof >= tabulated)
+    try:
+        from scipy.stats import t
+    except ImportError as error:
+        raise ScipyMissing(f"the scaling statistics need scipy: {REPORT_EXTRA}") from error
+    return float(t.ppf(0.95, dof))
+
+
+# ------------------------------------------------------------ serial fraction
+
+
+@dataclass(frozen=True)
+class SerialFraction:
+    """A Karp-Flatt serial fraction, or None and the sentence saying why there is none.
+
+    The fraction explains a speedup under Amdahl's law only inside [0, 1]: below 1x the
+    parallel run lost to overhead (the fraction exceeds 1), above N workers' worth the
+    run was superlinear (the fraction is negative). Neither is a serial fraction, so
+    none is printed and nothing is projected from it (docs/scaling.md).
+    """
+
+    value: float | None
+    reason: str | None = None
+
+    def text(self) -> str:
+        """``0.123`` or a short ``none (speedup < 1)`` for a table cell."""
+        if self.value is not None:
+            return f"{self.value:.3g}"
+        return "none" if self.reason is None else f"none ({self.short})"
+
+    @property
+    def short(self) -> str:
+        if self.reason is None:
+            return "-"
+        return self.reason.split(":", 1)[0]
+
+
+def serial_fraction(speedup: float, workers: int) -> SerialFraction:
+    """The Karp-Flatt serial fraction when it means something, else the reason it does not."""
+    if workers < 2:
+        return SerialFraction(None, "one worker: the serial fraction needs 2 or more workers")
+    if not math.isfinite(speedup) or speedup <= 0:
+        return SerialFraction(None, f"no speedup measured: {speedup!r} is not a positive ratio")
+    if speedup < 1:
+        return SerialFraction(
+            None,
+            f"speedup < 1: at {speedup:.3g}x the parallel run is slower than serial, so "
+            "overhead dominates and no serial fraction explains it",
+        )
+    value = karp_flatt(speedup, workers)
+    if value < 0:
+        return SerialFraction(
+            None,
+            f"speedup > workers: {speedup:.3g}x on {workers} workers is superlinear, "
+            "which Amdahl's law does not describe",
+        )
+    if value > 1:  # unreachable for speedup >= 1; kept so the rule reads whole
+        return SerialFraction(None, f"fraction > 1: {value:.3g} is outside [0, 1]")
+    return SerialFraction(value)
 
 
 # --------------------------------------------------------------------------- points
@@ -77,11 +129,13 @@ class ScalingPoint:
         return self.speedup / self.workers
 
     @property
+    def serial_fraction(self) -> SerialFraction:
+        return serial_fraction(self.speedup, self.workers)
+
+    @property
     def karp_flatt(self) -> float | None:
-        """Serial fraction; undefined at one worker and for a non-positive speedup."""
-        if self.workers < 2 or self.speedup <= 0:
-            return None
-        return karp_flatt(self.speedup, self.workers)
+        """Serial fraction where it means something (see ``serial_fraction``), else None."""
+        return self.serial_fraction.value
 
     def standard_deviation(self) -> float | None:
         """Normal-approximation spread of the speedup read off its interval."""
@@ -113,122 +167,69 @@ class _Solution:
     dof: int
 
 
-def _solve(matrix: list[list[float]], vector: list[float]) -> list[float] | None:
-    """Gaussian elimination with partial pivoting; None for a singular system."""
-    size = len(vector)
-    rows = [[*matrix[i], vector[i]] for i in range(size)]
-    scale = max((abs(value) for row in matrix for value in row), default=0.0)
-    if scale == 0:
-        return None
-    for column in range(size):
-        pivot = max(range(column, size), key=lambda row: abs(rows[row][column]))
-        if abs(rows[pivot][column]) <= 1e-13 * scale:
-            return None
-        rows[column], rows[pivot] = rows[pivot], rows[column]
-        for row in range(size):
-            if row != column:
-                factor = rows[row][column] / rows[column][column]
-                for k in range(column, size + 1):
-                    rows[row][k] -= factor * rows[column][k]
-    return [rows[i][size] / rows[i][i] for i in range(size)]
-
-
-def _inverse(matrix: list[list[float]]) -> list[list[float]] | None:
-    size = len(matrix)
-    columns = []
-    for index in range(size):
-        unit = [1.0 if row == index else 0.0 for row in range(size)]
-        column = _solve(matrix, unit)
-        if column is None:
-            return None
-        columns.append(column)
-    return [[columns[j][i] for j in range(size)] for i in range(size)]
-
-
-def _normal_equations(
-    rows: Sequence[Sequence[float]], residuals: Sequence[float], weights: Sequence[float]
-) -> tuple[list[list[float]], list[float]]:
-    """``J^T W J`` and ``J^T W r`` for a Jacobian given row by row."""
-    size = len(rows[0])
-    jtj = [
-        [
-            sum(w * row[i] * row[j] for row, w in zip(rows, weights, strict=True))
-            for j in range(size)
-        ]
-        for i in range(size)
-    ]
-    jtr = [
-        sum(w * row[i] * r for row, r, w in zip(rows, residuals, weights, strict=True))
-        for i in range(size)
-    ]
-    return jtj, jtr
+Model = Callable[["NDArray[Any]", "NDArray[Any]"], "NDArray[Any]"]
 
 
 def _fit(
-    model: Callable[[tuple[float, ...], float], float],
-    gradient: Callable[[tuple[float, ...], float], tuple[float, ...]],
+    model: Model,
+    jacobian: Model,
     xs: Sequence[float],
     ys: Sequence[float],
     weights: Sequence[float],
     start: tuple[float, ...],
-    *,
-    iterations: int = 200,
 ) -> _Solution | None:
-    """Levenberg-Marquardt on ``sum(w (y - model(x))^2)``; None if it cannot converge."""
+    """Levenberg-Marquardt on ``sum(w (y - model(x))^2)``; None if it cannot converge.
 
-    def rss_of(params: tuple[float, ...]) -> float:
-        total = 0.0
-        for x, y, w in zip(xs, ys, weights, strict=True):
-            value = model(params, x)
-            if not math.isfinite(value):
-                return math.inf
-            total += w * (y - value) ** 2
-        return total
+    ``model(params, x)`` and ``jacobian(params, x)`` take numpy arrays; the Jacobian
+    has one row per x and one column per parameter.
+    """
+    try:
+        import numpy as np
+        from scipy.optimize import least_squares
+    except ImportError as error:
+        raise ScipyMissing(f"the scaling fits need scipy: {REPORT_EXTRA}") from error
 
-    params = start
-    rss = rss_of(params)
-    if not math.isfinite(rss):
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    root = np.sqrt(np.asarray(weights, dtype=float))
+
+    def residuals(params: NDArray[Any]) -> NDArray[Any]:
+        weighted: NDArray[Any] = root * (model(params, x) - y)
+        return weighted
+
+    def weighted_jacobian(params: NDArray[Any]) -> NDArray[Any]:
+        weighted: NDArray[Any] = root[:, None] * jacobian(params, x)
+        return weighted
+
+    with np.errstate(all="ignore"):
+        first = residuals(np.asarray(start, dtype=float))
+        if not np.all(np.isfinite(first)):
+            return None
+        try:
+            result = least_squares(
+                residuals,
+                np.asarray(start, dtype=float),
+                jac=weighted_jacobian,
+                method="lm",
+                xtol=1e-15,
+                ftol=1e-15,
+                gtol=1e-15,
+            )
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+    if result.status <= 0 or not np.all(np.isfinite(result.x)):
         return None
-    damping = 1e-3
-    converged = False
-    for _ in range(iterations):
-        rows = [gradient(params, x) for x in xs]
-        residuals = [y - model(params, x) for x, y in zip(xs, ys, strict=True)]
-        jtj, jtr = _normal_equations(rows, residuals, weights)
-        improved = False
-        while damping < 1e12:
-            damped = [
-                [value * (1 + damping) if i == j else value for j, value in enumerate(row)]
-                for i, row in enumerate(jtj)
-            ]
-            step = _solve(damped, jtr)
-            if step is None:
-                damping *= 10
-                continue
-            trial = tuple(p + s for p, s in zip(params, step, strict=True))
-            trial_rss = rss_of(trial)
-            if trial_rss <= rss:
-                improved = True
-                converged = rss - trial_rss <= 1e-15 * max(rss, 1e-300) or all(
-                    abs(s) <= 1e-12 * max(abs(p), 1.0) for s, p in zip(step, params, strict=True)
-                )
-                params, rss = trial, trial_rss
-                damping = max(damping / 10, 1e-12)
-                break
-            damping *= 10
-        if not improved or converged:
-            break
-    rows = [gradient(params, x) for x in xs]
-    jtj, _ = _normal_equations(rows, [0.0] * len(xs), weights)
-    dof = len(xs) - len(params)
-    inverse = _inverse(jtj)
-    if inverse is None:
+    final = result.jac
+    normal = final.T @ final
+    if not np.all(np.isfinite(normal)) or np.linalg.matrix_rank(normal) < len(start):
         return None
+    inverse = np.linalg.inv(normal)
+    rss = float(np.sum(result.fun**2))
+    dof = len(xs) - len(start)
     covariance = None
     if dof > 0:
-        variance = rss / dof
-        covariance = tuple(tuple(variance * value for value in row) for row in inverse)
-    return _Solution(params, covariance, rss, dof)
+        scaled = inverse * (rss / dof)
+        covariance = tuple(tuple(float(value) for value in row) for row in scaled)
+    return _Solution(tuple(float(value) for value in result.x), covariance, rss, dof)
 
 
 def _weights(points: Sequence[ScalingPoint]) -> tuple[list[float], bool]:
@@ -356,25 +357,28 @@ def usl_speedup(sigma: float, kappa: float, workers: float) -> float:
     return workers / denominator if denominator > 0 else math.nan
 
 
-def _usl_model(params: tuple[float, ...], workers: float) -> float:
-    denominator = 1 + params[0] * (workers - 1) + params[1] * workers * (workers - 1)
-    return workers / denominator if denominator > 0 else math.inf
+def _usl_model(params: NDArray[Any], workers: NDArray[Any]) -> NDArray[Any]:
+    sigma, kappa = params
+    denominator = 1 + sigma * (workers - 1) + kappa * workers * (workers - 1)
+    return workers / denominator  # type: ignore[no-any-return]
 
 
-def _usl_gradient(params: tuple[float, ...], workers: float) -> tuple[float, ...]:
-    denominator = 1 + params[0] * (workers - 1) + params[1] * workers * (workers - 1)
+def _usl_jacobian(params: NDArray[Any], workers: NDArray[Any]) -> NDArray[Any]:
+    import numpy as np
+
+    sigma, kappa = params
+    denominator = 1 + sigma * (workers - 1) + kappa * workers * (workers - 1)
     factor = -workers / denominator**2
-    return (factor * (workers - 1), factor * workers * (workers - 1))
+    return np.column_stack((factor * (workers - 1), factor * workers * (workers - 1)))
 
 
-def _amdahl_model(params: tuple[float, ...], workers: float) -> float:
-    denominator = params[0] + (1 - params[0]) / workers
-    return 1 / denominator if denominator > 0 else math.inf
+def _amdahl_model(params: NDArray[Any], workers: NDArray[Any]) -> NDArray[Any]:
+    return 1 / (params[0] + (1 - params[0]) / workers)  # type: ignore[no-any-return]
 
 
-def _amdahl_gradient(params: tuple[float, ...], workers: float) -> tuple[float, ...]:
+def _amdahl_jacobian(params: NDArray[Any], workers: NDArray[Any]) -> NDArray[Any]:
     speedup = _amdahl_model(params, workers)
-    return (-(speedup**2) * (1 - 1 / workers),)
+    return (-(speedup**2) * (1 - 1 / workers))[:, None]
 
 
 def fit_amdahl(
@@ -399,7 +403,10 @@ def fit_amdahl(
     start = sum(w * ai * bi for w, ai, bi in zip(weights, a, b, strict=True)) / sum(
         w * ai * ai for w, ai in zip(weights, a, strict=True)
     )
-    solution = _fit(_amdahl_model, _amdahl_gradient, xs, ys, weights, (min(start, 0.99),))
+    try:
+        solution = _fit(_amdahl_model, _amdahl_jacobian, xs, ys, weights, (min(start, 0.99),))
+    except ScipyMissing as error:
+        return NoFit("Amdahl", f"No Amdahl fit: {error}.")
     if solution is None:
         return NoFit("Amdahl", "No Amdahl fit: the least-squares problem did not converge.")
     return AmdahlFit(
@@ -454,8 +461,11 @@ def fit_usl(
     xs = [float(point.workers) for point in usable]
     ys = [point.speedup for point in usable]
     weights, weighted = _weights(usable)
-    start = _usl_linearised(xs, ys, weights)
-    solution = _fit(_usl_model, _usl_gradient, xs, ys, weights, start)
+    try:
+        start = _usl_linearised(xs, ys, weights)
+        solution = _fit(_usl_model, _usl_jacobian, xs, ys, weights, start)
+    except ScipyMissing as error:
+        return NoFit("USL", f"No USL fit: {error}.")
     if solution is None:
         return NoFit(
             "USL",
@@ -493,11 +503,16 @@ def _usl_linearised(
     xs: Sequence[float], ys: Sequence[float], weights: Sequence[float]
 ) -> tuple[float, float]:
     """Start values from ``N/S - 1 = sigma (N-1) + kappa N (N-1)`` (exact on exact data)."""
-    rows = [(x - 1, x * (x - 1)) for x in xs]
-    targets = [x / y - 1 if y > 0 else 0.0 for x, y in zip(xs, ys, strict=True)]
-    jtj, jtr = _normal_equations(rows, targets, weights)
-    solved = _solve(jtj, jtr)
-    return (solved[0], solved[1]) if solved is not None else (0.0, 0.0)
+    try:
+        import numpy as np
+    except ImportError as error:  # numpy comes with scipy
+        raise ScipyMissing(f"the scaling fits need scipy: {REPORT_EXTRA}") from error
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    root = np.sqrt(np.asarray(weights, dtype=float))
+    rows = np.column_stack((x - 1, x * (x - 1))) * root[:, None]
+    targets = np.where(y > 0, x / np.where(y > 0, y, 1.0) - 1, 0.0) * root
+    solved, _, rank, _ = np.linalg.lstsq(rows, targets, rcond=None)
+    return (float(solved[0]), float(solved[1])) if rank == 2 else (0.0, 0.0)
 
 
 # ------------------------------------------------------------------ Karp-Flatt
@@ -530,6 +545,27 @@ def karp_flatt_trend(
         if (e := point.karp_flatt) is not None
     ]
     counts = sorted({int(n) for n, _ in pairs})
+    left_out = sorted(
+        {
+            (point.workers, point.serial_fraction.short)
+            for point in _usable(points, usable_cores)
+            if point.workers >= 2 and point.karp_flatt is None
+        }
+    )
+    trend = _trend(points, usable_cores, pairs, counts)
+    if not left_out:
+        return trend
+    dropped = "; ".join(f"{workers} workers: {why}" for workers, why in left_out)
+    sentence = trend.sentence.removesuffix(".") + f" (left out, no serial fraction: {dropped})."
+    return KarpFlattTrend(trend.slope, trend.standard_error, trend.rises, sentence)
+
+
+def _trend(
+    points: Sequence[ScalingPoint],
+    usable_cores: int | None,
+    pairs: Sequence[tuple[float, float]],
+    counts: Sequence[int],
+) -> KarpFlattTrend:
     meaning = (
         "the loss grows with the worker count, which points at overhead "
         "(transport, contention), not at a fixed serial section"
@@ -556,7 +592,15 @@ def karp_flatt_trend(
         rises = slope > 1e-9 * scale
         test = "exact data"
     else:
-        critical = t_critical_95(dof)
+        try:
+            critical = t_critical_95(dof)
+        except ScipyMissing as missing:
+            return KarpFlattTrend(
+                slope,
+                error,
+                None,
+                f"Karp-Flatt serial fraction slope {slope:.3g} per worker; not tested: {missing}.",
+            )
         rises = slope / error > critical
         test = f"t = {slope / error:.2f} vs {critical:.2f} at 95%"
     verdict = (
@@ -632,6 +676,7 @@ class SweepAnalysis:
     amdahl: AmdahlFit | NoFit
     usl: USLFit | NoFit
     projections: tuple[ModelProjection, ...] = field(default=())
+    no_projection: str | None = None  # why counts beyond the measured ones are not projected
 
     @property
     def model(self) -> AmdahlFit | USLFit | None:
@@ -648,6 +693,8 @@ class SweepAnalysis:
         for fit in (self.amdahl, self.usl):
             lines.append(fit.reason if isinstance(fit, NoFit) else fit.describe())
         lines.extend(projection.describe() for projection in self.projections)
+        if self.no_projection is not None:
+            lines.append(self.no_projection)
         return lines
 
 
@@ -675,22 +722,35 @@ def analyse(points: Sequence[ScalingPoint], usable_cores: int | None = None) -> 
         return analysis
     measured = max(model.counts)
     wanted = {p.workers_requested or p.workers for p in ordered} | {p.workers for p in ordered}
-    projections = [
-        ModelProjection(count, model.predict(count), model.model)
-        for count in sorted(wanted)
-        if count > measured
-    ]
-    return SweepAnalysis(
-        ordered, usable_cores, analysis.trend, amdahl, usl, projections=tuple(projections)
-    )
+    beyond = [count for count in sorted(wanted) if count > measured]
+    if not beyond:
+        return analysis
+    outside = _outside_its_law(model)
+    if outside is not None:
+        counts = _counts_text(beyond)
+        return dataclasses.replace(
+            analysis, no_projection=f"No projection to {counts} workers: {outside}."
+        )
+    projections = tuple(ModelProjection(n, model.predict(n), model.model) for n in beyond)
+    return dataclasses.replace(analysis, projections=projections)
 
 
-def amdahl_projection(serial_fraction: float, workers: int) -> ModelProjection:
-    """Amdahl projection from one Karp-Flatt value, labelled like the fitted ones."""
-    return ModelProjection(workers, amdahl_speedup(serial_fraction, workers), "Amdahl")
+def _outside_its_law(model: AmdahlFit | USLFit) -> str | None:
+    """Why a fitted model must not be projected from, or None when it may be."""
+    if isinstance(model, AmdahlFit) and not 0 <= model.serial_fraction <= 1:
+        return (
+            f"the Amdahl serial fraction {model.serial_fraction:.3g} is outside [0, 1], "
+            "so Amdahl's law does not describe this sweep"
+        )
+    if isinstance(model, USLFit) and not 0 <= model.sigma <= 1:
+        return (
+            f"the USL contention sigma {model.sigma:.3g} is outside [0, 1], "
+            "so the USL does not describe this sweep"
+        )
+    return None
 
 
-# ----------------------------------------------------------- results documents
+# ------------------------------------------------------------------- records
 
 _WORKER_TOKEN = r"(?:w|workers?[=_]?|n)?{count}(?:w|workers?)?"
 
@@ -709,38 +769,36 @@ def _strip_token(nodeid: str, pattern: str) -> str:
     return f"{head}[{rest}]" if rest else head
 
 
-def sweep_test_id(record: Mapping[str, Any]) -> str:
+def sweep_test_id(record: Record) -> str:
     """The node id without its worker part (``4``, ``w4``, ``4w``, ``workers=4``...)."""
-    nodeid = str(record["nodeid"])
-    requested = record.get("workers_requested") or record.get("workers")
-    if requested is None:
-        return nodeid
-    return _strip_token(nodeid, _WORKER_TOKEN.format(count=int(requested)))
+    requested = record.workers_requested or record.workers
+    return _strip_token(record.nodeid, _WORKER_TOKEN.format(count=int(requested)))
 
 
-def size_series_test_id(record: Mapping[str, Any]) -> str:
+def size_series_test_id(record: Record) -> str:
     """The node id without its worker, backend and item-size parts."""
-    nodeid = sweep_test_id(record)
-    nodeid = _strip_token(nodeid, re.escape(str(record["backend"])))
-    size = record.get("item_size")
-    if size is not None:
-        nodeid = _strip_token(nodeid, re.escape(format_size(int(size))))
+    nodeid = _strip_token(sweep_test_id(record), re.escape(record.backend))
+    if record.item_size is not None:
+        nodeid = _strip_token(nodeid, re.escape(format_size(record.item_size)))
     return nodeid
 
 
-def point_from_record(record: Mapping[str, Any]) -> ScalingPoint:
-    """A ScalingPoint from one record dict of a results document."""
-    speedup = record["speedup"]
+def _end(value: float) -> float | None:
+    """An interval end, or None where one round left it unbounded."""
+    return value if math.isfinite(value) else None
+
+
+def point_from_record(record: Record) -> ScalingPoint:
+    """A ScalingPoint from one measured record."""
+    speedup = record.speedup
     return ScalingPoint(
-        workers=int(record["workers"]),
-        speedup=float(speedup["estimate"]),
-        low=None if speedup.get("low") is None else float(speedup["low"]),
-        high=None if speedup.get("high") is None else float(speedup["high"]),
-        confidence=float(speedup.get("confidence") or 0.95),
-        oversubscribed=bool(record.get("oversubscribed", False)),
-        workers_requested=(
-            None if record.get("workers_requested") is None else int(record["workers_requested"])
-        ),
+        workers=record.workers,
+        speedup=speedup.estimate,
+        low=_end(speedup.low),
+        high=_end(speedup.high),
+        confidence=speedup.confidence,
+        oversubscribed=record.oversubscribed,
+        workers_requested=record.workers_requested,
     )
 
 
@@ -751,7 +809,7 @@ class Sweep:
     test: str
     backend: str
     item_size: int | None
-    records: tuple[Mapping[str, Any], ...]
+    records: tuple[Record, ...]
 
     @property
     def points(self) -> list[ScalingPoint]:
@@ -759,7 +817,7 @@ class Sweep:
 
     @property
     def requested_counts(self) -> list[int]:
-        return sorted({int(r.get("workers_requested") or r["workers"]) for r in self.records})
+        return sorted({r.workers_requested or r.workers for r in self.records})
 
     @property
     def label(self) -> str:
@@ -769,36 +827,34 @@ class Sweep:
         return " · ".join(parts)
 
 
-def group_sweeps(records: Iterable[Mapping[str, Any]]) -> list[Sweep]:
-    """Group result records by (test without the worker part, backend, item size).
+def group_sweeps(records: Iterable[Record]) -> list[Sweep]:
+    """Group records by (test without the worker part, backend, item size).
 
-    Order follows the first appearance of each group; records keep the document's order
-    within a group.
+    Order follows the first appearance of each group; records keep their order within
+    a group.
     """
-    groups: dict[tuple[str, str, int | None], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[str, str, int | None], list[Record]] = {}
     for record in records:
-        size = record.get("item_size")
-        key = (sweep_test_id(record), str(record["backend"]), None if size is None else int(size))
+        key = (sweep_test_id(record), record.backend, record.item_size)
         groups.setdefault(key, []).append(record)
     return [
         Sweep(test, backend, size, tuple(rows)) for (test, backend, size), rows in groups.items()
     ]
 
 
-def usable_cores_of(results_document: Mapping[str, Any]) -> int | None:
-    """The usable cores the results document's machine recorded, if it did."""
-    machine = results_document.get("machine") or {}
-    value = machine.get("usable_cores") if isinstance(machine, Mapping) else None
+def usable_cores_of(machine: Mapping[str, Any]) -> int | None:
+    """The usable cores a results document's machine recorded, if it did."""
+    value = machine.get("usable_cores")
     return int(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def analyse_document(results_document: Mapping[str, Any]) -> list[tuple[Sweep, SweepAnalysis]]:
-    """Every sweep (two or more requested worker counts) of a results document, analysed."""
-    cores = usable_cores_of(results_document)
-    sweeps = group_sweeps(results_document.get("results") or [])
+def analyse_records(
+    records: Iterable[Record], usable_cores: int | None
+) -> list[tuple[Sweep, SweepAnalysis]]:
+    """Every sweep (two or more requested worker counts) among the records, analysed."""
     return [
-        (sweep, analyse(sweep.points, cores))
-        for sweep in sweeps
+        (sweep, analyse(sweep.points, usable_cores))
+        for sweep in group_sweeps(records)
         if len(sweep.requested_counts) >= 2
     ]
 
@@ -816,10 +872,18 @@ class SizePoint:
 
 @dataclass(frozen=True)
 class Crossover:
-    """Where speedup crosses 1.0 as items grow, or the sentence saying it does not."""
+    """Where speedup crosses 1.0 as items grow, or the sentence saying it does not.
+
+    ``item_size`` is set only when the crossover is determined: its interval
+    ``[low, high]`` (from the speedup intervals at the sizes around it) spans at most
+    ``CROSSOVER_MAX_SPAN`` times. ``estimate`` is the interpolated point either way.
+    """
 
     item_size: float | None
     sentence: str
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
 
 
 CROSSOVER_TEXT = {
@@ -829,14 +893,75 @@ CROSSOVER_TEXT = {
 }
 
 
+def _crossing(curve: Sequence[tuple[float, float]]) -> float | str:
+    """First upward crossing of 1.0 of (size, speedup) pairs, log-log interpolated.
+
+    ``"always"`` (every speedup >= 1), ``"never"`` (every one < 1) or ``"falls"`` (it
+    only drops below 1 as items grow) when there is none. An end that is not a number
+    (one round: unbounded) counts as above 1 when infinite, below when -infinite.
+    """
+    if all(speedup >= 1 for _, speedup in curve):
+        return "always"
+    if all(speedup < 1 for _, speedup in curve):
+        return "never"
+    for (size_a, speedup_a), (size_b, speedup_b) in itertools.pairwise(curve):
+        if speedup_a < 1 <= speedup_b:
+            if speedup_a <= 0:
+                return size_b
+            if not math.isfinite(speedup_b):
+                return size_a
+            log_a, log_b = math.log(size_a), math.log(size_b)
+            fraction = -math.log(speedup_a) / (math.log(speedup_b) - math.log(speedup_a))
+            return math.exp(log_a + fraction * (log_b - log_a))
+    return "falls"
+
+
 def crossover(points: Sequence[SizePoint]) -> Crossover:
-    """First upward crossing of 1.0, interpolated on log size and log speedup."""
-    if len({point.item_size for point in points}) < 2:
+    """The crossover size with its interval, or why it is absent or not determined.
+
+    The estimate interpolates the speedups; the interval interpolates the high ends
+    (the earliest the crossing can be) and the low ends (the latest) the same way
+    (docs/scaling.md, "Crossover").
+    """
+    ordered = sorted(points, key=lambda point: point.item_size)
+    if len({point.item_size for point in ordered}) < 2:
         return Crossover(None, "one item size only: no crossover can be located")
-    found = stats_crossover([(point.item_size, point.speedup) for point in points])
+    found = _crossing([(p.item_size, p.speedup) for p in ordered])
     if isinstance(found, str):
         return Crossover(None, CROSSOVER_TEXT[found])
-    return Crossover(found, f"crosses 1.0x near ~{approx_size(found)} per item")
+    near = f"~{approx_size(found)} per item"
+    if any(p.low is None or p.high is None for p in ordered):
+        return Crossover(
+            None,
+            f"crossover not determined: near {near}, but without speedup intervals "
+            "its uncertainty is unknown",
+            estimate=found,
+        )
+    earliest = _crossing([(p.item_size, p.high) for p in ordered if p.high is not None])
+    latest = _crossing([(p.item_size, p.low) for p in ordered if p.low is not None])
+    low = earliest if isinstance(earliest, float) else None
+    high = latest if isinstance(latest, float) else None
+    if low is None or high is None or high > CROSSOVER_MAX_SPAN * low:
+        below = f"~{approx_size(low)}" if low is not None else "below the smallest size measured"
+        above = f"~{approx_size(high)}" if high is not None else "beyond the largest size measured"
+        return Crossover(
+            None,
+            f"crossover not determined: the estimates cross near {near}, but the speedup "
+            f"intervals allow anything from {below} to {above}, more than a "
+            f"{CROSSOVER_MAX_SPAN:.0f}x range of sizes; measure more rounds or sizes near it",
+            estimate=found,
+            low=low,
+            high=high,
+        )
+    low, high = min(low, found), max(high, found)
+    return Crossover(
+        found,
+        f"crosses 1.0x near ~{approx_size(found)} [{approx_size(low)}, {approx_size(high)}] "
+        "per item",
+        estimate=found,
+        low=low,
+        high=high,
+    )
 
 
 @dataclass(frozen=True)
@@ -851,19 +976,19 @@ class SizeSeries:
         return {backend: crossover(points) for backend, points in self.lines.items()}
 
 
-def group_size_series(records: Iterable[Mapping[str, Any]]) -> list[SizeSeries]:
+def group_size_series(records: Iterable[Record]) -> list[SizeSeries]:
     """Records with an item size, by (test without backend/size/workers, requested count).
 
     A series is kept when at least one backend has two or more sizes.
     """
     groups: dict[tuple[str, int], dict[str, list[SizePoint]]] = {}
     for record in records:
-        if record.get("item_size") is None:
+        if record.item_size is None:
             continue
         point = point_from_record(record)
         key = (size_series_test_id(record), point.workers_requested or point.workers)
-        groups.setdefault(key, {}).setdefault(str(record["backend"]), []).append(
-            SizePoint(int(record["item_size"]), point.speedup, point.low, point.high)
+        groups.setdefault(key, {}).setdefault(record.backend, []).append(
+            SizePoint(record.item_size, point.speedup, point.low, point.high)
         )
     series = []
     for (test, workers), lines in groups.items():

@@ -13,7 +13,7 @@ from pytest_parscale.errors import BackendUnavailable
 from pytest_parscale.machine import fingerprint, git_state, usable_cores
 from pytest_parscale.regression import TestChange
 from pytest_parscale.results import Record, document, write_atomic
-from pytest_parscale.storage import Results, save
+from pytest_parscale.storage import Results, from_document, save
 
 
 @dataclass(frozen=True)
@@ -140,4 +140,4 @@ class ParscaleSession:
         if self.settings.html and self.records:
             from pytest_parscale.html import write_html_report
 
-            write_html_report(results, self.settings.html)
+            write_html_report(from_document(results, "this run"), self.settings.html)

@@ -5,7 +5,6 @@ No pytest import and no clock: every function here is tested on synthetic sample
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -20,9 +19,6 @@ class Interval:
     low: float
     high: float
     confidence: float
-
-    def __str__(self) -> str:
-        return f"{self.estimate:.2f} [{self.low:.2f}, {self.high:.2f}]"
 
 
 def median(values: Sequence[float]) -> float:
@@ -77,15 +73,6 @@ def ratio_of_medians_ci(
     return Interval(estimate, min(low, estimate), max(high, estimate), confidence)
 
 
-def relative_spread(values: Sequence[float]) -> float:
-    """Coefficient of variation: standard deviation over mean (0 for fewer than 2)."""
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    variance = sum((value - mean) ** 2 for value in values) / (len(values) - 1)
-    return math.sqrt(variance) / mean if mean else math.inf
-
-
 def karp_flatt(speedup: float, workers: int) -> float:
     """Experimentally determined serial fraction ``e = (1/S - 1/N) / (1 - 1/N)``.
 
@@ -103,27 +90,3 @@ def amdahl_speedup(serial_fraction: float, workers: int) -> float:
     """Speedup Amdahl's law predicts at ``workers`` for a serial fraction in [0, 1]."""
     fraction = min(max(serial_fraction, 0.0), 1.0)
     return 1 / (fraction + (1 - fraction) / workers)
-
-
-def crossover(points: Sequence[tuple[float, float]]) -> float | str:
-    """Item size where speedup crosses 1.0, interpolated on a log-log scale.
-
-    ``points`` are (item size, speedup). Returns the first upward crossing, or
-    ``"always"`` (every speedup >= 1), ``"never"`` (every one < 1), or ``"falls"``
-    when speedup only drops below 1 as items grow.
-    """
-    ordered = sorted(points)
-    if not ordered:
-        raise ValueError("no points")
-    if all(speedup >= 1 for _, speedup in ordered):
-        return "always"
-    if all(speedup < 1 for _, speedup in ordered):
-        return "never"
-    for (size_a, speedup_a), (size_b, speedup_b) in itertools.pairwise(ordered):
-        if speedup_a < 1 <= speedup_b:
-            if speedup_a <= 0:
-                return size_b
-            log_a, log_b = math.log(size_a), math.log(size_b)
-            fraction = -math.log(speedup_a) / (math.log(speedup_b) - math.log(speedup_a))
-            return math.exp(log_a + fraction * (log_b - log_a))
-    return "falls"

@@ -181,6 +181,11 @@ def parse(text: str, path: str) -> Results:
             path,
             f"is not valid JSON{hint}: {error.msg} (line {error.lineno}, column {error.colno})",
         ) from None
+    return from_document(data, path)
+
+
+def from_document(data: Any, path: str) -> Results:
+    """Results from a parsed results document (a file's JSON, or this run's in memory)."""
     if not isinstance(data, dict) or "schema_version" not in data:
         raise BaselineError(
             path, "is not a pytest-parscale results file (no top-level schema_version)"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_parscale.results import Record, RequirementResult
-from pytest_parscale.stats import ratio_of_medians_ci
+from pytest_parscale.stats import Interval, ratio_of_medians_ci
 
 
 def record(
@@ -47,6 +47,56 @@ def record(
         stop_reason="decided",
         executor={"backend": "pool", "start_method": "fork"},
         fail_on=fail_on,
+    )
+
+
+def measured(
+    nodeid: str,
+    backend: str,
+    workers: int,
+    speedup: float,
+    *,
+    item_size: int | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    oversubscribed: bool = False,
+    workers_requested: int | None = None,
+    transport_share: Interval | None = None,
+) -> Record:
+    """A record with a chosen speedup and interval (default +-5%), samples to match."""
+    serial = [0.2] * 5
+    parallel = [0.2 / speedup] * 5
+    interval = Interval(
+        speedup,
+        speedup * 0.95 if low is None else low,
+        speedup * 1.05 if high is None else high,
+        0.95,
+    )
+    return Record(
+        nodeid=nodeid,
+        backend=backend,
+        kind="map",
+        workers_requested=workers if workers_requested is None else workers_requested,
+        workers=workers,
+        oversubscribed=oversubscribed,
+        item_size=item_size,
+        item_count=64,
+        chunksize=None,
+        serial=serial,
+        parallel=parallel,
+        transport=[],
+        speedup=interval,
+        transport_share=transport_share,
+        efficiency=speedup / workers,
+        karp_flatt=None,
+        projection=None,
+        requirements=[],
+        verdict="pass",
+        rounds=len(parallel),
+        elapsed=sum(serial) + sum(parallel),
+        warmup_seconds=0.1,
+        stop_reason="decided",
+        executor={"backend": backend},
     )
 
 

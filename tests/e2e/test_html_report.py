@@ -17,10 +17,13 @@ from typing import Any
 
 import pytest
 
+from pytest_parscale.errors import BaselineError
 from pytest_parscale.html import write_html_report, write_html_report_from_file
 from pytest_parscale.plots import INSTALL_HINT, PlotUnavailable, require_matplotlib
 from pytest_parscale.scaling import usl_speedup
 from pytest_parscale.sizes import format_size
+from pytest_parscale.storage import Results, from_document
+from tests.records import MACHINE
 
 CHROMIUM = (
     os.environ.get("PARSCALE_CHROMIUM")
@@ -87,6 +90,11 @@ def make_record(
     }
 
 
+def synthetic(usable_cores: int = 16) -> Results:
+    """The synthetic document through the one loader, as the plugin and CLI read it."""
+    return from_document(synthetic_document(usable_cores), "synthetic")
+
+
 def synthetic_document(usable_cores: int = 16) -> dict[str, Any]:
     """Two backends swept over 1..16 workers at three item sizes, plus a hostile test id."""
     results = []
@@ -111,7 +119,8 @@ def synthetic_document(usable_cores: int = 16) -> dict[str, Any]:
     return {
         "schema_version": 1,
         "created": "2026-01-01T00:00:00+00:00",
-        "machine": {"usable_cores": usable_cores, "cpu_model": "Synthetic <b>CPU</b>"},
+        "git": None,
+        "machine": {**MACHINE, "usable_cores": usable_cores, "cpu_model": "Synthetic <b>CPU</b>"},
         "engines": [],
         "results": results,
     }
@@ -251,8 +260,9 @@ def test_report_is_self_contained_and_says_what_was_fitted(
 
 
 def test_two_core_report_says_why_no_usl_fit_was_made(tmp_path: Path) -> None:
-    document = synthetic_document(usable_cores=2)
-    page = write_html_report(document, tmp_path, plots=False).read_text(encoding="utf-8")
+    page = write_html_report(synthetic(usable_cores=2), tmp_path, plots=False).read_text(
+        encoding="utf-8"
+    )
     assert page.count("No USL fit: it needs at least 4 distinct worker counts") == 2 * len(SIZES)
     assert "With 2 usable cores no sweep can be fitted here" in page
     assert "projection (Amdahl, not measured)" in page
@@ -265,12 +275,14 @@ def test_report_without_matplotlib_names_the_extra(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(PlotUnavailable, match=re.escape(INSTALL_HINT)):
         require_matplotlib()
-    page = write_html_report(synthetic_document(), tmp_path).read_text(encoding="utf-8")
+    page = write_html_report(synthetic(), tmp_path).read_text(encoding="utf-8")
     assert "Plots not drawn: plots need matplotlib: pip install" in page
     assert "<img" not in page
     assert page.count('<tr class="result">') == len(synthetic_document()["results"])
 
 
-def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="schema_version 99 is not supported"):
-        write_html_report({"schema_version": 99, "results": []}, tmp_path)
+def test_unknown_schema_version_is_refused_by_the_one_loader(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"schema_version": 99, "results": []}), encoding="utf-8")
+    with pytest.raises(BaselineError, match="schema_version 99, newer than this"):
+        write_html_report_from_file(results, tmp_path / "report")

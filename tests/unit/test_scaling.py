@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import math
 import random
-from typing import Any
+import sys
 
 import pytest
 
@@ -12,18 +13,20 @@ from pytest_parscale.scaling import (
     SizePoint,
     USLFit,
     analyse,
-    analyse_document,
+    analyse_records,
     crossover,
     fit_amdahl,
     fit_usl,
     group_size_series,
     group_sweeps,
     karp_flatt_trend,
+    serial_fraction,
     sweep_test_id,
     t_critical_95,
     usl_speedup,
 )
 from pytest_parscale.stats import amdahl_speedup
+from tests.records import measured
 
 SIGMA, KAPPA = 0.05, 0.002
 COUNTS = (1, 2, 4, 8, 12, 16)
@@ -203,31 +206,16 @@ def test_analysis_labels_counts_beyond_the_measured_ones_as_projections() -> Non
     assert any(line.startswith("projection (Amdahl, not measured)") for line in summary)
 
 
-def test_t_quantiles_are_conservative_between_table_entries() -> None:
-    assert t_critical_95(1) == pytest.approx(6.314)
-    assert t_critical_95(11) == t_critical_95(10)
-    assert t_critical_95(10_000) == pytest.approx(1.658)
+def test_t_quantiles_come_from_scipy() -> None:
+    assert t_critical_95(1) == pytest.approx(6.314, abs=1e-3)
+    assert t_critical_95(10) == pytest.approx(1.812, abs=1e-3)
+    assert t_critical_95(10_000) == pytest.approx(1.645, abs=1e-3)
     with pytest.raises(ValueError):
         t_critical_95(0)
 
 
-def record(nodeid: str, backend: str, workers: int, speedup: float, **extra: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "nodeid": nodeid,
-        "backend": backend,
-        "workers": workers,
-        "workers_requested": workers,
-        "oversubscribed": False,
-        "item_size": None,
-        "speedup": {
-            "estimate": speedup,
-            "low": speedup * 0.95,
-            "high": speedup * 1.05,
-            "confidence": 0.95,
-        },
-    }
-    data.update(extra)
-    return data
+def record(nodeid: str, backend: str, workers: int, speedup: float, **extra: object):  # type: ignore[no-untyped-def]
+    return measured(nodeid, backend, workers, speedup, **extra)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -259,19 +247,168 @@ def test_group_sweeps_by_test_backend_and_size() -> None:
         ("t.py::test_a[thread-1KB]", "thread", 1000, 3),
         ("t.py::test_a[pool-10B]", "pool", 10, 1),
     ]
-    analysed = analyse_document({"machine": {"usable_cores": 4}, "results": records})
+    analysed = analyse_records(records, usable_cores=4)
     assert len(analysed) == 2
     assert all(isinstance(analysis.amdahl, AmdahlFit) for _, analysis in analysed)
 
 
-def test_crossover_is_log_interpolated_and_explained_when_absent() -> None:
-    found = crossover([SizePoint(10, 0.1, None, None), SizePoint(1000, 10.0, None, None)])
+def bare(*pairs: tuple[int, float]) -> list[SizePoint]:
+    return [SizePoint(size, speedup, None, None) for size, speedup in pairs]
+
+
+def tight(*pairs: tuple[int, float], spread: float = 0.02) -> list[SizePoint]:
+    return [SizePoint(size, s, s * (1 - spread), s * (1 + spread)) for size, s in pairs]
+
+
+def test_crossover_estimate_is_log_interpolated() -> None:
+    # 0.1x at 10 B and 10x at 1000 B: symmetric in log space, so the crossing is at 100 B.
+    found = crossover(tight((10, 0.1), (1000, 10.0)))
+    assert found.estimate == pytest.approx(100)
     assert found.item_size == pytest.approx(100)
-    assert "~100B" in found.sentence
-    assert crossover([SizePoint(10, 2.0, None, None), SizePoint(100, 3.0, None, None)]).sentence
-    never = crossover([SizePoint(10, 0.2, None, None), SizePoint(100, 0.5, None, None)])
+    unordered = crossover(tight((100_000, 10.0), (10, 0.1), (1000, 0.5)))
+    assert unordered.estimate == pytest.approx(
+        math.exp(math.log(1000) + math.log(2) / math.log(20) * math.log(100))
+    )
+    at_one = crossover(tight((10, 1.0), (1000, 0.5), (100_000, 2.0)))
+    assert at_one.estimate == pytest.approx(10_000)  # halfway in log space
+
+
+def test_crossover_interval_comes_from_the_neighbouring_speedup_intervals() -> None:
+    points = [SizePoint(10, 0.1, 0.08, 0.125), SizePoint(1000, 10.0, 8.0, 12.5)]
+    found = crossover(points)
+    # The high ends (0.125, 12.5) cross earliest, the low ends (0.08, 8.0) latest.
+    earliest = math.exp(math.log(10) + math.log(8) / math.log(100) * math.log(100))
+    latest = math.exp(math.log(10) + -math.log(0.08) / math.log(100) * math.log(100))
+    assert found.low == pytest.approx(earliest)
+    assert found.high == pytest.approx(latest)
+    assert found.low < 100 < found.high
+    assert found.item_size == pytest.approx(100)
+    assert found.sentence.startswith("crosses 1.0x near ~100B [")
+
+
+def test_crossover_spanning_more_than_ten_times_is_not_determined() -> None:
+    # High ends cross near 1.5KB, low ends near 55KB: 36x apart.
+    points = [SizePoint(1000, 0.5, 0.3, 0.9), SizePoint(100_000, 2.0, 1.2, 3.0)]
+    found = crossover(points)
+    assert found.estimate is not None
+    assert found.low is not None
+    assert found.high is not None
+    assert found.high / found.low > 10
+    assert found.item_size is None
+    assert found.sentence.startswith("crossover not determined")
+    assert "more than a 10x range" in found.sentence
+
+
+def test_crossover_with_unbounded_interval_ends_is_not_determined() -> None:
+    # The high ends are above 1 at the smallest size, the low ends never reach 1.
+    found = crossover([SizePoint(1000, 0.8, 0.5, 1.1), SizePoint(100_000, 1.3, 0.9, 1.9)])
+    assert found.item_size is None
+    assert found.low is None
+    assert found.high is None
+    assert "from below the smallest size measured to beyond the largest" in found.sentence
+
+
+def test_crossover_just_inside_ten_times_is_reported() -> None:
+    found = crossover([SizePoint(1000, 0.5, 0.45, 0.55), SizePoint(100_000, 2.0, 1.8, 2.2)])
+    assert found.low is not None
+    assert found.high is not None
+    assert found.high / found.low <= 10
+    assert found.item_size == found.estimate
+
+
+def test_crossover_without_intervals_is_not_determined() -> None:
+    found = crossover(bare((10, 0.1), (1000, 10.0)))
+    assert found.item_size is None
+    assert found.estimate == pytest.approx(100)
+    assert "uncertainty is unknown" in found.sentence
+
+
+def test_crossover_absent_cases_say_why() -> None:
+    assert "every size measured" in crossover(tight((10, 2.0), (100, 3.0))).sentence
+    never = crossover(tight((10, 0.01), (1000, 0.5), (100_000, 0.9)))
     assert never.item_size is None
     assert "slower in parallel at every size" in never.sentence
+    assert "falls below 1.0x" in crossover(tight((10, 1.5), (1000, 0.5))).sentence
+    assert "one item size only" in crossover(tight((10, 0.5))).sentence
+
+
+def test_crossover_with_unbounded_ends_from_single_rounds() -> None:
+    points = [SizePoint(10, 0.5, -math.inf, math.inf), SizePoint(1000, 2.0, -math.inf, math.inf)]
+    found = crossover(points)
+    assert found.item_size is None
+    assert "not determined" in found.sentence
+
+
+@pytest.mark.parametrize(
+    ("speedup", "workers", "value", "reason"),
+    [
+        (1.6, 2, 0.25, None),
+        (2.0, 2, 0.0, None),
+        (1.0, 4, 1.0, None),
+        (0.66, 2, None, "speedup < 1"),
+        (2.5, 2, None, "speedup > workers"),
+        (1.5, 1, None, "one worker"),
+        (0.0, 2, None, "no speedup measured"),
+        (math.nan, 2, None, "no speedup measured"),
+    ],
+)
+def test_serial_fraction_only_inside_zero_one(
+    speedup: float, workers: int, value: float | None, reason: str | None
+) -> None:
+    fraction = serial_fraction(speedup, workers)
+    if value is None:
+        assert fraction.value is None
+        assert fraction.reason is not None
+        assert fraction.reason.startswith(str(reason))
+        assert fraction.text() == f"none ({reason})"
+    else:
+        assert fraction.value == pytest.approx(value)
+        assert fraction.reason is None
+        assert 0 <= fraction.value <= 1
+
+
+def test_karp_flatt_trend_leaves_out_counts_with_no_serial_fraction() -> None:
+    points = [
+        ScalingPoint(2, amdahl_speedup(0.1, 2)),
+        ScalingPoint(4, amdahl_speedup(0.1, 4)),
+        ScalingPoint(8, amdahl_speedup(0.1, 8)),
+        ScalingPoint(16, 0.7),
+    ]
+    trend = karp_flatt_trend(points)
+    assert trend.rises is False
+    assert "left out, no serial fraction: 16 workers: speedup < 1" in trend.sentence
+    assert points[3].karp_flatt is None
+
+
+def test_no_projection_from_an_amdahl_fit_outside_zero_one() -> None:
+    # Superlinear: S > N at every count, so the fitted serial fraction is negative.
+    points = [
+        ScalingPoint(1, 1.0),
+        ScalingPoint(2, 2.4),
+        ScalingPoint(4, 6.0, workers_requested=8),
+    ]
+    analysis = analyse(points, usable_cores=4)
+    assert isinstance(analysis.amdahl, AmdahlFit)
+    assert analysis.amdahl.serial_fraction < 0
+    assert analysis.projections == ()
+    assert analysis.no_projection is not None
+    assert "outside [0, 1]" in analysis.no_projection
+    assert analysis.no_projection in analysis.summary()
+
+
+def test_without_scipy_the_fits_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("scipy", "scipy.optimize", "scipy.stats"):
+        monkeypatch.setitem(sys.modules, name, None)
+    points = [ScalingPoint(n, usl_speedup(SIGMA, KAPPA, n)) for n in (1, 2, 4, 8, 16)]
+    for fit in (fit_usl(points), fit_amdahl(points)):
+        assert isinstance(fit, NoFit)
+        assert "pip install 'pytest-parscale[report]'" in fit.reason
+    noisy = [ScalingPoint(n, amdahl_speedup(0.1, n) * (1 + 0.01 * (-1) ** n)) for n in (2, 3, 4, 5)]
+    trend = karp_flatt_trend(noisy)
+    assert trend.rises is None
+    assert "pytest-parscale[report]" in trend.sentence
+    summary = analyse(points).summary()
+    assert len(summary) == 3
 
 
 def test_size_series_one_line_per_backend() -> None:
@@ -285,3 +422,17 @@ def test_size_series_one_line_per_backend() -> None:
     assert sorted(series.lines) == ["pool", "thread"]
     assert [p.item_size for p in series.lines["pool"]] == [10, 1000, 10**5]
     assert series.crossovers()["pool"].item_size is not None
+
+
+def test_no_projection_from_a_usl_fit_with_sigma_outside_zero_one() -> None:
+    # Exact USL data with negative contention (superlinear at first): sigma < 0.
+    points = [
+        ScalingPoint(n, usl_speedup(-0.05, 0.01, n), workers_requested=n) for n in (1, 2, 3, 4)
+    ]
+    points.append(ScalingPoint(4, usl_speedup(-0.05, 0.01, 4), workers_requested=16))
+    analysis = analyse(points, usable_cores=4)
+    assert isinstance(analysis.usl, USLFit)
+    assert analysis.usl.sigma == pytest.approx(-0.05)
+    assert analysis.projections == ()
+    assert analysis.no_projection is not None
+    assert "No projection to 16 workers: the USL contention sigma" in analysis.no_projection

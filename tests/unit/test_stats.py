@@ -7,11 +7,9 @@ import pytest
 
 from pytest_parscale.stats import (
     amdahl_speedup,
-    crossover,
     karp_flatt,
     median,
     ratio_of_medians_ci,
-    relative_spread,
 )
 
 
@@ -95,28 +93,3 @@ def test_amdahl_limits() -> None:
     assert amdahl_speedup(0.0, 8) == pytest.approx(8.0)
     assert amdahl_speedup(1.0, 8) == pytest.approx(1.0)
     assert amdahl_speedup(0.5, 1_000_000) == pytest.approx(2.0, rel=1e-5)
-
-
-def test_relative_spread() -> None:
-    assert relative_spread([1.0]) == 0.0
-    assert relative_spread([1.0, 1.0, 1.0]) == 0.0
-    assert relative_spread([1.0, 3.0]) == pytest.approx(math.sqrt(2) / 2)
-
-
-def test_crossover_interpolates_on_log_scales() -> None:
-    # speedup 0.1 at 10 B and 10 at 100 KB: symmetric in log space -> crossing at 1 KB
-    assert crossover([(10, 0.1), (100_000, 10.0)]) == pytest.approx(1000)
-    assert crossover([(100_000, 10.0), (10, 0.1), (1000, 0.5)]) == pytest.approx(
-        math.exp(math.log(1000) + math.log(2) / math.log(20) * math.log(100))
-    )
-
-
-def test_crossover_edge_cases() -> None:
-    assert crossover([(10, 1.2), (1000, 1.5)]) == "always"
-    assert crossover([(10, 0.01), (1000, 0.5), (100_000, 0.9)]) == "never"
-    assert crossover([(10, 1.5), (1000, 0.5)]) == "falls"
-    assert crossover([(10, 1.0), (1000, 0.5), (100_000, 2.0)]) == pytest.approx(
-        math.exp(math.log(1000) + 0.5 * (math.log(100_000) - math.log(1000)))
-    )
-    with pytest.raises(ValueError, match="no points"):
-        crossover([])
