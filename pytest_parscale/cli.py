@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pytest_parscale import ci
+from pytest_parscale import ci, paired
 from pytest_parscale.diffreport import (
     render_json,
     render_markdown,
@@ -20,6 +20,7 @@ from pytest_parscale.diffreport import (
     show_text,
 )
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.history import judge_for
 from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.storage import load
 from pytest_parscale.thresholds import (
@@ -64,7 +65,9 @@ def parser() -> argparse.ArgumentParser:
         "change is significant and beyond the threshold. Exit 0: no regression, "
         "1: a regression, 2: bad usage or file.",
     )
-    compare.add_argument("base", metavar="BASE", help="baseline results file")
+    compare.add_argument(
+        "base", metavar="BASE", help="baseline results file, or a history (*.jsonl)"
+    )
     compare.add_argument("head", metavar="HEAD", help="results file of the run to judge")
     compare.add_argument("--format", choices=FORMATS, default="table")
     compare.add_argument(
@@ -86,12 +89,18 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("results", metavar="RESULTS", help="results file")
     show.add_argument("--format", choices=FORMATS, default="table")
     ci.add_parser(commands, _fail_on)
+    paired.add_parser(commands, _fail_on, _confidence, FORMATS)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `parscale paired BASE [HEAD] -- PYTEST_ARGS`: pytest's arguments are not ours
+    cut = words.index("--") if "paired" in words[:1] and "--" in words else len(words)
+    arguments = parser().parse_args(words[:cut])
     try:
+        if arguments.command == "paired":
+            return _paired(arguments, words[cut + 1 :])
         if arguments.command == "show":
             return _show(arguments)
         if arguments.command == "report":
@@ -110,6 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return USAGE
+
+
+def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
+    """Both sides measured here and now; reported exactly as ``compare`` reports."""
+    if arguments.format == "json":
+        return paired.main(arguments, pytest_args, paired.json_render(render_json))
+    if arguments.format == "markdown":
+        return paired.main(arguments, pytest_args, lambda *args: render_markdown(*args).rstrip())
+    return paired.main(arguments, pytest_args, render_text)
 
 
 def _report(arguments: argparse.Namespace) -> int:
@@ -143,7 +161,13 @@ def _show(arguments: argparse.Namespace) -> int:
 def _compare(arguments: argparse.Namespace) -> int:
     base, head = load(arguments.base), load(arguments.head)
     fail_on = effective_fail_on(None, arguments.fail_on)
-    changes = compare_results(base.records, head.records, fail_on, confidence=arguments.confidence)
+    changes = compare_results(
+        base.records,
+        head.records,
+        fail_on,
+        confidence=arguments.confidence,
+        judge=judge_for(base, confidence=arguments.confidence),
+    )
     if arguments.format == "json":
         print(json.dumps(render_json(changes, base, head, fail_on), indent=2, allow_nan=False))
     elif arguments.format == "markdown":
