@@ -7,12 +7,15 @@ Exit codes gate CI: 0 no regression, 1 a regression, 2 bad usage or a bad file
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
 
 from pytest_parscale import ci, paired
 from pytest_parscale.diffreport import (
+    md,
+    plain,
     render_json,
     render_markdown,
     render_text,
@@ -20,9 +23,9 @@ from pytest_parscale.diffreport import (
     show_text,
 )
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.history import judge_for
-from pytest_parscale.regression import Status, compare_results
-from pytest_parscale.storage import load
+from pytest_parscale.history import describe, judge_for
+from pytest_parscale.regression import Status, TestChange, compare_results
+from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import (
     DEFAULT_FAIL_ON,
     NOT_SAID,
@@ -121,13 +124,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE
 
 
+def render(
+    fmt: str,
+    changes: list[TestChange],
+    base: Results,
+    head: Results,
+    fail_on: FailOn,
+    mode: str,
+    judged: str,
+) -> str:
+    """The compare report in ``fmt``, saying what the verdict was judged against.
+
+    ``mode`` is ``single``, ``history`` or ``paired`` (docs/paired.md); the Action's
+    summary reads it from the JSON.
+    """
+    if fmt == "json":
+        data = {**render_json(changes, base, head, fail_on), "mode": mode, "judged_against": judged}
+        return json.dumps(data, indent=2, allow_nan=False)
+    if fmt == "markdown":
+        return (
+            render_markdown(changes, base, head, fail_on).rstrip()
+            + f"\n\n_Judged against {md(judged)}._"
+        )
+    return render_text(changes, base, head, fail_on) + f"\n\njudged against {plain(judged)}"
+
+
 def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
     """Both sides measured here and now; reported exactly as ``compare`` reports."""
-    if arguments.format == "json":
-        return paired.main(arguments, pytest_args, paired.json_render(render_json))
-    if arguments.format == "markdown":
-        return paired.main(arguments, pytest_args, lambda *args: render_markdown(*args).rstrip())
-    return paired.main(arguments, pytest_args, render_text)
+    return paired.main(arguments, pytest_args, functools.partial(render, arguments.format))
 
 
 def _report(arguments: argparse.Namespace) -> int:
@@ -168,11 +192,7 @@ def _compare(arguments: argparse.Namespace) -> int:
         confidence=arguments.confidence,
         judge=judge_for(base, confidence=arguments.confidence),
     )
-    if arguments.format == "json":
-        print(json.dumps(render_json(changes, base, head, fail_on), indent=2, allow_nan=False))
-    elif arguments.format == "markdown":
-        sys.stdout.write(render_markdown(changes, base, head, fail_on))
-    else:
-        print(render_text(changes, base, head, fail_on))
+    mode = "history" if base.runs else "single"
+    print(render(arguments.format, changes, base, head, fail_on, mode, describe(base)))
     regressed = any(test.status is Status.REGRESSION for test in changes)
     return REGRESSION if regressed else OK

@@ -75,7 +75,11 @@ def t_quantile(probability: float, freedom: int) -> float:
 
 
 def _band(values: Sequence[float], confidence: float) -> tuple[float, float]:
-    """Mean of the history and the half-width of the prediction interval of one new run."""
+    """Mean of the history and the half-width of the t prediction interval of one new run.
+
+    A new run is one draw from the runs' spread: sd * sqrt(1 + 1/n) with n - 1 degrees
+    of freedom (the sampling error of the mean itself is in the ``1/n``).
+    """
     count = len(values)
     spread = statistics.stdev(values)
     quantile = t_quantile(1 - (1 - confidence) / 2, count - 1)
@@ -117,15 +121,18 @@ def compare_to_history(
             (*single.notes, note),
         )
     latest = usable[-1]
-    mean, half = _band([speedup_per_worker(run) for run in usable], confidence)
+    # speedups vary by factors (a slower runner divides them): the band is built on
+    # their logarithms, so it is symmetric in ratio and never reaches a speedup of 0
+    centre, half = _band([math.log(speedup_per_worker(run)) for run in usable], confidence)
     value = speedup_per_worker(head)
+    shift = math.log(value) - centre
     changes = [
         judge_change(
             "speedup",
-            mean * latest.workers,
+            math.exp(centre) * latest.workers,
             value * head.workers,
-            value / mean - 1,
-            ((value - half) / mean - 1, (value + half) / mean - 1),
+            math.expm1(shift),
+            (math.expm1(shift - half), math.expm1(shift + half)),
             fail_on.speedup,
             worse_when_lower=True,
         )
@@ -188,9 +195,8 @@ def judge_test(
 def describe(baseline: Results) -> str:
     """One line saying what the baseline is, for reports and summaries."""
     if not baseline.runs:
-        return f"single run {baseline.path}"
-    used = min(len(baseline.runs), WINDOW)
+        return f"the single run {baseline.path}"
     return (
-        f"history {baseline.path}: {len(baseline.runs)} runs, each test judged against "
-        f"its last {used} (fewer than {MIN_RUNS}: the single-run rule)"
+        f"the history {baseline.path} ({len(baseline.runs)} runs): each test against the "
+        f"spread between its last {WINDOW} runs at most, the single-run rule below {MIN_RUNS}"
     )

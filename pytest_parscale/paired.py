@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import shlex
 import shutil
@@ -276,6 +275,9 @@ def run_session(
             env=session_env(tree, os.environ),
             stdout=stream,
             stderr=subprocess.STDOUT,
+            # its own session: a terminal's Ctrl-C reaches only us, and we pass on one
+            # SIGINT, so pytest-parscale's engine teardown is not interrupted twice
+            start_new_session=True,
         )
         try:
             code = process.wait()
@@ -442,9 +444,13 @@ def add_parser(
 def main(
     arguments: argparse.Namespace,
     pytest_args: Sequence[str],
-    render: Callable[[list[TestChange], Results, Results, FailOn], str],
+    render: Callable[[list[TestChange], Results, Results, FailOn, str, str], str],
 ) -> int:
-    """Run the paired measurement; ``render`` prints the report as `parscale compare` would."""
+    """Run the paired measurement; ``render`` prints the report as `parscale compare` would.
+
+    ``render`` takes the changes, both pooled sides, the thresholds, the mode
+    (``paired``) and what the verdict was judged against.
+    """
     if arguments.max_sessions < arguments.min_sessions:
         print("parscale: error: --max-sessions is below --min-sessions", file=sys.stderr)
         return USAGE
@@ -496,7 +502,15 @@ def main(
             else ""
         )
     )
-    print(render(outcome.changes, outcome.base.results, outcome.head.results, fail_on))
+    judged = (
+        f"paired sessions on this machine: {outcome.sessions} of each side, alternating, "
+        "pooled with a session-level bootstrap"
+    )
+    print(
+        render(
+            outcome.changes, outcome.base.results, outcome.head.results, fail_on, "paired", judged
+        )
+    )
     regressed = any(test.status is Status.REGRESSION for test in outcome.changes)
     return REGRESSION if regressed else OK
 
@@ -514,8 +528,3 @@ def _setup(command: str, tree: Path, side: str) -> None:
     if done.returncode:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
         raise PairedError(f"--setup {command!r} failed in the {side} tree ({tree}):\n{tail}")
-
-
-def json_render(render: Callable[..., dict[str, Any]]) -> Callable[..., str]:
-    """diffreport.render_json as text, for ``main``'s one render hook."""
-    return lambda *args: json.dumps(render(*args), indent=2, allow_nan=False)

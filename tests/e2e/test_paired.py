@@ -90,6 +90,7 @@ def test_real_regression_exits_1_and_unchanged_code_exits_0(tmp_path: Path) -> N
     report = json.loads(regressed.stdout)
     (test,) = report["tests"]
     assert test["status"] == "regression"
+    assert report["mode"] == "paired"
     speedup = test["changes"][0]
     assert speedup["significant"]
     assert speedup["beyond_threshold"]
