@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
+from pytest_parscale.diffreport import md
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.history import (
     MIN_RUNS,
@@ -245,4 +246,4 @@ def test_a_single_baseline_says_so_in_every_format(
     assert main(["compare", str(base), str(head)]) == 0
     assert capsys.readouterr().out.rstrip().endswith(f"judged against the single run {base}")
     assert main(["compare", str(base), str(head), "--format", "markdown"]) == 0
-    assert f"_Judged against the single run {base}._" in capsys.readouterr().out
+    assert f"_Judged against {md(f'the single run {base}')}._" in capsys.readouterr().out
