@@ -156,6 +156,10 @@ def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
 
 def _report(arguments: argparse.Namespace) -> int:
     results = load(arguments.results)  # validates, naming the file on any problem
+    if results.runs:
+        raise BaselineError(
+            results.path, "is a history of runs; `parscale report` takes one results file"
+        )
     from pytest_parscale.html import write_html_report_from_file
 
     page = write_html_report_from_file(results.path, arguments.html)

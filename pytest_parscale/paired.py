@@ -268,6 +268,8 @@ def run_session(
         f"--parscale-json={output}",
         *pytest_args,
     ]
+    if not (tree / relative).is_dir():
+        raise PairedError(f"{where}: {relative} does not exist in this revision")
     with log.open("w", encoding="utf-8") as stream:
         process = subprocess.Popen(
             command,

@@ -247,3 +247,14 @@ def test_a_single_baseline_says_so_in_every_format(
     assert capsys.readouterr().out.rstrip().endswith(f"judged against the single run {base}")
     assert main(["compare", str(base), str(head), "--format", "markdown"]) == 0
     assert f"_Judged against {md(f'the single run {base}')}._" in capsys.readouterr().out
+
+
+def test_report_refuses_a_history_and_show_prints_its_latest_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = history_file(tmp_path, (2.0, 1.5))
+    assert main(["report", str(history), "--html", str(tmp_path / "html")]) == 2
+    assert "is a history of runs" in capsys.readouterr().err
+    assert main(["show", str(history), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["results"][0]["samples"]["serial"][0] == pytest.approx(1.5)

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
-from pytest_parscale.paired import compare_pooled, pool, pool_records, session_env, undecided
+from pytest_parscale.paired import (
+    PairedError,
+    compare_pooled,
+    pool,
+    pool_records,
+    run_session,
+    session_env,
+    undecided,
+)
 from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.results import Record
 from pytest_parscale.storage import Results
@@ -170,3 +178,17 @@ def test_session_counts_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
         main(["paired", "HEAD", "--min-sessions", "2"])
     assert raised.value.code == 2
     assert "'2' is not a whole number >= 3" in capsys.readouterr().err
+
+
+def test_a_folder_missing_in_one_revision_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(
+        PairedError, match=r"base session 1 .*: perf does not exist in this revision"
+    ):
+        run_session(
+            tmp_path,
+            Path("perf"),
+            [],
+            tmp_path / "o.json",
+            tmp_path / "o.log",
+            "base session 1 (main)",
+        )
