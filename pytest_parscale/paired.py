@@ -11,6 +11,7 @@ then rounds) so noise between sessions counts. docs/paired.md has the details.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import shlex
@@ -288,7 +289,8 @@ def run_session(
             try:
                 process.wait(timeout=STOP_GRACE)
             except subprocess.TimeoutExpired:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):  # its workers go with it
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             raise
     if code not in (0, 1) or not output.exists():

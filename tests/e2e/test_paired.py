@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 WORK = """
 def spin(item):
     total = 0
@@ -131,3 +133,11 @@ def test_ctrl_c_removes_the_worktrees(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert "interrupted; worktrees removed" in stderr
     assert_clean(repo, tmp)
+    # the session and its pool workers (forked: same command line) are gone too
+    time.sleep(1)
+    left = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if str(tmp) in " ".join(p.info["cmdline"] or [])
+    ]
+    assert left == []
