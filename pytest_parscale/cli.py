@@ -7,12 +7,15 @@ Exit codes gate CI: 0 no regression, 1 a regression, 2 bad usage or a bad file
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
 
-from pytest_parscale import ci
+from pytest_parscale import ci, paired
 from pytest_parscale.diffreport import (
+    md,
+    plain,
     render_json,
     render_markdown,
     render_text,
@@ -20,8 +23,9 @@ from pytest_parscale.diffreport import (
     show_text,
 )
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.regression import Status, compare_results
-from pytest_parscale.storage import load
+from pytest_parscale.history import describe, judge_for
+from pytest_parscale.regression import Status, TestChange, compare_results
+from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import (
     DEFAULT_FAIL_ON,
     NOT_SAID,
@@ -64,7 +68,9 @@ def parser() -> argparse.ArgumentParser:
         "change is significant and beyond the threshold. Exit 0: no regression, "
         "1: a regression, 2: bad usage or file.",
     )
-    compare.add_argument("base", metavar="BASE", help="baseline results file")
+    compare.add_argument(
+        "base", metavar="BASE", help="baseline results file, or a history (*.jsonl)"
+    )
     compare.add_argument("head", metavar="HEAD", help="results file of the run to judge")
     compare.add_argument("--format", choices=FORMATS, default="table")
     compare.add_argument(
@@ -86,12 +92,18 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("results", metavar="RESULTS", help="results file")
     show.add_argument("--format", choices=FORMATS, default="table")
     ci.add_parser(commands, _fail_on)
+    paired.add_parser(commands, _fail_on, _confidence, FORMATS)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `parscale paired BASE [HEAD] -- PYTEST_ARGS`: pytest's arguments are not ours
+    cut = words.index("--") if "paired" in words[:1] and "--" in words else len(words)
+    arguments = parser().parse_args(words[:cut])
     try:
+        if arguments.command == "paired":
+            return _paired(arguments, words[cut + 1 :])
         if arguments.command == "show":
             return _show(arguments)
         if arguments.command == "report":
@@ -112,8 +124,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE
 
 
+def render(
+    fmt: str,
+    changes: list[TestChange],
+    base: Results,
+    head: Results,
+    fail_on: FailOn,
+    mode: str,
+    judged: str,
+) -> str:
+    """The compare report in ``fmt``, saying what the verdict was judged against.
+
+    ``mode`` is ``single``, ``history`` or ``paired`` (docs/paired.md); the Action's
+    summary reads it from the JSON.
+    """
+    if fmt == "json":
+        data = {**render_json(changes, base, head, fail_on), "mode": mode, "judged_against": judged}
+        return json.dumps(data, indent=2, allow_nan=False)
+    if fmt == "markdown":
+        return (
+            render_markdown(changes, base, head, fail_on).rstrip()
+            + f"\n\n_Judged against {md(judged)}._"
+        )
+    return render_text(changes, base, head, fail_on) + f"\n\njudged against {plain(judged)}"
+
+
+def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
+    """Both sides measured here and now; reported exactly as ``compare`` reports."""
+    return paired.main(arguments, pytest_args, functools.partial(render, arguments.format))
+
+
 def _report(arguments: argparse.Namespace) -> int:
     results = load(arguments.results)  # validates, naming the file on any problem
+    if results.runs:
+        raise BaselineError(
+            results.path, "is a history of runs; `parscale report` takes one results file"
+        )
     from pytest_parscale.html import write_html_report
 
     page = write_html_report(results, arguments.html)
@@ -143,12 +189,14 @@ def _show(arguments: argparse.Namespace) -> int:
 def _compare(arguments: argparse.Namespace) -> int:
     base, head = load(arguments.base), load(arguments.head)
     fail_on = effective_fail_on(None, arguments.fail_on)
-    changes = compare_results(base.records, head.records, fail_on, confidence=arguments.confidence)
-    if arguments.format == "json":
-        print(json.dumps(render_json(changes, base, head, fail_on), indent=2, allow_nan=False))
-    elif arguments.format == "markdown":
-        sys.stdout.write(render_markdown(changes, base, head, fail_on))
-    else:
-        print(render_text(changes, base, head, fail_on))
+    changes = compare_results(
+        base.records,
+        head.records,
+        fail_on,
+        confidence=arguments.confidence,
+        judge=judge_for(base, confidence=arguments.confidence),
+    )
+    mode = "history" if base.runs else "single"
+    print(render(arguments.format, changes, base, head, fail_on, mode, describe(base)))
     regressed = any(test.status is Status.REGRESSION for test in changes)
     return REGRESSION if regressed else OK

@@ -17,6 +17,7 @@ from pytest_parscale.config import OPTIONS, Settings, resolve
 from pytest_parscale.diffreport import failure_message, summary_lines
 from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError, ParscaleWarning
 from pytest_parscale.fixture import Parscale
+from pytest_parscale.history import judge_test
 from pytest_parscale.machine import xdist_role
 from pytest_parscale.markers import (
     MARKER_HELP,
@@ -28,7 +29,7 @@ from pytest_parscale.markers import (
     parse_speedup,
 )
 from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
-from pytest_parscale.regression import Status, compare_records
+from pytest_parscale.regression import Status
 from pytest_parscale.report import notes, sweeps, table
 from pytest_parscale.session import ParscaleSession
 from pytest_parscale.storage import check_html_target, check_save_target, load
@@ -244,11 +245,8 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
     record.fail_on = str(own) or None  # saved, so `parscale compare` applies it too
     if session.baseline is None:
         return
-    change = compare_records(
-        session.baseline.records.get(record.nodeid),
-        record,
-        thresholds,
-        confidence=session.settings.confidence,
+    change = judge_test(
+        session.baseline, record, thresholds, confidence=session.settings.confidence
     )
     session.changes.append(change)
     if change.status is Status.REGRESSION:

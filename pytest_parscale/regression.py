@@ -13,7 +13,7 @@ import dataclasses
 import enum
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_parscale.results import Record
@@ -77,12 +77,33 @@ def _pick(samples: Sequence[float], picks: Sequence[int]) -> list[float]:
     return [samples[i] for i in picks]
 
 
+Sessions = Sequence[int]  # how many rounds each session gave, in order
+
+
+def _resample(rng: random.Random, count: int, sessions: Sessions | None) -> list[int]:
+    """Round indices of one bootstrap resample of a run.
+
+    With ``sessions`` (pooled runs, docs/paired.md) this is a cluster bootstrap:
+    sessions are drawn with replacement, then rounds within each drawn session, so
+    the noise between sessions widens the interval as it should.
+    """
+    if not sessions:
+        return rng.choices(range(count), k=count)
+    starts = [sum(sessions[:index]) for index in range(len(sessions))]
+    picks: list[int] = []
+    for chosen in rng.choices(range(len(sessions)), k=len(sessions)):
+        start, size = starts[chosen], sessions[chosen]
+        picks += rng.choices(range(start, start + size), k=size)
+    return picks
+
+
 def _bootstrap(
     base: tuple[Sequence[float], Sequence[float]],
     head: tuple[Sequence[float], Sequence[float]],
     combine: str,
     confidence: float,
     seed: int,
+    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
 ) -> tuple[float, float]:
     """Percentile interval of the change between two ratios of medians.
 
@@ -90,11 +111,10 @@ def _bootstrap(
     were measured interleaved; the two runs are resampled independently.
     """
     rng = random.Random(seed)
-    base_rounds, head_rounds = range(len(base[0])), range(len(head[0]))
     values = []
     for _ in range(RESAMPLES):
-        b = rng.choices(base_rounds, k=len(base_rounds))
-        h = rng.choices(head_rounds, k=len(head_rounds))
+        b = _resample(rng, len(base[0]), sessions[0])
+        h = _resample(rng, len(head[0]), sessions[1])
         base_ratio = median(_pick(base[0], b)) / median(_pick(base[1], b))
         head_ratio = median(_pick(head[0], h)) / median(_pick(head[1], h))
         if combine == "relative":
@@ -109,7 +129,7 @@ def _bootstrap(
     )
 
 
-def _judge(
+def judge_change(
     metric: str,
     base_value: float,
     head_value: float,
@@ -118,6 +138,7 @@ def _judge(
     threshold: float,
     worse_when_lower: bool,
 ) -> Change:
+    """Significant AND beyond the threshold: the one rule every comparison applies."""
     low, high = min(interval[0], change), max(interval[1], change)
     significant = low > 0 or high < 0
     beyond = abs(change) > threshold
@@ -134,7 +155,13 @@ def _judge(
 
 
 def compare_speedup(
-    base: Record, head: Record, threshold: float, *, confidence: float = 0.95, seed: int = 0
+    base: Record,
+    head: Record,
+    threshold: float,
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
 ) -> Change:
     """Relative change of speedup per worker (plain speedup when worker counts match)."""
     base_value = median(base.serial) / median(base.parallel) / base.workers
@@ -143,12 +170,17 @@ def compare_speedup(
     interval = (-math.inf, math.inf)
     if min(len(base.parallel), len(head.parallel)) >= MIN_ROUNDS:
         relative = _bootstrap(
-            (base.serial, base.parallel), (head.serial, head.parallel), "relative", confidence, seed
+            (base.serial, base.parallel),
+            (head.serial, head.parallel),
+            "relative",
+            confidence,
+            seed,
+            sessions,
         )
         # per-worker scaling is a constant factor: it shifts the ratio, not its spread
         factor = base.workers / head.workers
         interval = ((1 + relative[0]) * factor - 1, (1 + relative[1]) * factor - 1)
-    return _judge(
+    return judge_change(
         "speedup",
         base_value * base.workers,
         head_value * head.workers,
@@ -160,7 +192,13 @@ def compare_speedup(
 
 
 def compare_overhead(
-    base: Record, head: Record, threshold: float, *, confidence: float = 0.95, seed: int = 0
+    base: Record,
+    head: Record,
+    threshold: float,
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
 ) -> Change | None:
     """Absolute change of the transport share; None when either run did not measure it."""
     if not base.transport or not head.transport:
@@ -176,8 +214,9 @@ def compare_overhead(
             "absolute",
             confidence,
             seed,
+            sessions,
         )
-    return _judge(
+    return judge_change(
         "overhead", base_value, head_value, change, interval, threshold, worse_when_lower=False
     )
 
@@ -188,8 +227,13 @@ def compare_records(
     fail_on: FailOn = DEFAULT_FAIL_ON,
     *,
     confidence: float = 0.95,
+    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
 ) -> TestChange:
-    """Compare one test id; ``fail_on`` must be complete (no None fields)."""
+    """Compare one test id; ``fail_on`` must be complete (no None fields).
+
+    ``sessions`` gives, per side, the rounds each pooled session contributed
+    (``parscale paired``); the intervals then resample sessions first.
+    """
     if head is None and base is None:
         raise ValueError("nothing to compare")
     if head is None:
@@ -210,8 +254,12 @@ def compare_records(
         )
     if min(len(base.parallel), len(head.parallel)) < MIN_ROUNDS:
         notes.append(f"fewer than {MIN_ROUNDS} rounds on one side: no change is significant")
-    changes = [compare_speedup(base, head, fail_on.speedup, confidence=confidence)]
-    overhead = compare_overhead(base, head, fail_on.overhead, confidence=confidence)
+    changes = [
+        compare_speedup(base, head, fail_on.speedup, confidence=confidence, sessions=sessions)
+    ]
+    overhead = compare_overhead(
+        base, head, fail_on.overhead, confidence=confidence, sessions=sessions
+    )
     if overhead is not None:
         changes.append(overhead)
     status = min((change.status for change in changes), key=lambda status: status.rank)
@@ -282,19 +330,27 @@ def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:
     return sorted(changes, key=key)
 
 
+Judge = Callable[[Record | None, Record | None, FailOn], TestChange]
+
+
 def compare_results(
     base: Mapping[str, Record],
     head: Mapping[str, Record],
     fail_on: FailOn = DEFAULT_FAIL_ON,
     *,
     confidence: float = 0.95,
+    judge: Judge | None = None,
 ) -> list[TestChange]:
     """Join two runs on test id (pandas outer join) and compare each pair, worst first.
 
     A head record's own ``fail_on`` (from its parscale marker) wins over ``fail_on``,
-    the same precedence the plugin applies while the tests run.
+    the same precedence the plugin applies while the tests run. ``judge`` replaces
+    ``compare_records`` for one pair (a history baseline, pooled paired sessions).
     """
     import pandas as pd  # the compare extra; only the parscale command needs it
+
+    def single(before: Record | None, after: Record | None, thresholds: FailOn) -> TestChange:
+        return compare_records(before, after, thresholds, confidence=confidence)
 
     left = pd.DataFrame({"nodeid": list(base), "base": list(base.values())})
     right = pd.DataFrame({"nodeid": list(head), "head": list(head.values())})
@@ -304,5 +360,5 @@ def compare_results(
         before = row.base if isinstance(row.base, Record) else None
         after = row.head if isinstance(row.head, Record) else None
         thresholds = effective_fail_on(after.fail_on if after is not None else None, fail_on)
-        found.append(compare_records(before, after, thresholds, confidence=confidence))
+        found.append((judge or single)(before, after, thresholds))
     return worst_first(found)

@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -47,6 +48,9 @@ class Results:
     machine: Mapping[str, Any]
     engines: list[Mapping[str, Any]]
     records: dict[str, Record] = field(default_factory=dict)
+    # a history baseline (docs/results-format.md): every run, oldest first; this
+    # Results is then the latest of them. Empty for a single results file.
+    runs: tuple[Results, ...] = ()
 
 
 @functools.cache
@@ -204,9 +208,48 @@ def from_document(data: Any, path: str) -> Results:
     return LOADERS[version](data, path)
 
 
+HISTORY_SUFFIX = ".jsonl"
+
+
+def is_history(path: str | os.PathLike[str]) -> bool:
+    """A ``*.jsonl`` path is a history baseline: one results document per line."""
+    return os.fspath(path).endswith(HISTORY_SUFFIX)
+
+
+def parse_history(text: str, path: str) -> Results:
+    """The latest run of a history, carrying every run in ``runs``.
+
+    Each line is a whole results document with its own schema_version, read by the
+    same loaders as a single file. A bad line (a crash mid-append, a hand edit) is
+    an error naming its line number: dropping it silently would shrink the history.
+    """
+    runs = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            runs.append(parse(line, f"{path} line {number}"))
+    if not runs:
+        raise BaselineError(path, "is an empty history (no results document on any line)")
+    latest = runs[-1]
+    return Results(
+        path=path,
+        schema_version=latest.schema_version,
+        created=latest.created,
+        git=latest.git,
+        machine=latest.machine,
+        engines=latest.engines,
+        records=latest.records,
+        runs=tuple(runs),
+    )
+
+
 def load(path: str | os.PathLike[str]) -> Results:
-    """Read and validate a results file; only ever reads it."""
+    """Read and validate a results file or a history; only ever reads it."""
     name = os.fspath(path)
+    text = _read_text(name)
+    return parse_history(text, name) if is_history(name) else parse(text, name)
+
+
+def _read_text(name: str) -> str:
     try:
         raw = Path(name).read_bytes()
     except FileNotFoundError:
@@ -219,7 +262,7 @@ def load(path: str | os.PathLike[str]) -> Results:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BaselineError(name, "is not UTF-8 text, not a pytest-parscale results file") from None
-    return parse(text, name)
+    return text
 
 
 def check_save_target(path: str, overwrite: bool) -> None:
@@ -227,6 +270,10 @@ def check_save_target(path: str, overwrite: bool) -> None:
     target = Path(path)
     if target.is_dir():
         raise BaselineError(path, "is a directory; --parscale-save needs a file path")
+    if is_history(path):
+        if target.exists():
+            load(path)  # appending after a bad line would bury it: refuse now
+        return
     if target.exists() and not overwrite:
         raise BaselineError(path, "already exists; pass --parscale-save-overwrite to replace it")
 
@@ -238,10 +285,44 @@ def check_html_target(path: str) -> None:
 
 
 def save(path: str, data: dict[str, Any], *, overwrite: bool) -> None:
-    """Write atomically; without ``overwrite`` an existing file is never replaced."""
+    """Write atomically; without ``overwrite`` an existing file is never replaced.
+
+    A history (``*.jsonl``) is appended to instead, whatever ``overwrite`` says.
+    """
+    if is_history(path):
+        append_history(path, data)
+        return
     try:
         write_atomic(Path(path), data, overwrite=overwrite)
     except FileExistsError:
         raise BaselineError(
             path, "appeared during the run; not replaced (pass --parscale-save-overwrite)"
         ) from None
+
+
+def append_history(path: str, data: dict[str, Any]) -> None:
+    """Add one run to a history: old lines plus the new one, written beside it, renamed.
+
+    The existing lines are validated first and copied byte for byte, so a crash
+    leaves the old history whole and a bad line is reported, never dropped.
+    """
+    target = Path(path)
+    old = _read_text(path) if target.exists() else ""
+    if old:
+        parse_history(old, path)
+    if old and not old.endswith("\n"):
+        old += "\n"  # the last line parsed whole: only its newline is missing
+    line = json.dumps(data, allow_nan=False, separators=(",", ":"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(old + line + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

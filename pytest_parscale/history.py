@@ -1,0 +1,202 @@
+"""Judging a run against a history of runs: the spread between runs, not only within.
+
+One saved run knows only its own rounds' noise; the next CI run lands on another
+runner or beside a busy neighbour, and that noise between runs is what raised the
+false alarms of issue 14. A history holds N runs, so per test the last K runs'
+values give a mean and a spread; the head is a regression when it falls outside
+the t prediction interval of that spread (Bencher's model) AND beyond the
+threshold, the same rule as regression.judge_change. docs/results-format.md
+describes the model. Pure decisions: no pytest, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+from pytest_parscale.regression import (
+    Judge,
+    TestChange,
+    compare_records,
+    engine_mismatch,
+    judge_change,
+)
+from pytest_parscale.results import Record
+from pytest_parscale.stats import median
+from pytest_parscale.storage import Results
+from pytest_parscale.thresholds import FailOn
+
+WINDOW = 10  # the last K runs of a test make its history: older machines drift out
+MIN_RUNS = 3  # fewer runs give no spread worth the name: the single-run rule applies
+
+
+def speedup_per_worker(record: Record) -> float:
+    """The run's point value that histories compare, like regression.compare_speedup."""
+    return median(record.serial) / median(record.parallel) / record.workers
+
+
+def transport_share(record: Record) -> float | None:
+    if not record.transport:
+        return None
+    return median(record.transport) / median(record.parallel)
+
+
+def t_quantile(probability: float, freedom: int) -> float:
+    """Student's t quantile for ``probability`` > 0.5 (scipy is only the report extra).
+
+    The density is integrated with Simpson's rule and the quantile found by
+    bisection; the error is far below what a CI threshold can tell apart.
+    """
+    if not 0.5 < probability < 1 or freedom < 1:
+        raise ValueError("need 0.5 < probability < 1 and at least one degree of freedom")
+    scale = math.exp(math.lgamma((freedom + 1) / 2) - math.lgamma(freedom / 2)) / math.sqrt(
+        freedom * math.pi
+    )
+
+    def density(x: float) -> float:
+        return float(scale * (1 + x * x / freedom) ** (-(freedom + 1) / 2))
+
+    def upper_mass(x: float) -> float:  # P(0 <= T <= x)
+        steps = 2000
+        width = x / steps
+        total = density(0) + density(x)
+        total += sum((4 if i % 2 else 2) * density(i * width) for i in range(1, steps))
+        return total * width / 3
+
+    target = probability - 0.5
+    low, high = 0.0, 1.0
+    while upper_mass(high) < target:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if upper_mass(middle) < target else (low, middle)
+    return (low + high) / 2
+
+
+def _band(values: Sequence[float], confidence: float) -> tuple[float, float]:
+    """Mean of the history and the half-width of the t prediction interval of one new run.
+
+    A new run is one draw from the runs' spread: sd * sqrt(1 + 1/n) with n - 1 degrees
+    of freedom (the sampling error of the mean itself is in the ``1/n``).
+    """
+    count = len(values)
+    spread = statistics.stdev(values)
+    quantile = t_quantile(1 - (1 - confidence) / 2, count - 1)
+    return statistics.fmean(values), quantile * spread * math.sqrt(1 + 1 / count)
+
+
+def compare_to_history(
+    runs: Sequence[Record],
+    head: Record,
+    fail_on: FailOn,
+    *,
+    confidence: float = 0.95,
+    window: int = WINDOW,
+) -> TestChange:
+    """Judge ``head`` against the last ``window`` of ``runs`` (oldest first) of one test.
+
+    Runs on another kind of engine (embedded vs cluster) are left out, as
+    regression.engine_mismatch says. With fewer than MIN_RUNS left the single-run
+    rule judges the head against the latest run, and a note says so.
+    """
+    if fail_on.speedup is None or fail_on.overhead is None:
+        raise ValueError("fail_on must give both thresholds")
+    usable = [run for run in runs if engine_mismatch(run, head) is None][-window:]
+    if len(usable) < MIN_RUNS:
+        latest = runs[-1] if runs else None
+        single = compare_records(latest, head, fail_on, confidence=confidence)
+        if latest is None:
+            return single
+        note = (
+            f"history has {len(usable)} comparable run(s) of this test, fewer than "
+            f"{MIN_RUNS}: judged against the latest run alone (single-run rule)"
+        )
+        return TestChange(
+            single.nodeid,
+            single.status,
+            single.base,
+            single.head,
+            single.changes,
+            (*single.notes, note),
+        )
+    latest = usable[-1]
+    # speedups vary by factors (a slower runner divides them): the band is built on
+    # their logarithms, so it is symmetric in ratio and never reaches a speedup of 0
+    centre, half = _band([math.log(speedup_per_worker(run)) for run in usable], confidence)
+    value = speedup_per_worker(head)
+    shift = math.log(value) - centre
+    changes = [
+        judge_change(
+            "speedup",
+            math.exp(centre) * latest.workers,
+            value * head.workers,
+            math.expm1(shift),
+            (math.expm1(shift - half), math.expm1(shift + half)),
+            fail_on.speedup,
+            worse_when_lower=True,
+        )
+    ]
+    shares = [share for share in map(transport_share, usable) if share is not None]
+    share = transport_share(head)
+    if share is not None and len(shares) >= MIN_RUNS:
+        share_mean, share_half = _band(shares, confidence)
+        change = share - share_mean
+        changes.append(
+            judge_change(
+                "overhead",
+                share_mean,
+                share,
+                change,
+                (change - share_half, change + share_half),
+                fail_on.overhead,
+                worse_when_lower=False,
+            )
+        )
+    notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
+    if latest.workers != head.workers:
+        notes.append(
+            f"workers differ ({latest.workers} in the latest run, {head.workers} now): "
+            "speedups compared per worker"
+        )
+    status = min((change.status for change in changes), key=lambda status: status.rank)
+    return TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes))
+
+
+def judge_for(baseline: Results, *, confidence: float = 0.95) -> Judge:
+    """How to compare one test against ``baseline``: its history, or the one run it is."""
+    if not baseline.runs:
+        return lambda base, head, fail_on: compare_records(
+            base, head, fail_on, confidence=confidence
+        )
+
+    def against_history(base: Record | None, head: Record | None, fail_on: FailOn) -> TestChange:
+        runs = (
+            []
+            if head is None
+            else [run.records[head.nodeid] for run in baseline.runs if head.nodeid in run.records]
+        )
+        if head is None or not runs:
+            return compare_records(base, head, fail_on, confidence=confidence)
+        return compare_to_history(runs, head, fail_on, confidence=confidence)
+
+    return against_history
+
+
+def judge_test(
+    baseline: Results, head: Record, fail_on: FailOn, *, confidence: float = 0.95
+) -> TestChange:
+    """The plugin's one call per measured test (--parscale-compare, single file or history)."""
+    return judge_for(baseline, confidence=confidence)(
+        baseline.records.get(head.nodeid), head, fail_on
+    )
+
+
+def describe(baseline: Results) -> str:
+    """One line saying what the baseline is, for reports and summaries."""
+    if not baseline.runs:
+        return f"the single run {baseline.path}"
+    return (
+        f"the history {baseline.path} ({len(baseline.runs)} runs): each test against the "
+        f"spread between its last {WINDOW} runs at most, the single-run rule below {MIN_RUNS}"
+    )

@@ -1,0 +1,194 @@
+"""Pooling of paired sessions and its decision, on synthetic results: no clock, no git."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pytest_parscale.cli import main
+from pytest_parscale.paired import (
+    PairedError,
+    compare_pooled,
+    pool,
+    pool_records,
+    run_session,
+    session_env,
+    undecided,
+)
+from pytest_parscale.regression import Status, compare_records
+from pytest_parscale.results import Record
+from pytest_parscale.storage import Results
+from pytest_parscale.thresholds import DEFAULT_FAIL_ON, parse_fail_on
+from tests.records import MACHINE, record
+
+TEST = "test_x.py::test_scales[pool]"
+PARALLEL = (1.0, 1.01, 0.99, 1.0, 1.005, 0.995)
+
+
+def session_record(speedup: float, *, workers: int = 2, transport: bool = False) -> Record:
+    """One session of one test: tight rounds around ``speedup``."""
+    return record(
+        TEST,
+        serial=[value * speedup for value in PARALLEL],
+        parallel=PARALLEL,
+        transport=[value * 0.1 for value in PARALLEL] if transport else (),
+        workers=workers,
+    )
+
+
+def session(*records: Record) -> Results:
+    return Results(
+        path="session.json",
+        schema_version=1,
+        created="2026-01-01T00:00:00+00:00",
+        git=None,
+        machine=MACHINE,
+        engines=[],
+        records={item.nodeid: item for item in records},
+    )
+
+
+def sessions(*speedups: float) -> list[Results]:
+    return [session(session_record(speedup)) for speedup in speedups]
+
+
+def test_pooling_concatenates_rounds_and_keeps_session_boundaries() -> None:
+    pooled = pool(sessions(2.0, 1.8, 2.2), "base")
+    merged = pooled.results.records[TEST]
+    assert merged.parallel == list(PARALLEL) * 3
+    assert merged.serial[:6] == [value * 2.0 for value in PARALLEL]
+    assert merged.rounds == 18
+    assert pooled.sessions[TEST] == (6, 6, 6)
+    assert pooled.results.path == "base"
+
+
+def test_transport_kept_only_when_every_session_measured_it() -> None:
+    both = pool_records([session_record(2.0, transport=True)] * 2)
+    assert len(both.transport) == 12
+    assert both.transport_share is not None
+    mixed = pool_records([session_record(2.0, transport=True), session_record(2.0)])
+    assert mixed.transport == []
+    assert mixed.transport_share is None
+
+
+def test_sessions_of_another_worker_count_are_not_pooled() -> None:
+    runs = [session(session_record(2.0)), session(session_record(3.5, workers=4))]
+    pooled = pool(runs, "base")
+    assert pooled.sessions[TEST] == (6,)
+    assert pooled.results.records[TEST].workers == 2
+
+
+def test_session_bootstrap_is_wider_than_the_rounds_alone() -> None:
+    """Tight rounds, sessions that disagree: the between-session noise must count."""
+    base, head = pool(sessions(2.0, 1.6, 2.4), "b"), pool(sessions(1.7, 1.45, 2.0), "h")
+    b, h = base.results.records[TEST], head.results.records[TEST]
+    rounds_only = compare_records(b, h, DEFAULT_FAIL_ON).changes[0]
+    clustered = compare_pooled(base, head, DEFAULT_FAIL_ON)[0].changes[0]
+    assert clustered.change == pytest.approx(rounds_only.change)
+    assert clustered.low < rounds_only.low
+    assert clustered.high > rounds_only.high
+    assert not clustered.significant
+
+
+def test_a_large_drop_in_every_session_is_a_regression() -> None:
+    changes = compare_pooled(
+        pool(sessions(2.0, 1.9, 2.1), "b"), pool(sessions(1.0, 0.95, 1.05), "h"), DEFAULT_FAIL_ON
+    )
+    (test,) = changes
+    assert test.status is Status.REGRESSION
+    assert test.changes[0].high < -0.3
+    assert undecided(changes) == []
+
+
+def test_unchanged_sessions_are_unchanged() -> None:
+    (test,) = compare_pooled(
+        pool(sessions(2.0, 1.9, 2.1), "b"), pool(sessions(2.05, 1.95, 2.0), "h"), DEFAULT_FAIL_ON
+    )
+    assert test.status is Status.UNCHANGED
+
+
+def test_noisy_sessions_beyond_the_threshold_stay_undecided() -> None:
+    changes = compare_pooled(
+        pool(sessions(2.0, 1.5, 2.5), "b"),
+        pool(sessions(1.8, 1.3, 2.3), "h"),
+        parse_fail_on("speedup:5%"),
+    )
+    assert undecided(changes) == [TEST]
+
+
+def test_tests_on_one_side_only_are_new_or_missing() -> None:
+    other = record("test_x.py::test_other")
+    base = pool([session(session_record(2.0), other)] * 3, "b")
+    head = pool(sessions(2.0, 2.0, 2.0), "h")
+    statuses = {test.nodeid: test.status for test in compare_pooled(base, head, DEFAULT_FAIL_ON)}
+    assert statuses["test_x.py::test_other"] is Status.MISSING
+
+
+def test_each_side_imports_its_own_tree_first(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    env = session_env(tmp_path, {"PYTHONPATH": "/elsewhere", "HOME": "/home/x"})
+    assert env["PYTHONPATH"].split(":") == [str(tmp_path / "src"), str(tmp_path), "/elsewhere"]
+    assert env["HOME"] == "/home/x"
+
+
+def _repo(path: Path) -> Path:
+    path.mkdir()
+    for command in (
+        ["git", "init", "-q"],
+        [
+            "git",
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "one",
+        ],
+    ):
+        subprocess.run(command, cwd=path, check=True)
+    return path
+
+
+def test_bad_revision_exits_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(_repo(tmp_path / "repo"))
+    assert main(["paired", "no-such-rev", "--", "-k", "x"]) == 2
+    assert "'no-such-rev' is not a commit" in capsys.readouterr().err
+    listed = subprocess.run(["git", "worktree", "list"], capture_output=True, text=True, check=True)
+    assert len(listed.stdout.splitlines()) == 1
+
+
+def test_outside_a_repository_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert main(["paired", "HEAD"]) == 2
+    assert "git rev-parse --show-toplevel failed" in capsys.readouterr().err
+
+
+def test_session_counts_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["paired", "HEAD", "--min-sessions", "2"])
+    assert raised.value.code == 2
+    assert "'2' is not a whole number >= 3" in capsys.readouterr().err
+
+
+def test_a_folder_missing_in_one_revision_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(
+        PairedError, match=r"base session 1 .*: perf does not exist in this revision"
+    ):
+        run_session(
+            tmp_path,
+            Path("perf"),
+            [],
+            tmp_path / "o.json",
+            tmp_path / "o.log",
+            "base session 1 (main)",
+        )
