@@ -7,7 +7,7 @@ took, and steal time is what the hypervisor gave to other guests. The capacity o
 round is then ``cores - others - steal``, in cores. The parsing, the formula and the
 rejection rule are pure and tested on synthetic text; only :class:`Probe` and
 :func:`quiet_wait` read /proc. Where /proc is missing (macOS, Windows) every figure
-is None and nothing is rejected.
+is None and nothing is rejected. The rules and their figures: docs/measurement.md.
 """
 
 from __future__ import annotations
@@ -217,3 +217,13 @@ def quiet_wait(
         waited = clock() - started
         if capacity is None or used.cores - capacity <= threshold or waited >= max_seconds:
             return waited
+
+
+def summary(capacities: Sequence[float | None], cores: int) -> dict[str, float] | None:
+    """What a results record keeps of the per-round capacities: None when unknown."""
+    known = sorted(value for value in capacities if value is not None)
+    if not known:
+        return None
+    middle = len(known) // 2
+    median = known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) / 2
+    return {"cores": float(cores), "median": median, "min": known[0], "max": known[-1]}

@@ -8,7 +8,7 @@ passes ``decided``, which says whether the samples so far settle every verdict.
 Optional hooks (capacity.py provides them): ``quiet`` waits for a quiet machine
 before the warm-up, ``probe`` measures how many cores each round had, and
 ``reject`` drops a round that another process disturbed and runs another one in
-its place, within the same budget.
+its place, within the same budget (docs/measurement.md).
 """
 
 from __future__ import annotations
