@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_parscale.stats import median
+
 PROC = Path("/proc")
 # A round is disturbed when others took this many cores more than in the best
 # (quietest) round of the test: half a core is a neighbour's busy loop on a 2-core
@@ -224,6 +226,4 @@ def summary(capacities: Sequence[float | None], cores: int) -> dict[str, float] 
     known = sorted(value for value in capacities if value is not None)
     if not known:
         return None
-    middle = len(known) // 2
-    median = known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) / 2
-    return {"cores": float(cores), "median": median, "min": known[0], "max": known[-1]}
+    return {"cores": float(cores), "median": median(known), "min": known[0], "max": known[-1]}
