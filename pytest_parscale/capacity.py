@@ -192,6 +192,19 @@ class Probe:
         return capacity_of(others, steal, self.cores)
 
 
+def settled(others: Sequence[float], threshold: float = QUIET_THRESHOLD) -> bool:
+    """Whether the foreign load, one figure per window, no longer needs waiting for.
+
+    Quiet (the last window under ``threshold`` cores), or steady: over the last three
+    windows it fell by no more than ``threshold``. A previous engine shutting down is
+    a falling load; a neighbour's steady load does not go away by waiting, so the
+    wait ends instead of spending its whole bound on every test of a busy machine.
+    """
+    if others and others[-1] <= threshold:
+        return True
+    return len(others) >= 3 and others[-3] - others[-1] <= threshold
+
+
 def quiet_wait(
     max_seconds: float,
     threshold: float = QUIET_THRESHOLD,
@@ -202,7 +215,7 @@ def quiet_wait(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> float:
-    """Wait until others use less than ``threshold`` cores, at most ``max_seconds``.
+    """Wait until the load of other processes has :func:`settled`, at most ``max_seconds``.
 
     Returns the seconds waited, for the record: a previous engine's processes still
     shutting down land here instead of in the next measurement. Returns 0 at once
@@ -212,12 +225,16 @@ def quiet_wait(
     if not used.available or max_seconds <= 0:
         return 0.0
     started = clock()
+    others: list[float] = []
     while True:
         used.start()
         sleep(window)
         capacity = used.stop()
         waited = clock() - started
-        if capacity is None or used.cores - capacity <= threshold or waited >= max_seconds:
+        if capacity is None:
+            return waited
+        others.append(used.cores - capacity)
+        if settled(others, threshold) or waited >= max_seconds:
             return waited
 
 

@@ -133,9 +133,30 @@ def test_quiet_wait_returns_once_others_leave(tmp_path: Path) -> None:
     assert waited == pytest.approx(0.6)
 
 
-def test_quiet_wait_is_bounded() -> None:
+def test_settled_means_quiet_or_no_longer_falling() -> None:
+    from pytest_parscale.capacity import settled
+
+    assert settled([0.1])
+    assert not settled([1.5, 1.2])  # busy, too early to tell
+    assert not settled([1.8, 1.2, 0.9])  # falling: an engine shutting down
+    assert settled([1.5, 1.4, 1.5])  # a steady neighbour: waiting does not help
+
+
+def test_quiet_wait_stops_on_a_steady_load() -> None:
     now = [0.0]
     probe = ScriptedProbe([0.5] * 100, now)
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    waited = quiet_wait(5.0, 0.25, probe=probe, sleep=sleep, clock=lambda: now[0], window=0.2)  # type: ignore[arg-type]
+    assert waited == pytest.approx(0.6)
+
+
+def test_quiet_wait_is_bounded() -> None:
+    now = [0.0]
+    # others fall by 0.3 cores per window: still shutting down when the bound hits
+    probe = ScriptedProbe([min(2.0, 0.02 + 0.3 * i) for i in range(100)], now)
 
     def sleep(seconds: float) -> None:
         now[0] += seconds
