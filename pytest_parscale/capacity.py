@@ -26,6 +26,7 @@ PROC = Path("/proc")
 # machine, far above the jitter of the scheduler (a few hundredths of a core).
 DROP = 0.5
 QUIET_THRESHOLD = 0.25  # cores used by others below which the machine counts as quiet
+RESCAN = 10  # rounds between two scans of /proc for this process tree
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,9 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def tree_ticks(root: int, proc: Path = PROC) -> int:
-    """CPU ticks of ``root`` and all its live descendants (pool workers, engines)."""
+def scan_tree(root: int, proc: Path = PROC) -> list[int]:
+    """Pids of ``root`` and all its live descendants (pool workers, engines)."""
     parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
     for entry in proc.iterdir() if proc.is_dir() else ():
         if not entry.name.isdigit():
             continue
@@ -118,10 +118,30 @@ def tree_ticks(root: int, proc: Path = PROC) -> int:
         if text is None:
             continue
         try:
-            parents[int(entry.name)], ticks[int(entry.name)] = parse_pid_stat(text)
+            parents[int(entry.name)] = parse_pid_stat(text)[0]
         except (ValueError, IndexError):
             continue
-    return sum(ticks.get(pid, 0) for pid in _descendants(root, parents))
+    return list(_descendants(root, parents))
+
+
+def ticks_of(pids: Iterable[int], proc: Path = PROC) -> tuple[int, bool]:
+    """(CPU ticks of ``pids``, whether every one of them could still be read)."""
+    total, complete = 0, True
+    for pid in pids:
+        text = _read(proc / str(pid) / "stat")
+        if text is None:
+            complete = False
+            continue
+        try:
+            total += parse_pid_stat(text)[1]
+        except (ValueError, IndexError):
+            complete = False
+    return total, complete
+
+
+def tree_ticks(root: int, proc: Path = PROC) -> int:
+    """CPU ticks of ``root`` and all its live descendants."""
+    return ticks_of(scan_tree(root, proc), proc)[0]
 
 
 def _descendants(root: int, parents: dict[int, int]) -> Iterable[int]:
@@ -167,25 +187,34 @@ class Probe:
         self.extra = extra
         self.proc = proc
         self._start: Reading | None = None
+        self._tree: list[int] = []
+        self._rounds = 0
         self.available = (proc / "stat").is_file()
 
-    def _reading(self) -> Reading | None:
+    def _reading(self, rescan: bool) -> Reading | None:
         text = _read(self.proc / "stat")
         if text is None:
             return None
-        own = tree_ticks(self.root, self.proc)
-        for pid in self.extra() if self.extra is not None else ():
-            own += tree_ticks(pid, self.proc)
+        if rescan or not self._tree:
+            roots = [self.root, *(self.extra() if self.extra is not None else ())]
+            self._tree = sorted({pid for root in roots for pid in scan_tree(root, self.proc)})
+        own, complete = ticks_of(self._tree, self.proc)
+        if not complete and not rescan:
+            return self._reading(rescan=True)
         return Reading(parse_proc_stat(text), own)
 
     def start(self) -> None:
-        self._start = self._reading() if self.available else None
+        # Scanning all of /proc for the tree costs ~0.4 ms a process on a loaded
+        # machine; the tree is rescanned every RESCAN rounds or when a pid left.
+        rescan = self._rounds % RESCAN == 0
+        self._rounds += 1
+        self._start = self._reading(rescan) if self.available else None
 
     def stop(self) -> float | None:
         begun, self._start = self._start, None
         if begun is None:
             return None
-        end = self._reading()
+        end = self._reading(rescan=False)
         if end is None:
             return None
         others, steal = others_cores(begun.system, end.system, end.own - begun.own, self.cores)
