@@ -538,16 +538,26 @@ def decided_rate(mode: Mode, backends: list[str], report: Report, scratch: Path)
                 "",
                 None,
             )
-    all_judged = [(e["case"], e["verdict"]) for e in entries]
-    total_decided = sum(verdict != "undecided" for _, verdict in all_judged)
-    report.add(
-        "7 decided",
-        f"all backends, plugin ({len(all_judged)} runs)",
-        f"{total_decided}/{len(all_judged)} decided "
-        f"({total_decided / max(1, len(all_judged)):.0%})",
-        ">= 40 runs, >= 95%",
-        len(all_judged) >= 40 and total_decided >= 0.95 * len(all_judged),
-    )
+    steady_backends = {
+        b for b in truth if 1 / CLEAR_MARGIN < after.get(b, 0.0) / truth[b] < CLEAR_MARGIN
+    }
+    for label, chosen in (
+        ("all backends", entries),
+        ("steady backends", [e for e in entries if e["backend"] in steady_backends]),
+    ):
+        judged = [(e["case"], e["verdict"]) for e in chosen]
+        decided = sum(verdict != "undecided" for _, verdict in judged)
+        wrong = sum(
+            (case, verdict) in (("clear_pass", "fail"), ("clear_fail", "pass"))
+            for case, verdict in judged
+        )
+        report.add(
+            "7 decided",
+            f"{label}, plugin ({len(judged)} runs)",
+            f"{decided}/{len(judged)} decided ({decided / max(1, len(judged)):.0%}), {wrong} wrong",
+            ">= 40 runs, >= 95%, 0 wrong",
+            len(judged) >= 40 and decided >= 0.95 * len(judged) and wrong == 0,
+        )
 
 
 def _calibrate_decided(env: dict[str, str], side: Path) -> dict[str, float]:
