@@ -186,3 +186,20 @@ def test_summary_of_capacities() -> None:
         "min": 1.0,
         "max": 2.0,
     }
+
+
+def test_probe_rescans_when_a_known_process_left(tmp_path: Path) -> None:
+    import shutil
+
+    proc = _fake_proc(tmp_path, "cpu  0 0 0 0 0 0 0 0\n", {10: (1, 0), 11: (10, 0)})
+    probe = Probe(2, root=10, proc=proc)
+    probe.start()
+    assert probe.stop() is not None
+    shutil.rmtree(proc / "11")  # a worker exited; another one took its place
+    (proc / "12").mkdir()
+    (proc / "12" / "stat").write_text("12 (python) S 10 0 0 0 -1 0 0 0 0 0 50 0 0 0 20 0 1 0 5")
+    probe.start()
+    (proc / "stat").write_text("cpu  100 0 0 100 0 0 0 0\n")
+    (proc / "12" / "stat").write_text("12 (python) S 10 0 0 0 -1 0 0 0 0 0 150 0 0 0 20 0 1 0 5")
+    # all 100 busy ticks were the new worker's: the machine was ours
+    assert probe.stop() == pytest.approx(2.0)
