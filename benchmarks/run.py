@@ -9,6 +9,7 @@ existing RESULTS.md (the hand-written analysis) is kept.
 
     ./scripts/run-benchmarks.sh            # full run, well under 30 minutes
     ./scripts/run-benchmarks.sh --quick    # a few minutes, for trying the harness
+    ./scripts/run-benchmarks.sh --only decided   # the decided-rate phase alone (issue 15)
 """
 
 from __future__ import annotations
@@ -63,10 +64,12 @@ class Mode:
     # --parscale-min-rounds for the A/A and A/B runs: the default (5), then more.
     alarm_rounds: tuple[int, ...]
     example_args: tuple[str, ...]
+    # sessions of the decided-rate phase (2 tests per backend each: >= 40 runs in full)
+    decided_sessions: int = 4
 
 
-QUICK = Mode("quick", 1, 5, 3.0, 3, 3, 3, (5,), ("--parscale-backends=pool,process,thread",))
-FULL = Mode("full", 3, 5, 10.0, 10, 30, 20, (5, 15), ())
+QUICK = Mode("quick", 1, 5, 3.0, 3, 3, 3, (5,), ("--parscale-backends=pool,process,thread",), 1)
+FULL = Mode("full", 3, 5, 10.0, 10, 30, 20, (5, 15), (), 4)
 
 
 @dataclass
@@ -115,7 +118,9 @@ def run_pytest(
         command = [sys.executable, "-m", "pytest", "-q", *args]
         if parscale:
             command.append(f"--parscale-json={json_path}")
-        full_env = {**os.environ, "PYTHONPATH": str(CASES), **(env or {})}
+        # the cases first; a PYTHONPATH already set (a worktree under test) stays after them
+        path = os.pathsep.join(filter(None, [str(CASES), os.environ.get("PYTHONPATH")]))
+        full_env = {**os.environ, "PYTHONPATH": path, **(env or {})}
         started = time.perf_counter()
         done = subprocess.run(
             command, cwd=cwd, env=full_env, capture_output=True, text=True, check=False
@@ -430,6 +435,143 @@ def session_cost(mode: Mode, report: Report, scratch: Path) -> None:
     )
 
 
+# -- 7: decided rate (issue 15) ---------------------------------------------------
+
+# The bars sit this far from the calibrated speedup: the true speedup is 25% above
+# the pass bar and 20% below the fail bar, the issue's "clear case".
+CLEAR_MARGIN = 1.25
+
+
+def decided_rate(mode: Mode, backends: list[str], report: Report, scratch: Path) -> None:
+    """Clear pass and clear fail per backend, over ``decided_sessions`` sessions.
+
+    The bars come from a calibration session (hand-timed speedup on each warm
+    executor), not from a guess. Counts decided and wrong verdicts of the plugin at
+    its default budget, its time to verdict against the bare serial+parallel work,
+    and the same for the engine with the capacity hooks (second arm, same session).
+    A second calibration after the sessions shows whether the machine changed under
+    them; a backend whose true speedup moved beyond the margin is reported, not
+    held to the target (its "clear" cases were no longer clear).
+    """
+    selected = ",".join(backends)
+    env = {"BENCH_DECIDED_BACKENDS": selected, "RAY_AUTH_MODE": "disabled"}
+    truth = _calibrate_decided(env, scratch / "decided-calibration.jsonl")
+    bars = {
+        backend: {"clear_pass": value / CLEAR_MARGIN, "clear_fail": value * CLEAR_MARGIN}
+        for backend, value in truth.items()
+    }
+    report.details.append(
+        "decided-rate bars from the calibration session: "
+        + "; ".join(
+            f"{b} true {truth[b]:.2f}x, pass bar {bars[b]['clear_pass']:.2f}, "
+            f"fail bar {bars[b]['clear_fail']:.2f}"
+            for b in truth
+        )
+    )
+    entries: list[dict[str, Any]] = []
+    for session in range(mode.decided_sessions):
+        side = scratch / f"decided-{session}.jsonl"
+        run = run_pytest(
+            case_args("case_decided.py"),
+            env={**env, "BENCH_SIDE_FILE": str(side), "BENCH_DECIDED_BARS": json.dumps(bars)},
+        )
+        records = records_by_id(run)
+        for entry in side_entries(side):
+            entry["verdict"] = records[entry["nodeid"]]["verdict"]
+            entry["rounds"] = records[entry["nodeid"]]["rounds"]
+            entries.append(entry)
+        report.details.append(
+            f"decided-rate session {session + 1}: {run.wall:.0f} s wall, "
+            f"exit code {run.returncode}, {load_line('load after')}"
+        )
+    # The machine may change under the phase: calibrate again, and do not hold a
+    # backend to the target when its true speedup moved by more than the margin.
+    after = _calibrate_decided(env, scratch / "decided-calibration-after.jsonl")
+    for backend in [b for b in backends if b in truth]:
+        mine = [entry for entry in entries if entry["backend"] == backend]
+        moved = after.get(backend, 0.0) / truth[backend]
+        steady = 1 / CLEAR_MARGIN < moved < CLEAR_MARGIN
+        report.add(
+            "7 decided",
+            f"{backend} true speedup before / after",
+            f"{truth[backend]:.2f}x / {after.get(backend, float('nan')):.2f}x",
+            "within x/÷1.25",
+            steady,
+        )
+        for arm, key in (("plugin", "verdict"), ("hooked engine", "hooked_verdict")):
+            judged = [(entry["case"], entry[key]) for entry in mine if key in entry]
+            if not judged:
+                continue
+            decided = sum(verdict != "undecided" for _, verdict in judged)
+            wrong = sum(
+                (case, verdict) in (("clear_pass", "fail"), ("clear_fail", "pass"))
+                for case, verdict in judged
+            )
+            report.add(
+                "7 decided",
+                f"{backend} {arm} ({len(judged)} runs)",
+                f"{decided}/{len(judged)} decided, {wrong} wrong",
+                ">= 95%, 0 wrong",
+                (decided >= 0.95 * len(judged) and wrong == 0) if steady else None,
+            )
+        clear = [e["wall"] / e["bare"] for e in mine if e["verdict"] != "undecided"]
+        if clear:
+            report.add(
+                "7 decided",
+                f"{backend} time to verdict (plugin)",
+                f"median {median(clear):.1f}x bare, max {max(clear):.1f}x",
+                "<= 4x bare",
+                median(clear) <= 4,
+            )
+        hooked = [e for e in mine if "hooked_wall" in e]
+        if hooked:
+            rejected = sum(e["hooked_rejected"] for e in hooked)
+            rounds = sum(e["hooked_rounds"] for e in hooked)
+            waits = [e["hooked_quiet_wait"] for e in hooked]
+            floors = [e["hooked_capacity_min"] for e in hooked if e["hooked_capacity_min"]]
+            report.add(
+                "7 decided",
+                f"{backend} capacity (hooked engine)",
+                f"{rejected} of {rounds + rejected} rounds rejected; quiet wait median "
+                f"{median(waits):.1f} s; lowest capacity "
+                + (f"{min(floors):.2f}" if floors else "unknown"),
+                "",
+                None,
+            )
+    steady_backends = {
+        b for b in truth if 1 / CLEAR_MARGIN < after.get(b, 0.0) / truth[b] < CLEAR_MARGIN
+    }
+    for label, chosen in (
+        ("all backends", entries),
+        ("steady backends", [e for e in entries if e["backend"] in steady_backends]),
+    ):
+        judged = [(e["case"], e["verdict"]) for e in chosen]
+        decided = sum(verdict != "undecided" for _, verdict in judged)
+        wrong = sum(
+            (case, verdict) in (("clear_pass", "fail"), ("clear_fail", "pass"))
+            for case, verdict in judged
+        )
+        report.add(
+            "7 decided",
+            f"{label}, plugin ({len(judged)} runs)",
+            f"{decided}/{len(judged)} decided ({decided / max(1, len(judged)):.0%}), {wrong} wrong",
+            ">= 40 runs, >= 95%, 0 wrong",
+            len(judged) >= 40 and decided >= 0.95 * len(judged) and wrong == 0,
+        )
+
+
+def _calibrate_decided(env: dict[str, str], side: Path) -> dict[str, float]:
+    """Hand-timed speedup per backend, from one calibration session."""
+    run = run_pytest(
+        case_args("case_decided.py"),
+        env={**env, "BENCH_SIDE_FILE": str(side), "BENCH_DECIDED_CALIBRATE": "1"},
+    )
+    truth = {entry["backend"]: entry["speedup"] for entry in side_entries(side)}
+    if not truth:
+        raise RuntimeError(f"decided-rate calibration measured nothing:\n{run.output}")
+    return truth
+
+
 # -- machine, table, RESULTS.md ---------------------------------------------------
 
 
@@ -511,7 +653,7 @@ def kept_notes() -> str:
     return f"\n{NOTES}\n" if index < 0 else "\n" + text[index:]
 
 
-PHASES = ("accuracy", "verdict", "stability", "alarms", "session")
+PHASES = ("accuracy", "verdict", "stability", "alarms", "session", "decided")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -551,6 +693,8 @@ def main(argv: list[str] | None = None) -> int:
             false_alarms(mode, report, scratch)
         if "session" in phases:
             session_cost(mode, report, scratch)
+        if "decided" in phases:
+            decided_rate(mode, backends, report, scratch)
     header.append("- " + load_line("At end"))
     minutes = (time.perf_counter() - started) / 60
     text = markdown(report, command.strip(), header, minutes)

@@ -4,16 +4,43 @@ It sees only callables and a clock: ``serial`` and ``parallel`` (and, for the
 overhead marker, ``transport``). Rounds alternate their order (ABC, CBA, ...) so slow
 drift of the machine hits every run alike. Thresholds stay outside: the caller
 passes ``decided``, which says whether the samples so far settle every verdict.
+
+Optional hooks (capacity.py provides them): ``quiet`` waits for a quiet machine
+before the warm-up, ``probe`` measures how many cores each round had, and
+``reject`` drops a round that another process disturbed and runs another one in
+its place, within the same budget (docs/measurement.md).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 Clock = Callable[[], float]
+
+
+class RoundProbe(Protocol):
+    """Measures the machine around one round (capacity.Probe is one)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> float | None: ...
+
+
+# capacities of every round so far (kept and rejected) and the index of the newest
+RejectRule = Callable[[Sequence[float | None], int], bool]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A round dropped because another process took part of the machine."""
+
+    serial: float
+    parallel: float
+    transport: float | None
+    capacity: float | None
 
 
 @dataclass
@@ -23,6 +50,9 @@ class Samples:
     serial: list[float] = field(default_factory=list)
     parallel: list[float] = field(default_factory=list)
     transport: list[float] = field(default_factory=list)
+    # cores the round had (capacity.Probe), None where unknown; empty without a probe
+    capacity: list[float | None] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
     @property
     def rounds(self) -> int:
@@ -44,6 +74,7 @@ class Outcome:
     warmup_seconds: float
     elapsed: float
     stop_reason: str
+    quiet_wait_seconds: float = 0.0
 
 
 def _timed(run: Callable[[], Any], clock: Clock) -> tuple[float, Any]:
@@ -68,12 +99,19 @@ def run(
     decided: Callable[[Samples], bool],
     transport: Callable[[], Any] | None = None,
     clock: Clock = time.perf_counter,
+    quiet: Callable[[], float] | None = None,
+    probe: RoundProbe | None = None,
+    reject: RejectRule | None = None,
 ) -> Outcome:
     """Measure until the verdicts are decided, the budget is spent or max_rounds is hit.
 
     ``check(reference, result)`` compares each parallel result with the serial one
-    taken during warm-up; it raises to fail the measurement.
+    taken during warm-up; it raises to fail the measurement. ``quiet()`` returns the
+    seconds it waited (kept in the outcome, not in the budget). A round ``reject``
+    calls disturbed is kept aside in ``Samples.rejected`` and run again, at most
+    ``max_rounds`` times per test and only while the time budget lasts.
     """
+    waited = quiet() if quiet is not None else 0.0
     started = clock()
     reference = serial()
     result = parallel()
@@ -88,24 +126,45 @@ def run(
         runs.append(("transport", transport))
     stop_reason = "max_rounds"
     last_checked = 0
+    capacities: list[float | None] = []  # every round, rejected ones included
+    order_index = 0
     while samples.rounds < limits.max_rounds:
         round_start = clock()
-        order = runs if samples.rounds % 2 == 0 else runs[::-1]
+        order = runs if order_index % 2 == 0 else runs[::-1]
+        order_index += 1
+        timings: dict[str, float] = {}
+        if probe is not None:
+            probe.start()
         for name, fn in order:
             seconds, value = _timed(fn, clock)
-            getattr(samples, name).append(seconds)
+            timings[name] = seconds
             if name == "parallel":
                 result = value
                 check(reference, value)
+        capacity = probe.stop() if probe is not None else None
+        capacities.append(capacity)
         round_seconds = clock() - round_start
+        over_budget = clock() - started + round_seconds > limits.max_time
+        if (
+            reject is not None
+            and len(samples.rejected) < limits.max_rounds
+            and not over_budget
+            and reject(capacities, len(capacities) - 1)
+        ):
+            samples.rejected.append(
+                Rejected(timings["serial"], timings["parallel"], timings.get("transport"), capacity)
+            )
+            continue
+        for name, seconds in timings.items():
+            getattr(samples, name).append(seconds)
+        if probe is not None:
+            samples.capacity.append(capacity)
         if _should_check(samples.rounds, last_checked, limits.min_rounds):
             last_checked = samples.rounds
             if decided(samples):
                 stop_reason = "decided"
                 break
-        if samples.rounds >= limits.min_rounds and (
-            clock() - started + round_seconds > limits.max_time
-        ):
+        if samples.rounds >= limits.min_rounds and over_budget:
             stop_reason = "time budget"
             break
-    return Outcome(samples, reference, result, warmup, clock() - started, stop_reason)
+    return Outcome(samples, reference, result, warmup, clock() - started, stop_reason, waited)

@@ -12,16 +12,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_parscale.results import Record
-from pytest_parscale.stats import median
+from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, median, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
 
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
-RESAMPLES = 2000
 
 
 class Status(str, enum.Enum):
@@ -73,28 +71,7 @@ class TestChange:
     notes: tuple[str, ...] = ()
 
 
-def _pick(samples: Sequence[float], picks: Sequence[int]) -> list[float]:
-    return [samples[i] for i in picks]
-
-
 Sessions = Sequence[int]  # how many rounds each session gave, in order
-
-
-def _resample(rng: random.Random, count: int, sessions: Sessions | None) -> list[int]:
-    """Round indices of one bootstrap resample of a run.
-
-    With ``sessions`` (pooled runs, docs/paired.md) this is a cluster bootstrap:
-    sessions are drawn with replacement, then rounds within each drawn session, so
-    the noise between sessions widens the interval as it should.
-    """
-    if not sessions:
-        return rng.choices(range(count), k=count)
-    starts = [sum(sessions[:index]) for index in range(len(sessions))]
-    picks: list[int] = []
-    for chosen in rng.choices(range(len(sessions)), k=len(sessions)):
-        start, size = starts[chosen], sessions[chosen]
-        picks += rng.choices(range(start, start + size), k=size)
-    return picks
 
 
 def _bootstrap(
@@ -107,26 +84,19 @@ def _bootstrap(
 ) -> tuple[float, float]:
     """Percentile interval of the change between two ratios of medians.
 
-    Each run's rounds are resampled as (numerator, denominator) pairs, since they
-    were measured interleaved; the two runs are resampled independently.
+    Each run's rounds are resampled as (numerator, denominator) pairs by the one
+    bootstrap in stats.py; the two runs are resampled independently (two seeds).
     """
-    rng = random.Random(seed)
-    values = []
-    for _ in range(RESAMPLES):
-        b = _resample(rng, len(base[0]), sessions[0])
-        h = _resample(rng, len(head[0]), sessions[1])
-        base_ratio = median(_pick(base[0], b)) / median(_pick(base[1], b))
-        head_ratio = median(_pick(head[0], h)) / median(_pick(head[1], h))
+    import numpy as np
+
+    base_ratios = bootstrap_ratios(*base, resamples=RESAMPLES, seed=seed, sessions=sessions[0])
+    head_ratios = bootstrap_ratios(*head, resamples=RESAMPLES, seed=seed + 1, sessions=sessions[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
         if combine == "relative":
-            values.append(head_ratio / base_ratio - 1 if base_ratio > 0 else math.inf)
+            values = np.where(base_ratios > 0, head_ratios / base_ratios - 1, np.inf)
         else:
-            values.append(head_ratio - base_ratio)
-    values.sort()
-    tail = (1 - confidence) / 2
-    return (
-        values[math.floor(tail * (RESAMPLES - 1))],
-        values[math.ceil((1 - tail) * (RESAMPLES - 1))],
-    )
+            values = head_ratios - base_ratios
+    return percentile_interval(values, confidence)
 
 
 def judge_change(

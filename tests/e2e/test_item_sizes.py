@@ -131,7 +131,7 @@ def test_speedup_from_size_applies_only_to_large_items(pytester: pytest.Pytester
         import pytest
         from sized import heavy_checksum
 
-        @pytest.mark.speedup(min=1.3, workers=2, from_size="100KB")
+        @pytest.mark.speedup(min=0.5, workers=2, from_size="100KB")
         @pytest.mark.parscale(backends=["pool"], item_sizes=["10B", "100KB"])
         def test_it(parscale):
             parscale.map(heavy_checksum, parscale.payloads(count=16), chunksize=1)
@@ -144,6 +144,6 @@ def test_speedup_from_size_applies_only_to_large_items(pytester: pytest.Pytester
     }
     assert records[10]["requirements"] == []
     large = records[100_000]["requirements"]
-    assert [(r["metric"], r["threshold"]) for r in large] == [("speedup", 1.3)]
-    # A busy machine may leave it undecided (a pass with a warning), never failed.
+    assert [(r["metric"], r["threshold"]) for r in large] == [("speedup", 0.5)]
+    # 0.5 is far under the true ~1.6x: never failed, even on a busy machine.
     assert large[0]["verdict"] in ("pass", "undecided")

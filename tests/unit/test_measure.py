@@ -175,3 +175,74 @@ def test_a_failed_check_stops_the_measurement() -> None:
             clock=clock,
         )
     assert log == ["serial", "parallel"]
+
+
+class ListProbe:
+    def __init__(self, capacities: list[float | None]) -> None:
+        self.capacities = capacities
+        self.started = 0
+
+    def start(self) -> None:
+        self.started += 1
+
+    def stop(self) -> float | None:
+        return self.capacities.pop(0)
+
+
+def test_probe_records_capacity_per_round_and_quiet_wait_is_reported() -> None:
+    clock, log = FakeClock(), []
+    fns = runs(clock, log, {"serial": 1.0, "parallel": 0.5})
+    probe = ListProbe([2.0, 1.9, None])
+    outcome = run(
+        fns["serial"],
+        fns["parallel"],
+        limits=Limits(3, 3, 100),
+        check=lambda a, b: None,
+        decided=never,
+        clock=clock,
+        quiet=lambda: 1.5,
+        probe=probe,
+    )
+    assert outcome.samples.capacity == [2.0, 1.9, None]
+    assert probe.started == 3
+    assert outcome.quiet_wait_seconds == 1.5
+
+
+def test_disturbed_rounds_are_set_aside_and_run_again() -> None:
+    from pytest_parscale.capacity import disturbed
+
+    clock, log = FakeClock(), []
+    fns = runs(clock, log, {"serial": 1.0, "parallel": 0.5})
+    outcome = run(
+        fns["serial"],
+        fns["parallel"],
+        limits=Limits(3, 3, 100),
+        check=lambda a, b: None,
+        decided=never,
+        clock=clock,
+        probe=ListProbe([2.0, 1.0, 1.9, 1.95]),
+        reject=disturbed,
+    )
+    assert outcome.samples.rounds == 3
+    assert outcome.samples.capacity == [2.0, 1.9, 1.95]
+    assert [r.capacity for r in outcome.samples.rejected] == [1.0]
+    assert outcome.samples.rejected[0].parallel == 0.5
+
+
+def test_rejection_stops_when_the_budget_is_spent() -> None:
+    clock, log = FakeClock(), []
+    fns = runs(clock, log, {"serial": 1.0, "parallel": 1.0})
+    outcome = run(
+        fns["serial"],
+        fns["parallel"],
+        limits=Limits(2, 50, 10.0),
+        check=lambda a, b: None,
+        decided=never,
+        clock=clock,
+        probe=ListProbe([2.0] + [0.5] * 60),
+        reject=lambda capacities, index: index > 0,
+    )
+    # once min_rounds are in and the budget is spent, a disturbed round is kept
+    assert outcome.samples.rounds >= 2
+    assert outcome.stop_reason == "time budget"
+    assert clock.now < 20

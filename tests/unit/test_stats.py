@@ -93,3 +93,127 @@ def test_amdahl_limits() -> None:
     assert amdahl_speedup(0.0, 8) == pytest.approx(8.0)
     assert amdahl_speedup(1.0, 8) == pytest.approx(1.0)
     assert amdahl_speedup(0.5, 1_000_000) == pytest.approx(2.0, rel=1e-5)
+
+
+# -- calibration: the interval under the engine's adaptive looks --------------------
+
+
+def _looks(first: int, last: int) -> list[int]:
+    """The round counts at which measure.run asks ``decided`` (min_rounds, then +20%)."""
+    from pytest_parscale.measure import _should_check
+
+    found, checked = [], 0
+    for rounds in range(1, last + 1):
+        if _should_check(rounds, checked, first):
+            found.append(rounds)
+            checked = rounds
+    return found
+
+
+def _rounds(rng: object, count: int, true: float) -> tuple[list[float], list[float]]:
+    """Synthetic rounds: lognormal noise, slow drift both runs of a round share, and
+    10% of rounds disturbed by another process (the parallel run 1.3-3x slower, the
+    serial one half as often)."""
+    import numpy as np
+
+    assert isinstance(rng, np.random.Generator)
+    drift = np.exp(np.cumsum(rng.normal(0, 0.03, count)))
+    serial = drift * np.exp(rng.normal(0, 0.1, count))
+    parallel = drift / true * np.exp(rng.normal(0, 0.1, count))
+    parallel *= np.where(rng.random(count) < 0.10, rng.uniform(1.3, 3, count), 1)
+    serial *= np.where(rng.random(count) < 0.05, rng.uniform(1.3, 3, count), 1)
+    return list(serial), list(parallel)
+
+
+def _calibrate(
+    true: float, bar: float, trials: int, seed: int, first: int = 5
+) -> tuple[float, float, float]:
+    """(decided rate, wrong rate, coverage of ``true`` when the engine stops)."""
+    import numpy as np
+
+    from pytest_parscale.verdicts import Requirement, Verdict
+
+    rng = np.random.default_rng(seed)
+    requirement = Requirement("speedup", bar, bar, True)
+    looks = _looks(first, 25)
+    decided = wrong = covered = 0
+    for _ in range(trials):
+        serial, parallel = _rounds(rng, looks[-1], true)
+        for rounds in looks:
+            interval = ratio_of_medians_ci(serial[:rounds], parallel[:rounds])
+            verdict = requirement.judge(interval)
+            if verdict is not Verdict.UNDECIDED:
+                break
+        decided += verdict is not Verdict.UNDECIDED
+        wrong += verdict is (Verdict.FAIL if true > bar else Verdict.PASS)
+        covered += interval.low <= true <= interval.high
+    return decided / trials, wrong / trials, covered / trials
+
+
+@pytest.mark.parametrize("bar", [1.25, 2.0])
+def test_clear_cases_are_decided_and_never_wrong_under_adaptive_looks(bar: float) -> None:
+    """True speedup 1.6 against a bar >= 20% away: the issue 15 target (>= 95% decided,
+    0 wrong) on synthetic rounds. Measured with seed 3, 300 trials: decided 0.993 (bar
+    1.25) and 0.997 (bar 2.0), wrong 0, coverage 0.937 and 0.927 at the stopping look:
+    slightly under the nominal 0.95, the price of stopping at the first decisive look."""
+    decided, wrong, coverage = _calibrate(1.6, bar, trials=300, seed=3)
+    assert decided >= 0.95
+    assert wrong == 0
+    assert coverage >= 0.90
+
+
+def test_coverage_at_a_fixed_round_count_is_nominal() -> None:
+    """Without stopping, the 95% interval covers the true ratio of medians >= 95%
+    of the time on clean lognormal rounds (seeded; measured 0.97)."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    trials, covered = 400, 0
+    for _ in range(trials):
+        serial = list(np.exp(rng.normal(0, 0.1, 15)))
+        parallel = list(np.exp(rng.normal(0, 0.1, 15)) / 1.6)
+        interval = ratio_of_medians_ci(serial, parallel)
+        covered += interval.low <= 1.6 <= interval.high
+    assert covered / trials >= 0.93
+
+
+def test_bootstrap_is_vectorised_and_seeded() -> None:
+    from pytest_parscale.stats import bootstrap_ratios
+
+    first = bootstrap_ratios([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], resamples=50, seed=4)
+    again = bootstrap_ratios([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], resamples=50, seed=4)
+    assert len(first) == 50
+    assert list(first) == list(again)
+    assert set(first) <= {1.0, 2.0, 3.0}
+
+
+def test_three_rounds_are_too_few_for_a_trusted_interval() -> None:
+    """Why min_rounds stays 5 although <= 4x bare work needs 3: judged from round 3,
+    the percentile interval covers the true ratio far less than 95% (seeded; measured
+    0.82 here against 0.94 from round 5)."""
+    early = _calibrate(1.6, 1.25, trials=300, seed=3, first=3)[2]
+    late = _calibrate(1.6, 1.25, trials=300, seed=3, first=5)[2]
+    assert early < 0.9 < late
+
+
+def test_cluster_bootstrap_widens_with_noise_between_sessions() -> None:
+    """Three sessions whose level differs: resampling sessions sees that spread,
+    resampling rounds alone does not."""
+    from pytest_parscale.stats import bootstrap_ratios, percentile_interval
+
+    rng = random.Random(1)
+    numerator, denominator = [], []
+    for level in (1.0, 1.5, 2.0):  # the session's speedup
+        for _ in range(8):
+            parallel = 1.0 + rng.gauss(0, 0.01)
+            numerator.append(level * parallel * (1 + rng.gauss(0, 0.01)))
+            denominator.append(parallel)
+    rounds = percentile_interval(bootstrap_ratios(numerator, denominator), 0.95)
+    clustered = percentile_interval(
+        bootstrap_ratios(numerator, denominator, sessions=[8, 8, 8]), 0.95
+    )
+    assert clustered[1] - clustered[0] > 1.2 * (rounds[1] - rounds[0])
+    # only the session-level resample admits a whole run at the fastest session's level
+    assert clustered[1] >= 1.95 > rounds[1]
+    with pytest.raises(ValueError, match="add up"):
+        bootstrap_ratios(numerator, denominator, sessions=[8, 8])
