@@ -146,13 +146,13 @@ def crossovers(records: Sequence[Record]) -> list[str]:
 
 
 def serialisation(record: Record) -> str | None:
-    cost = record.executor.get("serialisation")
-    if not cost or record.item_size is None:
+    cost = record.serialisation
+    if cost is None or record.item_size is None:
         return None
     return (
         f"serialisation: {record.nodeid.split('::', 1)[-1]}: "
-        f"{cost['item_bytes']:.0f} B/item out, {cost['result_bytes']:.0f} B/result back, "
-        f"{seconds(cost['seconds_per_item'])}/item to dump+load"
+        f"{cost.item_bytes:.0f} B/item out, {cost.result_bytes:.0f} B/result back, "
+        f"{seconds(cost.seconds_per_item)}/item to dump+load"
     )
 
 

@@ -18,6 +18,8 @@ from pytest_parscale.errors import ShippingError
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
 
+    Start = Callable[[int, Settings], "Executor"]
+
 
 class Executor(Protocol):
     """A started, warm pool of ``workers`` workers of one backend."""
@@ -49,8 +51,12 @@ class Executor(Protocol):
     def check_shippable(self, fn: Callable[..., Any]) -> None:
         """Raise ShippingError, naming fn and the remedy, if fn cannot reach a worker."""
 
-    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
-        """The (dumps, loads) pair the backend uses to ship items and results."""
+    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
+        """The (dumps, loads) pair the backend uses to ship items and results.
+
+        None when nothing is shipped (threads) or the engine's own serialiser cannot
+        be called alone; the fixture then skips the serialisation cost.
+        """
 
     def describe(self) -> dict[str, Any]:
         """Versions, start method and engine address, for the results record."""
@@ -116,6 +122,21 @@ BACKENDS: dict[str, BackendInfo] = {
         ),
     )
 }
+
+
+if TYPE_CHECKING:
+    # The registry loads backends by name, which mypy cannot follow: this tuple makes
+    # it check that every backend's start() returns something that is an Executor.
+    from pytest_parscale.backends import celery, dask, pool, process, ray, thread
+
+    _TYPED_STARTS: tuple[Start, ...] = (
+        pool.start,
+        process.start,
+        thread.start,
+        ray.start,
+        dask.start,
+        celery.start,
+    )
 
 
 def default_backends() -> tuple[str, ...]:
