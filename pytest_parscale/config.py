@@ -173,7 +173,6 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_rounds", _positive_int, 100, "most rounds per test", per_test=True),
     Option("confidence", _fraction, 0.95, "confidence level of intervals", per_test=True),
     Option("timeout", _positive_float, 300.0, "seconds one measured run may take", per_test=True),
-    Option("strict", _bool, False, "fail tests whose verdict stays undecided", True, per_test=True),
     Option(
         "undersized",
         _choice(UNDERSIZED_POLICIES),
@@ -181,6 +180,7 @@ OPTIONS: tuple[Option, ...] = (
         "when usable cores < workers: " + ", ".join(UNDERSIZED_POLICIES),
         per_test=True,
     ),
+    Option("strict", _bool, False, "fail tests whose verdict stays undecided", True, per_test=True),
     Option("start_method", _choice(START_METHODS), None, "multiprocessing start method"),
     Option(
         "memory_limit",
