@@ -27,7 +27,7 @@ class WorkerPlan:
 
 
 def plan_workers(requested: int, usable: int, policy: str) -> WorkerPlan:
-    """Apply the undersized-machine policy (``--parscale-undersized``, README).
+    """Apply the undersized-machine policy (``--parscale-undersized``, docs/architecture.md).
 
     ``scale`` runs at the usable cores and keeps the efficiency asked for (the bar
     becomes ``min * W / requested``); ``skip`` skips; ``strict`` runs the requested

@@ -12,8 +12,8 @@ from pytest_parscale.backends.base import BACKENDS, BackendInfo
 from pytest_parscale.config import Settings, resolve
 from pytest_parscale.errors import BackendUnavailable
 from pytest_parscale.session import Executors, ParscaleSession
+from tests.fakes import FakeExecutor
 from tests.records import record
-from tests.unit.test_fixture import FakeExecutor
 
 STARTED: list[int] = []
 
