@@ -3,8 +3,9 @@
 Each round runs ``python -m pytest --collect-only -q`` on one small test file three
 ways, in a shuffled order: with neither plugin, with pytest-parscale only, with
 pytest-benchmark only. A plugin's cost is the per-round difference to the run with
-neither, so a slow moment of a shared machine hits both sides of a pair; the medians
-of those differences are printed as a Markdown table for benchmarks/RESULTS.md.
+neither, so a slow moment of a shared machine hits both sides of a pair. Wall time
+and CPU time (user + system of the child, which waiting for a busy machine barely
+moves) are both printed as Markdown tables for benchmarks/RESULTS.md.
 
     python benchmarks/startup.py              # 20 rounds
     python benchmarks/startup.py --rounds 40 --tree ../other-checkout   # before/after
@@ -47,22 +48,47 @@ VARIANTS = {
 }
 
 
-def collect(folder: Path, flags: list[str], tree: Path) -> float:
-    """Wall seconds of one collect-only run in a fresh interpreter, importing ``tree``."""
+def collect(folder: Path, flags: list[str], tree: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one collect-only run in a fresh interpreter.
+
+    CPU time is what the run itself costs; wall time adds waiting for a busy machine.
+    """
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
     environment = dict(os.environ, PYTHONPATH=str(tree))
     # Users run from cached bytecode, as the installed pytest-benchmark does here:
     # the warm-up run writes it (and pytest's assertion-rewritten copies).
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
     started = time.perf_counter()
-    subprocess.run(
-        [*command, *flags, "test_small.py"],
-        cwd=folder,
-        env=environment,
-        check=True,
-        stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(
+        [*command, *flags, "test_small.py"], cwd=folder, env=environment, stdout=subprocess.DEVNULL
     )
-    return time.perf_counter() - started
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(flags)}: pytest exited with {process.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def table(times: dict[str, list[float]], what: str) -> list[str]:
+    """Medians per variant and, per plugin, the median of its paired differences."""
+    base = statistics.median(times["neither"])
+    lines = [
+        f"| {what} of `pytest --collect-only -q`, one small file | median "
+        "| added (median of paired differences) | ratio |",
+        "|---|---|---|---|",
+        f"| neither plugin | {base * 1e3:.0f} ms | - | - |",
+    ]
+    for name, label in (("parscale", "pytest-parscale"), ("benchmark", "pytest-benchmark")):
+        added = statistics.median(
+            with_plugin - alone
+            for with_plugin, alone in zip(times[name], times["neither"], strict=True)
+        )
+        own = statistics.median(times[name])
+        lines.append(
+            f"| {label} only | {own * 1e3:.0f} ms | {added * 1e3:+.0f} ms | {own / base:.2f}x |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -77,7 +103,9 @@ def main() -> None:
     arguments = parser.parse_args()
     if arguments.rounds < 10:
         parser.error(f"--rounds {arguments.rounds} is fewer than 10")
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    load = os.getloadavg()
+    wall: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         (folder / "test_small.py").write_text(TEST_FILE)
@@ -87,26 +115,17 @@ def main() -> None:
         for _ in range(arguments.rounds):
             random.shuffle(order)
             for name in order:
-                times[name].append(collect(folder, VARIANTS[name], arguments.tree))
-    base = statistics.median(times["neither"])
+                seconds, cpu_seconds = collect(folder, VARIANTS[name], arguments.tree)
+                wall[name].append(seconds)
+                cpu[name].append(cpu_seconds)
     python = platform.python_version()
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {python}")
+    print(f"load average before/after: {load} / {os.getloadavg()}")
     print(f"tree: {arguments.tree}")
     print(f"rounds: {arguments.rounds}, each variant once per round in a shuffled order")
-    print()
-    print(
-        "| pytest --collect-only -q, one small file | median "
-        "| added (median of paired differences) | ratio |"
-    )
-    print("|---|---|---|---|")
-    print(f"| neither plugin | {base * 1e3:.0f} ms | - | - |")
-    for name, label in (("parscale", "pytest-parscale"), ("benchmark", "pytest-benchmark")):
-        added = statistics.median(
-            with_plugin - alone
-            for with_plugin, alone in zip(times[name], times["neither"], strict=True)
-        )
-        own = statistics.median(times[name])
-        print(f"| {label} only | {own * 1e3:.0f} ms | {added * 1e3:+.0f} ms | {own / base:.2f}x |")
+    for what, times in (("wall time", wall), ("CPU time", cpu)):
+        print()
+        print("\n".join(table(times, what)))
 
 
 if __name__ == "__main__":

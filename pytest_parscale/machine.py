@@ -4,7 +4,6 @@ checkout and the pytest-xdist role. Read once per session; no pytest import."""
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import platform
 import subprocess
@@ -82,6 +81,8 @@ def cpu_model() -> str:
 
 def fingerprint() -> dict[str, Any]:
     """What every result carries about the machine (docs/results-format.md)."""
+    import multiprocessing  # here, not at pytest start-up (docs/architecture.md)
+
     try:
         load = list(os.getloadavg())
     except OSError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -152,6 +151,8 @@ def qualified_name(fn: Callable[..., Any]) -> str:
 
 def check_picklable_by_reference(fn: Callable[..., Any], backend: str) -> None:
     """Pickle fn the way multiprocessing does; explain the failure in user terms."""
+    import pickle  # here, not at pytest start-up (docs/architecture.md)
+
     try:
         pickle.dumps(fn)
     except Exception as error:
