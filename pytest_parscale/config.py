@@ -15,7 +15,7 @@ from typing import Any
 
 from pytest_parscale.errors import ConfigError
 from pytest_parscale.sizes import parse_size
-from pytest_parscale.thresholds import NOT_SAID, FailOn, parse_fail_on
+from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, parse_fail_on
 
 UNDERSIZED_POLICIES = ("scale", "skip", "strict")
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -106,13 +106,21 @@ def _text(text: str) -> str:
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: its field name, parser, default and help line."""
+    """One setting: its field name, parser, default and help line.
+
+    The single source for the setting: Settings takes its default from here, the
+    help line is generated with it, and ``per_test`` says whether
+    ``@pytest.mark.parscale`` may set it for one test.
+    """
 
     name: str
     parse: Callable[[str], Any]
     default: Any
-    help: str
+    summary: str
     flag: bool = False
+    per_test: bool = False
+    # How the help line shows the default when it is not the value itself.
+    default_text: str | None = None
 
     @property
     def cli(self) -> str:
@@ -126,17 +134,31 @@ class Option:
     def env(self) -> str:
         return "PARSCALE_" + self.name.upper()
 
+    @property
+    def help(self) -> str:
+        """The summary, with the default when there is one worth saying."""
+        shown = self.default_text
+        if shown is None and not self.flag and self.default is not None:
+            value = self.default
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{self.summary} (default {shown})" if shown else self.summary
+
 
 OPTIONS: tuple[Option, ...] = (
     Option("disable", _bool, False, "run marked tests without measuring (fn runs once)", True),
     Option(
-        "backends", _name_list, None, "comma-separated backends to run (default: all installed)"
+        "backends",
+        _name_list,
+        None,
+        "comma-separated backends to run",
+        default_text="all installed",
     ),
     Option(
         "workers",
         _count_list,
         None,
-        "workers when no marker says (default: usable cores); a list such as 1,2,4 sweeps",
+        "workers when no marker says; a list such as 1,2,4 sweeps",
+        default_text="usable cores",
     ),
     Option(
         "oversubscribe",
@@ -146,24 +168,26 @@ OPTIONS: tuple[Option, ...] = (
         True,
     ),
     Option("item_sizes", _size_list, None, "default item sizes, e.g. 10B,1KB,100KB"),
-    Option("max_time", _positive_float, 10.0, "seconds per test for extra rounds (default 10)"),
-    Option("min_rounds", _positive_int, 5, "interleaved rounds always run (default 5)"),
-    Option("max_rounds", _positive_int, 100, "most rounds per test (default 100)"),
-    Option("confidence", _fraction, 0.95, "confidence level of intervals (default 0.95)"),
-    Option("timeout", _positive_float, 300.0, "seconds one measured run may take (default 300)"),
+    Option("max_time", _positive_float, 10.0, "seconds per test for extra rounds", per_test=True),
+    Option("min_rounds", _positive_int, 5, "interleaved rounds always run", per_test=True),
+    Option("max_rounds", _positive_int, 100, "most rounds per test", per_test=True),
+    Option("confidence", _fraction, 0.95, "confidence level of intervals", per_test=True),
+    Option("timeout", _positive_float, 300.0, "seconds one measured run may take", per_test=True),
     Option(
         "undersized",
         _choice(UNDERSIZED_POLICIES),
         "scale",
-        "when usable cores < workers: scale (default), skip or strict",
+        "when usable cores < workers: " + ", ".join(UNDERSIZED_POLICIES),
+        per_test=True,
     ),
-    Option("strict", _bool, False, "fail tests whose verdict stays undecided", True),
+    Option("strict", _bool, False, "fail tests whose verdict stays undecided", True, per_test=True),
     Option("start_method", _choice(START_METHODS), None, "multiprocessing start method"),
     Option(
         "memory_limit",
         _size,
         None,
         "refuse maps whose items and results would exceed this many bytes, e.g. 2GB",
+        per_test=True,
     ),
     Option("json", _text, None, "write every measurement, samples included, to this path"),
     Option(
@@ -175,14 +199,16 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "fail_on",
         parse_fail_on,
-        None,
-        "regression thresholds for --parscale-compare (default speedup:10%,overhead:5pp)",
+        NOT_SAID,
+        "regression thresholds for --parscale-compare",
+        per_test=True,
+        default_text=str(DEFAULT_FAIL_ON),
     ),
     Option(
         "connect_timeout",
         _positive_float,
         5.0,
-        "seconds to reach a --parscale-ray-address, dask scheduler or celery broker (default 5)",
+        "seconds to reach a --parscale-ray-address, dask scheduler or celery broker",
     ),
     Option("ray_address", _text, None, "use this Ray cluster instead of an embedded one"),
     Option("dask_scheduler", _text, None, "use this Dask scheduler instead of a LocalCluster"),
@@ -192,37 +218,43 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+# What @pytest.mark.parscale may set for its test, besides backends/item_sizes/workers.
+PER_TEST_SETTINGS = tuple(option.name for option in OPTIONS if option.per_test)
+
+
+def _default(name: str) -> Any:
+    return OPTIONS_BY_NAME[name].default
 
 
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings for the session, or for one test once its marker is applied."""
 
-    disable: bool = False
-    backends: tuple[str, ...] | None = None
-    workers: tuple[int, ...] | None = None
-    oversubscribe: bool = False
-    item_sizes: tuple[int, ...] | None = None
-    max_time: float = 10.0
-    min_rounds: int = 5
-    max_rounds: int = 100
-    confidence: float = 0.95
-    timeout: float = 300.0
-    undersized: str = "scale"
-    strict: bool = False
-    start_method: str | None = None
-    memory_limit: int | None = None
-    json: str | None = None
-    html: str | None = None
-    save: str | None = None
-    save_overwrite: bool = False
-    compare: str | None = None
-    fail_on: FailOn = NOT_SAID
-    connect_timeout: float = 5.0
-    ray_address: str | None = None
-    dask_scheduler: str | None = None
-    celery_broker: str | None = None
-    celery_backend: str | None = None
+    disable: bool = _default("disable")
+    backends: tuple[str, ...] | None = _default("backends")
+    workers: tuple[int, ...] | None = _default("workers")
+    oversubscribe: bool = _default("oversubscribe")
+    item_sizes: tuple[int, ...] | None = _default("item_sizes")
+    max_time: float = _default("max_time")
+    min_rounds: int = _default("min_rounds")
+    max_rounds: int = _default("max_rounds")
+    confidence: float = _default("confidence")
+    timeout: float = _default("timeout")
+    undersized: str = _default("undersized")
+    strict: bool = _default("strict")
+    start_method: str | None = _default("start_method")
+    memory_limit: int | None = _default("memory_limit")
+    json: str | None = _default("json")
+    html: str | None = _default("html")
+    save: str | None = _default("save")
+    save_overwrite: bool = _default("save_overwrite")
+    compare: str | None = _default("compare")
+    fail_on: FailOn = _default("fail_on")  # noqa: RUF009 (FailOn is frozen)
+    connect_timeout: float = _default("connect_timeout")
+    ray_address: str | None = _default("ray_address")
+    dask_scheduler: str | None = _default("dask_scheduler")
+    celery_broker: str | None = _default("celery_broker")
+    celery_backend: str | None = _default("celery_backend")
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:

@@ -2,113 +2,70 @@
 
 ``map`` is ``measure`` with a serial loop and the backend's map as the two
 callables, so both share one engine, one set of verdicts and one record format.
+The fixture gets narrow collaborators (where executors come from, the baseline
+record, where finished records go) rather than the whole session; the data flow
+is in docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import pickle
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from pytest_parscale import measure as engine
-from pytest_parscale.errors import (
-    ConfigError,
-    MapTimeout,
-    ParscaleWarning,
-    ResultMismatch,
-    ShippingError,
-    WorkerCrashed,
+from pytest_parscale.checking import check_lists, equal, short
+from pytest_parscale.errors import ConfigError, ParscaleWarning, ResultMismatch, ShippingError
+from pytest_parscale.parallel import (
+    ParallelRunner,
+    chunk_advice,
+    memory_problem,
+    run_serial,
+    transport_run,
 )
-from pytest_parscale.parametrize import plan_cluster
+from pytest_parscale.parametrize import adopt_cluster
+from pytest_parscale.payloads import payload_block
+from pytest_parscale.record import build_record, intervals_of, requirements_for, verdict_text
 from pytest_parscale.regression import still_uncertain
-from pytest_parscale.report import describe_run, requirement_line
-from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
 from pytest_parscale.sizes import approx_size, format_size
-from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, median, ratio_of_medians_ci
-from pytest_parscale.thresholds import FailOn, effective_fail_on
-from pytest_parscale.transport import (
-    TransportStub,
-    first_unshippable,
-    mean_payload,
-    serialisation_cost,
-)
-from pytest_parscale.verdicts import Requirement, Verdict, combine
+from pytest_parscale.transport import serialisation_cost
+from pytest_parscale.verdicts import Verdict
 
 if TYPE_CHECKING:
     from pytest_parscale.backends.base import Executor
     from pytest_parscale.config import Settings
-    from pytest_parscale.markers import MarkSpec
     from pytest_parscale.parametrize import ParscaleParam
-    from pytest_parscale.session import ParscaleSession
+    from pytest_parscale.results import Record
+    from pytest_parscale.thresholds import FailOn
+    from pytest_parscale.transport import SerialisationCost
+
+__all__ = ["ExecutorSource", "Parscale", "Thresholds", "run_serial"]
 
 
-def payload_block(size: int, index: int) -> bytes:
-    """Deterministic item ``index`` of ``size`` bytes (a rotating 0..255 pattern)."""
-    return _pattern(size + 256)[index % 256 : index % 256 + size]
+class ExecutorSource(Protocol):
+    """Where the fixture gets warm executors (session.Executors in the plugin)."""
+
+    def get(self, backend: str, workers: int) -> Executor: ...
+
+    def on_cluster(self, backend: str) -> bool: ...
+
+    def discard(self, backend: str, workers: int) -> None: ...
 
 
-@functools.lru_cache(maxsize=8)
-def _pattern(length: int) -> bytes:
-    return (bytes(range(256)) * (length // 256 + 1))[:length]
+@dataclass(frozen=True)
+class Thresholds:
+    """This test's own --parscale-fail-on (from its marker) and the complete set.
 
-
-def run_serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """The serial reference: a plain loop in the test process.
-
-    ``list(map(...))`` keeps the loop itself as cheap as a hand-written one; when fn
-    raises, a second pass finds the index so the failure can name the item.
+    Per metric: marker > CLI > env > ini > default (thresholds.effective_fail_on).
     """
-    try:
-        return list(map(fn, items))
-    except Exception as error:
-        for index, item in enumerate(items):
-            try:
-                fn(item)
-            except Exception:
-                _annotate(error, f"parscale: fn raised on item {index} (serial reference)")
-                raise
-        raise
 
-
-def _annotate(error: BaseException, note: str) -> None:
-    add_note = getattr(error, "add_note", None)
-    if add_note is not None:
-        add_note(note)
-
-
-def _equal(left: Any, right: Any) -> bool:
-    try:
-        return bool(left == right)
-    except (ValueError, TypeError):  # array-likes: compare element-wise
-        return bool((left == right).all())
-
-
-def check_lists(reference: Sequence[Any], result: Sequence[Any]) -> None:
-    """Raise ResultMismatch naming the first item whose parallel result differs."""
-    if len(reference) != len(result):
-        raise ResultMismatch(
-            f"the parallel run returned {len(result)} results for {len(reference)} items"
-        )
-    try:
-        if reference == result:
-            return
-    except (ValueError, TypeError):
-        pass
-    for index, (expected, got) in enumerate(zip(reference, result, strict=False)):
-        if not _equal(expected, got):
-            raise ResultMismatch(
-                f"result {index} differs: serial {_short(expected)} != parallel {_short(got)}"
-            )
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    own: FailOn
+    effective: FailOn
 
 
 class Parscale:
@@ -119,26 +76,41 @@ class Parscale:
         *,
         nodeid: str,
         param: ParscaleParam,
-        spec: MarkSpec,
         settings: Settings,
-        session: ParscaleSession,
+        executors: ExecutorSource,
+        add_record: Callable[[Record], None],
+        thresholds: Thresholds,
+        baseline: Record | None = None,
     ) -> None:
         self.nodeid = nodeid
-        self.backend = param.backend
-        self.item_size = param.item_size
-        self.workers = param.plan.workers
-        self.requested_workers = param.plan.requested
-        self._plan = param.plan
-        self._judged = param.judged
-        self._sweep = param.sweep
-        self._spec = spec
+        self._param = param
+        self._spec = param.spec
         self._settings = settings
-        self._session = session
-        self._executor: Executor | None = None
+        self._executors = executors
+        self._add_record = add_record
+        self._baseline = baseline
+        self.thresholds = thresholds
+        self._runner: ParallelRunner | None = None
         self._used: str | None = None
         self.record: Record | None = None
 
     # -- what the test reads -------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return self._param.backend
+
+    @property
+    def item_size(self) -> int | None:
+        return self._param.item_size
+
+    @property
+    def workers(self) -> int:
+        return self._param.plan.workers
+
+    @property
+    def requested_workers(self) -> int:
+        return self._param.plan.requested
 
     @property
     def disabled(self) -> bool:
@@ -147,7 +119,7 @@ class Parscale:
     @property
     def executor(self) -> Any:
         """The engine object (Pool, ProcessPoolExecutor, Dask Client...) for ``measure``."""
-        return self._live_executor().native
+        return self._live().executor.native
 
     def payloads(self, count: int, size: int | None = None) -> list[bytes]:
         """``count`` deterministic bytes items of ``size`` (default: this test's size)."""
@@ -182,103 +154,45 @@ class Parscale:
             raise ConfigError(f"{self.nodeid}: parscale.map() chunksize", chunksize, "is not >= 1")
         if self.disabled:
             return run_serial(fn, items)
-        executor = self._live_executor()
+        runner = self._live()
+        executor = runner.executor
         problem = None
         try:
             executor.check_shippable(fn)
         except ShippingError as error:
             problem = str(error)
         if problem is None:
-            problem = self._memory_problem(fn, items)
+            problem = memory_problem(fn, items, self._settings, runner.where())
         if problem is not None:
             pytest.fail(problem, pytrace=False)
         timeout = self._settings.timeout
-
-        def parallel() -> list[Any]:
-            results: list[Any] = self._run_parallel(
-                lambda: executor.map(fn, items, chunksize=chunksize, timeout=timeout), items
-            )
-            return results
-
         transport = None
         if self._spec.overhead is not None or self.item_size is not None:
-            transport = self._transport_run(executor, fn, items, chunksize, timeout)
-        result = self._measure(
+            transport = transport_run(runner, fn, items, chunksize, timeout)
+        outcome = self._run(
             functools.partial(run_serial, fn, items),
-            parallel,
+            runner.map(fn, items, chunksize, timeout, name_items=True),
             transport=transport,
             check=check_lists,
+        )
+        result = outcome.result
+        serializer = executor.serializer()
+        cost = None if serializer is None else serialisation_cost(*serializer, items, result)
+        record = self._build(
+            outcome,
             kind="map",
             item_count=len(items),
             chunksize=executor.effective_chunksize(len(items), chunksize),
+            serialisation=cost,
         )
-        record = self.record
-        assert record is not None
-        serializer = executor.serializer()
-        if serializer is not None:
-            cost = serialisation_cost(*serializer, items, result)
-            record.executor["serialisation"] = dataclasses.asdict(cost)
-        advice = self._chunk_advice(executor, fn, items, record)
-        if advice is not None:
-            record.chunk_advice = advice
-        return list(result)
-
-    def _memory_problem(self, fn: Callable[[Any], Any], items: list[Any]) -> str | None:
-        """Refuse a map whose items and results would not fit --parscale-memory-limit.
-
-        The test process holds the items, the serial results and the parallel
-        results at once; results are estimated from fn on the first item, before any
-        worker sends a byte back.
-        """
-        limit = self._settings.memory_limit
-        if limit is None or not items:
-            return None
-        item_bytes = mean_payload(pickle.dumps, items) * len(items)
-        result_bytes = len(pickle.dumps(run_serial(fn, items[:1])[0])) * len(items)
-        needed = item_bytes + 2 * result_bytes
-        if needed <= limit:
-            return None
-        return (
-            f"this map would hold about {approx_size(needed)} in the test process "
-            f"({approx_size(item_bytes)} of items, and twice {approx_size(result_bytes)} of "
-            f"results estimated from item 0) > {self._settings.source_of('memory_limit')} "
-            f"{approx_size(limit)} ({self.backend}, {self.workers} workers)"
-        )
-
-    def _chunk_advice(
-        self, executor: Executor, fn: Callable[[Any], Any], items: list[Any], record: Record
-    ) -> ChunkAdvice | None:
-        """When transport dominates, time the seed's chunksize rule against the one used.
-
-        The rule is ``len(items) // (4 * workers)``; both maps are interleaved for a
-        few rounds on the same warm executor and reported with their speedups.
-        """
-        share = record.transport_share
-        suggested = max(1, len(items) // (4 * self.workers))
-        used = record.chunksize
-        honours = executor.effective_chunksize(len(items), suggested) == suggested
-        struggling = record.speedup.estimate < 1 or (share is not None and share.estimate > 0.5)
-        if not struggling or not honours or used == suggested:
-            return None
-        timeout = self._settings.timeout
-
-        def with_chunks(size: int | None) -> Callable[[], Any]:
-            return lambda: self._run_parallel(
-                lambda: executor.map(fn, items, chunksize=size, timeout=timeout)
+        advice = None
+        try:
+            advice = chunk_advice(runner, fn, items, record, self._settings)
+        finally:  # a failed advice run still keeps the measurement
+            self._publish(
+                record if advice is None else dataclasses.replace(record, chunk_advice=advice)
             )
-
-        rounds = min(self._settings.min_rounds, 3)
-        outcome = engine.run(
-            with_chunks(used if used else None),
-            with_chunks(suggested),
-            limits=engine.Limits(rounds, rounds, self._settings.max_time),
-            check=check_lists,
-            decided=lambda samples: False,
-        )
-        serial_median = median(record.serial)
-        current = serial_median / median(outcome.samples.serial)
-        better = serial_median / median(outcome.samples.parallel)
-        return ChunkAdvice(used, suggested, current, better, better > current * 1.1)
+        return list(result)
 
     def measure(
         self,
@@ -303,26 +217,20 @@ class Parscale:
                 None,
                 "is not a transport callable; @pytest.mark.overhead needs transport=",
             )
-        self._live_executor()
+        runner = self._live()
 
         def compare(reference: Any, result: Any) -> None:
             if check is False:
                 return
-            same = check(reference, result) if callable(check) else _equal(reference, result)
+            same = check(reference, result) if callable(check) else equal(reference, result)
             if not same:
                 raise ResultMismatch(
-                    f"serial and parallel results differ: {_short(reference)} != {_short(result)}"
+                    f"serial and parallel results differ: {short(reference)} != {short(result)}"
                 )
 
-        return self._measure(
-            serial,
-            lambda: self._run_parallel(parallel),
-            transport=transport,
-            check=compare,
-            kind="measure",
-            item_count=None,
-            chunksize=None,
-        )
+        outcome = self._run(serial, lambda: runner(parallel), transport=transport, check=compare)
+        self._publish(self._build(outcome, kind="measure", item_count=None, chunksize=None))
+        return outcome.result
 
     # -- internals ------------------------------------------------------------
 
@@ -336,147 +244,26 @@ class Parscale:
             )
         self._used = what
 
-    def _live_executor(self) -> Executor:
-        if self._executor is None:
-            executors = self._session.executors
-            executor = executors.get(self.backend, self.workers)
-            if executors.on_cluster(self.backend):
-                self._adopt_cluster(executor)
-            self._executor = executor
-        return self._executor
+    def start(self) -> None:
+        """Start (or reuse) the executor, outside the test's own time."""
+        self._live()
 
-    def _adopt_cluster(self, executor: Executor) -> None:
-        """Run with the size of the cluster the user started, not this machine's cores.
+    def _live(self) -> ParallelRunner:
+        if self._runner is None:
+            executor = self._executors.get(self.backend, self.workers)
+            if self._executors.on_cluster(self.backend):
+                where = f"the {self.backend} cluster at {executor.describe().get('engine')}"
+                param, skip = adopt_cluster(self._param, self._settings, executor.workers, where)
+                if skip is not None:
+                    pytest.skip(skip)
+                self._param = param
+            self._runner = ParallelRunner(executor, self.backend, self.workers, self._discard)
+        return self._runner
 
-        The marker's (or the command line's) worker count is what the bar was written
-        for; a smaller cluster moves the bar like an undersized machine does.
-        """
-        size = executor.workers
-        where = f"the {self.backend} cluster at {executor.describe().get('engine')}"
-        if self._sweep:
-            if self.requested_workers != size:
-                pytest.skip(
-                    f"{where} has {size} workers; a sweep runs on a cluster only at its size"
-                )
-            self._judged = True
-            return
-        settings = self._settings
-        single = settings.workers[0] if settings.workers and len(settings.workers) == 1 else None
-        asked = self._spec.workers or single or size
-        plan = plan_cluster(asked, size, settings.undersized, where)
-        if plan.skip_reason is not None:
-            pytest.skip(plan.skip_reason)
-        self._plan = plan
-        self.workers = plan.workers
-        self.requested_workers = plan.requested
-
-    def _run_parallel(self, run: Callable[[], Any], items: Sequence[Any] = ()) -> Any:
-        """Run one parallel pass; a broken executor is replaced and the test fails.
-
-        When the pass fails the way serialisation fails, the items are checked with
-        the backend's serialiser so the message names the item that cannot travel.
-        """
-        try:
-            return run()
-        except (WorkerCrashed, MapTimeout) as error:
-            message, replace = f"{error} ({self.backend}, {self.workers} workers)", True
-            change = self._cluster_change()
-            if change is not None:
-                message += f"; {change}"
-        except (TypeError, AttributeError, pickle.PicklingError, ShippingError) as error:
-            stuck = self._unshippable(items)
-            if stuck is not None:
-                message = stuck
-            elif isinstance(error, ShippingError):
-                message = f"{error} ({self.backend}, {self.workers} workers)"
-            else:
-                _annotate(error, f"parscale: raised in a {self.backend!r} worker")
-                raise
-            replace = False
-        except Exception as error:
-            _annotate(error, f"parscale: raised in a {self.backend!r} worker")
-            raise
-        if replace:
-            self._session.executors.discard(self.backend, self.workers)
-            self._executor = None
-        pytest.fail(message, pytrace=False)
-
-    def _cluster_change(self) -> str | None:
-        """Who left or joined the user's cluster since we connected, or None."""
-        executor = self._executor
-        if executor is None:
-            return None
-        try:
-            return executor.cluster_changes()
-        except Exception as error:  # the cluster itself may be gone
-            return f"the {self.backend} cluster did not list its members ({error})"
-
-    def _unshippable(self, items: Sequence[Any]) -> str | None:
-        serializer = self._executor.serializer() if self._executor is not None else None
-        if serializer is None:
-            return None
-        found = first_unshippable(serializer[0], items)
-        if found is None:
-            return None
-        index, error = found
-        return (
-            f"item {index} ({type(items[index]).__name__}) cannot be shipped to "
-            f"{self.backend!r} workers: {error}. Send what it refers to instead "
-            "(a path, the bytes, the parameters) and open it in the worker."
-        )
-
-    def _transport_run(
-        self,
-        executor: Executor,
-        fn: Callable[[Any], Any],
-        items: list[Any],
-        chunksize: int | None,
-        timeout: float,
-    ) -> Callable[[], Any]:
-        """The same map with fn replaced by a stub returning results of the same size."""
-        serializer = executor.serializer()
-        sample = items[:: max(1, len(items) // 64)][:64]
-        dumps = serializer[0] if serializer else pickle.dumps
-        result_bytes = mean_payload(dumps, run_serial(fn, sample)) - len(dumps(b""))
-        stub = TransportStub(max(0, int(result_bytes)))
-        return lambda: self._run_parallel(
-            lambda: executor.map(stub, items, chunksize=chunksize, timeout=timeout)
-        )
-
-    def _requirements(self) -> list[Requirement]:
-        found: list[Requirement] = []
-        if not self._judged:
-            return found
-        speedup = self._spec.speedup
-        if speedup is not None and (
-            speedup.from_size is None
-            or self.item_size is None
-            or self.item_size >= speedup.from_size
-        ):
-            found.append(Requirement("speedup", speedup.min * self._plan.scale, speedup.min, True))
-        if self._spec.overhead is not None:
-            maximum = self._spec.overhead.max
-            found.append(Requirement("overhead", maximum, maximum, False))
-        return found
-
-    def _intervals(self, samples: engine.Samples) -> dict[str, Interval]:
-        confidence = self._settings.confidence
-        found = {
-            "speedup": ratio_of_medians_ci(samples.serial, samples.parallel, confidence=confidence)
-        }
-        if samples.transport:
-            found["overhead"] = ratio_of_medians_ci(
-                samples.transport, samples.parallel, confidence=confidence
-            )
-        return found
-
-    def baseline_thresholds(self) -> tuple[FailOn, FailOn]:
-        """This test's own --parscale-fail-on (from its marker) and the complete set.
-
-        Per metric: marker > CLI > env > ini > default.
-        """
-        own: FailOn = (self._spec.parscale.settings or {}).get("fail_on", FailOn())
-        return own, effective_fail_on(own, self._session.settings.fail_on)
+    def _discard(self) -> None:
+        """Drop a broken executor: the next test (or call) gets a fresh one."""
+        self._executors.discard(self.backend, self.workers)
+        self._runner = None
 
     def _baseline_unsettled(self) -> Callable[[engine.Samples], bool]:
         """Whether the change against --parscale-compare's record is still uncertain.
@@ -484,12 +271,12 @@ class Parscale:
         An uncertain change (beyond the threshold, interval still containing "no
         change") earns more rounds within the time budget, as an undecided verdict does.
         """
-        baseline = self._session.baseline
-        base = baseline.records.get(self.nodeid) if baseline is not None else None
+        base = self._baseline
         if base is None:
             return lambda samples: False
-        thresholds = self.baseline_thresholds()[1]
+        thresholds = self.thresholds.effective
         confidence = self._settings.confidence
+        workers = self.workers
 
         def unsettled(samples: engine.Samples) -> bool:
             return still_uncertain(
@@ -497,115 +284,84 @@ class Parscale:
                 samples.serial,
                 samples.parallel,
                 samples.transport,
-                self.workers,
+                workers,
                 thresholds,
                 confidence=confidence,
             )
 
         return unsettled
 
-    def _measure(
+    def _run(
         self,
         serial: Callable[[], Any],
         parallel: Callable[[], Any],
         *,
         transport: Callable[[], Any] | None,
         check: Callable[[Any, Any], None],
-        kind: str,
-        item_count: int | None,
-        chunksize: int | None,
-    ) -> Any:
-        requirements = self._requirements()
-
+    ) -> engine.Outcome:
+        """Interleaved rounds until every bar (and the baseline change) is decided."""
+        requirements = requirements_for(self._param, self._spec)
         unsettled = self._baseline_unsettled()
+        confidence = self._settings.confidence
 
         def decided(samples: engine.Samples) -> bool:
-            intervals = self._intervals(samples)
+            intervals = intervals_of(samples, confidence)
             return all(
                 req.judge(intervals[req.metric]) is not Verdict.UNDECIDED for req in requirements
             ) and not unsettled(samples)
 
         settings = self._settings
         limits = engine.Limits(settings.min_rounds, settings.max_rounds, settings.max_time)
+        runner = self._live()
         mismatch: str | None = None
         try:
             outcome = engine.run(
                 serial, parallel, limits=limits, check=check, decided=decided, transport=transport
             )
         except ResultMismatch as error:
-            mismatch = f"{error} ({self.backend}, {self.workers} workers)"
+            mismatch = f"{error} {runner.where()}"
         if mismatch is not None:
             pytest.fail(mismatch, pytrace=False)
-        change = self._cluster_change()
+        change = runner.cluster_change()
         if change is not None:
-            self._session.executors.discard(self.backend, self.workers)
-            self._executor = None
+            self._discard()
             pytest.fail(
-                f"{change} during the measurement ({self.backend}, {self.workers} workers): "
+                f"{change} during the measurement {runner.where()}: "
                 "some rounds ran on a different cluster than the one reported, so no "
                 "verdict; the next test connects again and uses the cluster as it is then",
                 pytrace=False,
             )
-        self.record = self._record(outcome, requirements, kind, item_count, chunksize)
-        self._session.add(self.record)
-        return outcome.result
+        return outcome
 
-    def _record(
+    def _build(
         self,
         outcome: engine.Outcome,
-        requirements: list[Requirement],
+        *,
         kind: str,
         item_count: int | None,
         chunksize: int | None,
+        serialisation: SerialisationCost | None = None,
     ) -> Record:
-        samples = outcome.samples
-        intervals = self._intervals(samples)
-        speedup = intervals["speedup"]
-        serial_fraction = None
-        projection = None
-        if self.workers >= 2 and speedup.estimate > 0:
-            serial_fraction = karp_flatt(speedup.estimate, self.workers)
-            if self.requested_workers > self.workers:
-                projection = Projection(
-                    self.requested_workers,
-                    amdahl_speedup(serial_fraction, self.requested_workers),
-                    serial_fraction,
-                    self.workers,
-                )
-        judged = [
-            RequirementResult(
-                req.metric, req.threshold, req.declared, req.judge(intervals[req.metric]).value
-            )
-            for req in requirements
-        ]
-        executor = self._executor
-        details = executor.describe() if executor is not None else {}
-        return Record(
+        runner = self._runner
+        return build_record(
             nodeid=self.nodeid,
-            backend=self.backend,
+            param=self._param,
+            outcome=outcome,
+            requirements=requirements_for(self._param, self._spec),
+            confidence=self._settings.confidence,
             kind=kind,
-            workers_requested=self.requested_workers,
-            workers=self.workers,
-            oversubscribed=self._plan.oversubscribed,
-            item_size=self.item_size,
             item_count=item_count,
             chunksize=chunksize,
-            serial=samples.serial,
-            parallel=samples.parallel,
-            transport=samples.transport,
-            speedup=speedup,
-            transport_share=intervals.get("overhead"),
-            efficiency=speedup.estimate / self.workers,
-            karp_flatt=serial_fraction,
-            projection=projection,
-            requirements=judged,
-            verdict=combine(Verdict(result.verdict) for result in judged).value,
-            rounds=samples.rounds,
-            elapsed=outcome.elapsed,
-            warmup_seconds=outcome.warmup_seconds,
-            stop_reason=outcome.stop_reason,
-            executor=details,
+            executor=runner.executor.describe() if runner is not None else {},
+            strict=self._settings.strict,
+            serialisation=serialisation,
+            fail_on=str(self.thresholds.own) or None,  # saved: `parscale compare` applies it
         )
+
+    def _publish(self, record: Record) -> None:
+        """Hand the finished record over; it is never changed after this."""
+        self.record = record
+        self._add_record(record)
 
     def finish(self) -> None:
         """Called after the test body: turn the verdicts into a failure or a warning."""
@@ -619,18 +375,14 @@ class Parscale:
                 )
             return
         record = self.record
-        where = describe_run(record)
-        failed = [r for r in record.requirements if r.verdict == Verdict.FAIL.value]
-        open_ = [r for r in record.requirements if r.verdict == Verdict.UNDECIDED.value]
+        failed = verdict_text(record, Verdict.FAIL, "\n")
         if failed:
-            pytest.fail(
-                "\n".join(requirement_line(record, r, where) for r in failed), pytrace=False
-            )
-        if open_:
-            text = "; ".join(requirement_line(record, r, where) for r in open_)
+            pytest.fail(failed, pytrace=False)
+        undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
+        if undecided:
             if self._settings.strict:
-                pytest.fail(f"undecided under --parscale-strict: {text}", pytrace=False)
-            record.warnings.append(text)
+                pytest.fail(f"undecided under --parscale-strict: {undecided}", pytrace=False)
             warnings.warn(
-                ParscaleWarning(f"undecided after {record.rounds} rounds: {text}"), stacklevel=1
+                ParscaleWarning(f"undecided after {record.rounds} rounds: {undecided}"),
+                stacklevel=1,
             )

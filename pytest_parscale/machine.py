@@ -4,7 +4,6 @@ checkout and the pytest-xdist role. Read once per session; no pytest import."""
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import platform
 import subprocess
@@ -66,7 +65,7 @@ def combine_core_counts(cpu_count: int | None, affinity: int | None, quota: floa
 
 
 def usable_cores() -> int:
-    """min(os.cpu_count(), affinity, cgroup quota), as DESIGN.md defines it."""
+    """min(os.cpu_count(), affinity, cgroup quota), as docs/architecture.md defines it."""
     return combine_core_counts(os.cpu_count(), affinity_count(), cgroup_cpu_limit())
 
 
@@ -81,7 +80,9 @@ def cpu_model() -> str:
 
 
 def fingerprint() -> dict[str, Any]:
-    """Everything DESIGN.md asks every result to carry about the machine."""
+    """What every result carries about the machine (docs/results-format.md)."""
+    import multiprocessing  # here, not at pytest start-up (docs/architecture.md)
+
     try:
         load = list(os.getloadavg())
     except OSError:

@@ -12,34 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_parscale.backends.base import BACKENDS
-from pytest_parscale.config import OPTIONS_BY_NAME, parse_option
+from pytest_parscale.config import OPTIONS_BY_NAME, PER_TEST_SETTINGS, parse_option
 from pytest_parscale.errors import ConfigError
 from pytest_parscale.sizes import parse_size
+
+# The parscale marker's arguments: where a test runs, then every per-test setting.
+PARSCALE_ARGUMENTS = ("backends", "item_sizes", "workers", *PER_TEST_SETTINGS)
 
 MARKER_HELP = {
     "speedup": "speedup(min, workers=None, *, from_size=None): fail when the measured "
     "speedup is confidently below min",
     "overhead": "overhead(max, workers=None): fail when the transport share of the "
     "parallel time is confidently above max (0 < max < 1)",
-    "parscale": "parscale(*, backends=None, item_sizes=None, workers=None (int, or a list "
-    "for a sweep), max_time=None, "
-    "min_rounds=None, max_rounds=None, timeout=None, confidence=None, strict=None, "
-    "undersized=None, memory_limit=None, fail_on=None): where and how a parscale test is "
-    "measured",
+    "parscale": "parscale(*, "
+    + ", ".join(f"{name}=None" for name in PARSCALE_ARGUMENTS)
+    + "): where and how a parscale test is measured (workers: an int, or a list for a sweep)",
 }
-
-# Settings a parscale marker may override for its test, on top of backends/item_sizes.
-PER_TEST_SETTINGS = (
-    "max_time",
-    "min_rounds",
-    "max_rounds",
-    "timeout",
-    "confidence",
-    "strict",
-    "undersized",
-    "memory_limit",
-    "fail_on",
-)
 
 
 @dataclass(frozen=True)
@@ -71,28 +59,24 @@ def _speedup_signature(min: Any, workers: Any = None, *, from_size: Any = None) 
 def _overhead_signature(max: Any, workers: Any = None) -> None: ...
 
 
-def _parscale_signature(
-    *,
-    backends: Any = None,
-    item_sizes: Any = None,
-    workers: Any = None,
-    max_time: Any = None,
-    min_rounds: Any = None,
-    max_rounds: Any = None,
-    timeout: Any = None,
-    confidence: Any = None,
-    strict: Any = None,
-    undersized: Any = None,
-    memory_limit: Any = None,
-    fail_on: Any = None,
-) -> None: ...
+_PARSCALE_SIGNATURE = inspect.Signature(
+    [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+        for name in PARSCALE_ARGUMENTS
+    ]
+)
 
 
 def _bind(
     signature_of: Any, marker: str, where: str, args: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> dict[str, Any]:
+    signature = (
+        signature_of
+        if isinstance(signature_of, inspect.Signature)
+        else inspect.signature(signature_of)
+    )
     try:
-        bound = inspect.signature(signature_of).bind(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
     except TypeError as error:
         raise ConfigError(
             f"{where}: @pytest.mark.{marker}", _call_text(args, kwargs), str(error)
@@ -172,7 +156,7 @@ def parse_overhead(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -
 
 
 def parse_parscale(args: Sequence[Any], kwargs: Mapping[str, Any], where: str) -> ParscaleSpec:
-    values = _bind(_parscale_signature, "parscale", where, args, kwargs)
+    values = _bind(_PARSCALE_SIGNATURE, "parscale", where, args, kwargs)
     prefix = f"{where}: @pytest.mark.parscale argument"
     backends = None
     if values["backends"] is not None:
@@ -243,3 +227,24 @@ def merge(
         said = ", ".join(f"{name}(workers={count})" for name, count in counts.items())
         raise ConfigError(f"{where}: markers", said, f"is not in the sweep workers={list(sweep)}")
     return MarkSpec(speedup, overhead, parscale or ParscaleSpec())
+
+
+NO_MARKS = MarkSpec(None, None, ParscaleSpec())
+
+
+def spec_of(node: Any, nodeid: str) -> MarkSpec:
+    """Parse and merge the markers closest to ``node`` (a pytest item or definition).
+
+    Called once per test, at collection; the result travels on each ParscaleParam.
+    ConfigError names the test.
+    """
+    where = f"test {nodeid}"
+    speedup = node.get_closest_marker("speedup")
+    overhead = node.get_closest_marker("overhead")
+    parscale = node.get_closest_marker("parscale")
+    return merge(
+        parse_speedup(speedup.args, speedup.kwargs, where) if speedup else None,
+        parse_overhead(overhead.args, overhead.kwargs, where) if overhead else None,
+        parse_parscale(parscale.args, parscale.kwargs, where) if parscale else None,
+        where,
+    )

@@ -6,11 +6,12 @@ trusts its parameter and the session can group tests by engine before any starts
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from pytest_parscale.backends.base import BACKENDS, default_backends
 from pytest_parscale.config import Settings
-from pytest_parscale.markers import MarkSpec
+from pytest_parscale.markers import NO_MARKS, MarkSpec
 from pytest_parscale.sizes import format_size
 
 
@@ -26,7 +27,7 @@ class WorkerPlan:
 
 
 def plan_workers(requested: int, usable: int, policy: str) -> WorkerPlan:
-    """Apply the undersized-machine policy of DESIGN.md.
+    """Apply the undersized-machine policy (``--parscale-undersized``, docs/architecture.md).
 
     ``scale`` runs at the usable cores and keeps the efficiency asked for (the bar
     becomes ``min * W / requested``); ``skip`` skips; ``strict`` runs the requested
@@ -70,7 +71,7 @@ def plan_cluster(requested: int, cluster: int, policy: str, where: str) -> Worke
 
 @dataclass(frozen=True)
 class ParscaleParam:
-    """One run of a parscale test."""
+    """One run of a parscale test, with the test's markers parsed once at collection."""
 
     backend: str
     item_size: int | None
@@ -78,6 +79,7 @@ class ParscaleParam:
     sweep: bool = False
     # False for the counts of a sweep at which the markers' bars do not apply
     judged: bool = True
+    spec: MarkSpec = NO_MARKS
 
     @property
     def id(self) -> str:
@@ -92,6 +94,30 @@ class ParscaleParam:
     def engine(self) -> tuple[str, int]:
         """The executor this run needs: (backend, workers)."""
         return (self.backend, self.plan.workers)
+
+
+def requested_workers(spec: MarkSpec, settings: Settings, default: int) -> int:
+    """Outside a sweep: the markers' count, else a single --parscale-workers, else ``default``."""
+    single = settings.workers[0] if settings.workers and len(settings.workers) == 1 else None
+    return spec.workers or single or default
+
+
+def adopt_cluster(
+    param: ParscaleParam, settings: Settings, size: int, where: str
+) -> tuple[ParscaleParam, str | None]:
+    """The run re-planned for a cluster of ``size`` workers the user started; or a skip reason.
+
+    The marker's (or the command line's) worker count is what the bar was written
+    for; a smaller cluster moves the bar like an undersized machine does. A sweep
+    runs on a cluster only at the cluster's size, and is judged there.
+    """
+    if param.sweep:
+        if param.plan.requested != size:
+            return param, f"{where} has {size} workers; a sweep runs on a cluster only at its size"
+        return dataclasses.replace(param, judged=True), None
+    asked = requested_workers(param.spec, settings, size)
+    plan = plan_cluster(asked, size, settings.undersized, where)
+    return dataclasses.replace(param, plan=plan), plan.skip_reason
 
 
 def settings_for_test(settings: Settings, spec: MarkSpec, nodeid: str) -> Settings:
@@ -125,9 +151,7 @@ def expand(
         counts = settings.workers
     plans: list[tuple[WorkerPlan, bool, str | None]] = []
     if counts is None:
-        single = settings.workers[0] if settings.workers else None
-        requested = spec.workers or single or usable
-        plan = plan_workers(requested, usable, settings.undersized)
+        plan = plan_workers(requested_workers(spec, settings, usable), usable, settings.undersized)
         plans.append((plan, True, plan.skip_reason))
     else:
         runnable = [count for count in counts if count <= usable or settings.oversubscribe]
@@ -149,6 +173,6 @@ def expand(
         on_cluster = settings.cluster_address(backend) is not None
         for plan, judged, reason in plans:
             for size in sizes:
-                param = ParscaleParam(backend, size, plan, counts is not None, judged)
+                param = ParscaleParam(backend, size, plan, counts is not None, judged, spec)
                 runs.append((param, missing or (None if on_cluster else reason)))
     return runs

@@ -1,38 +1,31 @@
 """pytest entry point: options, markers, the ``parscale`` fixture and a few hooks.
 
 Thin on purpose: settings live in config.py, markers in markers.py, measuring in
-fixture.py and measure.py, executors in backends/. Nothing heavy is imported here.
+fixture.py and measure.py, executors in backends/. Only what option parsing,
+collection and the fixture need is imported here; the reports, the baseline
+comparison and storage load when a session ends or --parscale-compare asks for them
+(docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_parscale.backends.base import BACKENDS
 from pytest_parscale.config import OPTIONS, Settings, resolve
-from pytest_parscale.diffreport import failure_message, summary_lines
 from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError, ParscaleWarning
-from pytest_parscale.fixture import Parscale
-from pytest_parscale.history import judge_test
 from pytest_parscale.machine import xdist_role
-from pytest_parscale.markers import (
-    MARKER_HELP,
-    MarkSpec,
-    check_backends,
-    merge,
-    parse_overhead,
-    parse_parscale,
-    parse_speedup,
-)
+from pytest_parscale.markers import MARKER_HELP, check_backends, spec_of
 from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
-from pytest_parscale.regression import Status
-from pytest_parscale.report import notes, sweeps, table
 from pytest_parscale.session import ParscaleSession
-from pytest_parscale.storage import check_html_target, check_save_target, load
+from pytest_parscale.thresholds import FailOn, effective_fail_on
+
+if TYPE_CHECKING:
+    from pytest_parscale.fixture import Parscale
 
 session_key = pytest.StashKey[ParscaleSession]()
 last_use_key = pytest.StashKey[dict[str, list[tuple[str, int]]]]()
@@ -98,6 +91,11 @@ def _open_baselines(config: pytest.Config, session: ParscaleSession) -> None:
                 ),
                 stacklevel=2,
             )
+    if not (settings.save or settings.compare or settings.html):
+        return
+    # Storage loads only when a results file or report is asked for.
+    from pytest_parscale.storage import check_html_target, check_save_target, load
+
     checks: list[tuple[str, Callable[[], object]]] = []
     if settings.save and session.writes_results:
         save = settings.save
@@ -121,20 +119,6 @@ def _open_baselines(config: pytest.Config, session: ParscaleSession) -> None:
             ) from None
 
 
-def spec_of(node: pytest.Item | pytest.Function | Any, nodeid: str) -> MarkSpec:
-    """Parse and merge the markers closest to ``node``; ConfigError names the test."""
-    where = f"test {nodeid}"
-    speedup = node.get_closest_marker("speedup")
-    overhead = node.get_closest_marker("overhead")
-    parscale = node.get_closest_marker("parscale")
-    return merge(
-        parse_speedup(speedup.args, speedup.kwargs, where) if speedup else None,
-        parse_overhead(overhead.args, overhead.kwargs, where) if overhead else None,
-        parse_parscale(parscale.args, parscale.kwargs, where) if parscale else None,
-        where,
-    )
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "parscale" not in metafunc.fixturenames:
         return
@@ -145,6 +129,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except ConfigError as error:
         pytest.fail(f"pytest-parscale: {error}", pytrace=False)
     settings = settings_for_test(session.settings, spec, nodeid)
+    # The markers are parsed here, once; the spec travels on each ParscaleParam.
     params = [
         pytest.param(param, id=param.id, marks=[pytest.mark.skip(reason=reason)] if reason else [])
         for param, reason in expand(spec, settings, session.usable_cores)
@@ -198,19 +183,25 @@ def parscale(request: pytest.FixtureRequest) -> Parscale:
     param = getattr(request, "param", None)
     if not isinstance(param, ParscaleParam):
         raise pytest.UsageError("the parscale fixture is parametrized by pytest-parscale itself")
+    # Imported on first use: a run that only collects never pays for measuring.
+    from pytest_parscale.fixture import Parscale, Thresholds
+
     session = request.config.stash[session_key]
     nodeid = request.node.nodeid
-    spec = spec_of(request.node, nodeid)
+    own: FailOn = (param.spec.parscale.settings or {}).get("fail_on", FailOn())
+    baseline = session.baseline
     fixture = Parscale(
         nodeid=nodeid,
         param=param,
-        spec=spec,
-        settings=settings_for_test(session.settings, spec, nodeid),
-        session=session,
+        settings=settings_for_test(session.settings, param.spec, nodeid),
+        executors=session.executors,
+        add_record=session.add,
+        thresholds=Thresholds(own, effective_fail_on(own, session.settings.fail_on)),
+        baseline=baseline.records.get(nodeid) if baseline is not None else None,
     )
     if not fixture.disabled:
         try:
-            _ = fixture.executor  # start (or reuse) it outside the test's own time
+            fixture.start()  # start (or reuse) the executor outside the test's own time
         except BackendUnavailable as error:
             pytest.fail(str(error), pytrace=False)
     return fixture
@@ -229,7 +220,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     result = yield
     fixture = getattr(item, "funcargs", {}).get("parscale")
-    if isinstance(fixture, Parscale):
+    if fixture is not None:
+        from pytest_parscale.fixture import Parscale  # loaded already by the fixture
+
+        if not isinstance(fixture, Parscale):
+            return result
         fixture.finish()
         _check_baseline(item, fixture)
     return result
@@ -239,14 +234,17 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
     """Fail the test itself when it regressed against the --parscale-compare baseline."""
     session = item.config.stash[session_key]
     record = fixture.record
-    if record is None:
+    if record is None or session.baseline is None:
         return
-    own, thresholds = fixture.baseline_thresholds()
-    record.fail_on = str(own) or None  # saved, so `parscale compare` applies it too
-    if session.baseline is None:
-        return
+    from pytest_parscale.diffreport import failure_message
+    from pytest_parscale.history import judge_test
+    from pytest_parscale.regression import Status
+
     change = judge_test(
-        session.baseline, record, thresholds, confidence=session.settings.confidence
+        session.baseline,
+        record,
+        fixture.thresholds.effective,
+        confidence=session.settings.confidence,
     )
     session.changes.append(change)
     if change.status is Status.REGRESSION:
@@ -266,6 +264,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     session = config.stash.get(session_key, None)
     if session is None or not session.records:
         return
+    from pytest_parscale.diffreport import summary_lines
+    from pytest_parscale.report import notes, sweeps, table
+
     terminalreporter.section("parscale: speedup summary")
     for line in table(session.records):
         terminalreporter.write_line(line)

@@ -14,7 +14,6 @@ from pytest_parscale.scaling import (
 )
 from pytest_parscale.sizes import format_size
 from pytest_parscale.stats import median
-from pytest_parscale.transport import SerialisationCost
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record, RequirementResult
@@ -117,14 +116,8 @@ def crossovers(records: Sequence[Record]) -> list[str]:
     return lines
 
 
-def serialisation_of(record: Record) -> SerialisationCost | None:
-    """The record's serialisation cost: the one place that knows where it is stored."""
-    cost = record.executor.get("serialisation")
-    return SerialisationCost(**cost) if cost else None
-
-
 def serialisation(record: Record) -> str | None:
-    cost = serialisation_of(record)
+    cost = record.serialisation
     if cost is None or record.item_size is None:
         return None
     return (

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_parscale.stats import Interval
+from pytest_parscale.transport import SerialisationCost
 
 SCHEMA_VERSION = 1
 
@@ -37,7 +38,7 @@ class Projection:
 
 @dataclass(frozen=True)
 class ChunkAdvice:
-    """The seed's chunksize rule timed against the chunksize the test used."""
+    """The ``len(items) // (4 * workers)`` chunksize rule timed against the one the test used."""
 
     chunksize: int | None
     suggested: int
@@ -46,8 +47,14 @@ class ChunkAdvice:
     helps: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class Record:
+    """One measured run, complete when built (record.build_record): never changed after.
+
+    ``serialisation`` is typed here but lives under ``executor.serialisation`` in the
+    results file (schema v1, docs/results-format.md); to_dict/from_dict move it.
+    """
+
     nodeid: str
     backend: str
     kind: str
@@ -75,9 +82,13 @@ class Record:
     chunk_advice: ChunkAdvice | None = None
     warnings: list[str] = field(default_factory=list)
     fail_on: str | None = None  # the test's own baseline thresholds (parscale marker)
+    serialisation: SerialisationCost | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(dataclasses.asdict(self))
+        cost = data.pop("serialisation")
+        if cost is not None:
+            data["executor"] = {**data["executor"], "serialisation": cost}
         data["samples"] = {
             "serial": data.pop("serial"),
             "parallel": data.pop("parallel"),
@@ -89,6 +100,12 @@ class Record:
     def from_dict(cls, data: dict[str, Any]) -> Record:
         """Inverse of ``to_dict`` for a record already checked against the schema."""
         values = {key: data[key] for key in _FIELDS if key in data}
+        executor = dict(data["executor"])
+        cost = executor.get("serialisation")
+        if isinstance(cost, dict) and set(cost) == _COST_FIELDS:
+            del executor["serialisation"]
+            values["serialisation"] = SerialisationCost(**cost)
+        values["executor"] = executor
         values.update(data["samples"])
         values["speedup"] = _interval(data["speedup"])
         if data.get("transport_share") is not None:
@@ -102,6 +119,7 @@ class Record:
 
 
 _FIELDS = tuple(item.name for item in dataclasses.fields(Record))
+_COST_FIELDS = {item.name for item in dataclasses.fields(SerialisationCost)}
 
 
 def _interval(data: dict[str, Any]) -> Interval:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.backends.base import BACKENDS, Executor
-from pytest_parscale.config import Settings
+from pytest_parscale.backends.base import BACKENDS
 from pytest_parscale.errors import BackendUnavailable
 from pytest_parscale.machine import fingerprint, git_state, usable_cores
-from pytest_parscale.regression import TestChange
-from pytest_parscale.results import Record, document, write_atomic
-from pytest_parscale.storage import Results, from_document, save
+
+if TYPE_CHECKING:
+    from pytest_parscale.backends.base import Executor
+    from pytest_parscale.config import Settings
+    from pytest_parscale.regression import TestChange
+    from pytest_parscale.results import Record
+    from pytest_parscale.storage import Results
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ class ParscaleSession:
                 }
                 for s in self.executors.starts
             ]
+            from pytest_parscale.results import document
+
             git = git_state(self.rootdir) if self.rootdir is not None else None
             self._results = document(self.records, self.machine(), engines, git)
         return self._results
@@ -134,10 +139,15 @@ class ParscaleSession:
             return
         results = self.results()
         if writes and self.settings.save:
+            from pytest_parscale.storage import save
+
             save(self.settings.save, results, overwrite=self.settings.save_overwrite)
         if writes and self.settings.json:
+            from pytest_parscale.results import write_atomic
+
             write_atomic(Path(self.settings.json), results)
         if self.settings.html and self.records:
             from pytest_parscale.html import write_html_report
+            from pytest_parscale.storage import from_document
 
             write_html_report(from_document(results, "this run"), self.settings.html)

@@ -1,8 +1,8 @@
 """Item sizes: parsing and formatting.
 
-Decimal units (``KB`` = 1000 bytes, as in the seed article's table) and binary units
-(``KiB`` = 1024 bytes) are both accepted; formatting prefers the decimal form so
-ids read ``[pool-100KB]``.
+Decimal units (``KB`` = 1000 bytes, as in the serialisation-tax table of
+docs/architecture.md) and binary units (``KiB`` = 1024 bytes) are both accepted;
+formatting prefers the decimal form so ids read ``[pool-100KB]``.
 """
 
 from __future__ import annotations

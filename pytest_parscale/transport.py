@@ -1,6 +1,6 @@
 """The transport-only run and serialisation costs behind the overhead marker.
 
-DESIGN.md defines overhead as the wall time of the same map with the work taken out
+docs/architecture.md defines overhead as the wall time of the same map with the work taken out
 (same arguments shipped, results of the same pickled size shipped back) divided by
 the parallel time. ``TransportStub`` is that map's function: module level, so every
 backend ships it by reference.

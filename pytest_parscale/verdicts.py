@@ -1,7 +1,8 @@
 """Verdicts: a measured interval against a threshold.
 
-Three states, as DESIGN.md asks: pass when the whole interval clears the threshold,
-fail when the whole interval misses it, undecided otherwise (more rounds may help).
+Three states, as docs/architecture.md defines them: pass when the whole interval
+clears the threshold, fail when the whole interval misses it, undecided otherwise
+(more rounds may help).
 """
 
 from __future__ import annotations

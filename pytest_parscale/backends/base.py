@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,6 +16,8 @@ from pytest_parscale.errors import ShippingError
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
+
+    Start = Callable[[int, Settings], "Executor"]
 
 
 class Executor(Protocol):
@@ -49,8 +50,12 @@ class Executor(Protocol):
     def check_shippable(self, fn: Callable[..., Any]) -> None:
         """Raise ShippingError, naming fn and the remedy, if fn cannot reach a worker."""
 
-    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
-        """The (dumps, loads) pair the backend uses to ship items and results."""
+    def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]] | None:
+        """The (dumps, loads) pair the backend uses to ship items and results.
+
+        None when nothing is shipped (threads) or the engine's own serialiser cannot
+        be called alone; the fixture then skips the serialisation cost.
+        """
 
     def describe(self) -> dict[str, Any]:
         """Versions, start method and engine address, for the results record."""
@@ -118,6 +123,21 @@ BACKENDS: dict[str, BackendInfo] = {
 }
 
 
+if TYPE_CHECKING:
+    # The registry loads backends by name, which mypy cannot follow: this tuple makes
+    # it check that every backend's start() returns something that is an Executor.
+    from pytest_parscale.backends import celery, dask, pool, process, ray, thread
+
+    _TYPED_STARTS: tuple[Start, ...] = (
+        pool.start,
+        process.start,
+        thread.start,
+        ray.start,
+        dask.start,
+        celery.start,
+    )
+
+
 def default_backends() -> tuple[str, ...]:
     """Every registered backend whose packages are importable."""
     return tuple(name for name, info in BACKENDS.items() if info.missing_reason() is None)
@@ -131,6 +151,8 @@ def qualified_name(fn: Callable[..., Any]) -> str:
 
 def check_picklable_by_reference(fn: Callable[..., Any], backend: str) -> None:
     """Pickle fn the way multiprocessing does; explain the failure in user terms."""
+    import pickle  # here, not at pytest start-up (docs/architecture.md)
+
     try:
         pickle.dumps(fn)
     except Exception as error:

@@ -87,3 +87,34 @@ def test_every_option_has_matching_names() -> None:
         assert option.cli == "--parscale-" + option.name.replace("_", "-")
         assert option.ini == "parscale_" + option.name
         assert option.env == "PARSCALE_" + option.name.upper()
+
+
+def test_settings_take_every_default_from_options() -> None:
+    import dataclasses
+
+    from pytest_parscale.config import Settings
+
+    fields = {item.name: item.default for item in dataclasses.fields(Settings)}
+    assert [name for name in fields if name != "sources"] == [option.name for option in OPTIONS]
+    for option in OPTIONS:
+        assert fields[option.name] == option.default, option.name
+
+
+def test_help_lines_say_the_default() -> None:
+    from pytest_parscale.config import OPTIONS_BY_NAME
+
+    assert OPTIONS_BY_NAME["max_time"].help.endswith("(default 10)")
+    assert OPTIONS_BY_NAME["confidence"].help.endswith("(default 0.95)")
+    assert OPTIONS_BY_NAME["undersized"].help.endswith("(default scale)")
+    assert OPTIONS_BY_NAME["fail_on"].help.endswith("(default speedup:10%,overhead:5pp)")
+    assert "default" not in OPTIONS_BY_NAME["strict"].help  # a flag is off unless given
+
+
+def test_the_parscale_marker_takes_exactly_the_per_test_options() -> None:
+    import pytest_parscale.markers as markers
+    from pytest_parscale.config import PER_TEST_SETTINGS
+
+    assert tuple(option.name for option in OPTIONS if option.per_test) == PER_TEST_SETTINGS
+    assert ("backends", "item_sizes", "workers", *PER_TEST_SETTINGS) == markers.PARSCALE_ARGUMENTS
+    for name in markers.PARSCALE_ARGUMENTS:
+        assert f"{name}=None" in markers.MARKER_HELP["parscale"]

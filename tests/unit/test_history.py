@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -111,8 +112,9 @@ def test_fewer_than_3_runs_fall_back_to_the_single_run_rule_and_say_so(count: in
 
 
 def test_cluster_runs_do_not_count_against_an_embedded_head() -> None:
-    cluster = run(2.0)
-    cluster.executor = {"backend": "pool", "engine": "ray://10.0.0.1:10001"}
+    cluster = dataclasses.replace(
+        run(2.0), executor={"backend": "pool", "engine": "ray://127.0.0.1:10001"}
+    )
     judged = compare_to_history([cluster] * 5 + [run(2.0)], run(2.0), DEFAULT_FAIL_ON)
     assert "fewer than 3" in judged.notes[-1]
 

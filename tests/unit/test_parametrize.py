@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pytest_parscale.config import resolve
@@ -101,3 +103,24 @@ def test_plan_skip_policy() -> None:
 def test_plan_strict_oversubscribes_with_the_full_bar() -> None:
     plan = plan_workers(8, 2, "strict")
     assert (plan.workers, plan.scale, plan.oversubscribed) == (8, 1.0, True)
+
+
+def test_the_markers_travel_on_every_run() -> None:
+    spec = merge(parse_speedup([1.5], {}, WHERE), None, parse_parscale([], {}, WHERE), WHERE)
+    params = [param for param, _ in expand(spec, resolve({}, {}, {}), 2)]
+    assert params
+    assert all(param.spec is spec for param in params)
+
+
+def test_a_cluster_replans_with_its_own_size() -> None:
+    from pytest_parscale.parametrize import ParscaleParam, WorkerPlan, adopt_cluster
+
+    settings = resolve({"workers": "4"}, {}, {})
+    run = ParscaleParam("dask", None, WorkerPlan(4, 2, 1.0))
+    adopted, skip = adopt_cluster(run, settings, 3, "the dask cluster")
+    assert skip is None
+    assert adopted.plan == WorkerPlan(4, 3, 0.75)
+    _, skip = adopt_cluster(run, resolve({"workers": "4", "undersized": "skip"}, {}, {}), 3, "c")
+    assert skip == "undersized cluster: 4 workers asked, c has 3"
+    sweep = ParscaleParam("dask", None, WorkerPlan(3, 3, 1.0), sweep=True, judged=False)
+    assert adopt_cluster(sweep, settings, 3, "c") == (dataclasses.replace(sweep, judged=True), None)

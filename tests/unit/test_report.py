@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.html import write_html_report
-from pytest_parscale.report import crossovers, notes, projection, serialisation_of, sweeps, table
+from pytest_parscale.report import crossovers, notes, projection, serialisation, sweeps, table
 from pytest_parscale.results import Projection, Record, document
 from pytest_parscale.stats import Interval
 from pytest_parscale.storage import from_document
@@ -121,15 +121,10 @@ def test_sweeps_read_records_and_the_machine() -> None:
     assert sweeps(records[:1], {"usable_cores": 4}) == []
 
 
-def test_serialisation_is_read_in_one_place() -> None:
+def test_serialisation_note_names_bytes_and_seconds() -> None:
     record = measured("t.py::test_ser[pool-1KB]", "pool", 2, 1.5, item_size=1000)
-    assert serialisation_of(record) is None
-    record.executor["serialisation"] = {
-        "item_bytes": 1009.0,
-        "result_bytes": 17.0,
-        "seconds_per_item": 2e-6,
-    }
-    assert serialisation_of(record) == SerialisationCost(1009.0, 17.0, 2e-6)
+    assert serialisation(record) is None
+    record = dataclasses.replace(record, serialisation=SerialisationCost(1009.0, 17.0, 2e-6))
     assert any(
         line.startswith("serialisation: test_ser[pool-1KB]: 1009 B/item out")
         for line in notes([record], [])

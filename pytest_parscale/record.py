@@ -1,0 +1,144 @@
+"""From samples to a complete, frozen Record: intervals, verdicts, Karp-Flatt, projection.
+
+Pure: no pytest, no executor, no clock. The fixture measures and gathers the facts
+(serialisation cost, chunk advice, the test's own thresholds) first, then builds the
+record once; nothing changes it after it is handed to the session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
+from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, ratio_of_medians_ci
+from pytest_parscale.verdicts import Requirement, Verdict, combine
+
+if TYPE_CHECKING:
+    from pytest_parscale.markers import MarkSpec
+    from pytest_parscale.measure import Outcome, Samples
+    from pytest_parscale.parametrize import ParscaleParam
+    from pytest_parscale.transport import SerialisationCost
+
+
+def requirements_for(param: ParscaleParam, spec: MarkSpec) -> list[Requirement]:
+    """The bars this run is judged against: none at the unjudged counts of a sweep.
+
+    A speedup bar with ``from_size`` applies from that item size on; the plan's
+    scale moves the bar on an undersized machine or cluster.
+    """
+    found: list[Requirement] = []
+    if not param.judged:
+        return found
+    speedup = spec.speedup
+    if speedup is not None and (
+        speedup.from_size is None or param.item_size is None or param.item_size >= speedup.from_size
+    ):
+        found.append(Requirement("speedup", speedup.min * param.plan.scale, speedup.min, True))
+    if spec.overhead is not None:
+        maximum = spec.overhead.max
+        found.append(Requirement("overhead", maximum, maximum, False))
+    return found
+
+
+def intervals_of(samples: Samples, confidence: float) -> dict[str, Interval]:
+    """Speedup (serial / parallel) and, with transport samples, the transport share."""
+    found = {
+        "speedup": ratio_of_medians_ci(samples.serial, samples.parallel, confidence=confidence)
+    }
+    if samples.transport:
+        found["overhead"] = ratio_of_medians_ci(
+            samples.transport, samples.parallel, confidence=confidence
+        )
+    return found
+
+
+def build_record(
+    *,
+    nodeid: str,
+    param: ParscaleParam,
+    outcome: Outcome,
+    requirements: list[Requirement],
+    confidence: float,
+    kind: str,
+    item_count: int | None,
+    chunksize: int | None,
+    executor: Mapping[str, Any],
+    strict: bool,
+    serialisation: SerialisationCost | None = None,
+    chunk_advice: ChunkAdvice | None = None,
+    fail_on: str | None = None,
+) -> Record:
+    """The complete record of one measured run.
+
+    An undecided requirement becomes a warning on the record, unless the test fails
+    (a failed requirement, or ``strict`` making undecided a failure).
+    """
+    samples = outcome.samples
+    plan = param.plan
+    intervals = intervals_of(samples, confidence)
+    speedup = intervals["speedup"]
+    serial_fraction = None
+    projection = None
+    if plan.workers >= 2 and speedup.estimate > 0:
+        serial_fraction = karp_flatt(speedup.estimate, plan.workers)
+        if plan.requested > plan.workers:
+            projection = Projection(
+                plan.requested,
+                amdahl_speedup(serial_fraction, plan.requested),
+                serial_fraction,
+                plan.workers,
+            )
+    judged = [
+        RequirementResult(
+            req.metric, req.threshold, req.declared, req.judge(intervals[req.metric]).value
+        )
+        for req in requirements
+    ]
+    record = Record(
+        nodeid=nodeid,
+        backend=param.backend,
+        kind=kind,
+        workers_requested=plan.requested,
+        workers=plan.workers,
+        oversubscribed=plan.oversubscribed,
+        item_size=param.item_size,
+        item_count=item_count,
+        chunksize=chunksize,
+        serial=list(samples.serial),
+        parallel=list(samples.parallel),
+        transport=list(samples.transport),
+        speedup=speedup,
+        transport_share=intervals.get("overhead"),
+        efficiency=speedup.estimate / plan.workers,
+        karp_flatt=serial_fraction,
+        projection=projection,
+        requirements=judged,
+        verdict=combine(Verdict(result.verdict) for result in judged).value,
+        rounds=samples.rounds,
+        elapsed=outcome.elapsed,
+        warmup_seconds=outcome.warmup_seconds,
+        stop_reason=outcome.stop_reason,
+        executor=dict(executor),
+        chunk_advice=chunk_advice,
+        fail_on=fail_on,
+        serialisation=serialisation,
+    )
+    if strict or record.verdict == Verdict.FAIL.value:
+        return record  # the test fails: a failure message, not a warning
+    undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
+    return dataclasses.replace(record, warnings=[undecided]) if undecided else record
+
+
+def verdict_text(record: Record, verdict: Verdict, separator: str) -> str:
+    """The record's requirements with ``verdict``, one failure line each, or ""."""
+    # The wording belongs to the report; imported here so plugin start-up skips it.
+    from pytest_parscale.report import describe_run, requirement_line
+
+    where = describe_run(record)
+    return separator.join(
+        requirement_line(record, result, where)
+        for result in record.requirements
+        if result.verdict == verdict.value
+    )

@@ -1,0 +1,77 @@
+"""The session: executors started once per engine, records in, one results document out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_parscale.backends.base import BACKENDS, BackendInfo
+from pytest_parscale.config import Settings, resolve
+from pytest_parscale.errors import BackendUnavailable
+from pytest_parscale.session import Executors, ParscaleSession
+from tests.fakes import FakeExecutor
+from tests.records import record
+
+STARTED: list[int] = []
+
+
+def start(workers: int, settings: Settings) -> FakeExecutor:
+    """The fake backend's start(), found by module name as every backend's is."""
+    if workers == 13:
+        raise RuntimeError("no such engine")
+    STARTED.append(workers)
+    return FakeExecutor(workers)
+
+
+@pytest.fixture
+def fake_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    STARTED.clear()
+    monkeypatch.setitem(BACKENDS, "fake", BackendInfo("fake", __name__))
+
+
+@pytest.mark.usefixtures("fake_backend")
+def test_each_engine_starts_once_and_a_discarded_one_restarts() -> None:
+    executors = Executors(resolve({}, {}, {}))
+    first = executors.get("fake", 2)
+    assert executors.get("fake", 2) is first
+    assert STARTED == [2]
+    executors.get("fake", 3)
+    executors.discard("fake", 2)
+    assert isinstance(first, FakeExecutor)
+    assert first.closed
+    assert executors.get("fake", 2) is not first
+    assert STARTED == [2, 3, 2]
+    assert [start.workers for start in executors.starts] == [2, 3, 2]
+    executors.close_all()
+
+
+@pytest.mark.usefixtures("fake_backend")
+def test_a_failed_start_is_remembered_not_retried() -> None:
+    executors = Executors(resolve({}, {}, {}))
+    for _ in range(2):
+        with pytest.raises(BackendUnavailable, match="'fake' with 13 workers: no such engine"):
+            executors.get("fake", 13)
+    assert STARTED == []
+
+
+def test_the_results_file_holds_every_added_record(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    session = ParscaleSession(resolve({"json": str(path)}, {}, {}))
+    first, second = record("t.py::a"), record("t.py::b", fail_on="speedup:5%")
+    session.add(first)
+    assert [item["nodeid"] for item in session.results()["results"]] == ["t.py::a"]
+    session.add(second)  # the document is built again, never patched
+    session.write_outputs()
+    written: dict[str, Any] = json.loads(path.read_text())
+    assert written["results"] == [first.to_dict(), second.to_dict()]
+    assert written["results"][1]["fail_on"] == "speedup:5%"
+
+
+def test_nothing_is_written_when_nothing_is_asked(tmp_path: Path) -> None:
+    session = ParscaleSession(resolve({}, {}, {}), tmp_path)
+    session.add(record())
+    session.write_outputs()
+    assert list(tmp_path.iterdir()) == []
