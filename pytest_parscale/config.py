@@ -31,6 +31,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seconds_or_off(text: str) -> float:
+    if text.strip() in ("0", "0.0", "off"):
+        return 0.0
+    return _positive_float(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -174,6 +180,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("confidence", _fraction, 0.95, "confidence level of intervals", per_test=True),
     Option("timeout", _positive_float, 300.0, "seconds one measured run may take", per_test=True),
     Option(
+        "quiet_wait",
+        _seconds_or_off,
+        2.0,
+        "seconds to wait at most, before each measured test, for other processes' load "
+        "to settle (a previous engine still exiting); 0 or off: no wait",
+        per_test=True,
+    ),
+    Option(
         "undersized",
         _choice(UNDERSIZED_POLICIES),
         "scale",
@@ -240,6 +254,7 @@ class Settings:
     max_rounds: int = _default("max_rounds")
     confidence: float = _default("confidence")
     timeout: float = _default("timeout")
+    quiet_wait: float = _default("quiet_wait")
     undersized: str = _default("undersized")
     strict: bool = _default("strict")
     start_method: str | None = _default("start_method")

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from pytest_parscale import capacity
 from pytest_parscale import measure as engine
 from pytest_parscale.checking import check_lists, equal, short
 from pytest_parscale.errors import ConfigError, ParscaleWarning, ResultMismatch, ShippingError
+from pytest_parscale.machine import usable_cores
 from pytest_parscale.parallel import (
     ParallelRunner,
     chunk_advice,
@@ -93,6 +95,7 @@ class Parscale:
         self._runner: ParallelRunner | None = None
         self._used: str | None = None
         self.record: Record | None = None
+        self._capacity: capacity.Probe | None = None
 
     # -- what the test reads -------------------------------------------------
 
@@ -291,6 +294,17 @@ class Parscale:
 
         return unsettled
 
+    @property
+    def _probe(self) -> capacity.Probe:
+        """How many cores each round actually had (docs/measurement.md)."""
+        if self._capacity is None:
+            self._capacity = capacity.Probe(usable_cores())
+        return self._capacity
+
+    def _quiet_wait(self) -> float:
+        """Let a previous engine's exiting processes settle before the warm-up."""
+        return capacity.quiet_wait(self._settings.quiet_wait, probe=self._probe)
+
     def _run(
         self,
         serial: Callable[[], Any],
@@ -316,7 +330,14 @@ class Parscale:
         mismatch: str | None = None
         try:
             outcome = engine.run(
-                serial, parallel, limits=limits, check=check, decided=decided, transport=transport
+                serial,
+                parallel,
+                limits=limits,
+                check=check,
+                decided=decided,
+                transport=transport,
+                quiet=self._quiet_wait,
+                probe=self._probe,
             )
         except ResultMismatch as error:
             mismatch = f"{error} {runner.where()}"

@@ -26,11 +26,10 @@ from pytest_parscale.scaling import (
     analyse_records,
     group_size_series,
     group_sweeps,
-    serial_fraction,
     usable_cores_of,
 )
 from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import Interval, median
+from pytest_parscale.stats import Interval, median, serial_fraction
 from pytest_parscale.storage import load
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
-from pytest_parscale.stats import Interval, amdahl_speedup, karp_flatt, ratio_of_medians_ci
+from pytest_parscale.stats import Interval, amdahl_speedup, ratio_of_medians_ci, serial_fraction
 from pytest_parscale.verdicts import Requirement, Verdict, combine
 
 if TYPE_CHECKING:
@@ -79,17 +79,16 @@ def build_record(
     plan = param.plan
     intervals = intervals_of(samples, confidence)
     speedup = intervals["speedup"]
-    serial_fraction = None
+    # no fraction (and no projection) where it means nothing: below 1x, superlinear
+    fraction = serial_fraction(speedup.estimate, plan.workers).value
     projection = None
-    if plan.workers >= 2 and speedup.estimate > 0:
-        serial_fraction = karp_flatt(speedup.estimate, plan.workers)
-        if plan.requested > plan.workers:
-            projection = Projection(
-                plan.requested,
-                amdahl_speedup(serial_fraction, plan.requested),
-                serial_fraction,
-                plan.workers,
-            )
+    if fraction is not None and plan.requested > plan.workers:
+        projection = Projection(
+            plan.requested,
+            amdahl_speedup(fraction, plan.requested),
+            fraction,
+            plan.workers,
+        )
     judged = [
         RequirementResult(
             req.metric, req.threshold, req.declared, req.judge(intervals[req.metric]).value
@@ -112,7 +111,7 @@ def build_record(
         speedup=speedup,
         transport_share=intervals.get("overhead"),
         efficiency=speedup.estimate / plan.workers,
-        karp_flatt=serial_fraction,
+        karp_flatt=fraction,
         projection=projection,
         requirements=judged,
         verdict=combine(Verdict(result.verdict) for result in judged).value,

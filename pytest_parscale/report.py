@@ -9,11 +9,10 @@ from pytest_parscale import fmt
 from pytest_parscale.scaling import (
     analyse_records,
     group_size_series,
-    serial_fraction,
     usable_cores_of,
 )
 from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import median
+from pytest_parscale.stats import median, serial_fraction
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record, RequirementResult

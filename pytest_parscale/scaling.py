@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.sizes import approx_size, format_size
-from pytest_parscale.stats import karp_flatt
+from pytest_parscale.stats import SerialFraction, karp_flatt, serial_fraction
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -57,56 +57,6 @@ def t_critical_95(dof: int) -> float:
 
 
 # ------------------------------------------------------------ serial fraction
-
-
-@dataclass(frozen=True)
-class SerialFraction:
-    """A Karp-Flatt serial fraction, or None and the sentence saying why there is none.
-
-    The fraction explains a speedup under Amdahl's law only inside [0, 1]: below 1x the
-    parallel run lost to overhead (the fraction exceeds 1), above N workers' worth the
-    run was superlinear (the fraction is negative). Neither is a serial fraction, so
-    none is printed and nothing is projected from it (docs/scaling.md).
-    """
-
-    value: float | None
-    reason: str | None = None
-
-    def text(self) -> str:
-        """``0.123`` or a short ``none (speedup < 1)`` for a table cell."""
-        if self.value is not None:
-            return f"{self.value:.3g}"
-        return "none" if self.reason is None else f"none ({self.short})"
-
-    @property
-    def short(self) -> str:
-        if self.reason is None:
-            return "-"
-        return self.reason.split(":", 1)[0]
-
-
-def serial_fraction(speedup: float, workers: int) -> SerialFraction:
-    """The Karp-Flatt serial fraction when it means something, else the reason it does not."""
-    if workers < 2:
-        return SerialFraction(None, "one worker: the serial fraction needs 2 or more workers")
-    if not math.isfinite(speedup) or speedup <= 0:
-        return SerialFraction(None, f"no speedup measured: {speedup!r} is not a positive ratio")
-    if speedup < 1:
-        return SerialFraction(
-            None,
-            f"speedup < 1: at {speedup:.3g}x the parallel run is slower than serial, so "
-            "overhead dominates and no serial fraction explains it",
-        )
-    value = karp_flatt(speedup, workers)
-    if value < 0:
-        return SerialFraction(
-            None,
-            f"speedup > workers: {speedup:.3g}x on {workers} workers is superlinear, "
-            "which Amdahl's law does not describe",
-        )
-    if value > 1:  # unreachable for speedup >= 1; kept so the rule reads whole
-        return SerialFraction(None, f"fraction > 1: {value:.3g} is outside [0, 1]")
-    return SerialFraction(value)
 
 
 # --------------------------------------------------------------------------- points
