@@ -47,7 +47,7 @@ def test_cpu_bound_scales_on_processes_and_threads_show_the_gil(
         ]
     )
     document = json.loads(results.read_text())
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     by_backend = {record["backend"]: record for record in document["results"]}
     # The GIL: pure-Python work cannot get near 2x on threads.
     assert by_backend["thread"]["speedup"]["estimate"] < 1.2
