@@ -7,7 +7,6 @@ ids, parameters, host and CPU names) goes through ``md`` and renders as text.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import string
 from collections.abc import Mapping, Sequence
@@ -452,7 +451,7 @@ def _side_json(record: Record | None) -> Mapping[str, Any] | None:
         "workers": record.workers,
         "speedup": _interval_json(record.speedup),
         "transport_share": _interval_json(record.transport_share),
-        "capacity": dataclasses.asdict(record.capacity) if record.capacity else None,
+        "capacity": record.to_dict()["capacity"],
     }
 
 

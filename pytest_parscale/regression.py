@@ -23,8 +23,8 @@ from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_o
 
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
 # a capacity change smaller than this is never material, however tight the speedup
-# threshold: it is the probe's own spread between runs of a quiet machine
-# (docs/results-format.md, "Machine capacity")
+# threshold: a guard against the probe's own noise, a judgement not yet checked
+# against measured figures (docs/results-format.md, "Machine capacity")
 CAPACITY_FLOOR = 0.05
 RESAMPLES = 2000
 
@@ -376,8 +376,8 @@ def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> s
     return (
         f"machine {word}: capacity {fmt.capacity_words(head.capacity)} now vs "
         f"{fmt.capacity_words(base.capacity)} in the baseline; the {head.workers} workers "
-        f"could use {fmt.percent(after / before) if before else 'more'} of what they had, "
-        f"beyond the {fmt.percent(tolerance)} a comparison tolerates: not judged "
+        f"could use {fmt.percent(after / before) if before else 'more'} of what they had "
+        f"then, a change beyond the {fmt.percent(tolerance)} a comparison tolerates: not judged "
         "(rerun on a quiet machine, or measure both with parscale paired)"
     )
 

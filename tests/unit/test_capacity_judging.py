@@ -69,7 +69,8 @@ def test_busier_head_with_a_large_drop_is_incomparable_not_a_regression() -> Non
     assert change.changes == ()
     assert change.notes == (
         "machine busier: capacity 1.4 of 2 now vs 2.0 of 2 in the baseline; the 2 workers "
-        "could use 70% of what they had, beyond the 10% a comparison tolerates: not judged "
+        "could use 70% of what they had then, a change beyond the 10% a comparison tolerates: "
+        "not judged "
         "(rerun on a quiet machine, or measure both with parscale paired)",
     )
 
@@ -298,9 +299,8 @@ def test_reports_list_incomparable_tests_loudly() -> None:
         "usable": 2,
         "rounds_rejected": 0,
         "quiet_wait_seconds": 0.0,
-        "per_round": (),
+        "per_round": [],
     }
-    json.dumps(data)  # the tuple serialises as a list
     summary = summary_lines(changes, base, 2)
     assert summary[2] == f"warning: {warning}"
     assert any(s.startswith("incomparable t.py::a: machine busier") for s in summary)
