@@ -23,6 +23,7 @@ from pytest_parscale.diffreport import (
     verdict_line,
 )
 from pytest_parscale.history import compare_to_history, judge_test
+from pytest_parscale.html import write_html_report
 from pytest_parscale.paired import pool_capacity, pool_records
 from pytest_parscale.regression import (
     Status,
@@ -339,3 +340,11 @@ def test_parscale_compare_exits_0_when_the_only_change_is_incomparable(
     assert "1 test not judged: machine capacity differed" in out
     assert main(["compare", *paths, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["not_compared"][0]["nodeid"] == "t.py::a"
+
+
+def test_html_report_shows_capacity_per_test(tmp_path: Path) -> None:
+    golden = load(Path(__file__).parent.parent / "data" / "results-v2.json")
+    page = write_html_report(golden, tmp_path / "html", plots=False).read_text()
+    assert "capacity</th>" in page
+    assert "<td>1.9/2</td>" in page  # the pool record
+    assert "<td>-</td>" in page  # the process record measured none
