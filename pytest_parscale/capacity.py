@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_parscale.stats import median
-
 PROC = Path("/proc")
 # A round is disturbed when others took this many cores more than in the best
 # (quietest) round of the test: half a core is a neighbour's busy loop on a 2-core
@@ -265,11 +263,3 @@ def quiet_wait(
         others.append(used.cores - capacity)
         if settled(others, threshold) or waited >= max_seconds:
             return waited
-
-
-def summary(capacities: Sequence[float | None], cores: int) -> dict[str, float] | None:
-    """What a results record keeps of the per-round capacities: None when unknown."""
-    known = sorted(value for value in capacities if value is not None)
-    if not known:
-        return None
-    return {"cores": float(cores), "median": median(known), "min": known[0], "max": known[-1]}

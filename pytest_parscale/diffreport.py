@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 _PUNCTUATION = frozenset(string.punctuation) - {"@"}
 _HEADINGS = {
     Status.REGRESSION: "Regressions",
-    Status.INCOMPARABLE: "Not compared: embedded engine on one side, cluster on the other",
+    Status.INCOMPARABLE: "Not compared",
     Status.IMPROVEMENT: "Improvements",
     Status.NEW: "New tests (not in the baseline)",
     Status.MISSING: "Missing tests (in the baseline, not in this run)",
@@ -101,6 +101,35 @@ def _threshold(change: Change) -> str:
     return f"{change.threshold * 100:.4g}{unit}"
 
 
+def _incomparable_heading(group: Sequence[TestChange]) -> str:
+    """Say why the group was not compared: engine kinds, machine capacity, or both."""
+    reasons = {test.reason for test in group}
+    why = [
+        text
+        for reason, text in (
+            ("engine", "embedded engine on one side, cluster on the other"),
+            ("capacity", "machine capacity differs materially"),
+        )
+        if reason in reasons
+    ]
+    return f"Not compared: {'; '.join(why)}" if why else "Not compared"
+
+
+def _capacities(test: TestChange) -> str:
+    """``2.0/2 -> 1.4/2``: the capacity each side measured with."""
+    sides = [fmt.capacity(record.capacity) if record else "-" for record in (test.base, test.head)]
+    return " -> ".join(sides)
+
+
+def _with_capacity(changes: Sequence[TestChange]) -> bool:
+    """Whether any record measured its capacity: only then the reports show a column."""
+    return any(
+        record is not None and record.capacity is not None
+        for test in changes
+        for record in (test.base, test.head)
+    )
+
+
 def _count(changes: Sequence[TestChange], status: Status) -> int:
     return sum(1 for test in changes if test.status is status)
 
@@ -118,6 +147,12 @@ def verdict_line(changes: Sequence[TestChange]) -> str:
     if regressions:
         plural = "regression" if regressions == 1 else "regressions"
         return f"FAIL: {regressions} {plural} against the baseline ({counts})"
+    busier = sum(1 for test in changes if test.reason == "capacity")
+    if busier:
+        return (
+            f"OK: no regression against the baseline; {fmt.plural(busier, 'test')} not judged: "
+            f"machine capacity differed ({counts})"
+        )
     return f"OK: no regression against the baseline ({counts})"
 
 
@@ -160,9 +195,7 @@ def summary_lines(changes: Sequence[TestChange], baseline: Results, usable_cores
         if test.status in (Status.UNCHANGED,):
             continue
         lines.append(f"{test.status.value:<11} {plain(test.nodeid)}: {_changes_text(test)}")
-    mixed = engine_warning(changes)
-    if mixed:
-        lines.insert(2, f"warning: {mixed}")
+    lines[2:2] = [f"warning: {warning}" for warning in incomparable_warnings(changes)]
     return lines
 
 
@@ -185,7 +218,7 @@ def _run_label(results: Results) -> str:
 # -- parscale compare -------------------------------------------------------------
 
 
-def _rows(test: TestChange) -> list[str]:
+def _rows(test: TestChange, capacity: bool = False) -> list[str]:
     record = test.head or test.base
     assert record is not None
     speedup = _metric(test, "speedup")
@@ -202,6 +235,7 @@ def _rows(test: TestChange) -> list[str]:
         _speedup(test.head),
         change_text(speedup) if speedup is not None else "-",
         share,
+        *([_capacities(test)] if capacity else []),
     ]
 
 
@@ -252,9 +286,13 @@ def machine_warning(base: Results, head: Results) -> str | None:
     )
 
 
+def _columns(capacity: bool) -> list[str]:
+    return [*_COLUMNS, "capacity"] if capacity else _COLUMNS
+
+
 def engine_warning(changes: Sequence[TestChange]) -> str | None:
     """One line for the verdict section when embedded and cluster runs met."""
-    count = _count(changes, Status.INCOMPARABLE)
+    count = sum(1 for test in changes if test.reason == "engine")
     if not count:
         return None
     tests = "test was" if count == 1 else "tests were"
@@ -262,6 +300,27 @@ def engine_warning(changes: Sequence[TestChange]) -> str | None:
         f"{count} {tests} not compared: measured on an embedded engine on one side and "
         "on a cluster on the other (see each test's note)"
     )
+
+
+def capacity_warning(changes: Sequence[TestChange]) -> str | None:
+    """One line for the verdict section when the machine was materially busier or quieter.
+
+    Neither a pass nor a fail: the reader must know these tests were not judged.
+    """
+    count = sum(1 for test in changes if test.reason == "capacity")
+    if not count:
+        return None
+    tests = "test was" if count == 1 else "tests were"
+    return (
+        f"{count} {tests} NOT JUDGED: the machine's capacity differed materially from the "
+        "baseline's (see each test's note); rerun on a quiet machine, or use parscale paired"
+    )
+
+
+def incomparable_warnings(changes: Sequence[TestChange]) -> list[str]:
+    """Every warning about tests that were not compared, engines first."""
+    found = (engine_warning(changes), capacity_warning(changes))
+    return [warning for warning in found if warning]
 
 
 def render_text(
@@ -272,14 +331,13 @@ def render_text(
     warning = machine_warning(base, head)
     if warning:
         lines.append(f"warning: {warning}")
-    mixed = engine_warning(changes)
-    if mixed:
-        lines.append(f"warning: {mixed}")
+    lines += [f"warning: {warning}" for warning in incomparable_warnings(changes)]
     shown = [test for test in changes if test.status is not Status.UNCHANGED]
+    capacity = _with_capacity(changes)
     if shown:
         lines.append("")
-        rows = [["status", *_COLUMNS]]
-        rows += [[test.status.value, *map(plain, _rows(test))] for test in shown]
+        rows = [["status", *_columns(capacity)]]
+        rows += [[test.status.value, *map(plain, _rows(test, capacity))] for test in shown]
         lines += _aligned(rows)
         lines += [
             f"note: {plain(test.nodeid)}: {plain(note)}"
@@ -315,6 +373,8 @@ def render_markdown(
     """The pull-request comment: verdict first, then the tests that moved, then machines."""
     regressions = _count(changes, Status.REGRESSION)
     mark = ":x:" if regressions else ":white_check_mark:"
+    if not regressions and any(test.reason == "capacity" for test in changes):
+        mark = ":warning:"  # not a pass: some tests could not be judged at all
     lines = [
         f"### {mark} pytest-parscale: {md(verdict_line(changes))}",
         "",
@@ -324,9 +384,9 @@ def render_markdown(
     warning = machine_warning(base, head)
     if warning:
         lines += ["", f"> :warning: {md(warning)}"]
-    mixed = engine_warning(changes)
-    if mixed:
-        lines += ["", f"> :warning: {md(mixed)}"]
+    for warning in incomparable_warnings(changes):
+        lines += ["", f"> :warning: {md(warning)}"]
+    capacity = _with_capacity(changes)
     for status in (
         Status.REGRESSION,
         Status.INCOMPARABLE,
@@ -337,8 +397,11 @@ def render_markdown(
         group = [test for test in changes if test.status is status]
         if not group:
             continue
-        lines += ["", f"#### {_HEADINGS[status]} ({len(group)})", ""]
-        lines += _md_table(_COLUMNS, [[md(cell) for cell in _rows(test)] for test in group])
+        heading = _incomparable_heading(group) if status is Status.INCOMPARABLE else None
+        lines += ["", f"#### {heading or _HEADINGS[status]} ({len(group)})", ""]
+        lines += _md_table(
+            _columns(capacity), [[md(cell) for cell in _rows(test, capacity)] for test in group]
+        )
         notes = [f"- {md(test.nodeid)}: {md(note)}" for test in group for note in test.notes]
         if notes:
             lines += ["", *notes]
@@ -346,7 +409,8 @@ def render_markdown(
     if rest:
         lines += ["", f"<details><summary>Unchanged or not significant ({len(rest)})</summary>", ""]
         lines += _md_table(
-            ["status", *_COLUMNS], [[md(t.status.value), *map(md, _rows(t))] for t in rest]
+            ["status", *_columns(capacity)],
+            [[md(t.status.value), *map(md, _rows(t, capacity))] for t in rest],
         )
         lines += ["", "</details>"]
     lines += ["", "#### Machines", ""]
@@ -387,6 +451,7 @@ def _side_json(record: Record | None) -> Mapping[str, Any] | None:
         "workers": record.workers,
         "speedup": _interval_json(record.speedup),
         "transport_share": _interval_json(record.transport_share),
+        "capacity": record.to_dict()["capacity"],
     }
 
 
@@ -396,6 +461,12 @@ def render_json(
     """Machine-readable comparison; infinite interval ends are null as in results files."""
     return {
         "verdict": "regression" if _count(changes, Status.REGRESSION) else "ok",
+        # tests neither passed nor failed: another engine kind, or another capacity
+        "not_compared": [
+            {"nodeid": test.nodeid, "reason": test.reason, "notes": list(test.notes)}
+            for test in changes
+            if test.status is Status.INCOMPARABLE
+        ],
         "fail_on": str(fail_on),
         "baseline": _run_json(base),
         "head": _run_json(head),
@@ -421,6 +492,7 @@ def render_json(
                     for c in test.changes
                 ],
                 "notes": list(test.notes),
+                "reason": test.reason or None,
             }
             for test in changes
         ],
@@ -460,6 +532,8 @@ def show_markdown(results: Results) -> str:
         "transport share",
         "verdict",
     ]
+    records = list(results.records.values())
+    capacity = any(record.capacity is not None for record in records)
     rows = [
         [
             md(record.nodeid),
@@ -470,8 +544,11 @@ def show_markdown(results: Results) -> str:
             md(fmt.clipped_fraction(record.efficiency)),
             md(_share(record)),
             md(record.verdict),
+            *([md(fmt.capacity(record.capacity))] if capacity else []),
         ]
-        for record in results.records.values()
+        for record in records
     ]
+    if capacity:
+        header.append("capacity")
     lines = [f"### pytest-parscale results: {md(results.path)}", "", md(_run_label(results)), ""]
     return "\n".join(lines + _md_table(header, rows)) + "\n"

@@ -377,6 +377,7 @@ class Parscale:
             strict=self._settings.strict,
             serialisation=serialisation,
             fail_on=str(self.thresholds.own) or None,  # saved: `parscale compare` applies it
+            usable=self._probe.cores,
         )
 
     def _publish(self, record: Record) -> None:

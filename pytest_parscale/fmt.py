@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pytest_parscale.results import Capacity
     from pytest_parscale.stats import Interval
 
 #: What an interval end that is not a number (one round: infinite) prints as.
@@ -89,6 +90,18 @@ def signed_interval(change: float, low: float, high: float, unit: str) -> str:
         return f"{value * 100:+.0f}{unit}" if math.isfinite(value) else UNKNOWN
 
     return f"{one(change)} [{one(low)}, {one(high)}]"
+
+
+def capacity(measured: Capacity | None) -> str:
+    """The cores a measurement had, for a table cell: ``1.9/2``, or ``-`` if not measured."""
+    if measured is None:
+        return "-"
+    return f"{measured.cores:.1f}/{measured.usable}"
+
+
+def capacity_words(measured: Capacity) -> str:
+    """The same in a sentence: ``1.4 of 2``."""
+    return f"{measured.cores:.1f} of {measured.usable}"
 
 
 def short_id(nodeid: str) -> str:

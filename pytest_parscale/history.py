@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pytest_parscale.regression import (
     Judge,
     TestChange,
+    capacity_mismatch,
     compare_records,
     engine_mismatch,
     judge_change,
@@ -96,13 +97,28 @@ def compare_to_history(
 ) -> TestChange:
     """Judge ``head`` against the last ``window`` of ``runs`` (oldest first) of one test.
 
-    Runs on another kind of engine (embedded vs cluster) are left out, as
-    regression.engine_mismatch says. With fewer than MIN_RUNS left the single-run
-    rule judges the head against the latest run, and a note says so.
+    Runs on another kind of engine (embedded vs cluster) or of a materially
+    different machine capacity are left out, as regression.engine_mismatch and
+    regression.capacity_mismatch say. With fewer than MIN_RUNS left the single-run
+    rule judges the head against the latest run, and a note says so; that run may
+    itself be incomparable.
     """
     if fail_on.speedup is None or fail_on.overhead is None:
         raise ValueError("fail_on must give both thresholds")
-    usable = [run for run in runs if engine_mismatch(run, head) is None][-window:]
+    same_engine = [run for run in runs if engine_mismatch(run, head) is None]
+    comparable = [
+        run for run in same_engine if capacity_mismatch(run, head, fail_on.speedup) is None
+    ]
+    usable = comparable[-window:]
+    left_out = len(same_engine) - len(comparable)
+    left_notes = (
+        [
+            f"left out {left_out} run(s) of the history whose machine capacity differs "
+            "materially from this run's"
+        ]
+        if left_out
+        else []
+    )
     if len(usable) < MIN_RUNS:
         latest = runs[-1] if runs else None
         single = compare_records(latest, head, fail_on, confidence=confidence)
@@ -118,7 +134,8 @@ def compare_to_history(
             single.base,
             single.head,
             single.changes,
-            (*single.notes, note),
+            (*single.notes, note, *left_notes),
+            single.reason,
         )
     latest = usable[-1]
     # speedups vary by factors (a slower runner divides them): the band is built on
@@ -154,6 +171,7 @@ def compare_to_history(
             )
         )
     notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
+    notes += left_notes + _unknown_capacity(usable, head)
     if latest.workers != head.workers:
         notes.append(
             f"workers differ ({latest.workers} in the latest run, {head.workers} now): "
@@ -161,6 +179,21 @@ def compare_to_history(
         )
     status = min((change.status for change in changes), key=lambda status: status.rank)
     return TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes))
+
+
+def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[str]:
+    """A note when capacity is known on one side only, as regression.capacity_unknown."""
+    unknown = sum(1 for run in usable if run.capacity is None)
+    if head.capacity is None and len(usable) > unknown:
+        return [
+            "capacity not measured in this run: a busier machine cannot be told from a regression"
+        ]
+    if head.capacity is not None and unknown:
+        return [
+            f"capacity not measured in {unknown} of the {len(usable)} runs judged against "
+            "(schema v1): a busier machine cannot be told from a regression there"
+        ]
+    return []
 
 
 def judge_for(baseline: Results, *, confidence: float = 0.95) -> Judge:

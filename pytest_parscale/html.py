@@ -183,6 +183,7 @@ def _results_table(records: Sequence[Record]) -> str:
         '<tr><th class="text">test</th><th class="text">backend</th><th>workers</th>'
         "<th>item size</th><th>serial</th><th>parallel</th><th>speedup [CI]</th>"
         "<th>efficiency</th><th>Karp-Flatt</th><th>transport share</th>"
+        '<th title="cores the measurement had, of the usable cores">capacity</th>'
         '<th class="text">verdict</th></tr>'
     )
     rows = []
@@ -204,6 +205,7 @@ def _results_table(records: Sequence[Record]) -> str:
             f"<td>{_e(_efficiency(record))}</td>"
             f'<td title="{_e(fraction.reason or "")}">{_e(fraction.text())}</td>'
             f"<td>{_e(fmt.clipped_percent(share)) if share is not None else '-'}</td>"
+            f"<td>{_e(fmt.capacity(record.capacity))}</td>"
             f'<td class="text {css}">{_e(record.verdict)}</td></tr>'
         )
     if not rows:

@@ -36,8 +36,8 @@ from pytest_parscale.regression import (
     compare_records,
     compare_results,
 )
-from pytest_parscale.results import Record
-from pytest_parscale.stats import ratio_of_medians_ci
+from pytest_parscale.results import Capacity, Record
+from pytest_parscale.stats import median, ratio_of_medians_ci
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
@@ -80,6 +80,28 @@ def pool_records(records: Sequence[Record]) -> Record:
         rounds=len(parallel),
         elapsed=sum(record.elapsed for record in records),
         warnings=sorted({warning for record in records for warning in record.warnings}),
+        capacity=pool_capacity([record.capacity for record in records]),
+    )
+
+
+def pool_capacity(capacities: Sequence[Capacity | None]) -> Capacity | None:
+    """The capacity of pooled sessions: the median over every round where each is known.
+
+    One session without a capacity makes the pool's unknown: a figure from the
+    other sessions would claim more than was measured (docs/results-format.md).
+    """
+    known = [capacity for capacity in capacities if capacity is not None]
+    if not known or len(known) < len(capacities):
+        return None
+    rounds = [value for capacity in known for value in capacity.per_round]
+    every = all(capacity.per_round for capacity in known)
+    return Capacity(
+        cores=median(rounds) if every else median([capacity.cores for capacity in known]),
+        low=min(capacity.low for capacity in known),
+        usable=known[0].usable,
+        rounds_rejected=sum(capacity.rounds_rejected for capacity in known),
+        quiet_wait_seconds=sum(capacity.quiet_wait_seconds for capacity in known),
+        per_round=tuple(rounds) if every else (),
     )
 
 

@@ -11,8 +11,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
-from pytest_parscale.stats import Interval, amdahl_speedup, ratio_of_medians_ci, serial_fraction
+from pytest_parscale.results import Capacity, ChunkAdvice, Projection, Record, RequirementResult
+from pytest_parscale.stats import (
+    Interval,
+    amdahl_speedup,
+    median,
+    ratio_of_medians_ci,
+    serial_fraction,
+)
 from pytest_parscale.verdicts import Requirement, Verdict, combine
 
 if TYPE_CHECKING:
@@ -69,6 +75,7 @@ def build_record(
     serialisation: SerialisationCost | None = None,
     chunk_advice: ChunkAdvice | None = None,
     fail_on: str | None = None,
+    usable: int | None = None,
 ) -> Record:
     """The complete record of one measured run.
 
@@ -123,11 +130,29 @@ def build_record(
         chunk_advice=chunk_advice,
         fail_on=fail_on,
         serialisation=serialisation,
+        capacity=capacity_of(outcome, usable),
     )
     if strict or record.verdict == Verdict.FAIL.value:
         return record  # the test fails: a failure message, not a warning
     undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
     return dataclasses.replace(record, warnings=[undecided]) if undecided else record
+
+
+def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
+    """What the record keeps of the per-round capacity probe; None when nothing was read."""
+    known = [value for value in outcome.samples.capacity if value is not None]
+    if usable is None or not known:
+        return None
+    # a probe reading can exceed the usable cores by rounding of /proc/stat ticks
+    per_round = tuple(min(max(value, 0.0), float(usable)) for value in known)
+    return Capacity(
+        cores=median(per_round),
+        low=min(per_round),
+        usable=usable,
+        rounds_rejected=len(outcome.samples.rejected),
+        quiet_wait_seconds=outcome.quiet_wait_seconds,
+        per_round=per_round,
+    )
 
 
 def verdict_text(record: Record, verdict: Verdict, separator: str) -> str:

@@ -15,18 +15,24 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pytest_parscale import fmt
 from pytest_parscale.results import Record
 from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, median, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
 
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
+# a capacity change smaller than this is never material, however tight the speedup
+# threshold: a guard against the probe's own noise, a judgement not yet checked
+# against measured figures (docs/results-format.md, "Machine capacity")
+CAPACITY_FLOOR = 0.05
 
 
 class Status(str, enum.Enum):
     """Outcome for one test, in the order a reviewer wants to read them."""
 
     REGRESSION = "regression"
-    # one side ran on an embedded engine, the other on a cluster: not compared
+    # not compared: an embedded engine on one side and a cluster on the other, or a
+    # machine capacity that differs materially (TestChange.reason says which)
     INCOMPARABLE = "incomparable"
     IMPROVEMENT = "improvement"
     NEW = "new"
@@ -69,6 +75,7 @@ class TestChange:
     head: Record | None
     changes: tuple[Change, ...] = ()
     notes: tuple[str, ...] = ()
+    reason: str = ""  # INCOMPARABLE only: "engine" or "capacity"
 
 
 Sessions = Sequence[int]  # how many rounds each session gave, in order
@@ -215,8 +222,11 @@ def compare_records(
         raise ValueError("fail_on must give both thresholds")
     mixed = engine_mismatch(base, head)
     if mixed is not None:
-        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (mixed,))
-    notes = []
+        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (mixed,), "engine")
+    busier = capacity_mismatch(base, head, fail_on.speedup)
+    if busier is not None:
+        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (busier,), "capacity")
+    notes = capacity_unknown(base, head)
     if base.workers != head.workers:
         notes.append(
             f"workers differ ({base.workers} in the baseline, {head.workers} now): "
@@ -288,6 +298,76 @@ def _engine_words(record: Record) -> str:
     if engine == "embedded":
         return f"an embedded {record.backend} engine ({record.workers} workers)"
     return f"the {record.backend} cluster at {engine} ({record.workers} workers)"
+
+
+def fed_share(record: Record) -> float | None:
+    """The share of its workers the machine could feed: min(cores, workers) / workers.
+
+    Cores beyond the worker count do not speed a map up, so 3.0 of 4 cores for 2
+    workers is as good as 4.0 of 4; None when the capacity was not measured.
+    """
+    if record.capacity is None:
+        return None
+    return min(record.capacity.cores, record.workers) / record.workers
+
+
+def capacity_tolerance(speedup_threshold: float) -> float:
+    """The relative change of fed share that is material (docs/results-format.md).
+
+    For work whose speedup scales with cores, a capacity change this large could
+    alone move the speedup past the threshold; an off speedup threshold falls back
+    to the default one, and CAPACITY_FLOOR keeps the probe's own noise out.
+    """
+    if not math.isfinite(speedup_threshold):
+        speedup_threshold = DEFAULT_FAIL_ON.speedup or CAPACITY_FLOOR
+    return max(CAPACITY_FLOOR, speedup_threshold)
+
+
+def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> str | None:
+    """Why a run on a materially busier (or quieter) machine is not judged, or None.
+
+    Normalising the speedup to the capacity would be sound only for work whose
+    speedup scales with cores, and transport-bound work does not, so the change
+    is not computed at all; a quieter head is not judged either, since it could
+    hide a regression. When either side has no capacity this says nothing.
+    """
+    before, after = fed_share(base), fed_share(head)
+    if before is None or after is None or before == after:
+        return None
+    tolerance = capacity_tolerance(speedup_threshold)
+    if tolerance >= 1:
+        return None
+    low, high = sorted((before, after))
+    if high > 0 and low / high >= 1 - tolerance:
+        return None
+    assert base.capacity is not None
+    assert head.capacity is not None
+    word = "busier" if after < before else "quieter"
+    return (
+        f"machine {word}: capacity {fmt.capacity_words(head.capacity)} now vs "
+        f"{fmt.capacity_words(base.capacity)} in the baseline; the {head.workers} workers "
+        f"could use {fmt.percent(after / before) if before else 'more'} of what they had "
+        f"then, a change beyond the {fmt.percent(tolerance)} a comparison tolerates: not judged "
+        "(rerun on a quiet machine, or measure both with parscale paired)"
+    )
+
+
+def capacity_unknown(base: Record, head: Record) -> list[str]:
+    """A note when only one side measured its capacity: compared as before, but say so."""
+    if (base.capacity is None) == (head.capacity is None):
+        return []
+    if base.capacity is None:
+        assert head.capacity is not None
+        return [
+            f"capacity not measured in the baseline (this run had "
+            f"{fmt.capacity_words(head.capacity)}): a busier machine cannot be told from "
+            "a regression"
+        ]
+    return [
+        f"capacity not measured in this run (the baseline had "
+        f"{fmt.capacity_words(base.capacity)}): a busier machine cannot be told from a "
+        "regression"
+    ]
 
 
 def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:

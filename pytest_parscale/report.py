@@ -67,6 +67,10 @@ def table(records: Sequence[Record]) -> list[str]:
         "transport",
         "verdict",
     ]
+    # capacity: the cores the measurement had (docs/results-format.md), when measured
+    capacity = any(record.capacity is not None for record in records)
+    if capacity:
+        header.insert(-1, "capacity")
     rows = [header]
     for record in records:
         workers = f"{record.workers}/{record.workers_requested}"
@@ -84,6 +88,7 @@ def table(records: Sequence[Record]) -> list[str]:
                 fmt.speedup_interval(record.speedup),
                 fmt.clipped_fraction(record.efficiency),
                 fmt.clipped_fraction(share.estimate) if share is not None else "-",
+                *([fmt.capacity(record.capacity)] if capacity else []),
                 record.verdict,
             ]
         )

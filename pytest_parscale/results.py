@@ -15,7 +15,7 @@ from typing import Any
 from pytest_parscale.stats import Interval
 from pytest_parscale.transport import SerialisationCost
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,31 @@ class ChunkAdvice:
     speedup: float
     speedup_suggested: float
     helps: bool
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How much of the machine the measurement actually had, in cores.
+
+    Saved so a run on a busier (or quieter) machine is reported as incomparable
+    rather than judged as a regression (docs/results-format.md, "Machine capacity").
+    """
+
+    cores: float  # median cores the measurement had over its rounds, 0..usable
+    low: float  # the lowest round
+    usable: int
+    rounds_rejected: int = 0  # rounds measured on a disturbed machine and left out
+    quiet_wait_seconds: float = 0.0  # waited for the machine to be quiet before the test
+    per_round: tuple[float, ...] = ()  # per kept round, in the order of the samples
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Capacity:
+        values = {key: data[key] for key in _CAPACITY_FIELDS if key in data}
+        values["per_round"] = tuple(data.get("per_round", ()))
+        return cls(**values)
+
+
+_CAPACITY_FIELDS = tuple(item.name for item in dataclasses.fields(Capacity))
 
 
 @dataclass(frozen=True)
@@ -83,6 +108,7 @@ class Record:
     warnings: list[str] = field(default_factory=list)
     fail_on: str | None = None  # the test's own baseline thresholds (parscale marker)
     serialisation: SerialisationCost | None = None
+    capacity: Capacity | None = None  # None: not measured (schema v1, or no probe here)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(dataclasses.asdict(self))
@@ -115,6 +141,8 @@ class Record:
         values["requirements"] = [RequirementResult(**item) for item in data["requirements"]]
         if data.get("chunk_advice") is not None:
             values["chunk_advice"] = ChunkAdvice(**data["chunk_advice"])
+        if data.get("capacity") is not None:
+            values["capacity"] = Capacity.from_dict(data["capacity"])
         return cls(**values)
 
 
@@ -139,7 +167,7 @@ def _finite(value: Any) -> Any:
         return None
     if isinstance(value, dict):
         return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_finite(item) for item in value]
     return value
 
@@ -150,7 +178,7 @@ def document(
     engines: list[dict[str, Any]],
     git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The versioned results document (schema/results-v1.json, docs/results-format.md)."""
+    """The versioned results document (schema/results-v2.json, docs/results-format.md)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -134,12 +134,40 @@ def _kind(value: Any) -> str:
 
 
 def _load_v1(data: dict[str, Any], path: str) -> Results:
-    problems = schema_errors(data, schema(1))
+    """Version 1 measured no capacity: every record's ``capacity`` is None."""
+    _validate(data, 1, path)
+    # a v1 reader ignored fields it did not know: a stray "capacity" is not one of v1's
+    results = [{k: v for k, v in item.items() if k != "capacity"} for item in data["results"]]
+    return _results(data, 1, path, _records({**data, "results": results}, path))
+
+
+def _load_v2(data: dict[str, Any], path: str) -> Results:
+    """Version 2 adds each record's machine capacity (null where it was not measured)."""
+    _validate(data, 2, path)
+    records = _records(data, path)
+    for index, item in enumerate(data["results"]):
+        capacity = item["capacity"]
+        if capacity is not None and not capacity["low"] <= capacity["cores"] <= capacity["usable"]:
+            raise BaselineError(
+                path,
+                f"$.results[{index}].capacity: needs low <= cores <= usable, got "
+                f"low {capacity['low']!r}, cores {capacity['cores']!r}, "
+                f"usable {capacity['usable']!r}",
+            )
+    return _results(data, 2, path, records)
+
+
+def _validate(data: dict[str, Any], version: int, path: str) -> None:
+    problems = schema_errors(data, schema(version))
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise BaselineError(
-            path, "does not match results schema v1: " + "; ".join(problems[:3]) + more
+            path, f"does not match results schema v{version}: " + "; ".join(problems[:3]) + more
         )
+
+
+def _records(data: dict[str, Any], path: str) -> dict[str, Record]:
+    """The records of a validated document, with the checks a JSON Schema cannot say."""
     records: dict[str, Record] = {}
     for index, item in enumerate(data["results"]):
         where = f"$.results[{index}]"
@@ -158,9 +186,13 @@ def _load_v1(data: dict[str, Any], path: str) -> Results:
         if item["nodeid"] in records:
             raise BaselineError(path, f"{where}: test id {item['nodeid']!r} appears twice")
         records[item["nodeid"]] = Record.from_dict(item)
+    return records
+
+
+def _results(data: dict[str, Any], version: int, path: str, records: dict[str, Record]) -> Results:
     return Results(
         path=path,
-        schema_version=1,
+        schema_version=version,
         created=data["created"],
         git=data.get("git"),
         machine=data["machine"],
@@ -169,7 +201,7 @@ def _load_v1(data: dict[str, Any], path: str) -> Results:
     )
 
 
-LOADERS: dict[int, Callable[[dict[str, Any], str], Results]] = {1: _load_v1}
+LOADERS: dict[int, Callable[[dict[str, Any], str], Results]] = {1: _load_v1, 2: _load_v2}
 
 
 def parse(text: str, path: str) -> Results:

@@ -120,7 +120,7 @@ def test_save_refuses_to_overwrite(pytester: pytest.Pytester) -> None:
         (None, "does not exist"),
         ("", "is empty"),
         ('{"schema_version": 1, "res', "is not valid JSON (truncated?)"),
-        ('{"schema_version": 2}', "newer than this pytest-parscale reads"),
+        ('{"schema_version": 3}', "newer than this pytest-parscale reads"),
         ('{"schema_version": 1}', "does not match results schema v1"),
     ],
 )

@@ -34,7 +34,7 @@ def test_save_appends_then_compare_judges_against_the_history(pytester: pytest.P
         saved.assert_outcomes(passed=1)
     history = pytester.path / "h.jsonl"
     lines = history.read_text().splitlines()
-    assert [json.loads(line)["schema_version"] for line in lines] == [1, 1, 1]
+    assert [json.loads(line)["schema_version"] for line in lines] == [2, 2, 2]
 
     # three runs claiming 48x to 52x the first run's speedup: a narrow, certain history
     inflated = pytester.path / "inflated.jsonl"

@@ -176,18 +176,6 @@ def test_probe_reads_this_machine() -> None:
     assert 0.0 <= capacity <= 2.0
 
 
-def test_summary_of_capacities() -> None:
-    from pytest_parscale.capacity import summary
-
-    assert summary([None, None], 2) is None
-    assert summary([1.0, None, 2.0, 1.5, 1.2], 2) == {
-        "cores": 2.0,
-        "median": 1.35,
-        "min": 1.0,
-        "max": 2.0,
-    }
-
-
 def test_probe_rescans_when_a_known_process_left(tmp_path: Path) -> None:
     import shutil
 

@@ -19,7 +19,7 @@ from pytest_parscale.history import (
     t_quantile,
 )
 from pytest_parscale.regression import Status, compare_records
-from pytest_parscale.results import Record, document, write_atomic
+from pytest_parscale.results import SCHEMA_VERSION, Record, document, write_atomic
 from pytest_parscale.storage import append_history, check_save_target, load, save
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 from tests.records import MACHINE, record
@@ -136,7 +136,7 @@ def history_file(tmp_path: Path, speedups: tuple[float, ...]) -> Path:
 def test_save_appends_and_load_keeps_every_run_oldest_first(tmp_path: Path) -> None:
     path = history_file(tmp_path, (2.0, 2.1, 1.9))
     lines = path.read_text().splitlines()
-    assert [json.loads(line)["schema_version"] for line in lines] == [1, 1, 1]
+    assert [json.loads(line)["schema_version"] for line in lines] == [SCHEMA_VERSION] * 3
     loaded = load(path)
     assert len(loaded.runs) == 3
     assert loaded.records[TEST].serial[0] == pytest.approx(1.9)  # the latest run

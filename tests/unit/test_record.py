@@ -16,7 +16,7 @@ from pytest_parscale.report import notes, table
 from pytest_parscale.results import ChunkAdvice, Record
 from pytest_parscale.transport import SerialisationCost
 
-GOLDEN = Path(__file__).parent.parent / "data" / "results-v1.json"
+GOLDEN = Path(__file__).parent.parent / "data" / "results-v2.json"
 SERIAL = [2.0, 2.02, 1.98, 2.01, 1.99, 2.0]
 NODEID = "test_x.py::test_it[pool]"
 
@@ -104,9 +104,16 @@ def test_serialisation_is_typed_but_stays_under_executor_in_the_file() -> None:
         "start_method": "fork",
         "serialisation": {"item_bytes": 1009.0, "result_bytes": 17.0, "seconds_per_item": 2.5e-6},
     }
-    assert set(data) == set(json.loads(GOLDEN.read_text())["results"][0])  # schema v1 keys
+    assert set(data) == set(json.loads(GOLDEN.read_text())["results"][0])  # schema v2 keys
     # ... in the order earlier releases wrote them
-    assert list(data)[-5:] == ["executor", "chunk_advice", "warnings", "fail_on", "samples"]
+    assert list(data)[-6:] == [
+        "executor",
+        "chunk_advice",
+        "warnings",
+        "fail_on",
+        "capacity",
+        "samples",
+    ]
     again = Record.from_dict(json.loads(json.dumps(data)))
     assert again == record
     assert again.serialisation == cost
@@ -127,3 +134,16 @@ def test_the_report_renders_a_built_record() -> None:
         "serialisation: test_it[pool]: 1009 B/item out, 17 B/result back, 2.5us/item to dump+load"
         in notes([record], [])
     )
+
+
+def test_capacity_keeps_what_the_probe_read_per_round() -> None:
+    from pytest_parscale.record import capacity_of
+
+    measured = outcome([1.0] * 6)
+    assert capacity_of(measured, 2) is None  # no probe: nothing claimed
+    measured.samples.capacity[:] = [1.9, None, 2.04, 1.2, 1.8, 1.95]
+    found = capacity_of(measured, 2)
+    assert found is not None
+    assert (found.cores, found.low, found.usable) == (1.9, 1.2, 2)
+    assert found.per_round == (1.9, 2.0, 1.2, 1.8, 1.95)  # clipped to the usable cores
+    assert capacity_of(measured, None) is None

@@ -3,15 +3,17 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.results import SCHEMA_VERSION, Record, document, write_atomic
+from pytest_parscale.results import SCHEMA_VERSION, Capacity, Record, document, write_atomic
 from pytest_parscale.storage import (
     check_save_target,
+    from_document,
     load,
     save,
     schema,
@@ -59,7 +61,47 @@ def test_golden_v1_reads_as_written() -> None:
 
 def test_golden_records_round_trip_through_record() -> None:
     for item in golden(1)["results"]:
+        assert Record.from_dict(item).to_dict() == {**item, "capacity": None}
+    for item in golden(2)["results"]:
         assert Record.from_dict(item).to_dict() == item
+
+
+def test_golden_v2_reads_capacity_and_null_capacity() -> None:
+    results = load(GOLDEN / "results-v2.json")
+    pool = results.records["tests/test_golden.py::test_checksum[pool-1KB]"]
+    assert pool.capacity == Capacity(
+        cores=1.9,
+        low=1.72,
+        usable=2,
+        rounds_rejected=1,
+        quiet_wait_seconds=0.4,
+        per_round=(1.9, 1.94, 1.72, 1.88, 1.95, 1.9),
+    )
+    assert results.records["tests/test_golden.py::test_checksum[process-1KB]"].capacity is None
+    # the v2 file is the v1 file plus capacity: the same measurements either way
+    old = load(GOLDEN / "results-v1.json")
+    assert {key: replace(record, capacity=None) for key, record in results.records.items()} == (
+        old.records
+    )
+
+
+def test_v1_loader_reads_no_capacity_even_when_a_record_carries_one() -> None:
+    data = golden(1)
+    data["results"][0]["capacity"] = golden(2)["results"][0]["capacity"]
+    loaded = from_document(data, "old.json")
+    assert loaded.schema_version == 1
+    assert all(record.capacity is None for record in loaded.records.values())
+
+
+def test_capacity_is_saved_and_loaded_with_the_current_version(tmp_path: Path) -> None:
+    busy = replace(record("t.py::a"), capacity=Capacity(1.4, 1.1, 2, per_round=(1.4,) * 6))
+    path = tmp_path / "saved.json"
+    save(str(path), document([busy, record("t.py::b")], MACHINE, [], None), overwrite=False)
+    assert json.loads(path.read_text())["results"][0]["capacity"]["per_round"] == [1.4] * 6
+    loaded = load(path)
+    assert loaded.schema_version == SCHEMA_VERSION == 2
+    assert loaded.records["t.py::a"] == busy
+    assert loaded.records["t.py::b"].capacity is None
 
 
 def test_saved_document_round_trips(tmp_path: Path) -> None:
@@ -73,11 +115,12 @@ def test_saved_document_round_trips(tmp_path: Path) -> None:
     assert loaded.records == {"t.py::a": one, "t.py::b": single_round}
 
 
-def test_shipped_schema_is_valid_and_accepts_the_golden_file() -> None:
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION + 1))
+def test_shipped_schema_is_valid_and_accepts_the_golden_file(version: int) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator
-    validator.check_schema(schema(1))
-    validator(schema(1)).validate(golden(1))
+    validator.check_schema(schema(version))
+    validator(schema(version)).validate(golden(version))
 
 
 def test_schema_subset_reports_paths() -> None:
@@ -91,6 +134,12 @@ def test_schema_subset_reports_paths() -> None:
     assert "$.results[0].speedup.confidence: is 1.5, expected less than 1" in problems
 
 
+def _with_capacity(**capacity: object) -> dict[str, Any]:
+    data = golden(2)
+    data["results"][0]["capacity"] = {**data["results"][0]["capacity"], **capacity}
+    return data
+
+
 def _bad(tmp_path: Path, content: object) -> Path:
     return written(tmp_path, content)
 
@@ -102,6 +151,25 @@ BAD_FILES: list[tuple[str, object, str]] = [
     ("not json", "schema_version = 1\n", "is not valid JSON"),
     ("a list", [1, 2], "no top-level schema_version"),
     ("other json", {"benchmarks": []}, "no top-level schema_version"),
+    (
+        "v2 without capacity",
+        {
+            **golden(2),
+            "results": [{k: v for k, v in golden(2)["results"][0].items() if k != "capacity"}],
+        },
+        "$.results[0]: has no 'capacity'",
+    ),
+    (
+        "capacity above usable",
+        _with_capacity(cores=2.5),
+        "$.results[0].capacity: needs low <= cores <= usable, got low 1.72, cores 2.5, usable 2",
+    ),
+    (
+        "capacity low above cores",
+        _with_capacity(low=1.95),
+        "$.results[0].capacity: needs low <= cores <= usable",
+    ),
+    ("capacity negative", _with_capacity(low=-0.1), "$.results[0].capacity.low: is -0.1, below"),
     ("future", {**golden(1), "schema_version": 99}, "newer than this pytest-parscale reads"),
     ("version zero", {**golden(1), "schema_version": 0}, "which is not a version"),
     ("version text", {**golden(1), "schema_version": "1"}, "which is not a version"),
