@@ -241,14 +241,16 @@ def environment_key(env: Mapping[str, str]) -> str:
     return _key_part(f"{env['os']}-py{env['python']}-{env['cores']}c-{cpu}")
 
 
-def environment_changes(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[str]:
+def environment_changes(
+    base: Mapping[str, Any], head: Mapping[str, Any], skip: Sequence[str] = ()
+) -> list[str]:
     """Every part of the environment, and the start method, that differs between runs."""
     before, after = environment(base), environment(head)
     names = {"os": "OS", "cpu": "CPU family", "cores": "usable cores", "python": "Python"}
     changed = [
         f"{names[part]} {before[part]} -> {after[part]}"
         for part in ENVIRONMENT_PARTS
-        if before[part] != after[part]
+        if before[part] != after[part] and part not in skip
     ]
     start_before, start_after = base.get("start_method"), head.get("start_method")
     if start_before != start_after:
@@ -423,7 +425,8 @@ def judge(
         "",
         f"Compared with the latest results of {where}{commit} (from the {baseline.source}{age}).",
     ]
-    changed = environment_changes(base.machine, head.machine)
+    # the report's own machine warning already explains a core-count change
+    changed = environment_changes(base.machine, head.machine, skip=("cores",))
     if changed:
         differ = md("; ".join(changed))
         lines += ["", f"> :warning: baseline and head ran in different environments: {differ}"]

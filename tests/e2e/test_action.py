@@ -272,9 +272,7 @@ def test_first_run_without_baseline_passes_says_so_and_stores_it(job: Job) -> No
     assert "A push to the base branch" in summary  # a PR cannot store the baseline
     assert "::warning::pytest-parscale: no baseline was ever stored" in pull.log()
     assert pull.outputs["baseline-source"] == "none"
-    assert "| suite/test_spin.py::test_spin[thread] | thread | 2 |" in text(
-        summary
-    )  # the results table
+    assert "| `suite/test_spin.py::test_spin[thread]` | thread | 2 |" in summary  # the table
     assert step(pull, "Store the baseline").skipped
     assert json.loads(Path(pull.outputs["results-path"]).read_text())["results"]
 
@@ -363,7 +361,7 @@ def test_baseline_from_another_core_count_is_flagged(job: Job) -> None:
     seed_baseline(job, "four-cores.json")
     done, summary = job.run("pull_request", {"results-file": "same.json"})
     assert done.outputs["verdict"] == "pass", done.log()
-    assert "different environments: usable cores 4 -> 2" in text(summary)
+    assert "different usable cores (baseline 4, head 2)" in summary
     run_log = step(done, "Run, compare and report").stdout
     assert "::warning::pytest-parscale: different environments: usable cores 4 -> 2" in run_log
 

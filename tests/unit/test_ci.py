@@ -466,3 +466,16 @@ def test_flagged_regressions_pass_through_the_confirmation_seam(tmp_path: Path) 
     assert judged.flagged == [record().nodeid]
     assert ci.confirm_regressions(judged.flagged) == judged.flagged
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, True)
+
+
+def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: Path) -> None:
+    head = ci.load(write_head(tmp_path))
+    machine = {**MACHINE, "python": "3.12.1", "usable_cores": 4}
+    write_atomic(tmp_path / "b" / "results.json", document([record()], machine, [], None))
+    judged = ci.judge(
+        head, ci.load_baseline(tmp_path / "b", "cache"), ci.RunOptions(), "main", False
+    )
+    text = "\n".join(judged.lines)
+    assert "different environments: Python 3.12 -> 3.11" in text
+    assert "usable cores 4 -> 2" not in text  # said once, by the report's machine warning
+    assert "different usable cores (baseline 4, head 2)" in text
