@@ -14,6 +14,7 @@ The HTTP call of ``comment`` is injectable: tests never reach the network.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import hashlib
 import io
@@ -37,6 +38,7 @@ from pytest_parscale.errors import BaselineError
 from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, effective_fail_on
+from pytest_parscale.trend import trend_markdown
 
 PASS, REGRESSION, NO_BASELINE, ERROR = "pass", "regression", "no-baseline", "error"
 COMMENT_LIMIT = 65_000  # GitHub refuses comment bodies above 65,536 characters
@@ -277,6 +279,8 @@ class RunOptions:
     on_missing_baseline: str = "warn"  # pass | warn | fail
     baseline_source: str = "cache"  # where the baseline folder was filled from, if it was
     baseline_history: str = "unknown"  # first-run | evicted | unknown, when it is missing
+    history_size: int = 20  # results of the branch's last runs kept beside the baseline
+    accepted_by: str | None = None  # who labelled the PR ACCEPT_LABEL: regressions pass
     python: str = sys.executable
 
 
@@ -291,6 +295,8 @@ class Outcome:
 
 RESULTS_NAME = "results.json"
 PROVENANCE_NAME = "provenance.json"
+HISTORY_DIR = "history"
+ACCEPT_LABEL = "parscale-accept"
 
 
 def run_pytest(options: RunOptions, results: Path) -> int:
@@ -310,6 +316,19 @@ class Baseline:
     commit: str
     age: int | None  # seconds since it was measured
     problem: str | None = None  # why a restored file was not usable
+    history: tuple[Results, ...] = ()  # the branch's last runs, oldest first, baseline last
+
+
+def load_history(directory: Path) -> tuple[Results, ...]:
+    """The kept results of the branch's last runs, oldest first; unreadable ones skipped."""
+    folder = directory / HISTORY_DIR
+    runs = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            runs.append(load(path))
+        except BaselineError as error:
+            annotate("warning", f"pytest-parscale: skipped a history file: {error}")
+    return tuple(runs)
 
 
 def _age(created: str, now: datetime.datetime) -> int | None:
@@ -341,7 +360,9 @@ def load_baseline(directory: Path, source: str, now: datetime.datetime | None = 
     commit = str(provenance.get("commit") or (results.git or {}).get("commit") or "")
     created = str(provenance.get("created") or results.created)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return Baseline(results, source if source in SOURCES else "cache", commit, _age(created, now))
+    source = source if source in SOURCES else "cache"
+    age = _age(created, now)
+    return Baseline(results, source, commit, age, history=load_history(directory))
 
 
 @dataclass(frozen=True)
@@ -414,6 +435,14 @@ def judge(
     verdict = REGRESSION if regressions else PASS
     heading, rest = render_markdown(changes, base, head, options.fail_on).split("\n", 1)
     lines.append(heading)  # the verdict stays the first line
+    accepted = verdict == REGRESSION and options.accepted_by is not None
+    if accepted:
+        lines += [
+            "",
+            f"> :ballot_box_with_check: Accepted: the pull request carries the label "
+            f"`{ACCEPT_LABEL}`, added by {md(options.accepted_by)}. The regressions below "
+            "are reported and this run passes; the thresholds are unchanged.",
+        ]
     where = f"branch {md(branch)}" if branch else "the baseline"
     age = "" if baseline.age is None else f", measured {_duration(baseline.age)} ago"
     commit = (
@@ -431,7 +460,10 @@ def judge(
         differ = md("; ".join(changed))
         lines += ["", f"> :warning: baseline and head ran in different environments: {differ}"]
     lines.append(rest.rstrip("\n"))
-    return Judgement(verdict, regressions, lines, verdict == REGRESSION, flagged)
+    trend = trend_markdown(baseline.history, head)
+    if trend:
+        lines += ["", *trend]
+    return Judgement(verdict, regressions, lines, verdict == REGRESSION and not accepted, flagged)
 
 
 def _judge_missing(
@@ -473,10 +505,24 @@ def _duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def store(head: Head, baseline_dir: Path, event: Event, environ: Mapping[str, str]) -> None:
-    """This run's results become the branch's baseline, with where they came from."""
+def store(
+    head: Head, baseline_dir: Path, event: Event, environ: Mapping[str, str], keep: int = 20
+) -> None:
+    """This run's results become the branch's baseline, with where they came from.
+
+    The last ``keep`` results are kept in ``history/`` beside it, so they travel in
+    the same cache entry and artifact (docs/github-action.md, "History and trend").
+    """
     baseline_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(head.path, baseline_dir / RESULTS_NAME)
+    folder = baseline_dir / HISTORY_DIR
+    folder.mkdir(exist_ok=True)
+    kept = sorted(folder.glob("*.json"))
+    number = int(kept[-1].name.split("-", 1)[0]) + 1 if kept else 1
+    commit = re.sub(r"[^0-9a-f]", "", (event.head_sha or "")[:12]) or "unknown"
+    shutil.copyfile(head.path, folder / f"{number:06d}-{commit}.json")
+    for old in sorted(folder.glob("*.json"))[: -keep if keep > 0 else None]:
+        old.unlink()
     provenance = {
         "commit": event.head_sha or "",
         "branch": event.branch,
@@ -526,7 +572,7 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
         ]
     stored = head.results is not None and stores
     if stored:
-        store(head, options.baseline_dir, event, environ)
+        store(head, options.baseline_dir, event, environ, options.history_size)
         if judged.verdict != NO_BASELINE:
             lines += ["", "These results replace the baseline of this branch."]
     comment = options.comment_on_pr and event.pull_request is not None
@@ -548,6 +594,7 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
         "baseline-source": baseline.source,
         "baseline-commit": baseline.commit,
         "baseline-age": "" if baseline.age is None else str(baseline.age),
+        "accepted": "true" if judged.verdict == REGRESSION and not judged.gate else "false",
     }
     outputs["report-path"] = str(write(report, out_dir, event, outputs, environ))
     gate = judged.gate or not passed
@@ -775,6 +822,46 @@ def upsert_comment(
     return f"created comment {created.get('id')}"
 
 
+def accepted_by(
+    repository: str,
+    number: int,
+    labels: Sequence[str] | None,
+    environ: Mapping[str, str],
+    send: Transport,
+) -> str | None:
+    """Who put ACCEPT_LABEL on the pull request, or None when it does not carry it.
+
+    Decided on the trusted side only: ``labels`` come from GitHub's event payload
+    (None: ask the API), and only people with triage rights can label, so a fork's
+    author cannot accept their own regression. The labeller is read from the
+    issue's events; "a maintainer" when the API does not say.
+    """
+    token = environ.get("GITHUB_TOKEN", "")
+    api = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    repo_url = f"{api}/repos/{repository}"
+    try:
+        if labels is None:
+            pull = send(Request("GET", f"{repo_url}/pulls/{number}"), token)
+            labels = [str(label.get("name")) for label in (pull or {}).get("labels") or []]
+        if ACCEPT_LABEL not in labels:
+            return None
+        events = send(Request("GET", f"{repo_url}/issues/{number}/events?per_page=100"), token)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        if labels is None or ACCEPT_LABEL not in labels:
+            annotate(
+                "warning", f"pytest-parscale: could not read the pull request's labels: {error}"
+            )
+            return None
+        return "a maintainer"
+    labelled = [
+        (event.get("actor") or {}).get("login")
+        for event in events or []
+        if event.get("event") == "labeled"
+        and (event.get("label") or {}).get("name") == ACCEPT_LABEL
+    ]
+    return str(labelled[-1]) if labelled and labelled[-1] else "a maintainer"
+
+
 def read_pull_request_number(path: Path) -> int:
     """The number in an artifact's pull-request.json; anything but a plain int is refused."""
     number = json.loads(path.read_text(encoding="utf-8")).get("number")
@@ -852,6 +939,13 @@ def comment(
 # -- the subcommand's arguments ------------------------------------------------------
 
 
+def _history_size(text: str) -> int:
+    """The action's history-size input: a count, 0 turns the history off."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"history-size must be a whole number, got {text!r}")
+    return int(text)
+
+
 def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     """``parscale ci plan|fetch|run|comment``, registered by cli.py."""
 
@@ -879,6 +973,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     plan_parser.add_argument(
         "--environment-from", default="", help="a results file whose machine names the environment"
     )
+    steps.add_parser("accept", help=f"who labelled the pull request {ACCEPT_LABEL}, if anyone")
     fetch_parser = steps.add_parser(
         "fetch", help="the newest baseline artifact of the branch, when the cache missed"
     )
@@ -892,6 +987,12 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     run_parser.add_argument("--out-dir", required=True)
     run_parser.add_argument("--comment-on-pr", choices=("true", "false"), default="false")
     run_parser.add_argument("--save-baseline", choices=("auto", "true", "false"), default="auto")
+    run_parser.add_argument(
+        "--accepted-by", default="", help="who labelled the PR parscale-accept ('ci accept')"
+    )
+    run_parser.add_argument(
+        "--history-size", type=_history_size, default=20, help="last runs kept for the trend"
+    )
     judging(run_parser)
     comment_parser = steps.add_parser(
         "comment", help="create or update the pull-request comment (token in GITHUB_TOKEN)"
@@ -925,6 +1026,13 @@ def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
     )
 
 
+def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> str | None:
+    """The gate's own acceptance check: only pull requests, labels from the payload."""
+    if event.pull_request is None or ACCEPT_LABEL not in event.labels:
+        return None
+    return accepted_by(event.repository, event.pull_request, event.labels, environ, send)
+
+
 def main(
     arguments: Any, environ: Mapping[str, str] | None = None, send: Transport = urllib_transport
 ) -> int:
@@ -934,6 +1042,9 @@ def main(
         if arguments.environment_from:
             machine = load(Path(arguments.environment_from)).machine
         write_outputs(plan(arguments.baseline_key, env, machine), env)
+        return 0
+    if arguments.ci_step == "accept":
+        write_outputs({"accepted-by": _acceptance(read_event(env), env, send) or ""}, env)
         return 0
     if arguments.ci_step == "fetch":
         return fetch(arguments.baseline_key, Path(arguments.baseline_dir), env, send)
@@ -945,6 +1056,8 @@ def main(
             out_dir=Path(arguments.out_dir),
             comment_on_pr=arguments.comment_on_pr == "true",
             save_baseline=arguments.save_baseline,
+            history_size=arguments.history_size,
+            accepted_by=arguments.accepted_by or None,
         )
         outcome = run(options, env)
         print(outcome.report)
@@ -955,8 +1068,11 @@ def main(
     if arguments.results:
         if not arguments.baseline_dir:
             raise BaselineError(arguments.results, "needs --baseline-dir to be judged again")
+        event = read_event(env)
+        repository = arguments.repository or event.repository
+        who = accepted_by(repository, number, None, env, send) if number is not None else None
         report = rebuild_report(
-            Path(arguments.results), _judging_options(arguments), read_event(env).branch, env
+            Path(arguments.results), _judging_options(arguments, accepted_by=who), event.branch, env
         )
     elif read_event(env).name == "workflow_run":
         raise BaselineError(

@@ -2,7 +2,7 @@
 
 Enough of the runner for our own action and no more: ``${{ }}`` expressions over
 inputs, github, runner and steps contexts (literals, ``==``, ``!=``, ``&&``, ``||``,
-``!``, parentheses, status functions), ``run`` steps through ``bash -eo pipefail``
+``!``, parentheses, status functions, ``contains`` and the ``.*.`` object filter), ``run`` steps through ``bash -eo pipefail``
 with the step's env and working directory, GITHUB_OUTPUT parsed into step outputs,
 and the ``uses`` steps faked: setup-python is skipped, actions/cache restore/save
 copy folders to and from a local cache folder with GitHub's prefix-match rule
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
 COMMENT_ACTION = ROOT / "comment" / "action.yml"
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\))"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_.-]*))"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\)|,)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_.*-]*))"
 )
 
 
@@ -109,12 +109,26 @@ class Expression:
             return float(text)
         if text in ("true", "false"):
             return text == "true"
+        if self._peek() == "(" and text == "contains":
+            self.index += 1
+            haystack = self._or()
+            self.index += 1  # ","
+            needle = self._or()
+            self.index += 1  # ")"
+            if isinstance(haystack, list):
+                return any(str(item).lower() == str(needle).lower() for item in haystack)
+            return str(needle).lower() in str(haystack).lower()
         if self._peek() == "(":
             self.index += 2  # "(" ")": status functions take no argument
             return self.contexts["__status__"][text]
         value: Any = self.contexts
         for part in text.split("."):
-            value = value.get(part, "") if isinstance(value, Mapping) else ""
+            if part == "*":  # object filter: the list itself, mapped by the next parts
+                value = value if isinstance(value, list) else []
+            elif isinstance(value, list):
+                value = [item.get(part, "") for item in value if isinstance(item, Mapping)]
+            else:
+                value = value.get(part, "") if isinstance(value, Mapping) else ""
         return value
 
 

@@ -52,6 +52,7 @@ class GitHubStub:
         self.head_sha = "f" * 40
         self.artifacts: Path | None = None  # the fake runner's artifacts folder
         self.expired: set[str] = set()
+        self.labels: list[str] = []
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,7 +74,16 @@ class GitHubStub:
                 if self.path == "/user":  # GITHUB_TOKEN cannot ask who it is
                     self._reply(403, {"message": "Resource not accessible by integration"})
                 elif self.path.endswith("/pulls/7"):
-                    self._reply(200, {"number": 7, "head": {"sha": stub.head_sha}})
+                    labels = [{"name": name} for name in stub.labels]
+                    self._reply(
+                        200, {"number": 7, "head": {"sha": stub.head_sha}, "labels": labels}
+                    )
+                elif "/issues/7/events" in self.path:
+                    labelled = [
+                        {"event": "labeled", "actor": {"login": "maintainer"}, "label": {"name": n}}
+                        for n in stub.labels
+                    ]
+                    self._reply(200, labelled)
                 elif "/actions/artifacts?" in self.path:
                     self._reply(200, {"artifacts": stub.listed(self.path)})
                 elif self.path.startswith("/download/"):
@@ -164,6 +174,7 @@ class Job:
         *,
         fork: bool = False,
         action: Path | None = None,
+        labels: tuple[str, ...] = (),
     ) -> tuple[ActionRun, str]:
         self.runs += 1
         job = self.root / f"job{self.runs}"
@@ -202,6 +213,7 @@ class Job:
                     "number": 7,
                     "head": {"sha": "f" * 40, "ref": "feature", "repo": {"full_name": head_repo}},
                     "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+                    "labels": [{"name": name} for name in labels],
                 },
                 "repository": {"full_name": REPOSITORY},
             }
@@ -223,7 +235,12 @@ class Job:
             payload = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY}}
             env |= {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "e" * 40}
         event_path.write_text(json.dumps(payload))
-        github = {"event_name": event, "token": "fake-token", "workspace": str(workspace)}
+        github = {
+            "event_name": event,
+            "event": payload,
+            "token": "fake-token",
+            "workspace": str(workspace),
+        }
         runner = FakeRunner(workspace, temp, self.cache, env, github)
         extra = {"python-version": ""} if action else {}
         done = runner.run_action(
@@ -488,3 +505,46 @@ def test_a_merge_queue_run_is_judged_against_its_base_branch_and_stores_nothing(
     assert "branch main" in summary
     assert step(done, "Store the baseline").skipped
     assert len(list(job.cache.iterdir())) == 1
+
+
+def test_an_accept_label_by_a_maintainer_lets_a_regression_pass_and_says_who(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    github.labels = ["parscale-accept"]
+    done, summary = job.run(
+        "pull_request", {"results-file": "slower.json"}, labels=("parscale-accept",)
+    )
+    assert not done.failed, done.log()
+    assert done.outputs["verdict"] == "regression"
+    assert done.outputs["accepted"] == "true"
+    assert "added by maintainer" in summary
+    assert "#### Regressions (1)" in summary  # still reported
+    assert not step(done, "Read the acceptance label").skipped
+    unlabelled, _ = job.run("pull_request", {"results-file": "slower.json"})
+    assert unlabelled.failed
+    assert step(unlabelled, "Read the acceptance label").skipped
+
+
+def test_the_comment_job_reads_the_accept_label_itself(job: Job, github: GitHubStub) -> None:
+    seed_baseline(job)
+    gate, _ = job.run("pull_request", {"results-file": "slower.json"}, fork=True)
+    github.labels = ["parscale-accept"]
+    inputs = {
+        "artifact-dir": str(artifact_of(job, gate, tamper=False)),
+        "expect-head-sha": "f" * 40,
+    }
+    done, _ = job.run("workflow_run", inputs, action=COMMENT_ACTION)
+    assert not done.failed, done.log()
+    (ours,) = github.bodies().values()
+    assert "added by maintainer" in ours
+
+
+def test_the_summary_shows_the_trend_over_the_branch_s_last_runs(job: Job) -> None:
+    for name in ("base.json", "faster.json", "same.json"):
+        done, _ = job.run("push", {"results-file": name, "history-size": "2"})
+        assert not step(done, "Store the baseline").skipped, done.log()
+    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert "Trend over the last 2 runs of the base branch" in summary  # history-size kept 2
+    (row,) = [line for line in summary.splitlines() if line.startswith("| `t.py::moves` | `")]
+    assert row.endswith("| `█▃\\|▁` | 2.00 | 0.50 | -75% |")  # per worker: x2, x1, head x0.5

@@ -479,3 +479,50 @@ def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: P
     assert "different environments: Python 3.12 -> 3.11" in text
     assert "usable cores 4 -> 2" not in text  # said once, by the report's machine warning
     assert "different usable cores (baseline 4, head 2)" in text
+
+
+def test_the_history_keeps_the_last_runs_oldest_first(tmp_path: Path) -> None:
+    event = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
+    for index in range(4):
+        path = tmp_path / f"h{index}.json"
+        write_atomic(path, document([scaled(record(), 1 + index)], dict(MACHINE), [], None))
+        head = ci.Head(ci.load(path), path, 0)
+        ci.store(head, tmp_path / "b", event, {}, keep=3)
+    names = sorted(p.name for p in (tmp_path / "b" / "history").iterdir())
+    assert names == ["000002-unknown.json", "000003-unknown.json", "000004-unknown.json"]
+    history = ci.load_baseline(tmp_path / "b", "cache").history
+    assert [round(run.records[record().nodeid].speedup.estimate) for run in history] == [4, 6, 8]
+
+
+def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
+    def api(labels: list[str]) -> Any:
+        def send(request: ci.Request, token: str) -> Any:
+            if request.url.endswith("/pulls/3"):
+                return {"labels": [{"name": name} for name in labels]}
+            events = [{"event": "labeled", "actor": {"login": "lead"}, "label": {"name": "x"}}]
+            events.append(
+                {
+                    "event": "labeled",
+                    "actor": {"login": "maintainer"},
+                    "label": {"name": ci.ACCEPT_LABEL},
+                }
+            )
+            return events
+
+        return send
+
+    env = {"GITHUB_TOKEN": "t"}
+    assert ci.accepted_by("o/r", 3, None, env, api([ci.ACCEPT_LABEL])) == "maintainer"
+    assert ci.accepted_by("o/r", 3, None, env, api(["other"])) is None
+    assert ci.accepted_by("o/r", 3, ["other"], env, api([ci.ACCEPT_LABEL])) is None  # payload wins
+
+
+def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
+    head = ci.load(write_head(tmp_path))
+    write_atomic(
+        tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
+    )
+    baseline = ci.load_baseline(tmp_path / "b", "cache")
+    judged = ci.judge(head, baseline, ci.RunOptions(accepted_by="@lead"), "main", False)
+    assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
+    assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
