@@ -29,11 +29,11 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_parscale.diffreport import md, render_markdown, show_markdown
+from pytest_parscale.diffreport import code, md, render_markdown, show_markdown
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.storage import Results, load
@@ -268,6 +268,26 @@ SOURCES = ("cache", "artifact", "history", "none")
 
 
 @dataclass(frozen=True)
+class Acceptance:
+    """Regressions a trusted person accepted: all (the label) or some (ack comments)."""
+
+    label_by: str | None = None  # who put ACCEPT_LABEL on the pull request
+    tests: Mapping[str, str] = field(default_factory=dict)  # test id -> who acknowledged it
+
+    def to_json(self) -> str:
+        return json.dumps({"label_by": self.label_by, "tests": dict(self.tests)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Acceptance:
+        """The ``ci accept`` step's output; empty means nothing accepted."""
+        if not text.strip():
+            return cls()
+        loaded = json.loads(text)
+        tests = loaded.get("tests") or {}
+        return cls(loaded.get("label_by"), {str(k): str(v) for k, v in tests.items()})
+
+
+@dataclass(frozen=True)
 class RunOptions:
     pytest_args: str = ""
     results_file: str | None = None  # take this results file instead of running pytest
@@ -280,7 +300,7 @@ class RunOptions:
     baseline_source: str = "cache"  # where the baseline folder was filled from, if it was
     baseline_history: str = "unknown"  # first-run | evicted | unknown, when it is missing
     history_size: int = 20  # results of the branch's last runs kept beside the baseline
-    accepted_by: str | None = None  # who labelled the PR ACCEPT_LABEL: regressions pass
+    acceptance: Acceptance = field(default_factory=lambda: Acceptance())
     python: str = sys.executable
 
 
@@ -435,14 +455,23 @@ def judge(
     verdict = REGRESSION if regressions else PASS
     heading, rest = render_markdown(changes, base, head, options.fail_on).split("\n", 1)
     lines.append(heading)  # the verdict stays the first line
-    accepted = verdict == REGRESSION and options.accepted_by is not None
-    if accepted:
+    acceptance = options.acceptance
+    acked = [nodeid for nodeid in confirmed if nodeid in acceptance.tests]
+    accepted = verdict == REGRESSION and (
+        acceptance.label_by is not None or len(acked) == len(confirmed)
+    )
+    if verdict == REGRESSION and acceptance.label_by is not None:
         lines += [
             "",
             f"> :ballot_box_with_check: Accepted: the pull request carries the label "
-            f"`{ACCEPT_LABEL}`, added by {md(options.accepted_by)}. The regressions below "
+            f"`{ACCEPT_LABEL}`, added by {md(acceptance.label_by)}. The regressions below "
             "are reported and this run passes; the thresholds are unchanged.",
         ]
+    if acked:
+        lines += ["", f"Acknowledged regressions (`{ACK_PREFIX}` comments):", ""]
+        lines += [f"- {code(nodeid)} by {md(acceptance.tests[nodeid])}" for nodeid in acked]
+        if len(acked) < len(confirmed):
+            lines += ["", f"{len(confirmed) - len(acked)} regression(s) not acknowledged."]
     where = f"branch {md(branch)}" if branch else "the baseline"
     age = "" if baseline.age is None else f", measured {_duration(baseline.age)} ago"
     commit = (
@@ -862,6 +891,58 @@ def accepted_by(
     return str(labelled[-1]) if labelled and labelled[-1] else "a maintainer"
 
 
+ACK_PREFIX = "parscale-ack:"
+TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+
+
+def acknowledged_tests(
+    repository: str, number: int, environ: Mapping[str, str], send: Transport
+) -> dict[str, str]:
+    """Test ids acknowledged by ``parscale-ack: <test id>`` lines in pull-request comments.
+
+    Only comments by the repository's owner, members and collaborators count (the
+    API's author_association): the pull request's author from a fork cannot
+    acknowledge their own regression. The token's own comments never count.
+    """
+    token = environ.get("GITHUB_TOKEN", "")
+    api = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    repo_url = f"{api}/repos/{repository}"
+    me = token_login(repo_url, token, send)
+    acks: dict[str, str] = {}
+    page = 1
+    while True:
+        url = f"{repo_url}/issues/{number}/comments?per_page=100&page={page}"
+        listed = send(Request("GET", url), token) or []
+        for comment in listed:
+            login = str((comment.get("user") or {}).get("login") or "")
+            if comment.get("author_association") not in TRUSTED_ASSOCIATIONS or login == me:
+                continue
+            for line in str(comment.get("body", "")).splitlines():
+                if line.strip().startswith(ACK_PREFIX):
+                    nodeid = line.strip()[len(ACK_PREFIX) :].strip().strip("`").strip()
+                    if nodeid:
+                        acks[nodeid] = login
+        if len(listed) < 100:
+            return acks
+        page += 1
+
+
+def acceptance(
+    repository: str,
+    number: int,
+    labels: Sequence[str] | None,
+    environ: Mapping[str, str],
+    send: Transport,
+) -> Acceptance:
+    """The label and the acknowledgements; an API failure accepts nothing, and warns."""
+    try:
+        tests = acknowledged_tests(repository, number, environ, send)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        annotate("warning", f"pytest-parscale: could not read acknowledgements: {error}")
+        tests = {}
+    return Acceptance(accepted_by(repository, number, labels, environ, send), tests)
+
+
 def read_pull_request_number(path: Path) -> int:
     """The number in an artifact's pull-request.json; anything but a plain int is refused."""
     number = json.loads(path.read_text(encoding="utf-8")).get("number")
@@ -973,7 +1054,9 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     plan_parser.add_argument(
         "--environment-from", default="", help="a results file whose machine names the environment"
     )
-    steps.add_parser("accept", help=f"who labelled the pull request {ACCEPT_LABEL}, if anyone")
+    steps.add_parser(
+        "accept", help=f"the {ACCEPT_LABEL} label and {ACK_PREFIX} comments of the pull request"
+    )
     fetch_parser = steps.add_parser(
         "fetch", help="the newest baseline artifact of the branch, when the cache missed"
     )
@@ -988,7 +1071,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     run_parser.add_argument("--comment-on-pr", choices=("true", "false"), default="false")
     run_parser.add_argument("--save-baseline", choices=("auto", "true", "false"), default="auto")
     run_parser.add_argument(
-        "--accepted-by", default="", help="who labelled the PR parscale-accept ('ci accept')"
+        "--acceptance", default="", help="JSON written by 'ci accept': the label and acks"
     )
     run_parser.add_argument(
         "--history-size", type=_history_size, default=20, help="last runs kept for the trend"
@@ -1026,11 +1109,11 @@ def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
     )
 
 
-def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> str | None:
+def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> Acceptance:
     """The gate's own acceptance check: only pull requests, labels from the payload."""
-    if event.pull_request is None or ACCEPT_LABEL not in event.labels:
-        return None
-    return accepted_by(event.repository, event.pull_request, event.labels, environ, send)
+    if event.pull_request is None:
+        return Acceptance()
+    return acceptance(event.repository, event.pull_request, event.labels, environ, send)
 
 
 def main(
@@ -1044,7 +1127,7 @@ def main(
         write_outputs(plan(arguments.baseline_key, env, machine), env)
         return 0
     if arguments.ci_step == "accept":
-        write_outputs({"accepted-by": _acceptance(read_event(env), env, send) or ""}, env)
+        write_outputs({"acceptance": _acceptance(read_event(env), env, send).to_json()}, env)
         return 0
     if arguments.ci_step == "fetch":
         return fetch(arguments.baseline_key, Path(arguments.baseline_dir), env, send)
@@ -1057,7 +1140,7 @@ def main(
             comment_on_pr=arguments.comment_on_pr == "true",
             save_baseline=arguments.save_baseline,
             history_size=arguments.history_size,
-            accepted_by=arguments.accepted_by or None,
+            acceptance=Acceptance.from_json(arguments.acceptance),
         )
         outcome = run(options, env)
         print(outcome.report)
@@ -1070,10 +1153,11 @@ def main(
             raise BaselineError(arguments.results, "needs --baseline-dir to be judged again")
         event = read_event(env)
         repository = arguments.repository or event.repository
-        who = accepted_by(repository, number, None, env, send) if number is not None else None
-        report = rebuild_report(
-            Path(arguments.results), _judging_options(arguments, accepted_by=who), event.branch, env
+        accepted = (
+            acceptance(repository, number, None, env, send) if number is not None else Acceptance()
         )
+        options = _judging_options(arguments, acceptance=accepted)
+        report = rebuild_report(Path(arguments.results), options, event.branch, env)
     elif read_event(env).name == "workflow_run":
         raise BaselineError(
             arguments.report,

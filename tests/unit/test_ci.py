@@ -523,6 +523,57 @@ def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
         tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
     )
     baseline = ci.load_baseline(tmp_path / "b", "cache")
-    judged = ci.judge(head, baseline, ci.RunOptions(accepted_by="@lead"), "main", False)
+    judged = ci.judge(
+        head, baseline, ci.RunOptions(acceptance=ci.Acceptance("@lead")), "main", False
+    )
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
     assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
+
+
+def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> None:
+    def send(request: ci.Request, token: str) -> Any:
+        if request.url.endswith("/user"):
+            raise http_error(request.url, 403)
+        return [
+            {
+                "user": {"login": "lead"},
+                "author_association": "OWNER",
+                "body": "ok\nparscale-ack: a",
+            },
+            {
+                "user": {"login": "pr-author"},
+                "author_association": "CONTRIBUTOR",
+                "body": "parscale-ack: b",
+            },
+            {
+                "user": {"login": ci.GITHUB_ACTIONS_BOT},
+                "author_association": "MEMBER",
+                "body": "parscale-ack: c",
+            },
+            {
+                "user": {"login": "dev"},
+                "author_association": "MEMBER",
+                "body": "  parscale-ack: `d[x]`",
+            },
+        ]
+
+    assert ci.acknowledged_tests("o/r", 3, {"GITHUB_TOKEN": "t"}, send) == {
+        "a": "lead",
+        "d[x]": "dev",
+    }
+
+
+def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
+    head = ci.load(write_head(tmp_path))
+    write_atomic(
+        tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
+    )
+    baseline = ci.load_baseline(tmp_path / "b", "cache")
+    acked = ci.Acceptance(tests={record().nodeid: "lead"})
+    judged = ci.judge(head, baseline, ci.RunOptions(acceptance=acked), "main", False)
+    assert (judged.regressions, judged.gate) == (1, False)
+    other = ci.Acceptance(tests={"t.py::else": "lead"})
+    assert ci.judge(head, baseline, ci.RunOptions(acceptance=other), "main", False).gate
+    text = ci.Acceptance("lead", {"a": "b"}).to_json()
+    assert ci.Acceptance.from_json(text) == ci.Acceptance("lead", {"a": "b"})
+    assert ci.Acceptance.from_json("") == ci.Acceptance()
