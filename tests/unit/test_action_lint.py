@@ -139,3 +139,46 @@ def test_workflow_permissions_are_minimal(path: Path) -> None:
         for name in writers:
             for step in workflow["jobs"][name]["steps"]:
                 assert "ref" not in (step.get("with") or {}), "no checkout of the PR head"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_every_checkout_drops_its_credentials(path: Path) -> None:
+    """The PR's code runs after the checkout; a persisted git token would be its to use."""
+    for job in load(path)["jobs"].values():
+        for step in job.get("steps", []):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert (step.get("with") or {}).get("persist-credentials") is False, path.name
+
+
+def weekly_runs(cron: str) -> int:
+    """How many days a week a cron line fires (the day-of-week field; * is every day)."""
+    days = cron.split()[4]
+    if days == "*":
+        return 7
+    return len({day for part in days.split(",") for day in _day_range(part)})
+
+
+def _day_range(part: str) -> range:
+    low, _, high = part.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "examples/workflows/parscale-baseline.yml", ROOT / ".github/workflows/parscale.yml"],
+    ids=lambda path: path.name,
+)
+def test_baseline_refreshes_run_twice_a_week_one_at_a_time(path: Path) -> None:
+    workflow = load(path)
+    crons = [entry["cron"] for entry in workflow[True]["schedule"]]
+    assert sum(weekly_runs(cron) for cron in crons) >= 2  # caches go after 7 days unused
+    assert "concurrency" in workflow, "an older push must not finish last"
+
+
+def test_the_comment_workflows_never_post_artifact_markdown() -> None:
+    for path in WORKFLOWS:
+        text = path.read_text()
+        if "workflow_run" in text:
+            assert "report.md" not in text.replace("report.md, which", ""), path.name
+            assert "pip install --quiet pytest-parscale" not in text  # no unpinned install
+            assert re.search(r"uses: (\./comment|OWNER/pytest-parscale/comment@v1)", text)
