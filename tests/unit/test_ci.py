@@ -1,4 +1,5 @@
-"""``parscale ci``: event reading, cache keys, outputs and the comment, without GitHub.
+"""``parscale ci`` and its GitHub calls (github.py): events, cache keys, outputs,
+comments, artifacts and acceptances, without GitHub.
 
 The REST calls go to an injected function; nothing here opens a socket.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale import ci
+from pytest_parscale import ci, github
 from pytest_parscale.cli import main, parser
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.results import document, write_atomic
@@ -93,11 +94,11 @@ def test_an_output_must_be_one_line() -> None:
 
 
 def test_marker_keeps_html_comments_closed() -> None:
-    assert ci.marker("a --> <b>") == "<!-- pytest-parscale:a_b_ -->"
+    assert github.marker("a --> <b>") == "<!-- pytest-parscale:a_b_ -->"
 
 
 def test_a_long_report_is_cut_at_a_line_with_a_note() -> None:
-    body = ci.comment_body("row\n" * 30_000, "default")
+    body = github.comment_body("row\n" * 30_000, "default")
     assert len(body) < 65_536
     assert body.endswith("_Report truncated; the full report is in the job summary._\n")
 
@@ -122,7 +123,7 @@ class FakeGitHub:
         self.authors: dict[int, str] = {}
         self.seen: list[tuple[str, str]] = []
 
-    def __call__(self, request: ci.Request, token: str) -> Any:
+    def __call__(self, request: github.Request, token: str) -> Any:
         assert token == "t0ken"
         self.seen.append((request.method, request.url))
         if request.url.endswith("/user"):
@@ -133,7 +134,7 @@ class FakeGitHub:
             return {"head": {"sha": self.head_sha}}
         if request.method == "GET":
             page = int(request.url.rsplit("page=", 1)[1])
-            me = self.login or ci.GITHUB_ACTIONS_BOT
+            me = self.login or github.GITHUB_ACTIONS_BOT
             items = [
                 {"id": key, "user": {"login": self.authors.get(key, me)}, "body": body}
                 for key, body in self.comments.items()
@@ -149,7 +150,7 @@ class FakeGitHub:
 
 
 def upsert(fake: FakeGitHub, body: str, key: str = "default", **extra: Any) -> str:
-    return ci.upsert_comment(
+    return github.upsert_comment(
         repository="octo/widgets",
         number=12,
         body=body,
@@ -165,16 +166,18 @@ def test_the_comment_is_created_then_updated_in_place_past_the_first_page() -> N
     others = {number: "someone else" for number in range(1, 151)}
     fake = FakeGitHub(others)
     fake.authors = {number: "someone" for number in others}
-    assert upsert(fake, ci.comment_body("first", "default")) == "created comment 151"
-    assert upsert(fake, ci.comment_body("second", "default")) == "updated comment 151"
+    assert upsert(fake, github.comment_body("first", "default")) == "created comment 151"
+    assert upsert(fake, github.comment_body("second", "default")) == "updated comment 151"
     assert fake.comments[151] == "<!-- pytest-parscale:default -->\nsecond"
     assert len(fake.comments) == 151
     assert fake.seen[-1] == ("PATCH", "https://api.example/repos/octo/widgets/issues/comments/151")
 
 
 def test_a_matrix_job_with_another_key_gets_its_own_comment() -> None:
-    fake = FakeGitHub({1: ci.comment_body("py3.11", "py3.11")})
-    assert upsert(fake, ci.comment_body("py3.12", "py3.12"), key="py3.12") == "created comment 2"
+    fake = FakeGitHub({1: github.comment_body("py3.11", "py3.11")})
+    assert (
+        upsert(fake, github.comment_body("py3.12", "py3.12"), key="py3.12") == "created comment 2"
+    )
 
 
 def test_workflow_run_comment_refuses_a_pull_request_at_another_commit() -> None:
@@ -188,7 +191,7 @@ def test_workflow_run_comment_refuses_a_pull_request_at_another_commit() -> None
 def test_a_read_only_token_warns_instead_of_failing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def forbidden(request: ci.Request, token: str) -> Any:
+    def forbidden(request: github.Request, token: str) -> Any:
         raise urllib.error.HTTPError(request.url, 403, "Forbidden", Message(), io.BytesIO())
 
     report = tmp_path / "report.md"
@@ -319,17 +322,17 @@ def test_a_push_whose_pytest_failed_keeps_the_old_baseline(tmp_path: Path) -> No
 
 
 def test_a_personal_token_edits_only_its_own_login_s_comment() -> None:
-    tag = ci.comment_body("theirs", "default")
+    tag = github.comment_body("theirs", "default")
     fake = FakeGitHub({1: tag, 2: tag}, login="parscale-bot")
     fake.authors = {1: "mallory", 2: "parscale-bot"}
-    assert upsert(fake, ci.comment_body("ours", "default")) == "updated comment 2"
+    assert upsert(fake, github.comment_body("ours", "default")) == "updated comment 2"
     assert fake.comments[1] == tag
     bot = FakeGitHub({1: tag})  # GITHUB_TOKEN: /user refused, the bot's comment is ours
     bot.authors = {1: "github-actions[bot]"}
-    assert upsert(bot, ci.comment_body("ours", "default")) == "updated comment 1"
+    assert upsert(bot, github.comment_body("ours", "default")) == "updated comment 1"
     planted = FakeGitHub({1: tag})
     planted.authors = {1: "mallory"}
-    assert upsert(planted, ci.comment_body("ours", "default")) == "created comment 2"
+    assert upsert(planted, github.comment_body("ours", "default")) == "created comment 2"
     assert planted.comments[1] == tag
 
 
@@ -382,7 +385,7 @@ class Artifacts:
     def __init__(self, listed: list[dict[str, Any]], archive: bytes = b"") -> None:
         self.listed, self.archive = listed, archive
 
-    def __call__(self, request: ci.Request, token: str) -> Any:
+    def __call__(self, request: github.Request, token: str) -> Any:
         if "/actions/artifacts?" in request.url:
             assert "name=pytest-parscale-baseline-k" in request.url
             return {"artifacts": self.listed}
@@ -401,11 +404,12 @@ def artifact(run: int, branch: str = "main", expired: bool = False) -> dict[str,
 
 
 def fetch(send: Any, target: Path) -> tuple[str, str]:
-    return ci.fetch_baseline(
+    return github.fetch_baseline(
         repository="octo/widgets",
         branch="main",
         baseline_key="k",
         target=target,
+        wanted=("results.json", "provenance.json"),
         token="t",
         api_url="https://api",
         send=send,
@@ -420,7 +424,7 @@ def test_the_baseline_artifact_tells_an_eviction_from_a_first_run(tmp_path: Path
     send = Artifacts([artifact(1), artifact(3), artifact(2, expired=True)], archive)
     seen: list[str] = []
 
-    def spy(request: ci.Request, token: str) -> Any:
+    def spy(request: github.Request, token: str) -> Any:
         seen.append(request.url)
         return send(request, token)
 
@@ -496,7 +500,7 @@ def test_the_history_keeps_the_last_runs_oldest_first(tmp_path: Path) -> None:
 
 def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
     def api(labels: list[str]) -> Any:
-        def send(request: ci.Request, token: str) -> Any:
+        def send(request: github.Request, token: str) -> Any:
             if request.url.endswith("/pulls/3"):
                 return {"labels": [{"name": name} for name in labels]}
             events = [{"event": "labeled", "actor": {"login": "lead"}, "label": {"name": "x"}}]
@@ -504,7 +508,7 @@ def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
                 {
                     "event": "labeled",
                     "actor": {"login": "maintainer"},
-                    "label": {"name": ci.ACCEPT_LABEL},
+                    "label": {"name": github.ACCEPT_LABEL},
                 }
             )
             return events
@@ -512,9 +516,11 @@ def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
         return send
 
     env = {"GITHUB_TOKEN": "t"}
-    assert ci.accepted_by("o/r", 3, None, env, api([ci.ACCEPT_LABEL])) == "maintainer"
-    assert ci.accepted_by("o/r", 3, None, env, api(["other"])) is None
-    assert ci.accepted_by("o/r", 3, ["other"], env, api([ci.ACCEPT_LABEL])) is None  # payload wins
+    assert github.accepted_by("o/r", 3, None, env, api([github.ACCEPT_LABEL])) == "maintainer"
+    assert github.accepted_by("o/r", 3, None, env, api(["other"])) is None
+    assert (
+        github.accepted_by("o/r", 3, ["other"], env, api([github.ACCEPT_LABEL])) is None
+    )  # payload wins
 
 
 def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
@@ -524,14 +530,14 @@ def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
     )
     baseline = ci.load_baseline(tmp_path / "b", "cache")
     judged = ci.judge(
-        head, baseline, ci.RunOptions(acceptance=ci.Acceptance("@lead")), "main", False
+        head, baseline, ci.RunOptions(acceptance=github.Acceptance("@lead")), "main", False
     )
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
     assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
 
 
 def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> None:
-    def send(request: ci.Request, token: str) -> Any:
+    def send(request: github.Request, token: str) -> Any:
         if request.url.endswith("/user"):
             raise http_error(request.url, 403)
         return [
@@ -546,7 +552,7 @@ def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> No
                 "body": "parscale-ack: b",
             },
             {
-                "user": {"login": ci.GITHUB_ACTIONS_BOT},
+                "user": {"login": github.GITHUB_ACTIONS_BOT},
                 "author_association": "MEMBER",
                 "body": "parscale-ack: c",
             },
@@ -557,7 +563,7 @@ def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> No
             },
         ]
 
-    assert ci.acknowledged_tests("o/r", 3, {"GITHUB_TOKEN": "t"}, send) == {
+    assert github.acknowledged_tests("o/r", 3, {"GITHUB_TOKEN": "t"}, send) == {
         "a": "lead",
         "d[x]": "dev",
     }
@@ -569,11 +575,11 @@ def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
         tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
     )
     baseline = ci.load_baseline(tmp_path / "b", "cache")
-    acked = ci.Acceptance(tests={record().nodeid: "lead"})
+    acked = github.Acceptance(tests={record().nodeid: "lead"})
     judged = ci.judge(head, baseline, ci.RunOptions(acceptance=acked), "main", False)
     assert (judged.regressions, judged.gate) == (1, False)
-    other = ci.Acceptance(tests={"t.py::else": "lead"})
+    other = github.Acceptance(tests={"t.py::else": "lead"})
     assert ci.judge(head, baseline, ci.RunOptions(acceptance=other), "main", False).gate
-    text = ci.Acceptance("lead", {"a": "b"}).to_json()
-    assert ci.Acceptance.from_json(text) == ci.Acceptance("lead", {"a": "b"})
-    assert ci.Acceptance.from_json("") == ci.Acceptance()
+    text = github.Acceptance("lead", {"a": "b"}).to_json()
+    assert github.Acceptance.from_json(text) == github.Acceptance("lead", {"a": "b"})
+    assert github.Acceptance.from_json("") == github.Acceptance()
