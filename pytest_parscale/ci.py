@@ -1,19 +1,27 @@
 """``parscale ci``: the logic of the GitHub Action (action.yml stays a thin shell).
 
-Three steps, each a subcommand so the composite action and the tests run the same code:
+Steps, each a subcommand so the composite actions and the tests run the same code:
 
-- ``plan``: where the baseline lives in the Actions cache for this event (cache keys);
-- ``run``: run the tests (or take a results file), compare with the restored
-  baseline, write the job summary, the step outputs and the gating exit code;
-- ``comment``: put the report in one pull-request comment, updated in place.
+- ``plan``: where the baseline lives in the Actions cache for this event (cache keys,
+  keyed by the environment identity);
+- ``fetch``: on a cache miss, the branch's newest baseline artifact, which also tells
+  an evicted baseline from a first run;
+- ``accept``: the ``parscale-accept`` label and maintainers' ``parscale-ack:`` lines;
+- ``run``: load (run the tests or take a results file, restore the baseline), judge,
+  store, write (job summary, step outputs, gating exit code);
+- ``comment``: one pull-request comment, the bot's own, updated in place; in the
+  trusted workflow_run job it judges the artifact's results again itself.
 
-Everything GitHub-specific comes from the runner's environment (``GITHUB_*``,
-``RUNNER_*``) or the event file, read here through a mapping so tests fake it.
-The HTTP call of ``comment`` is injectable: tests never reach the network.
+The runner's environment (``GITHUB_*``, ``RUNNER_*``) and the event file are read
+through a mapping so tests fake them; REST calls live in github.py behind an
+injectable transport: tests never reach the network.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import hashlib
 import json
 import os
 import re
@@ -23,19 +31,34 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_parscale.diffreport import machine_warning, md, render_markdown, show_markdown
+from pytest_parscale.diffreport import code, md, render_markdown, show_markdown
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.github import (
+    ACCEPT_LABEL,
+    ACK_PREFIX,
+    Acceptance,
+    Transport,
+    acceptance,
+    annotate,
+    artifact_name,
+    comment_body,
+    fetch_baseline,
+    read_pull_request_number,
+    upsert_comment,
+    urllib_transport,
+)
 from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, effective_fail_on
+from pytest_parscale.trend import trend_markdown
 
 PASS, REGRESSION, NO_BASELINE, ERROR = "pass", "regression", "no-baseline", "error"
-COMMENT_LIMIT = 65_000  # GitHub refuses comment bodies above 65,536 characters
 CACHE_PREFIX = "pytest-parscale-v1"
 
 
@@ -53,6 +76,8 @@ class Event:
     from_fork: bool
     repository: str
     api_url: str
+    merge_queue: bool = False
+    labels: tuple[str, ...] = ()  # the pull request's labels, from GitHub's event payload
 
     @property
     def stores_baseline(self) -> bool:
@@ -60,8 +85,9 @@ class Event:
 
         Pull requests never do: their cache is scoped to the PR, useless to anyone
         else, and a PR must not be able to replace the reference it is judged by.
+        Nor does a merge-queue run: it tests a temporary branch, judged by its base.
         """
-        return self.pull_request is None and self.branch is not None
+        return self.pull_request is None and self.branch is not None and not self.merge_queue
 
 
 def read_event(environ: Mapping[str, str]) -> Event:
@@ -75,6 +101,20 @@ def read_event(environ: Mapping[str, str]) -> Event:
     repository = environ.get("GITHUB_REPOSITORY", "")
     api_url = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
     pull = payload.get("pull_request")
+    group = payload.get("merge_group")
+    if name == "merge_group" and isinstance(group, dict):
+        # the queue's branch is gh-readonly-queue/...: judge against the branch it merges into
+        base_ref = str(group.get("base_ref") or "")
+        return Event(
+            name=name,
+            branch=base_ref.removeprefix("refs/heads/") or None,
+            pull_request=None,
+            head_sha=group.get("head_sha") or environ.get("GITHUB_SHA"),
+            from_fork=False,
+            repository=repository,
+            api_url=api_url,
+            merge_queue=True,
+        )
     if name.startswith("pull_request") and isinstance(pull, dict):
         head_repo = (pull.get("head") or {}).get("repo") or {}
         return Event(
@@ -85,6 +125,11 @@ def read_event(environ: Mapping[str, str]) -> Event:
             from_fork=head_repo.get("full_name") not in (None, repository),
             repository=repository,
             api_url=api_url,
+            labels=tuple(
+                str(label.get("name"))
+                for label in pull.get("labels") or []
+                if isinstance(label, dict)
+            ),
         )
     ref = environ.get("GITHUB_REF", "")
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
@@ -107,12 +152,16 @@ def _key_part(text: str) -> str:
     return re.sub(r"[,\s]+", "_", text)
 
 
-def cache_keys(event: Event, baseline_key: str, environ: Mapping[str, str]) -> dict[str, str]:
+def cache_keys(
+    event: Event, baseline_key: str, environ: Mapping[str, str], env_key: str = ""
+) -> dict[str, str]:
     """The Actions cache keys of the baseline.
 
     Caches are immutable, so each refresh saves under a new key ending in the run
-    id; restoring by the branch prefix picks the newest. A pull request can read
-    caches of its base branch and of the default branch, never another PR's.
+    id; restoring by a prefix picks the newest. The environment identity comes
+    after the branch, so a restore prefers a baseline of the same environment and
+    falls back to the branch's newest of any (then warned about). A pull request
+    can read caches of its base branch and of the default branch, never another PR's.
     """
     branch = event.branch or "no-branch"
     prefix = "-".join(
@@ -120,7 +169,12 @@ def cache_keys(event: Event, baseline_key: str, environ: Mapping[str, str]) -> d
         for part in (CACHE_PREFIX, environ.get("RUNNER_OS", "os"), baseline_key, branch)
     )
     run = f"{environ.get('GITHUB_RUN_ID', '0')}-{environ.get('GITHUB_RUN_ATTEMPT', '1')}"
-    return {"restore-prefix": prefix + "-", "save-key": f"{prefix}-{run}"}
+    own = f"{prefix}-{env_key}" if env_key else prefix
+    return {
+        "restore-prefix": f"{own}-",
+        "restore-fallback": f"{prefix}-",
+        "save-key": f"{own}-{run}",
+    }
 
 
 def work_dir(environ: Mapping[str, str]) -> Path:
@@ -128,14 +182,22 @@ def work_dir(environ: Mapping[str, str]) -> Path:
     return (Path(environ.get("RUNNER_TEMP") or ".") / "pytest-parscale").resolve()
 
 
-def plan(baseline_key: str, environ: Mapping[str, str]) -> dict[str, str]:
+def plan(
+    baseline_key: str, environ: Mapping[str, str], machine: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Folders and cache keys; ``machine`` is this runner's unless a results file says."""
+    from pytest_parscale.machine import fingerprint
+
     event = read_event(environ)
     root = work_dir(environ)
+    env = environment(fingerprint() if machine is None else machine)
     return {
         "baseline-dir": str(root / "baseline"),
         "out-dir": str(root / "out"),
         "branch": event.branch or "",
-        **cache_keys(event, baseline_key, environ),
+        "environment": environment_key(env),
+        "artifact-name": artifact_name(baseline_key),
+        **cache_keys(event, baseline_key, environ, environment_key(env)),
     }
 
 
@@ -164,12 +226,57 @@ def append_summary(markdown: str, environ: Mapping[str, str]) -> None:
             stream.write(markdown)
 
 
-def annotate(level: str, message: str) -> None:
-    """A workflow command: shows in the run's annotations as well as the log."""
-    print(f"::{level}::{message.replace('%', '%25').replace(chr(10), '%0A')}")
+# -- environment identity: what a speedup depends on besides the code -----------------
+
+ENVIRONMENT_PARTS = ("os", "cpu", "cores", "python")
 
 
-# -- run: measure, compare, report ---------------------------------------------------
+def cpu_family(model: str) -> str:
+    """The CPU model without its clock and trademark noise: one family, one key."""
+    text = re.sub(r"\((?:R|TM|r|tm)\)|\bCPU\b|\bProcessor\b|@.*$", " ", model)
+    text = re.sub(r"\b\d+-Core\b", " ", text)
+    return " ".join(text.split()) or "unknown"
+
+
+def environment(machine: Mapping[str, Any]) -> dict[str, str]:
+    """The environment a results file was measured in, from its machine fingerprint."""
+    python = str(machine.get("python", "?"))
+    return {
+        "os": str(machine.get("platform", "?")).split("-", 1)[0],
+        "cpu": cpu_family(str(machine.get("cpu_model", ""))),
+        "cores": str(machine.get("usable_cores", "?")),
+        "python": ".".join(python.split(".")[:2]),
+    }
+
+
+def environment_key(env: Mapping[str, str]) -> str:
+    """A short cache-key part; the CPU family is hashed (model names are long)."""
+    cpu = hashlib.sha256(env["cpu"].encode()).hexdigest()[:8]
+    return _key_part(f"{env['os']}-py{env['python']}-{env['cores']}c-{cpu}")
+
+
+def environment_changes(
+    base: Mapping[str, Any], head: Mapping[str, Any], skip: Sequence[str] = ()
+) -> list[str]:
+    """Every part of the environment, and the start method, that differs between runs."""
+    before, after = environment(base), environment(head)
+    names = {"os": "OS", "cpu": "CPU family", "cores": "usable cores", "python": "Python"}
+    changed = [
+        f"{names[part]} {before[part]} -> {after[part]}"
+        for part in ENVIRONMENT_PARTS
+        if before[part] != after[part] and part not in skip
+    ]
+    start_before, start_after = base.get("start_method"), head.get("start_method")
+    if start_before != start_after:
+        changed.append(f"start method {start_before} -> {start_after}")
+    return changed
+
+
+# -- run: load, judge, store, write ---------------------------------------------------
+
+
+MISSING_POLICIES = ("pass", "warn", "fail")
+SOURCES = ("cache", "artifact", "history", "none")
 
 
 @dataclass(frozen=True)
@@ -181,6 +288,11 @@ class RunOptions:
     fail_on: FailOn = DEFAULT_FAIL_ON
     comment_on_pr: bool = False
     save_baseline: str = "auto"  # auto | true | false
+    on_missing_baseline: str = "warn"  # pass | warn | fail
+    baseline_source: str = "cache"  # where the baseline folder was filled from, if it was
+    baseline_history: str = "unknown"  # first-run | evicted | unknown, when it is missing
+    history_size: int = 20  # results of the branch's last runs kept beside the baseline
+    acceptance: Acceptance = field(default_factory=lambda: Acceptance())
     python: str = sys.executable
 
 
@@ -194,6 +306,8 @@ class Outcome:
 
 
 RESULTS_NAME = "results.json"
+PROVENANCE_NAME = "provenance.json"
+HISTORY_DIR = "history"
 
 
 def run_pytest(options: RunOptions, results: Path) -> int:
@@ -204,23 +318,77 @@ def run_pytest(options: RunOptions, results: Path) -> int:
     return subprocess.run(command, check=False).returncode
 
 
-def _baseline(path: Path) -> tuple[Results | None, str | None]:
-    """The restored baseline, or why there is none usable (a bad file is not fatal)."""
-    if not path.is_file():
-        return None, None
+@dataclass(frozen=True)
+class Baseline:
+    """The restored baseline and where it came from (the action's provenance outputs)."""
+
+    results: Results | None
+    source: str  # one of SOURCES
+    commit: str
+    age: int | None  # seconds since it was measured
+    problem: str | None = None  # why a restored file was not usable
+    history: tuple[Results, ...] = ()  # the branch's last runs, oldest first, baseline last
+
+
+def load_history(directory: Path) -> tuple[Results, ...]:
+    """The kept results of the branch's last runs, oldest first; unreadable ones skipped."""
+    folder = directory / HISTORY_DIR
+    runs = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            runs.append(load(path))
+        except BaselineError as error:
+            annotate("warning", f"pytest-parscale: skipped a history file: {error}")
+    return tuple(runs)
+
+
+def _age(created: str, now: datetime.datetime) -> int | None:
     try:
-        return load(path), None
+        then = datetime.datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=datetime.timezone.utc)
+    return max(0, int((now - then).total_seconds()))
+
+
+def load_baseline(directory: Path, source: str, now: datetime.datetime | None = None) -> Baseline:
+    """The baseline in ``directory``, with its commit and age; a bad file is not fatal."""
+    path = directory / RESULTS_NAME
+    if not path.is_file():
+        return Baseline(None, "none", "", None)
+    try:
+        results = load(path)
     except BaselineError as error:
-        return None, str(error)
+        return Baseline(None, "none", "", None, str(error))
+    provenance: dict[str, Any] = {}
+    if (directory / PROVENANCE_NAME).is_file():
+        try:
+            loaded = json.loads((directory / PROVENANCE_NAME).read_text(encoding="utf-8"))
+            provenance = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            provenance = {}
+    commit = str(provenance.get("commit") or (results.git or {}).get("commit") or "")
+    created = str(provenance.get("created") or results.created)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    source = source if source in SOURCES else "cache"
+    age = _age(created, now)
+    return Baseline(results, source, commit, age, history=load_history(directory))
 
 
-def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
-    """Everything after the cache restore; never raises for a missing or bad baseline."""
-    event = read_event(environ)
-    out_dir = options.out_dir.resolve()  # outputs are read by later steps in other folders
-    out_dir.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Head:
+    """This run's results, or why there are none, and pytest's exit code."""
+
+    results: Results | None
+    path: Path
+    pytest_code: int
+    problem: str | None = None
+
+
+def load_head(options: RunOptions, out_dir: Path) -> Head:
+    """Run pytest (or take the given file) and load what it measured."""
     results_path = out_dir / RESULTS_NAME
-    report_path = out_dir / "report.md"
     pytest_code = 0
     results_path.unlink(missing_ok=True)  # never judge a stale file of an earlier run
     if options.results_file:
@@ -230,13 +398,6 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
             results_path = Path(options.results_file)  # load() below names what is wrong
     else:
         pytest_code = run_pytest(options, results_path)
-    # a failed pytest run may have measured only part of the suite: keep the old baseline
-    passed = pytest_code in (0, 5)  # 5: nothing collected, reported below as no measurement
-    stores = passed and _stores(options, event)
-    baseline_path = options.baseline_dir / RESULTS_NAME
-    base, base_problem = _baseline(baseline_path)
-    lines: list[str] = []
-    head: Results | None = None
     try:
         head = load(results_path)
         if not head.records:
@@ -244,48 +405,195 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
                 results_path, "has no measurement: do the pytest-args select tests using parscale?"
             )
     except BaselineError as error:
-        head, verdict, regressions = None, ERROR, 0
+        return Head(None, results_path, pytest_code, str(error))
+    return Head(head, results_path, pytest_code)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str
+    regressions: int
+    lines: list[str]
+    gate: bool  # fails the job
+    flagged: list[str]  # test ids judged regressed (before any confirmation)
+
+
+def confirm_regressions(flagged: Sequence[str]) -> list[str]:
+    """The seam for issue 14 item 4: re-measure flagged tests before failing the gate.
+
+    A paired run (``parscale paired``) would go here and return only the ids it
+    confirms. Until it is wired, every flagged id stands.
+    """
+    return list(flagged)
+
+
+def judge(
+    head: Results,
+    baseline: Baseline,
+    options: RunOptions,
+    branch: str | None,
+    stores: bool,
+) -> Judgement:
+    """The verdict and its Markdown, from loaded inputs only: run and comment share it."""
+    lines: list[str] = []
+    base = baseline.results
+    if base is None:
+        return _judge_missing(head, baseline, options, branch, stores)
+    changes = compare_results(base.records, head.records, options.fail_on)
+    flagged = [test.nodeid for test in changes if test.status is Status.REGRESSION]
+    confirmed = confirm_regressions(flagged)
+    regressions = len(confirmed)
+    verdict = REGRESSION if regressions else PASS
+    heading, rest = render_markdown(changes, base, head, options.fail_on).split("\n", 1)
+    lines.append(heading)  # the verdict stays the first line
+    acceptance = options.acceptance
+    acked = [nodeid for nodeid in confirmed if nodeid in acceptance.tests]
+    accepted = verdict == REGRESSION and (
+        acceptance.label_by is not None or len(acked) == len(confirmed)
+    )
+    if verdict == REGRESSION and acceptance.label_by is not None:
         lines += [
-            "### :x: pytest-parscale: no results to judge",
             "",
-            f"{md(error)}."
-            + ("" if options.results_file else f" pytest exited with code {pytest_code}."),
+            f"> :ballot_box_with_check: Accepted: the pull request carries the label "
+            f"`{ACCEPT_LABEL}`, added by {md(acceptance.label_by)}. The regressions below "
+            "are reported and this run passes; the thresholds are unchanged.",
         ]
-    if head is not None and base is None:
-        verdict, regressions = NO_BASELINE, 0
-        branch = f"branch {md(event.branch)}" if event.branch else "this run"
-        lines += [
-            f"### :information_source: pytest-parscale: no baseline for {branch} yet",
-            "",
-            "Nothing to compare with, so this run passes. "
-            + (
-                "These results are stored as the baseline."
-                if stores
-                else "A push to the base branch (or a run of the baseline workflow) stores one."
-            ),
-        ]
-        if base_problem:
-            lines += ["", f"> :warning: the cached baseline was unusable: {md(base_problem)}"]
-        lines += ["", show_markdown(head).rstrip("\n")]
-    elif head is not None and base is not None:
-        changes = compare_results(base.records, head.records, options.fail_on)
-        regressions = sum(1 for test in changes if test.status is Status.REGRESSION)
-        verdict = REGRESSION if regressions else PASS
-        verdict_heading, rest = render_markdown(changes, base, head, options.fail_on).split("\n", 1)
-        lines.append(verdict_heading)  # the verdict stays the first line
-        if event.branch:
-            lines += ["", f"Compared with the latest results of branch {md(event.branch)}."]
-        lines.append(rest.rstrip("\n"))
-        warning = machine_warning(base, head)
-        if warning:
-            annotate("warning", f"pytest-parscale: {warning}")
+    if acked:
+        lines += ["", f"Acknowledged regressions (`{ACK_PREFIX}` comments):", ""]
+        lines += [f"- {code(nodeid)} by {md(acceptance.tests[nodeid])}" for nodeid in acked]
+        if len(acked) < len(confirmed):
+            lines += ["", f"{len(confirmed) - len(acked)} regression(s) not acknowledged."]
+    where = f"branch {md(branch)}" if branch else "the baseline"
+    age = "" if baseline.age is None else f", measured {_duration(baseline.age)} ago"
+    commit = (
+        f" at commit `{baseline.commit[:12]}`"
+        if re.fullmatch(r"[0-9a-f]+", baseline.commit)
+        else ""
+    )
+    lines += [
+        "",
+        f"Compared with the latest results of {where}{commit} (from the {baseline.source}{age}).",
+    ]
+    # the report's own machine warning already explains a core-count change
+    changed = environment_changes(base.machine, head.machine, skip=("cores",))
+    if changed:
+        differ = md("; ".join(changed))
+        lines += ["", f"> :warning: baseline and head ran in different environments: {differ}"]
+    lines.append(rest.rstrip("\n"))
+    trend = trend_markdown(baseline.history, head)
+    if trend:
+        lines += ["", *trend]
+    return Judgement(verdict, regressions, lines, verdict == REGRESSION and not accepted, flagged)
+
+
+def _judge_missing(
+    head: Results, baseline: Baseline, options: RunOptions, branch: str | None, stores: bool
+) -> Judgement:
+    """No baseline: pass, warn or fail by policy; a run that stores one never fails."""
+    policy = options.on_missing_baseline
+    where = f"branch {md(branch)}" if branch else "this run"
+    if options.baseline_history == "evicted":
+        why = f"the baseline of {where} was stored before but is gone (evicted or expired)"
+    elif options.baseline_history == "first-run":
+        why = f"no baseline was ever stored for {where}"
+    else:
+        why = f"no baseline for {where} was found (a first run, or an evicted cache)"
+    gate = policy == "fail" and not stores
+    mark = ":x:" if gate else ":warning:" if policy == "warn" else ":information_source:"
+    if stores:
+        then = "These results are stored as the baseline."
+    else:
+        then = "A push to the base branch (or a run of the baseline workflow) stores one."
+    judged = "this run fails (on-missing-baseline: fail)" if gate else "this run passes"
+    lines = [
+        f"### {mark} pytest-parscale: no baseline to compare with",
+        "",
+        f"{why[0].upper()}{why[1:]}. Nothing was compared, so {judged}. {then}",
+    ]
+    if baseline.problem:
+        lines += ["", f"> :warning: the cached baseline was unusable: {md(baseline.problem)}"]
+    if policy != "pass" and not stores:
+        annotate("error" if gate else "warning", f"pytest-parscale: {why}; nothing was compared")
+    lines += ["", show_markdown(head).rstrip("\n")]
+    return Judgement(NO_BASELINE, 0, lines, gate, [])
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
+
+
+def store(
+    head: Head, baseline_dir: Path, event: Event, environ: Mapping[str, str], keep: int = 20
+) -> None:
+    """This run's results become the branch's baseline, with where they came from.
+
+    The last ``keep`` results are kept in ``history/`` beside it, so they travel in
+    the same cache entry and artifact (docs/github-action.md, "History and trend").
+    """
+    baseline_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(head.path, baseline_dir / RESULTS_NAME)
+    folder = baseline_dir / HISTORY_DIR
+    folder.mkdir(exist_ok=True)
+    kept = sorted(folder.glob("*.json"))
+    number = int(kept[-1].name.split("-", 1)[0]) + 1 if kept else 1
+    commit = re.sub(r"[^0-9a-f]", "", (event.head_sha or "")[:12]) or "unknown"
+    shutil.copyfile(head.path, folder / f"{number:06d}-{commit}.json")
+    for old in sorted(folder.glob("*.json"))[: -keep if keep > 0 else None]:
+        old.unlink()
+    provenance = {
+        "commit": event.head_sha or "",
+        "branch": event.branch,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "run_id": environ.get("GITHUB_RUN_ID", ""),
+    }
+    (baseline_dir / PROVENANCE_NAME).write_text(json.dumps(provenance) + "\n", encoding="utf-8")
+
+
+def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
+    """Everything after the cache restore; never raises for a missing or bad baseline."""
+    event = read_event(environ)
+    out_dir = options.out_dir.resolve()  # outputs are read by later steps in other folders
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head = load_head(options, out_dir)
+    baseline = load_baseline(options.baseline_dir, options.baseline_source)
+    # a failed pytest run may have measured only part of the suite: keep the old baseline
+    passed = head.pytest_code in (0, 5)  # 5: nothing collected, reported as no measurement
+    stores = passed and _stores(options, event)
+    if head.results is None:
+        problem = head.problem or "no results"
+        judged = Judgement(
+            ERROR,
+            0,
+            [
+                "### :x: pytest-parscale: no results to judge",
+                "",
+                f"{md(problem)}."
+                + ("" if options.results_file else f" pytest exited with code {head.pytest_code}."),
+            ],
+            True,
+            [],
+        )
+    else:
+        judged = judge(head.results, baseline, options, event.branch, stores)
+        if baseline.results is not None:
+            changed = environment_changes(baseline.results.machine, head.results.machine)
+            if changed:
+                annotate(
+                    "warning", "pytest-parscale: different environments: " + "; ".join(changed)
+                )
+    lines = list(judged.lines)
     if not passed:
-        lines += ["", f"> :x: pytest exited with code {pytest_code}: failing tests fail this job."]
-    stored = head is not None and verdict != ERROR and stores
+        lines += [
+            "",
+            f"> :x: pytest exited with code {head.pytest_code}: failing tests fail this job.",
+        ]
+    stored = head.results is not None and stores
     if stored:
-        options.baseline_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(results_path, baseline_path)
-        if verdict != NO_BASELINE:
+        store(head, options.baseline_dir, event, environ, options.history_size)
+        if judged.verdict != NO_BASELINE:
             lines += ["", "These results replace the baseline of this branch."]
     comment = options.comment_on_pr and event.pull_request is not None
     if comment and event.from_fork:
@@ -296,23 +604,39 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
             "Use the workflow_run pattern of the pytest-parscale docs._",
         ]
     report = "\n".join(lines) + "\n"
+    outputs = {
+        "verdict": judged.verdict,
+        "regressions": str(judged.regressions),
+        "results-path": str(head.path) if head.results is not None else "",
+        "save-baseline": "true" if stored else "false",
+        "comment": "true" if comment else "false",
+        "pytest-exit-code": str(head.pytest_code),
+        "baseline-source": baseline.source,
+        "baseline-commit": baseline.commit,
+        "baseline-age": "" if baseline.age is None else str(baseline.age),
+        "accepted": "true" if judged.verdict == REGRESSION and not judged.gate else "false",
+    }
+    outputs["report-path"] = str(write(report, out_dir, event, outputs, environ))
+    gate = judged.gate or not passed
+    return Outcome(judged.verdict, judged.regressions, report, 1 if gate else 0, outputs)
+
+
+def write(
+    report: str,
+    out_dir: Path,
+    event: Event,
+    outputs: dict[str, str],
+    environ: Mapping[str, str],
+) -> Path:
+    """The report file, the job summary, pull-request.json and the step outputs."""
+    report_path = out_dir / "report.md"
     report_path.write_text(report, encoding="utf-8")
     if event.pull_request is not None:
         pull = {"number": event.pull_request, "head_sha": event.head_sha}
         (out_dir / "pull-request.json").write_text(json.dumps(pull) + "\n")
     append_summary(report, environ)
-    gate = 1 if verdict in (REGRESSION, ERROR) or not passed else 0
-    outputs = {
-        "verdict": verdict,
-        "regressions": str(regressions),
-        "report-path": str(report_path),
-        "results-path": str(results_path) if head is not None else "",
-        "save-baseline": "true" if stored else "false",
-        "comment": "true" if comment else "false",
-        "pytest-exit-code": str(pytest_code),
-    }
-    write_outputs(outputs, environ)
-    return Outcome(verdict, regressions, report, gate, outputs)
+    write_outputs({**outputs, "report-path": str(report_path)}, environ)
+    return report_path
 
 
 def _stores(options: RunOptions, event: Event) -> bool:
@@ -321,97 +645,63 @@ def _stores(options: RunOptions, event: Event) -> bool:
     return options.save_baseline == "true"
 
 
+# -- fetch: the baseline artifact when the cache missed --------------------------------
+
+
+def fetch(baseline_key: str, target: Path, environ: Mapping[str, str], send: Transport) -> int:
+    """The ``fetch`` step: never fails the job, says what it found in its outputs."""
+    event = read_event(environ)
+    token = environ.get("GITHUB_TOKEN", "")
+    source, history = "none", "unknown"
+    if event.branch and token:
+        try:
+            source, history = fetch_baseline(
+                repository=event.repository,
+                branch=event.branch,
+                baseline_key=baseline_key,
+                target=target,
+                wanted=(RESULTS_NAME, PROVENANCE_NAME),
+                token=token,
+                api_url=event.api_url,
+                send=send,
+            )
+        except (
+            urllib.error.URLError,
+            OSError,
+            ValueError,
+            zipfile.BadZipFile,
+            BaselineError,
+        ) as error:
+            annotate("warning", f"pytest-parscale: could not look for a baseline artifact: {error}")
+    write_outputs({"source": source, "history": history}, environ)
+    return 0
+
+
 # -- comment: one pull-request comment, updated in place ------------------------------
 
 
-@dataclass(frozen=True)
-class Request:
-    method: str
-    url: str
-    body: Mapping[str, Any] | None = None
-
-
-Transport = Callable[[Request, str], Any]
-"""Sends a request with a token and returns the decoded JSON (raises HTTPError)."""
-
-
-def urllib_transport(request: Request, token: str) -> Any:
-    """The real GitHub REST call; the only place that touches the network."""
-    data = json.dumps(request.body).encode() if request.body is not None else None
-    http = urllib.request.Request(request.url, data=data, method=request.method)
-    http.add_header("Accept", "application/vnd.github+json")
-    http.add_header("X-GitHub-Api-Version", "2022-11-28")
-    http.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        http.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(http, timeout=30) as response:
-        return json.loads(response.read() or b"null")
-
-
-def marker(key: str) -> str:
-    """The hidden line that finds our comment again; one per baseline key (matrix job)."""
-    return f"<!-- pytest-parscale:{re.sub(r'[^A-Za-z0-9._]+', '_', key)} -->"
-
-
-def comment_body(report: str, key: str) -> str:
-    if len(report) > COMMENT_LIMIT:
-        cut = report[:COMMENT_LIMIT].rsplit("\n", 1)[0]
-        report = cut + "\n\n_Report truncated; the full report is in the job summary._\n"
-    return f"{marker(key)}\n{report}"
-
-
-def upsert_comment(
-    *,
-    repository: str,
-    number: int,
-    body: str,
-    key: str,
-    token: str,
-    api_url: str = "https://api.github.com",
-    expect_head_sha: str | None = None,
-    send: Transport = urllib_transport,
+def rebuild_report(
+    results_path: Path, options: RunOptions, branch: str | None, environ: Mapping[str, str]
 ) -> str:
-    """Create or update the one comment carrying ``marker(key)``; returns what it did.
+    """The report of a finished run, judged here from its results and our own baseline.
 
-    ``expect_head_sha`` guards the workflow_run pattern: the PR number comes from an
-    artifact the PR's own code produced, so the comment goes only to the pull
-    request whose head really is the commit that was tested.
+    The trusted workflow_run job uses this: the artifact's results.json is data the
+    pull request's code produced, so it is loaded and validated like any results
+    file, and the verdict and every line of Markdown are made here, never copied
+    from the artifact's report.md.
     """
-    repo_url = f"{api_url.rstrip('/')}/repos/{repository}"
-    if expect_head_sha is not None:
-        pull = send(Request("GET", f"{repo_url}/pulls/{number}"), token)
-        if (pull.get("head") or {}).get("sha") != expect_head_sha:
-            raise ValueError(
-                f"pull request {number} is not at commit {expect_head_sha}; not commenting"
-            )
-    tag = marker(key)
-    page = 1
-    while True:
-        listed = send(
-            Request("GET", f"{repo_url}/issues/{number}/comments?per_page=100&page={page}"), token
-        )
-        for existing in listed:
-            if str(existing.get("body", "")).startswith(tag):
-                url = f"{repo_url}/issues/comments/{existing['id']}"
-                send(Request("PATCH", url, {"body": body}), token)
-                return f"updated comment {existing['id']}"
-        if len(listed) < 100:
-            break
-        page += 1
-    created = send(Request("POST", f"{repo_url}/issues/{number}/comments", {"body": body}), token)
-    return f"created comment {created.get('id')}"
-
-
-def read_pull_request_number(path: Path) -> int:
-    """The number in an artifact's pull-request.json; anything but a plain int is refused."""
-    number = json.loads(path.read_text(encoding="utf-8")).get("number")
-    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
-        raise BaselineError(path, f"has no pull-request number (found {number!r})")
-    return number
+    head = load(results_path)
+    if not head.records:
+        raise BaselineError(results_path, "has no measurement")
+    baseline = load_baseline(options.baseline_dir, options.baseline_source)
+    judged = judge(head, baseline, options, branch, stores=False)
+    report = "\n".join(judged.lines) + "\n"
+    append_summary(report, environ)
+    return report
 
 
 def comment(
-    report_path: str,
+    report: str,
     key: str,
     environ: Mapping[str, str],
     *,
@@ -430,7 +720,7 @@ def comment(
     if not token:
         annotate("warning", "pytest-parscale: no github-token; no pull-request comment")
         return 0
-    body = comment_body(Path(report_path).read_text(encoding="utf-8"), key)
+    body = comment_body(report, key)
     try:
         done = upsert_comment(
             repository=repository or event.repository,
@@ -459,30 +749,71 @@ def comment(
 # -- the subcommand's arguments ------------------------------------------------------
 
 
+def _history_size(text: str) -> int:
+    """The action's history-size input: a count, 0 turns the history off."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"history-size must be a whole number, got {text!r}")
+    return int(text)
+
+
 def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
-    """``parscale ci plan|run|comment``, registered by cli.py."""
+    """``parscale ci plan|fetch|run|comment``, registered by cli.py."""
 
     def fail_on(text: str) -> FailOn:  # the action passes its input as is, maybe empty
         return fail_on_type(text) if text.strip() else NOT_SAID
+
+    def judging(parser: Any, *, required: bool = True) -> None:
+        parser.add_argument("--baseline-dir", required=required, default="")
+        parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
+        parser.add_argument("--on-missing-baseline", choices=MISSING_POLICIES, default="warn")
+        parser.add_argument(
+            "--baseline-source", default="", help="cache key the baseline was restored from"
+        )
+        parser.add_argument("--fetched", choices=("", *SOURCES), default="")
+        parser.add_argument(
+            "--baseline-history",
+            choices=("first-run", "evicted", "unknown", "restored", ""),
+            default="",
+        )
 
     ci = commands.add_parser("ci", help="the GitHub Action's steps (see docs/github-action.md)")
     steps = ci.add_subparsers(dest="ci_step", required=True, metavar="STEP")
     plan_parser = steps.add_parser("plan", help="cache keys and folders of the baseline")
     plan_parser.add_argument("--baseline-key", default="default")
+    plan_parser.add_argument(
+        "--environment-from", default="", help="a results file whose machine names the environment"
+    )
+    steps.add_parser(
+        "accept", help=f"the {ACCEPT_LABEL} label and {ACK_PREFIX} comments of the pull request"
+    )
+    fetch_parser = steps.add_parser(
+        "fetch", help="the newest baseline artifact of the branch, when the cache missed"
+    )
+    fetch_parser.add_argument("--baseline-key", default="default")
+    fetch_parser.add_argument("--baseline-dir", required=True)
     run_parser = steps.add_parser(
         "run", help="run the tests, compare with the baseline, write summary and outputs"
     )
     run_parser.add_argument("--pytest-args", default="")
     run_parser.add_argument("--results-file", default="", help="use it instead of running pytest")
-    run_parser.add_argument("--baseline-dir", required=True)
     run_parser.add_argument("--out-dir", required=True)
-    run_parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
     run_parser.add_argument("--comment-on-pr", choices=("true", "false"), default="false")
     run_parser.add_argument("--save-baseline", choices=("auto", "true", "false"), default="auto")
+    run_parser.add_argument(
+        "--acceptance", default="", help="JSON written by 'ci accept': the label and acks"
+    )
+    run_parser.add_argument(
+        "--history-size", type=_history_size, default=20, help="last runs kept for the trend"
+    )
+    judging(run_parser)
     comment_parser = steps.add_parser(
         "comment", help="create or update the pull-request comment (token in GITHUB_TOKEN)"
     )
-    comment_parser.add_argument("--report", required=True, help="Markdown file to post")
+    what = comment_parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--report", help="Markdown file to post (the gate's own job only)")
+    what.add_argument(
+        "--results", help="results.json of the run to judge again here (the workflow_run job)"
+    )
     comment_parser.add_argument("--baseline-key", default="default")
     which = comment_parser.add_mutually_exclusive_group()
     which.add_argument("--pr-number", type=int, default=None)
@@ -491,6 +822,27 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     comment_parser.add_argument("--expect-head-sha", default=None)
     comment_parser.add_argument("--repository", default=None, help="owner/name")
+    judging(comment_parser, required=False)  # posting --report judges nothing
+
+
+def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
+    """The judging half of RunOptions, shared by ``run`` and ``comment --results``."""
+    source = "cache" if arguments.baseline_source else arguments.fetched or "none"
+    return RunOptions(
+        baseline_dir=Path(arguments.baseline_dir),
+        fail_on=effective_fail_on(None, arguments.fail_on),
+        on_missing_baseline=arguments.on_missing_baseline,
+        baseline_source=source,
+        baseline_history=arguments.baseline_history or "unknown",
+        **extra,
+    )
+
+
+def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> Acceptance:
+    """The gate's own acceptance check: only pull requests, labels from the payload."""
+    if event.pull_request is None:
+        return Acceptance()
+    return acceptance(event.repository, event.pull_request, event.labels, environ, send)
 
 
 def main(
@@ -498,17 +850,26 @@ def main(
 ) -> int:
     env = os.environ if environ is None else environ
     if arguments.ci_step == "plan":
-        write_outputs(plan(arguments.baseline_key, env), env)
+        machine = None
+        if arguments.environment_from:
+            machine = load(Path(arguments.environment_from)).machine
+        write_outputs(plan(arguments.baseline_key, env, machine), env)
         return 0
+    if arguments.ci_step == "accept":
+        write_outputs({"acceptance": _acceptance(read_event(env), env, send).to_json()}, env)
+        return 0
+    if arguments.ci_step == "fetch":
+        return fetch(arguments.baseline_key, Path(arguments.baseline_dir), env, send)
     if arguments.ci_step == "run":
-        options = RunOptions(
+        options = _judging_options(
+            arguments,
             pytest_args=arguments.pytest_args,
             results_file=arguments.results_file or None,
-            baseline_dir=Path(arguments.baseline_dir),
             out_dir=Path(arguments.out_dir),
-            fail_on=effective_fail_on(None, arguments.fail_on),
             comment_on_pr=arguments.comment_on_pr == "true",
             save_baseline=arguments.save_baseline,
+            history_size=arguments.history_size,
+            acceptance=Acceptance.from_json(arguments.acceptance),
         )
         outcome = run(options, env)
         print(outcome.report)
@@ -516,8 +877,26 @@ def main(
     number = arguments.pr_number
     if arguments.pr_file:
         number = read_pull_request_number(Path(arguments.pr_file))
+    if arguments.results:
+        if not arguments.baseline_dir:
+            raise BaselineError(arguments.results, "needs --baseline-dir to be judged again")
+        event = read_event(env)
+        repository = arguments.repository or event.repository
+        accepted = (
+            acceptance(repository, number, None, env, send) if number is not None else Acceptance()
+        )
+        options = _judging_options(arguments, acceptance=accepted)
+        report = rebuild_report(Path(arguments.results), options, event.branch, env)
+    elif read_event(env).name == "workflow_run":
+        raise BaselineError(
+            arguments.report,
+            "is a report made by the pull request's own run: a workflow_run job must "
+            "judge --results itself, never post that Markdown",
+        )
+    else:
+        report = Path(arguments.report).read_text(encoding="utf-8")
     return comment(
-        arguments.report,
+        report,
         arguments.baseline_key,
         env,
         number=number,

@@ -8,7 +8,7 @@ ids, parameters, host and CPU names) goes through ``md`` and renders as text.
 from __future__ import annotations
 
 import math
-import string
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from pytest_parscale.stats import Interval
     from pytest_parscale.storage import Results
 
-_PUNCTUATION = frozenset(string.punctuation) - {"@"}
 _HEADINGS = {
     Status.REGRESSION: "Regressions",
     Status.INCOMPARABLE: "Not compared",
@@ -38,24 +37,71 @@ _HEADINGS = {
 # -- escaping -----------------------------------------------------------------
 
 
-def md(text: object) -> str:
-    """Markdown-safe text: no HTML, no emphasis or links, no @mentions, no broken tables.
+def md(text: object, *, inline: bool = False) -> str:
+    """Markdown-safe text that still reads plainly in a raw log or report.md.
 
-    Every ASCII punctuation character is backslash-escaped (CommonMark renders it
-    literally, and ``\\|`` keeps a table cell whole); a zero-width space after ``@``
-    stops GitHub mentions; line breaks and control characters become spaces.
+    Only what GitHub's Markdown would misread is escaped (docs/github-action.md,
+    "Readable raw Markdown"): characters that open markup anywhere in a line
+    (``\\ ` * < | ~ & $``), ``]`` before ``(`` or ``[`` (links),
+    ``_`` where it could start or end emphasis,
+    ``#`` before a digit (issue links), ``:`` that would close an emoji code or
+    start ``//`` of an autolink, and a block marker (``#``, ``>``, ``-``, ``+``,
+    ``=``, ``1.``) at the start. A zero-width space after ``@`` stops mentions; line
+    breaks and control characters become spaces. Test ids go in ``code`` instead.
+    ``inline``: the text never starts a line (a table cell), so no block marker.
     """
+    chars = [char if char.isprintable() else " " for char in str(text)]
     out = []
-    for char in str(text):
-        if char in _PUNCTUATION:
+    for index, char in enumerate(chars):
+        before = chars[index - 1] if index else " "
+        after = chars[index + 1] if index + 1 < len(chars) else " "
+        if char in _ALWAYS:
             out.append("\\" + char)
+        elif char == "]" and after in "([":  # a link or image needs ]( or ][; [x] alone is text
+            out.append("\\]")
+        elif char == "_" and not (before.isalnum() and after.isalnum()):
+            out.append("\\_")
+        elif char == "#" and after.isdigit():
+            out.append("\\#")
         elif char == "@":
             out.append("@&#8203;")
-        elif char.isprintable():
-            out.append(char)
         else:
-            out.append(" ")
-    return "".join(out)
+            out.append(char)
+    escaped = _EMOJI_OR_URL.sub(r"\\:", "".join(out))
+    return escaped if inline else _BLOCK_START.sub(_escape_block_marker, escaped)
+
+
+def cell(text: object) -> str:
+    """A table cell's text: ``md`` without line-start escapes (a cell starts no block)."""
+    return md(text, inline=True)
+
+
+def _escape_block_marker(found: re.Match[str]) -> str:
+    """``# x`` -> ``\\# x``, ``1. x`` -> ``1\\. x``: text, not a heading or list."""
+    lead, marker = (found.group(1), found.group(2)) if found.group(2) else found.group(3, 4)
+    return f"{lead}\\{marker}"
+
+
+_ALWAYS = frozenset("\\`*<|~&$")
+# an emoji code has a letter, or is :+1: / :-1:; 12:34:56+00:00 stays as it is
+_EMOJI_OR_URL = re.compile(r"(?<!\\):(?=[A-Za-z0-9_+-]*[A-Za-z][A-Za-z0-9_+-]*:|[+-]1:|//)")
+_BLOCK_START = re.compile(r"^(\s*)([#>+=-])|^(\s*\d+)([.)])(?=\s|$)")
+
+
+def code(text: object, *, table: bool = False) -> str:
+    """A code span: shows the text as it is (ids, paths), since nothing in it is markup.
+
+    The fence is one backtick longer than any run inside; in a table cell ``|``
+    still needs ``\\|`` (GitHub splits cells before it reads spans). ``@`` in a
+    span is no mention; line breaks and control characters become spaces.
+    """
+    body = "".join(char if char.isprintable() else " " for char in str(text))
+    if table:
+        body = body.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if body.startswith(("`", " ")) or body.endswith(("`", " ")) or not body else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 def plain(text: object) -> str:
@@ -361,10 +407,16 @@ def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A GitHub table; cells are escaped by the caller with ``md``."""
+    """A GitHub table; cells are escaped by the caller with ``cell`` or ``code``."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
+
+
+def _md_row(test: TestChange, capacity: bool = False) -> list[str]:
+    """A table row: the test id as a code span, the rest as text."""
+    nodeid, *rest = _rows(test, capacity)
+    return [code(nodeid, table=True), *map(cell, rest)]
 
 
 def render_markdown(
@@ -399,10 +451,8 @@ def render_markdown(
             continue
         heading = _incomparable_heading(group) if status is Status.INCOMPARABLE else None
         lines += ["", f"#### {heading or _HEADINGS[status]} ({len(group)})", ""]
-        lines += _md_table(
-            _columns(capacity), [[md(cell) for cell in _rows(test, capacity)] for test in group]
-        )
-        notes = [f"- {md(test.nodeid)}: {md(note)}" for test in group for note in test.notes]
+        lines += _md_table(_columns(capacity), [_md_row(test, capacity) for test in group])
+        notes = [f"- {code(test.nodeid)}: {md(note)}" for test in group for note in test.notes]
         if notes:
             lines += ["", *notes]
     rest = [t for t in changes if t.status in (Status.UNCERTAIN, Status.UNCHANGED)]
@@ -410,12 +460,13 @@ def render_markdown(
         lines += ["", f"<details><summary>Unchanged or not significant ({len(rest)})</summary>", ""]
         lines += _md_table(
             ["status", *_columns(capacity)],
-            [[md(t.status.value), *map(md, _rows(t, capacity))] for t in rest],
+            [[cell(t.status.value), *_md_row(t, capacity)] for t in rest],
         )
         lines += ["", "</details>"]
     lines += ["", "#### Machines", ""]
     lines += _md_table(
-        ["", "baseline", "head"], [[md(cell) for cell in row] for row in _machine_rows(base, head)]
+        ["", "baseline", "head"],
+        [[cell(text) for text in row] for row in _machine_rows(base, head)],
     )
     return "\n".join(lines) + "\n"
 
@@ -536,15 +587,15 @@ def show_markdown(results: Results) -> str:
     capacity = any(record.capacity is not None for record in records)
     rows = [
         [
-            md(record.nodeid),
-            md(record.backend),
+            code(record.nodeid, table=True),
+            cell(record.backend),
             str(record.workers),
-            md(_size(record)),
-            md(fmt.speedup_interval(record.speedup)),
-            md(fmt.clipped_fraction(record.efficiency)),
-            md(_share(record)),
-            md(record.verdict),
-            *([md(fmt.capacity(record.capacity))] if capacity else []),
+            cell(_size(record)),
+            cell(fmt.speedup_interval(record.speedup)),
+            cell(fmt.clipped_fraction(record.efficiency)),
+            cell(_share(record)),
+            cell(record.verdict),
+            *([cell(fmt.capacity(record.capacity))] if capacity else []),
         ]
         for record in records
     ]

@@ -2,14 +2,17 @@
 
 Enough of the runner for our own action and no more: ``${{ }}`` expressions over
 inputs, github, runner and steps contexts (literals, ``==``, ``!=``, ``&&``, ``||``,
-``!``, parentheses, status functions), ``run`` steps through ``bash -eo pipefail``
+``!``, parentheses, status functions, ``contains`` and the ``.*.`` object filter), ``run`` steps through ``bash -eo pipefail``
 with the step's env and working directory, GITHUB_OUTPUT parsed into step outputs,
 and the ``uses`` steps faked: setup-python is skipped, actions/cache restore/save
-copy folders to and from a local cache folder with GitHub's prefix-match rule.
+copy folders to and from a local cache folder with GitHub's prefix-match rule
+(restore-keys tried in order), and upload-artifact copies a folder to a local
+artifacts folder, as ``NAME@RUN_ID``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -22,14 +25,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
+COMMENT_ACTION = ROOT / "comment" / "action.yml"
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\))"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_.-]*))"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>==|!=|&&|\|\||!|\(|\)|,)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_.*-]*))"
 )
 
 
-def load_action() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(ACTION.read_text())
+def load_action(path: Path = ACTION) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
     return loaded
 
 
@@ -105,12 +109,26 @@ class Expression:
             return float(text)
         if text in ("true", "false"):
             return text == "true"
+        if self._peek() == "(" and text == "contains":
+            self.index += 1
+            haystack = self._or()
+            self.index += 1  # ","
+            needle = self._or()
+            self.index += 1  # ")"
+            if isinstance(haystack, list):
+                return any(str(item).lower() == str(needle).lower() for item in haystack)
+            return str(needle).lower() in str(haystack).lower()
         if self._peek() == "(":
             self.index += 2  # "(" ")": status functions take no argument
             return self.contexts["__status__"][text]
         value: Any = self.contexts
         for part in text.split("."):
-            value = value.get(part, "") if isinstance(value, Mapping) else ""
+            if part == "*":  # object filter: the list itself, mapped by the next parts
+                value = value if isinstance(value, list) else []
+            elif isinstance(value, list):
+                value = [item.get(part, "") for item in value if isinstance(item, Mapping)]
+            else:
+                value = value.get(part, "") if isinstance(value, Mapping) else ""
         return value
 
 
@@ -188,11 +206,11 @@ class FakeRunner:
     env: dict[str, str]
     github: dict[str, Any]
 
-    def run_action(self, inputs: Mapping[str, str]) -> ActionRun:
-        action = load_action()
+    def run_action(self, inputs: Mapping[str, str], path: Path = ACTION) -> ActionRun:
+        action = load_action(path)
         given = {name: spec.get("default", "") for name, spec in action.get("inputs", {}).items()}
         contexts: dict[str, Any] = {
-            "github": {**self.github, "action_path": str(ROOT)},
+            "github": {**self.github, "action_path": str(path.parent)},
             "runner": {"os": self.env["RUNNER_OS"], "temp": str(self.temp)},
             "steps": {},
         }
@@ -262,6 +280,7 @@ class FakeRunner:
                 if prefix.strip():
                     found = [p for p in self.cache.iterdir() if p.name.startswith(prefix.strip())]
                     candidates += sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            outputs["cache-matched-key"] = ""
             if candidates:
                 shutil.copytree(candidates[0], target, dirs_exist_ok=True)
                 outputs["cache-matched-key"] = candidates[0].name
@@ -272,5 +291,11 @@ class FakeRunner:
             if key.exists():
                 return StepRun("", False, 1, stderr=f"cache key {key.name} already exists")
             shutil.copytree(with_["path"], key)
+            os.utime(key)  # GitHub restores the newest entry by creation time
             return StepRun("", False, stdout=f"saved {key.name}")
+        if action == "actions/upload-artifact":
+            artifacts = self.cache.parent / "artifacts"
+            target = artifacts / f"{with_['name']}@{self.env.get('GITHUB_RUN_ID', '0')}"
+            shutil.copytree(with_["path"], target)
+            return StepRun("", False, stdout=f"uploaded {target.name}")
         raise AssertionError(f"the fake runner does not know {uses}")

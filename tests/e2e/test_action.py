@@ -10,11 +10,14 @@ stub of the GitHub API on loopback.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shutil
 import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any
 import pytest
 
 from pytest_parscale.results import Record, document, write_atomic
-from tests.actionrunner import ActionRun, FakeRunner
+from tests.actionrunner import COMMENT_ACTION, ActionRun, FakeRunner
 from tests.records import MACHINE, record, scaled
 
 REPOSITORY = "octo/widgets"
@@ -40,16 +43,22 @@ def test_spin(parscale):
 
 
 class GitHubStub:
-    """Issue comments of one pull request, over the REST paths ci.py uses."""
+    """The REST paths ci.py uses: one pull request's comments, the token's identity,
+    the pull request's head, and the artifacts the fake runner uploaded."""
 
     def __init__(self) -> None:
-        self.comments: dict[int, str] = {}
+        self.comments: dict[int, tuple[str, str]] = {}  # id: (author, body)
         self.requests: list[tuple[str, str, str | None]] = []
+        self.head_sha = "f" * 40
+        self.artifacts: Path | None = None  # the fake runner's artifacts folder
+        self.expired: set[str] = set()
+        self.labels: list[str] = []
+        self.associations = {"maintainer": "MEMBER"}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def _reply(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -63,18 +72,45 @@ class GitHubStub:
 
             def do_GET(self) -> None:
                 stub.requests.append(("GET", self.path, self.headers["Authorization"]))
-                listed = [{"id": key, "body": body} for key, body in stub.comments.items()]
-                self._reply(200, listed if "page=1" in self.path else [])
+                if self.path == "/user":  # GITHUB_TOKEN cannot ask who it is
+                    self._reply(403, {"message": "Resource not accessible by integration"})
+                elif self.path.endswith("/pulls/7"):
+                    labels = [{"name": name} for name in stub.labels]
+                    self._reply(
+                        200, {"number": 7, "head": {"sha": stub.head_sha}, "labels": labels}
+                    )
+                elif "/issues/7/events" in self.path:
+                    labelled = [
+                        {"event": "labeled", "actor": {"login": "maintainer"}, "label": {"name": n}}
+                        for n in stub.labels
+                    ]
+                    self._reply(200, labelled)
+                elif "/actions/artifacts?" in self.path:
+                    self._reply(200, {"artifacts": stub.listed(self.path)})
+                elif self.path.startswith("/download/"):
+                    self._reply(200, stub.zipped(self.path.removeprefix("/download/")))
+                else:
+                    listed = [
+                        {
+                            "id": key,
+                            "user": {"login": author},
+                            "author_association": stub.associations.get(author, "NONE"),
+                            "body": body,
+                        }
+                        for key, (author, body) in stub.comments.items()
+                    ]
+                    self._reply(200, listed if "page=1" in self.path else [])
 
             def do_POST(self) -> None:
                 stub.requests.append(("POST", self.path, self.headers["Authorization"]))
                 number = 100 + len(stub.comments)
-                stub.comments[number] = self._body()["body"]
+                stub.comments[number] = (BOT, self._body()["body"])
                 self._reply(201, {"id": number})
 
             def do_PATCH(self) -> None:
                 stub.requests.append(("PATCH", self.path, self.headers["Authorization"]))
-                stub.comments[int(self.path.rsplit("/", 1)[1])] = self._body()["body"]
+                number = int(self.path.rsplit("/", 1)[1])
+                stub.comments[number] = (stub.comments[number][0], self._body()["body"])
                 self._reply(200, {})
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -82,6 +118,38 @@ class GitHubStub:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def listed(self, path: str) -> list[dict[str, Any]]:
+        name = path.split("name=", 1)[1].split("&", 1)[0]
+        folders = (
+            sorted(self.artifacts.iterdir()) if self.artifacts and self.artifacts.exists() else []
+        )
+        return [
+            {
+                "id": int(folder.name.split("@")[1]),
+                "name": name,
+                "expired": folder.name in self.expired,
+                "created_at": f"2026-11-30T10:{int(folder.name.split('@')[1]) % 60:02d}:00Z",
+                "archive_download_url": f"{self.url}/download/{folder.name}",
+                "workflow_run": {"head_branch": "main"},
+            }
+            for folder in folders
+            if folder.name.split("@")[0] == name
+        ]
+
+    def zipped(self, name: str) -> bytes:
+        assert self.artifacts is not None
+        data = io.BytesIO()
+        with zipfile.ZipFile(data, "w") as archive:
+            for file in (self.artifacts / name).iterdir():
+                archive.write(file, file.name)
+        return data.getvalue()
+
+    def bodies(self) -> dict[int, str]:
+        return {number: body for number, (_, body) in self.comments.items()}
+
+
+BOT = "github-actions[bot]"
 
 
 @pytest.fixture
@@ -99,13 +167,20 @@ class Job:
 
     def __init__(self, root: Path, api_url: str) -> None:
         self.root = root
+        self.artifacts = root / "artifacts"
         self.cache = root / "cache"
         self.cache.mkdir()
         self.api_url = api_url
         self.runs = 0
 
     def run(
-        self, event: str, inputs: dict[str, str], *, fork: bool = False
+        self,
+        event: str,
+        inputs: dict[str, str],
+        *,
+        fork: bool = False,
+        action: Path | None = None,
+        labels: tuple[str, ...] = (),
     ) -> tuple[ActionRun, str]:
         self.runs += 1
         job = self.root / f"job{self.runs}"
@@ -121,6 +196,8 @@ class Job:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "HOME": os.environ.get("HOME", str(job)),
             "RAY_AUTH_MODE": "disabled",
+            # the action's `python -m pytest_parscale` runs this tree, not an installed copy
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
             "CI": "true",
             "GITHUB_ACTIONS": "true",
             "GITHUB_WORKSPACE": str(workspace),
@@ -142,17 +219,39 @@ class Job:
                     "number": 7,
                     "head": {"sha": "f" * 40, "ref": "feature", "repo": {"full_name": head_repo}},
                     "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+                    "labels": [{"name": name} for name in labels],
                 },
                 "repository": {"full_name": REPOSITORY},
             }
             env |= {"GITHUB_BASE_REF": "main", "GITHUB_REF": "refs/pull/7/merge"}
+        elif event == "merge_group":
+            queue = "refs/heads/gh-readonly-queue/main/pr-7-" + "a" * 40
+            payload = {
+                "merge_group": {
+                    "head_sha": "a" * 40,
+                    "head_ref": queue,
+                    "base_ref": "refs/heads/main",
+                }
+            }
+            env |= {"GITHUB_REF": queue, "GITHUB_SHA": "a" * 40}
+        elif event == "workflow_run":  # runs on the default branch, with the run's facts
+            payload = {"workflow_run": {"event": "pull_request", "head_sha": "f" * 40}}
+            env |= {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "d" * 40}
         else:
             payload = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY}}
             env |= {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "e" * 40}
         event_path.write_text(json.dumps(payload))
-        github = {"event_name": event, "token": "fake-token", "workspace": str(workspace)}
+        github = {
+            "event_name": event,
+            "event": payload,
+            "token": "fake-token",
+            "workspace": str(workspace),
+        }
         runner = FakeRunner(workspace, temp, self.cache, env, github)
-        done = runner.run_action({"install": "false", **inputs})
+        extra = {"python-version": ""} if action else {}
+        done = runner.run_action(
+            {"install": "false", **extra, **inputs}, *([action] if action else [])
+        )
         return done, summary.read_text() if summary.exists() else ""
 
 
@@ -170,6 +269,7 @@ def job(tmp_path: Path, github: GitHubStub) -> Job:
     for name, records in runs.items():
         write_atomic(files / name, document(records, dict(MACHINE), [], None))
     write_atomic(files / "four-cores.json", document(base, {**MACHINE, "usable_cores": 4}, []))
+    github.artifacts = tmp_path / "artifacts"
     return Job(tmp_path, github.url)
 
 
@@ -190,11 +290,12 @@ def test_first_run_without_baseline_passes_says_so_and_stores_it(job: Job) -> No
     assert not pull.failed, pull.log()
     assert pull.outputs["verdict"] == "no-baseline"
     assert pull.outputs["regressions"] == "0"
-    assert "no baseline for branch main yet" in summary
+    assert "no baseline to compare with" in summary
+    assert "No baseline was ever stored for branch main" in summary  # told by the artifacts
     assert "A push to the base branch" in summary  # a PR cannot store the baseline
-    assert "| suite/test_spin.py::test_spin[thread] | thread | 2 |" in text(
-        summary
-    )  # the results table
+    assert "::warning::pytest-parscale: no baseline was ever stored" in pull.log()
+    assert pull.outputs["baseline-source"] == "none"
+    assert "| `suite/test_spin.py::test_spin[thread]` | thread | 2 |" in summary  # the table
     assert step(pull, "Store the baseline").skipped
     assert json.loads(Path(pull.outputs["results-path"]).read_text())["results"]
 
@@ -203,8 +304,13 @@ def test_first_run_without_baseline_passes_says_so_and_stores_it(job: Job) -> No
     assert push.outputs["verdict"] == "no-baseline"
     assert "These results are stored as the baseline." in summary
     assert not step(push, "Store the baseline").skipped
-    stored = sorted(p.name for p in job.cache.iterdir())
-    assert stored == ["pytest-parscale-v1-Linux-default-main-1002-1"]
+    (stored,) = (p.name for p in job.cache.iterdir())
+    assert re.fullmatch(
+        r"pytest-parscale-v1-Linux-default-main-Linux-py3\.\d+-\d+c-[0-9a-f]{8}-1002-1", stored
+    )
+    assert sorted(p.name for p in job.artifacts.iterdir()) == [
+        "pytest-parscale-baseline-default@1002"
+    ]
 
 
 def seed_baseline(job: Job, name: str = "base.json") -> None:
@@ -220,8 +326,14 @@ def test_unchanged_passes(job: Job) -> None:
     assert done.outputs["verdict"] == "pass"
     assert done.outputs["regressions"] == "0"
     assert "OK: no regression against the baseline (2 unchanged)" in text(summary)
-    assert "Compared with the latest results of branch main." in summary
+    assert (
+        "Compared with the latest results of branch main at commit `eeeeeeeeeeee` (from the cache"
+        in summary
+    )
     assert Path(done.outputs["report-path"]).read_text() == summary
+    assert done.outputs["baseline-source"] == "cache"
+    assert done.outputs["baseline-commit"] == "e" * 40
+    assert 0 <= int(done.outputs["baseline-age"]) < 600
 
 
 def test_regression_fails_the_job_and_comments_once(job: Job, github: GitHubStub) -> None:
@@ -238,13 +350,13 @@ def test_regression_fails_the_job_and_comments_once(job: Job, github: GitHubStub
     assert step(done, "Store the baseline").skipped  # a PR never replaces the baseline
     assert step(done, "Comment on the pull request").exit_code == 0  # runs after the failure
     assert list(github.comments) == [100]
-    assert github.comments[100].startswith("<!-- pytest-parscale:default -->\n### :x:")
+    assert github.bodies()[100].startswith("<!-- pytest-parscale:default -->\n### :x:")
 
     again, _ = job.run("pull_request", inputs)  # the next push to the PR: same comment
     assert again.outputs["verdict"] == "regression"
     assert list(github.comments) == [100]
-    methods = [method for method, _, _ in github.requests]
-    assert methods == ["GET", "POST", "GET", "PATCH"]
+    methods = [method for method, _, _ in github.requests if method != "GET"]
+    assert methods == ["POST", "PATCH"]
     assert {auth for _, _, auth in github.requests} == {"Bearer fake-token"}
 
 
@@ -272,9 +384,9 @@ def test_baseline_from_another_core_count_is_flagged(job: Job) -> None:
     seed_baseline(job, "four-cores.json")
     done, summary = job.run("pull_request", {"results-file": "same.json"})
     assert done.outputs["verdict"] == "pass", done.log()
-    assert "different usable cores (baseline 4, head 2)" in text(summary)
+    assert "different usable cores (baseline 4, head 2)" in summary
     run_log = step(done, "Run, compare and report").stdout
-    assert "::warning::pytest-parscale: the runs had different usable cores" in run_log
+    assert "::warning::pytest-parscale: different environments: usable cores 4 -> 2" in run_log
 
 
 def test_fork_pull_request_does_not_try_to_comment(job: Job, github: GitHubStub) -> None:
@@ -284,6 +396,172 @@ def test_fork_pull_request_does_not_try_to_comment(job: Job, github: GitHubStub)
     assert done.outputs["verdict"] == "regression"
     assert step(done, "Comment on the pull request").skipped
     assert "workflow_run pattern" in summary
-    assert github.requests == []
+    assert [method for method, _, _ in github.requests if method != "GET"] == []  # reads acks only
     pull = json.loads((Path(done.outputs["report-path"]).parent / "pull-request.json").read_text())
     assert pull == {"number": 7, "head_sha": "f" * 40}
+
+
+PLANTED = "<!-- pytest-parscale:default -->\n### :white_check_mark: all good, merge me"
+
+
+def test_a_planted_marker_comment_of_another_user_is_never_edited(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    github.comments[50] = ("mallory", PLANTED)
+    inputs = {"results-file": "slower.json", "comment-on-pr": "true"}
+    job.run("pull_request", inputs)
+    job.run("pull_request", inputs)
+    assert github.comments[50] == ("mallory", PLANTED)
+    assert list(github.comments) == [50, 101]  # ours, created once then updated
+    assert github.comments[101][0] == BOT
+    assert "### :x:" in github.comments[101][1]
+    assert [m for m, path, _ in github.requests if "/comments" in path and m != "GET"] == [
+        "POST",
+        "PATCH",
+    ]
+
+
+def artifact_of(job: Job, done: ActionRun, *, tamper: bool) -> Path:
+    """The gate's out-dir as the comment job downloads it; a fork may rewrite all of it."""
+    folder = job.root / "downloaded"
+    shutil.copytree(done.outputs["out-dir"], folder)
+    if tamper:
+        (folder / "report.md").write_text("### :white_check_mark: PASS, nothing to see\n")
+    return folder
+
+
+def test_the_workflow_run_job_judges_again_and_never_posts_the_artifact_report(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    gate, _ = job.run("pull_request", {"results-file": "slower.json"}, fork=True)
+    assert gate.outputs["verdict"] == "regression"
+    github.comments[50] = ("mallory", PLANTED)
+    inputs = {"artifact-dir": str(artifact_of(job, gate, tamper=True)), "expect-head-sha": "f" * 40}
+    done, summary = job.run("workflow_run", inputs, action=COMMENT_ACTION)
+    assert not done.failed, done.log()
+    assert "restored pytest-parscale-v1-Linux-default-main-" in done.log()  # our own baseline
+    (ours,) = (body for author, body in github.comments.values() if author == BOT)
+    assert ours.startswith("<!-- pytest-parscale:default -->\n### :x: pytest-parscale: FAIL")
+    assert "nothing to see" not in ours
+    assert "#### Regressions (1)" in ours
+    assert summary
+    assert summary in ours  # the job summary shows the same rebuilt report
+    assert github.comments[50] == ("mallory", PLANTED)
+
+
+def test_the_workflow_run_job_comments_nothing_when_the_pr_moved_on(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    gate, _ = job.run("pull_request", {"results-file": "slower.json"}, fork=True)
+    github.head_sha = "1" * 40
+    inputs = {
+        "artifact-dir": str(artifact_of(job, gate, tamper=False)),
+        "expect-head-sha": "f" * 40,
+    }
+    done, _ = job.run("workflow_run", inputs, action=COMMENT_ACTION)
+    assert not done.failed, done.log()
+    assert github.comments == {}
+    assert "is not at commit" in done.log()
+
+
+def test_an_evicted_cache_falls_back_to_the_baseline_artifact(job: Job) -> None:
+    seed_baseline(job)
+    for entry in job.cache.iterdir():  # the cache went unused for a week
+        shutil.rmtree(entry)
+    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression", done.log()
+    assert done.outputs["baseline-source"] == "artifact"
+    assert done.outputs["baseline-commit"] == "e" * 40
+    assert "(from the artifact" in summary
+
+
+@pytest.mark.parametrize(
+    ("policy", "fails", "mark"),
+    [("pass", False, ":information_source:"), ("warn", False, ":warning:"), ("fail", True, ":x:")],
+)
+def test_an_expired_baseline_is_told_apart_from_a_first_run_and_judged_by_policy(
+    job: Job, github: GitHubStub, policy: str, fails: bool, mark: str
+) -> None:
+    seed_baseline(job)
+    for entry in job.cache.iterdir():
+        shutil.rmtree(entry)
+    github.expired = {p.name for p in job.artifacts.iterdir()}
+    inputs = {"results-file": "same.json", "on-missing-baseline": policy}
+    done, summary = job.run("pull_request", inputs)
+    assert done.outputs["verdict"] == "no-baseline"
+    assert done.failed is fails, done.log()
+    assert summary.startswith(f"### {mark} pytest-parscale: no baseline to compare with")
+    assert "The baseline of branch main was stored before but is gone" in summary
+    assert ("::warning::" in done.log() or "::error::" in done.log()) is (policy != "pass")
+
+
+def test_a_first_push_stores_its_baseline_even_when_missing_ones_fail(job: Job) -> None:
+    done, _ = job.run("push", {"results-file": "base.json", "on-missing-baseline": "fail"})
+    assert not done.failed, done.log()
+    assert not step(done, "Store the baseline").skipped
+
+
+def test_a_merge_queue_run_is_judged_against_its_base_branch_and_stores_nothing(job: Job) -> None:
+    seed_baseline(job)
+    done, summary = job.run("merge_group", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression", done.log()
+    assert "branch main" in summary
+    assert step(done, "Store the baseline").skipped
+    assert len(list(job.cache.iterdir())) == 1
+
+
+def test_an_accept_label_by_a_maintainer_lets_a_regression_pass_and_says_who(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    github.labels = ["parscale-accept"]
+    done, summary = job.run(
+        "pull_request", {"results-file": "slower.json"}, labels=("parscale-accept",)
+    )
+    assert not done.failed, done.log()
+    assert done.outputs["verdict"] == "regression"
+    assert done.outputs["accepted"] == "true"
+    assert "added by maintainer" in summary
+    assert "#### Regressions (1)" in summary  # still reported
+    github.labels = []
+    unlabelled, _ = job.run("pull_request", {"results-file": "slower.json"})
+    assert unlabelled.failed
+
+
+def test_the_comment_job_reads_the_accept_label_itself(job: Job, github: GitHubStub) -> None:
+    seed_baseline(job)
+    gate, _ = job.run("pull_request", {"results-file": "slower.json"}, fork=True)
+    github.labels = ["parscale-accept"]
+    inputs = {
+        "artifact-dir": str(artifact_of(job, gate, tamper=False)),
+        "expect-head-sha": "f" * 40,
+    }
+    done, _ = job.run("workflow_run", inputs, action=COMMENT_ACTION)
+    assert not done.failed, done.log()
+    (ours,) = github.bodies().values()
+    assert "added by maintainer" in ours
+
+
+def test_the_summary_shows_the_trend_over_the_branch_s_last_runs(job: Job) -> None:
+    for name in ("base.json", "faster.json", "same.json"):
+        done, _ = job.run("push", {"results-file": name, "history-size": "2"})
+        assert not step(done, "Store the baseline").skipped, done.log()
+    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert "Trend over the last 2 runs of the base branch" in summary  # history-size kept 2
+    (row,) = [line for line in summary.splitlines() if line.startswith("| `t.py::moves` | `")]
+    assert row.endswith("| `█▃\\|▁` | 2.00 | 0.50 | -75% |")  # per worker: x2, x1, head x0.5
+
+
+@pytest.mark.parametrize(("author", "passes"), [("maintainer", True), ("mallory", False)])
+def test_a_regression_acknowledged_per_test_by_a_member_passes(
+    job: Job, github: GitHubStub, author: str, passes: bool
+) -> None:
+    seed_baseline(job)
+    github.comments[60] = (author, "Intended: the new codec.\nparscale-ack: `t.py::moves`")
+    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression"
+    assert done.failed is not passes, done.log()
+    assert ("- `t.py::moves` by maintainer" in summary) is passes

@@ -21,6 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKFLOWS = sorted([*ROOT.glob(".github/workflows/*.yml"), *ROOT.glob("examples/workflows/*.yml")])
 ACTION = ROOT / "action.yml"
+ACTIONS = [ACTION, ROOT / "comment" / "action.yml"]  # the gate and its trusted comment job
 
 
 @pytest.fixture(scope="module")
@@ -77,29 +78,28 @@ def as_workflow(action: dict[str, Any]) -> dict[str, Any]:
         name: {"description": spec["description"], "type": "string", "required": False}
         for name, spec in action["inputs"].items()
     }
-    outputs = {name: spec["value"] for name, spec in action["outputs"].items()}
+    outputs = {name: spec["value"] for name, spec in (action.get("outputs") or {}).items()}
+    job: dict[str, Any] = {"runs-on": "ubuntu-latest", "steps": action["runs"]["steps"]}
+    if outputs:
+        job["outputs"] = outputs
     return {
         "name": action["name"],
         "on": {"workflow_call": {"inputs": inputs}},
         "permissions": {},
-        "jobs": {
-            "action": {
-                "runs-on": "ubuntu-latest",
-                "outputs": outputs,
-                "steps": action["runs"]["steps"],
-            }
-        },
+        "jobs": {"action": job},
     }
 
 
-def test_action_steps_pass_actionlint(actionlint: list[str]) -> None:
-    workflow = yaml.safe_dump(as_workflow(load(ACTION)), sort_keys=False)
-    assert lint(actionlint, workflow, "action.yml (as a workflow)") == ""
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda path: path.parent.name or "action")
+def test_action_steps_pass_actionlint(actionlint: list[str], path: Path) -> None:
+    workflow = yaml.safe_dump(as_workflow(load(path)), sort_keys=False)
+    assert lint(actionlint, workflow, f"{path.name} (as a workflow)") == ""
 
 
-def test_action_metadata_is_complete_and_consistent() -> None:
-    action = load(ACTION)
-    text = ACTION.read_text()
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda path: path.parent.name or "action")
+def test_action_metadata_is_complete_and_consistent(path: Path) -> None:
+    action = load(path)
+    text = path.read_text()
     assert action["runs"]["using"] == "composite"
     for name, spec in action["inputs"].items():
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name), name
@@ -112,10 +112,13 @@ def test_action_metadata_is_complete_and_consistent() -> None:
         if "run" in step:
             assert step["shell"] == "bash"
             assert "${{" not in step["run"], "inputs reach scripts through env only"
-    for spec in action["outputs"].values():
+    for spec in (action.get("outputs") or {}).values():
         assert re.fullmatch(r"\$\{\{ steps\.([a-z]+)\.outputs\.[a-z-]+ \}\}", spec["value"])
         assert spec["value"].split(".")[1] in ids
-    assert {"verdict", "regressions", "report-path", "results-path"} <= set(action["outputs"])
+    if path == ACTION:
+        assert {"verdict", "regressions", "report-path", "results-path"} <= set(action["outputs"])
+        provenance = {"baseline-source", "baseline-commit", "baseline-age"}
+        assert provenance <= set(action["outputs"])
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
@@ -136,3 +139,46 @@ def test_workflow_permissions_are_minimal(path: Path) -> None:
         for name in writers:
             for step in workflow["jobs"][name]["steps"]:
                 assert "ref" not in (step.get("with") or {}), "no checkout of the PR head"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_every_checkout_drops_its_credentials(path: Path) -> None:
+    """The PR's code runs after the checkout; a persisted git token would be its to use."""
+    for job in load(path)["jobs"].values():
+        for step in job.get("steps", []):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert (step.get("with") or {}).get("persist-credentials") is False, path.name
+
+
+def weekly_runs(cron: str) -> int:
+    """How many days a week a cron line fires (the day-of-week field; * is every day)."""
+    days = cron.split()[4]
+    if days == "*":
+        return 7
+    return len({day for part in days.split(",") for day in _day_range(part)})
+
+
+def _day_range(part: str) -> range:
+    low, _, high = part.partition("-")
+    return range(int(low), int(high or low) + 1)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "examples/workflows/parscale-baseline.yml", ROOT / ".github/workflows/parscale.yml"],
+    ids=lambda path: path.name,
+)
+def test_baseline_refreshes_run_twice_a_week_one_at_a_time(path: Path) -> None:
+    workflow = load(path)
+    crons = [entry["cron"] for entry in workflow[True]["schedule"]]
+    assert sum(weekly_runs(cron) for cron in crons) >= 2  # caches go after 7 days unused
+    assert "concurrency" in workflow, "an older push must not finish last"
+
+
+def test_the_comment_workflows_never_post_artifact_markdown() -> None:
+    for path in WORKFLOWS:
+        text = path.read_text()
+        if "workflow_run" in text:
+            assert "report.md" not in text.replace("report.md, which", ""), path.name
+            assert "pip install --quiet pytest-parscale" not in text  # no unpinned install
+            assert re.search(r"uses: (\./comment|OWNER/pytest-parscale/comment@v1)", text)

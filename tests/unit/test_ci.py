@@ -1,4 +1,5 @@
-"""``parscale ci``: event reading, cache keys, outputs and the comment, without GitHub.
+"""``parscale ci`` and its GitHub calls (github.py): events, cache keys, outputs,
+comments, artifacts and acceptances, without GitHub.
 
 The REST calls go to an injected function; nothing here opens a socket.
 """
@@ -9,14 +10,16 @@ import io
 import json
 import re
 import urllib.error
+import zipfile
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_parscale import ci
+from pytest_parscale import ci, github
 from pytest_parscale.cli import main, parser
+from pytest_parscale.errors import BaselineError
 from pytest_parscale.results import document, write_atomic
 from tests.records import MACHINE, record, scaled
 
@@ -66,12 +69,14 @@ def test_a_push_to_a_branch_stores_its_baseline_a_tag_does_not() -> None:
 
 def test_cache_keys_restore_by_branch_prefix_and_save_per_run(tmp_path: Path) -> None:
     env = pull_request_env(tmp_path)
-    keys = ci.cache_keys(ci.read_event(env), "py3.12, fast", env)
+    keys = ci.cache_keys(ci.read_event(env), "py3.12, fast", env, "Linux-py3.12-2c-abcd1234")
     assert keys == {
-        "restore-prefix": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-",
-        "save-key": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-55-2",
+        "restore-prefix": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-Linux-py3.12-2c-abcd1234-",
+        "restore-fallback": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-",
+        "save-key": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-Linux-py3.12-2c-abcd1234-55-2",
     }
     assert keys["save-key"].startswith(keys["restore-prefix"])
+    assert keys["restore-prefix"].startswith(keys["restore-fallback"])
 
 
 def test_plan_writes_its_outputs_to_github_output(tmp_path: Path) -> None:
@@ -89,31 +94,51 @@ def test_an_output_must_be_one_line() -> None:
 
 
 def test_marker_keeps_html_comments_closed() -> None:
-    assert ci.marker("a --> <b>") == "<!-- pytest-parscale:a_b_ -->"
+    assert github.marker("a --> <b>") == "<!-- pytest-parscale:a_b_ -->"
 
 
 def test_a_long_report_is_cut_at_a_line_with_a_note() -> None:
-    body = ci.comment_body("row\n" * 30_000, "default")
+    body = github.comment_body("row\n" * 30_000, "default")
     assert len(body) < 65_536
     assert body.endswith("_Report truncated; the full report is in the job summary._\n")
 
 
-class FakeGitHub:
-    """Answers the comment endpoints from a dict; records every request."""
+def http_error(url: str, code: int) -> urllib.error.HTTPError:
+    return urllib.error.HTTPError(url, code, "refused", Message(), io.BytesIO())
 
-    def __init__(self, comments: dict[int, str], head_sha: str = "abc") -> None:
+
+class FakeGitHub:
+    """Answers the comment endpoints from a dict; records every request.
+
+    ``login`` None plays GITHUB_TOKEN (``GET /user`` refused, comments by the bot);
+    a name plays a personal token. ``authors`` says who wrote a listed comment.
+    """
+
+    def __init__(
+        self, comments: dict[int, str], head_sha: str = "abc", login: str | None = None
+    ) -> None:
         self.comments = comments
         self.head_sha = head_sha
+        self.login = login
+        self.authors: dict[int, str] = {}
         self.seen: list[tuple[str, str]] = []
 
-    def __call__(self, request: ci.Request, token: str) -> Any:
+    def __call__(self, request: github.Request, token: str) -> Any:
         assert token == "t0ken"
         self.seen.append((request.method, request.url))
+        if request.url.endswith("/user"):
+            if self.login is None:
+                raise http_error(request.url, 403)
+            return {"login": self.login}
         if request.method == "GET" and "/pulls/" in request.url:
             return {"head": {"sha": self.head_sha}}
         if request.method == "GET":
             page = int(request.url.rsplit("page=", 1)[1])
-            items = [{"id": key, "body": body} for key, body in self.comments.items()]
+            me = self.login or github.GITHUB_ACTIONS_BOT
+            items = [
+                {"id": key, "user": {"login": self.authors.get(key, me)}, "body": body}
+                for key, body in self.comments.items()
+            ]
             return items[(page - 1) * 100 : page * 100]
         assert request.body is not None
         if request.method == "PATCH":
@@ -125,7 +150,7 @@ class FakeGitHub:
 
 
 def upsert(fake: FakeGitHub, body: str, key: str = "default", **extra: Any) -> str:
-    return ci.upsert_comment(
+    return github.upsert_comment(
         repository="octo/widgets",
         number=12,
         body=body,
@@ -140,16 +165,19 @@ def upsert(fake: FakeGitHub, body: str, key: str = "default", **extra: Any) -> s
 def test_the_comment_is_created_then_updated_in_place_past_the_first_page() -> None:
     others = {number: "someone else" for number in range(1, 151)}
     fake = FakeGitHub(others)
-    assert upsert(fake, ci.comment_body("first", "default")) == "created comment 151"
-    assert upsert(fake, ci.comment_body("second", "default")) == "updated comment 151"
+    fake.authors = {number: "someone" for number in others}
+    assert upsert(fake, github.comment_body("first", "default")) == "created comment 151"
+    assert upsert(fake, github.comment_body("second", "default")) == "updated comment 151"
     assert fake.comments[151] == "<!-- pytest-parscale:default -->\nsecond"
     assert len(fake.comments) == 151
     assert fake.seen[-1] == ("PATCH", "https://api.example/repos/octo/widgets/issues/comments/151")
 
 
 def test_a_matrix_job_with_another_key_gets_its_own_comment() -> None:
-    fake = FakeGitHub({1: ci.comment_body("py3.11", "py3.11")})
-    assert upsert(fake, ci.comment_body("py3.12", "py3.12"), key="py3.12") == "created comment 2"
+    fake = FakeGitHub({1: github.comment_body("py3.11", "py3.11")})
+    assert (
+        upsert(fake, github.comment_body("py3.12", "py3.12"), key="py3.12") == "created comment 2"
+    )
 
 
 def test_workflow_run_comment_refuses_a_pull_request_at_another_commit() -> None:
@@ -163,7 +191,7 @@ def test_workflow_run_comment_refuses_a_pull_request_at_another_commit() -> None
 def test_a_read_only_token_warns_instead_of_failing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def forbidden(request: ci.Request, token: str) -> Any:
+    def forbidden(request: github.Request, token: str) -> Any:
         raise urllib.error.HTTPError(request.url, 403, "Forbidden", Message(), io.BytesIO())
 
     report = tmp_path / "report.md"
@@ -237,18 +265,27 @@ def test_workflow_run_comment_reads_the_number_from_the_artifact(
     env = {"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_REPOSITORY": "octo/widgets"}
     env["GITHUB_TOKEN"] = "t0ken"
 
+    head, baseline = tmp_path / "head.json", tmp_path / "baseline"
+    write_atomic(head, document([scaled(record(), 0.5)], dict(MACHINE), [], None))
+    write_atomic(baseline / "results.json", document([record()], dict(MACHINE), [], None))
+    judge_again = ["--results", str(head), "--baseline-dir", str(baseline)]
+
     def comment(*extra: str) -> int:
-        argv = ["ci", "comment", "--report", str(report), "--pr-file", str(pull), *extra]
+        argv = ["ci", "comment", *judge_again, "--pr-file", str(pull), *extra]
         return ci.main(parser().parse_args(argv), env, send=fake)
 
     assert comment("--expect-head-sha", "abc") == 0
-    assert fake.comments == {1: "<!-- pytest-parscale:default -->\n### report\n"}
+    assert list(fake.comments) == [1]
+    assert fake.comments[1].startswith("<!-- pytest-parscale:default -->\n### :x: pytest-parscale")
     assert comment("--expect-head-sha", "new") == 0  # the PR moved on: a notice only
     assert "::notice::pytest-parscale: pull request 12 is not at commit new" in (
         capsys.readouterr().out
     )
+    posted = ["ci", "comment", "--report", str(report), "--pr-file", str(pull)]
+    with pytest.raises(BaselineError, match="must judge --results itself"):
+        ci.main(parser().parse_args(posted), env, send=fake)  # never the artifact's Markdown
     pull.write_text(json.dumps({"number": "12; rm -rf /"}))
-    assert main(["ci", "comment", "--report", str(report), "--pr-file", str(pull)]) == 2
+    assert main(["ci", "comment", *judge_again, "--pr-file", str(pull)]) == 2
 
 
 def test_a_missing_results_file_is_an_error_naming_it(tmp_path: Path) -> None:
@@ -282,3 +319,267 @@ def test_a_push_whose_pytest_failed_keeps_the_old_baseline(tmp_path: Path) -> No
     assert not (tmp_path / "baseline").exists()
     assert "pytest exited with code 1: failing tests fail this job" in outcome.report
     assert "stored as the baseline" not in outcome.report
+
+
+def test_a_personal_token_edits_only_its_own_login_s_comment() -> None:
+    tag = github.comment_body("theirs", "default")
+    fake = FakeGitHub({1: tag, 2: tag}, login="parscale-bot")
+    fake.authors = {1: "mallory", 2: "parscale-bot"}
+    assert upsert(fake, github.comment_body("ours", "default")) == "updated comment 2"
+    assert fake.comments[1] == tag
+    bot = FakeGitHub({1: tag})  # GITHUB_TOKEN: /user refused, the bot's comment is ours
+    bot.authors = {1: "github-actions[bot]"}
+    assert upsert(bot, github.comment_body("ours", "default")) == "updated comment 1"
+    planted = FakeGitHub({1: tag})
+    planted.authors = {1: "mallory"}
+    assert upsert(planted, github.comment_body("ours", "default")) == "created comment 2"
+    assert planted.comments[1] == tag
+
+
+def test_a_merge_queue_run_judges_against_its_base_branch(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    queue = {"base_ref": "refs/heads/main", "head_ref": "gh-readonly-queue/main/pr-3-abc"}
+    event.write_text(json.dumps({"merge_group": {**queue, "head_sha": "abc"}}))
+    env = {
+        "GITHUB_EVENT_NAME": "merge_group",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REF": "refs/heads/gh-readonly-queue/main/pr-3-abc",
+    }
+    read = ci.read_event(env)
+    assert (read.branch, read.head_sha, read.merge_queue) == ("main", "abc", True)
+    assert not read.stores_baseline
+
+
+def test_the_environment_identity_and_what_changed() -> None:
+    assert ci.cpu_family("Intel(R) Xeon(R) CPU E5-2673 v4 @ 2.30GHz") == "Intel Xeon E5-2673 v4"
+    assert ci.cpu_family("AMD EPYC 7763 64-Core Processor") == "AMD EPYC 7763"
+    base = {**MACHINE, "platform": "Linux-6.5-x86_64", "python": "3.11.7", "start_method": "fork"}
+    env = ci.environment(base)
+    assert env == {
+        "os": "Linux",
+        "cpu": ci.cpu_family(MACHINE["cpu_model"]),
+        "cores": "2",
+        "python": "3.11",
+    }
+    assert ci.environment_changes(base, {**base, "python": "3.11.9"}) == []  # same minor
+    head = {**base, "python": "3.12.1", "usable_cores": 4, "start_method": "spawn"}
+    assert ci.environment_changes(base, head) == [
+        "usable cores 2 -> 4",
+        "Python 3.11 -> 3.12",
+        "start method fork -> spawn",
+    ]
+    assert ci.environment_key(env) != ci.environment_key(ci.environment(head))
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return data.getvalue()
+
+
+class Artifacts:
+    """The artifact list and download endpoints."""
+
+    def __init__(self, listed: list[dict[str, Any]], archive: bytes = b"") -> None:
+        self.listed, self.archive = listed, archive
+
+    def __call__(self, request: github.Request, token: str) -> Any:
+        if "/actions/artifacts?" in request.url:
+            assert "name=pytest-parscale-baseline-k" in request.url
+            return {"artifacts": self.listed}
+        assert request.raw
+        return self.archive
+
+
+def artifact(run: int, branch: str = "main", expired: bool = False) -> dict[str, Any]:
+    return {
+        "name": "pytest-parscale-baseline-k",
+        "expired": expired,
+        "created_at": f"2026-11-{run:02d}T00:00:00Z",
+        "archive_download_url": f"https://dl/{run}",
+        "workflow_run": {"head_branch": branch},
+    }
+
+
+def fetch(send: Any, target: Path) -> tuple[str, str]:
+    return github.fetch_baseline(
+        repository="octo/widgets",
+        branch="main",
+        baseline_key="k",
+        target=target,
+        wanted=("results.json", "provenance.json"),
+        token="t",
+        api_url="https://api",
+        send=send,
+    )
+
+
+def test_the_baseline_artifact_tells_an_eviction_from_a_first_run(tmp_path: Path) -> None:
+    assert fetch(Artifacts([]), tmp_path / "a") == ("none", "first-run")
+    assert fetch(Artifacts([artifact(1, "other")]), tmp_path / "a") == ("none", "first-run")
+    assert fetch(Artifacts([artifact(1, expired=True)]), tmp_path / "a") == ("none", "evicted")
+    archive = zip_of({"results.json": b"{}", "../../evil": b"x", "provenance.json": b"{}"})
+    send = Artifacts([artifact(1), artifact(3), artifact(2, expired=True)], archive)
+    seen: list[str] = []
+
+    def spy(request: github.Request, token: str) -> Any:
+        seen.append(request.url)
+        return send(request, token)
+
+    assert fetch(spy, tmp_path / "b") == ("artifact", "restored")
+    assert seen[-1] == "https://dl/3"  # the newest live one
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["provenance.json", "results.json"]
+    assert not (tmp_path / "evil").exists()
+
+
+def test_a_missing_baseline_passes_warns_or_fails_by_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = ci.load(write_head(tmp_path))
+    none = ci.Baseline(None, "none", "", None)
+    for policy, gate, level in (
+        ("pass", False, None),
+        ("warn", False, "warning"),
+        ("fail", True, "error"),
+    ):
+        options = ci.RunOptions(on_missing_baseline=policy, baseline_history="evicted")
+        judged = ci.judge(head, none, options, "main", stores=False)
+        assert (judged.verdict, judged.gate) == ("no-baseline", gate)
+        assert "was stored before but is gone" in judged.lines[2]
+        out = capsys.readouterr().out
+        assert (f"::{level}::" in out) if level else out == ""
+    stored = ci.judge(head, none, ci.RunOptions(on_missing_baseline="fail"), "main", stores=True)
+    assert not stored.gate  # the run that stores the first baseline never fails for lacking one
+
+
+def write_head(tmp_path: Path) -> Path:
+    path = tmp_path / "head.json"
+    write_atomic(path, document([record()], dict(MACHINE), [], None))
+    return path
+
+
+def test_flagged_regressions_pass_through_the_confirmation_seam(tmp_path: Path) -> None:
+    head = ci.load(write_head(tmp_path))
+    write_atomic(
+        tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
+    )
+    baseline = ci.load_baseline(tmp_path / "b", "cache")
+    judged = ci.judge(head, baseline, ci.RunOptions(), "main", stores=False)
+    assert judged.flagged == [record().nodeid]
+    assert ci.confirm_regressions(judged.flagged) == judged.flagged
+    assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, True)
+
+
+def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: Path) -> None:
+    head = ci.load(write_head(tmp_path))
+    machine = {**MACHINE, "python": "3.12.1", "usable_cores": 4}
+    write_atomic(tmp_path / "b" / "results.json", document([record()], machine, [], None))
+    judged = ci.judge(
+        head, ci.load_baseline(tmp_path / "b", "cache"), ci.RunOptions(), "main", False
+    )
+    text = "\n".join(judged.lines)
+    assert "different environments: Python 3.12 -> 3.11" in text
+    assert "usable cores 4 -> 2" not in text  # said once, by the report's machine warning
+    assert "different usable cores (baseline 4, head 2)" in text
+
+
+def test_the_history_keeps_the_last_runs_oldest_first(tmp_path: Path) -> None:
+    event = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
+    for index in range(4):
+        path = tmp_path / f"h{index}.json"
+        write_atomic(path, document([scaled(record(), 1 + index)], dict(MACHINE), [], None))
+        head = ci.Head(ci.load(path), path, 0)
+        ci.store(head, tmp_path / "b", event, {}, keep=3)
+    names = sorted(p.name for p in (tmp_path / "b" / "history").iterdir())
+    assert names == ["000002-unknown.json", "000003-unknown.json", "000004-unknown.json"]
+    history = ci.load_baseline(tmp_path / "b", "cache").history
+    assert [round(run.records[record().nodeid].speedup.estimate) for run in history] == [4, 6, 8]
+
+
+def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
+    def api(labels: list[str]) -> Any:
+        def send(request: github.Request, token: str) -> Any:
+            if request.url.endswith("/pulls/3"):
+                return {"labels": [{"name": name} for name in labels]}
+            events = [{"event": "labeled", "actor": {"login": "lead"}, "label": {"name": "x"}}]
+            events.append(
+                {
+                    "event": "labeled",
+                    "actor": {"login": "maintainer"},
+                    "label": {"name": github.ACCEPT_LABEL},
+                }
+            )
+            return events
+
+        return send
+
+    env = {"GITHUB_TOKEN": "t"}
+    assert github.accepted_by("o/r", 3, None, env, api([github.ACCEPT_LABEL])) == "maintainer"
+    assert github.accepted_by("o/r", 3, None, env, api(["other"])) is None
+    assert (
+        github.accepted_by("o/r", 3, ["other"], env, api([github.ACCEPT_LABEL])) is None
+    )  # payload wins
+
+
+def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
+    head = ci.load(write_head(tmp_path))
+    write_atomic(
+        tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
+    )
+    baseline = ci.load_baseline(tmp_path / "b", "cache")
+    judged = ci.judge(
+        head, baseline, ci.RunOptions(acceptance=github.Acceptance("@lead")), "main", False
+    )
+    assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
+    assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
+
+
+def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> None:
+    def send(request: github.Request, token: str) -> Any:
+        if request.url.endswith("/user"):
+            raise http_error(request.url, 403)
+        return [
+            {
+                "user": {"login": "lead"},
+                "author_association": "OWNER",
+                "body": "ok\nparscale-ack: a",
+            },
+            {
+                "user": {"login": "pr-author"},
+                "author_association": "CONTRIBUTOR",
+                "body": "parscale-ack: b",
+            },
+            {
+                "user": {"login": github.GITHUB_ACTIONS_BOT},
+                "author_association": "MEMBER",
+                "body": "parscale-ack: c",
+            },
+            {
+                "user": {"login": "dev"},
+                "author_association": "MEMBER",
+                "body": "  parscale-ack: `d[x]`",
+            },
+        ]
+
+    assert github.acknowledged_tests("o/r", 3, {"GITHUB_TOKEN": "t"}, send) == {
+        "a": "lead",
+        "d[x]": "dev",
+    }
+
+
+def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
+    head = ci.load(write_head(tmp_path))
+    write_atomic(
+        tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
+    )
+    baseline = ci.load_baseline(tmp_path / "b", "cache")
+    acked = github.Acceptance(tests={record().nodeid: "lead"})
+    judged = ci.judge(head, baseline, ci.RunOptions(acceptance=acked), "main", False)
+    assert (judged.regressions, judged.gate) == (1, False)
+    other = github.Acceptance(tests={"t.py::else": "lead"})
+    assert ci.judge(head, baseline, ci.RunOptions(acceptance=other), "main", False).gate
+    text = github.Acceptance("lead", {"a": "b"}).to_json()
+    assert github.Acceptance.from_json(text) == github.Acceptance("lead", {"a": "b"})
+    assert github.Acceptance.from_json("") == github.Acceptance()

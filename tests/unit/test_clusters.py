@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from pytest_parscale.backends._remote import Cluster, redacted
-from pytest_parscale.diffreport import md, render_markdown, render_text, summary_lines
+from pytest_parscale.diffreport import code, md, render_markdown, render_text, summary_lines
 from pytest_parscale.parametrize import plan_cluster
 from pytest_parscale.regression import Status, compare_records, compare_results
 from pytest_parscale.results import Record
@@ -93,7 +93,7 @@ def test_reports_say_when_engines_were_mixed() -> None:
     markdown = render_markdown(changes, base, head, DEFAULT_FAIL_ON)
     assert "> :warning: " + md("1 test was not compared: measured on an embedded") in markdown
     assert "#### Not compared: embedded engine on one side, cluster on the other (1)" in markdown
-    assert "- " + md("t.py::a") + ": " + md("not compared: the baseline ran on an") in markdown
+    assert "- " + code("t.py::a") + ": " + md("not compared: the baseline ran on an") in markdown
     text = render_text(changes, base, head, DEFAULT_FAIL_ON)
     assert "warning: 1 test was not compared" in text
     assert "note: t.py::a: not compared" in text

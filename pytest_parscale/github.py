@@ -1,0 +1,322 @@
+"""The GitHub side of the Action: REST calls, comments, artifacts, acceptances.
+
+Everything that talks to the GitHub API lives here, behind an injectable
+``Transport`` so tests never reach the network; ci.py decides what to do with
+the answers. Trust rules are in docs/github-action.md: only the token's own
+comment is edited, only maintainers accept a regression, and an artifact is data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.errors import BaselineError
+
+COMMENT_LIMIT = 65_000  # GitHub refuses comment bodies above 65,536 characters
+ACCEPT_LABEL = "parscale-accept"
+
+
+def annotate(level: str, message: str) -> None:
+    """A workflow command: shows in the run's annotations as well as the log."""
+    print(f"::{level}::{message.replace('%', '%25').replace(chr(10), '%0A')}")
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    url: str
+    body: Mapping[str, Any] | None = None
+    raw: bool = False  # the answer is bytes (an artifact's zip), not JSON
+
+
+Transport = Callable[[Request, str], Any]
+"""Sends a request with a token and returns the decoded JSON (raises HTTPError)."""
+
+
+def urllib_transport(request: Request, token: str) -> Any:
+    """The real GitHub REST call; the only place that touches the network."""
+    data = json.dumps(request.body).encode() if request.body is not None else None
+    http = urllib.request.Request(request.url, data=data, method=request.method)
+    http.add_header("Accept", "application/vnd.github+json")
+    http.add_header("X-GitHub-Api-Version", "2022-11-28")
+    # unredirected: an artifact download redirects to storage that must not see the token
+    http.add_unredirected_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        http.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(http, timeout=30) as response:
+        answer = response.read()
+    return answer if request.raw else json.loads(answer or b"null")
+
+
+def marker(key: str) -> str:
+    """The hidden line that finds our comment again; one per baseline key (matrix job)."""
+    return f"<!-- pytest-parscale:{re.sub(r'[^A-Za-z0-9._]+', '_', key)} -->"
+
+
+def comment_body(report: str, key: str) -> str:
+    if len(report) > COMMENT_LIMIT:
+        cut = report[:COMMENT_LIMIT].rsplit("\n", 1)[0]
+        report = cut + "\n\n_Report truncated; the full report is in the job summary._\n"
+    return f"{marker(key)}\n{report}"
+
+
+GITHUB_ACTIONS_BOT = "github-actions[bot]"  # who GITHUB_TOKEN comments as
+
+
+def token_login(repo_api: str, token: str, send: Transport) -> str:
+    """The login the token writes comments as; only its own comments are ever edited.
+
+    A personal or app token answers ``GET /user``; the workflow's GITHUB_TOKEN cannot
+    (403, "Resource not accessible by integration") and always writes as
+    ``github-actions[bot]``.
+    """
+    api = repo_api.split("/repos/", 1)[0]
+    try:
+        user = send(Request("GET", f"{api}/user"), token)
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403, 404):
+            return GITHUB_ACTIONS_BOT
+        raise
+    login = user.get("login") if isinstance(user, dict) else None
+    return str(login) if login else GITHUB_ACTIONS_BOT
+
+
+def upsert_comment(
+    *,
+    repository: str,
+    number: int,
+    body: str,
+    key: str,
+    token: str,
+    api_url: str = "https://api.github.com",
+    expect_head_sha: str | None = None,
+    send: Transport = urllib_transport,
+) -> str:
+    """Create or update the one comment of ours carrying ``marker(key)``; says what it did.
+
+    Only a comment written by the token's own login is updated: anyone can post a
+    comment starting with the marker, and editing theirs would let them rewrite the
+    verdict later (docs/github-action.md, "Comments only the bot owns").
+    ``expect_head_sha`` guards the workflow_run pattern: the PR number comes from an
+    artifact the PR's own code produced, so the comment goes only to the pull
+    request whose head really is the commit that was tested.
+    """
+    repo_url = f"{api_url.rstrip('/')}/repos/{repository}"
+    if expect_head_sha is not None:
+        pull = send(Request("GET", f"{repo_url}/pulls/{number}"), token)
+        if (pull.get("head") or {}).get("sha") != expect_head_sha:
+            raise ValueError(
+                f"pull request {number} is not at commit {expect_head_sha}; not commenting"
+            )
+    tag = marker(key)
+    login = token_login(repo_url, token, send)
+    page = 1
+    while True:
+        listed = send(
+            Request("GET", f"{repo_url}/issues/{number}/comments?per_page=100&page={page}"), token
+        )
+        for existing in listed:
+            author = (existing.get("user") or {}).get("login")
+            if author == login and str(existing.get("body", "")).startswith(tag):
+                url = f"{repo_url}/issues/comments/{existing['id']}"
+                send(Request("PATCH", url, {"body": body}), token)
+                return f"updated comment {existing['id']}"
+        if len(listed) < 100:
+            break
+        page += 1
+    created = send(Request("POST", f"{repo_url}/issues/{number}/comments", {"body": body}), token)
+    return f"created comment {created.get('id')}"
+
+
+def read_pull_request_number(path: Path) -> int:
+    """The number in an artifact's pull-request.json; anything but a plain int is refused."""
+    number = json.loads(path.read_text(encoding="utf-8")).get("number")
+    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
+        raise BaselineError(path, f"has no pull-request number (found {number!r})")
+    return number
+
+
+# -- artifacts ----------------------------------------------------------------------
+
+ARTIFACT_PREFIX = "pytest-parscale-baseline-"
+ARTIFACT_LIMIT = 50_000_000  # bytes of one file inside the zip; a results file is far less
+
+
+def artifact_name(baseline_key: str) -> str:
+    """The artifact the action uploads beside the cache on every baseline refresh."""
+    return ARTIFACT_PREFIX + re.sub(r"[^A-Za-z0-9._-]+", "_", baseline_key)
+
+
+def fetch_baseline(
+    *,
+    repository: str,
+    branch: str,
+    baseline_key: str,
+    target: Path,
+    wanted: Sequence[str],
+    token: str,
+    api_url: str,
+    send: Transport,
+) -> tuple[str, str]:
+    """The newest unexpired baseline artifact of ``branch`` into ``target``.
+
+    Only the ``wanted`` file names are extracted (the first must be there); no
+    path from the zip is trusted.
+    Returns (source, history): ``("artifact", "restored")``, or ``("none", "evicted")``
+    when the branch had baselines that all expired, or ``("none", "first-run")`` when
+    it never had one. Artifacts live up to 90 days, caches 7 days unused: the
+    artifact list is what tells an evicted baseline from a first run.
+    """
+    name = artifact_name(baseline_key)
+    url = f"{api_url.rstrip('/')}/repos/{repository}/actions/artifacts?name={name}&per_page=100"
+    listed = send(Request("GET", url), token)
+    ours = [
+        artifact
+        for artifact in (listed or {}).get("artifacts", [])
+        if (artifact.get("workflow_run") or {}).get("head_branch") == branch
+        and artifact.get("name") == name
+    ]
+    live = sorted(
+        (artifact for artifact in ours if not artifact.get("expired")),
+        key=lambda artifact: str(artifact.get("created_at", "")),
+        reverse=True,
+    )
+    if not live:
+        return "none", "evicted" if ours else "first-run"
+    newest = live[0]
+    data = send(Request("GET", str(newest["archive_download_url"]), raw=True), token)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for member in archive.infolist():
+            if member.filename not in wanted:
+                continue  # nothing else is read, and no path from the zip is trusted
+            if member.file_size > ARTIFACT_LIMIT:
+                raise BaselineError(Path(member.filename), "in the baseline artifact is too large")
+            target.mkdir(parents=True, exist_ok=True)
+            (target / member.filename).write_bytes(archive.read(member))
+    if not (target / wanted[0]).is_file():
+        return "none", "evicted"
+    return "artifact", "restored"
+
+
+# -- acceptances ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Regressions a trusted person accepted: all (the label) or some (ack comments)."""
+
+    label_by: str | None = None  # who put ACCEPT_LABEL on the pull request
+    tests: Mapping[str, str] = field(default_factory=dict)  # test id -> who acknowledged it
+
+    def to_json(self) -> str:
+        return json.dumps({"label_by": self.label_by, "tests": dict(self.tests)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Acceptance:
+        """The ``ci accept`` step's output; empty means nothing accepted."""
+        if not text.strip():
+            return cls()
+        loaded = json.loads(text)
+        tests = loaded.get("tests") or {}
+        return cls(loaded.get("label_by"), {str(k): str(v) for k, v in tests.items()})
+
+
+def accepted_by(
+    repository: str,
+    number: int,
+    labels: Sequence[str] | None,
+    environ: Mapping[str, str],
+    send: Transport,
+) -> str | None:
+    """Who put ACCEPT_LABEL on the pull request, or None when it does not carry it.
+
+    Decided on the trusted side only: ``labels`` come from GitHub's event payload
+    (None: ask the API), and only people with triage rights can label, so a fork's
+    author cannot accept their own regression. The labeller is read from the
+    issue's events; "a maintainer" when the API does not say.
+    """
+    token = environ.get("GITHUB_TOKEN", "")
+    api = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    repo_url = f"{api}/repos/{repository}"
+    try:
+        if labels is None:
+            pull = send(Request("GET", f"{repo_url}/pulls/{number}"), token)
+            labels = [str(label.get("name")) for label in (pull or {}).get("labels") or []]
+        if ACCEPT_LABEL not in labels:
+            return None
+        events = send(Request("GET", f"{repo_url}/issues/{number}/events?per_page=100"), token)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        if labels is None or ACCEPT_LABEL not in labels:
+            annotate(
+                "warning", f"pytest-parscale: could not read the pull request's labels: {error}"
+            )
+            return None
+        return "a maintainer"
+    labelled = [
+        (event.get("actor") or {}).get("login")
+        for event in events or []
+        if event.get("event") == "labeled"
+        and (event.get("label") or {}).get("name") == ACCEPT_LABEL
+    ]
+    return str(labelled[-1]) if labelled and labelled[-1] else "a maintainer"
+
+
+ACK_PREFIX = "parscale-ack:"
+TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+
+
+def acknowledged_tests(
+    repository: str, number: int, environ: Mapping[str, str], send: Transport
+) -> dict[str, str]:
+    """Test ids acknowledged by ``parscale-ack: <test id>`` lines in pull-request comments.
+
+    Only comments by the repository's owner, members and collaborators count (the
+    API's author_association): the pull request's author from a fork cannot
+    acknowledge their own regression. The token's own comments never count.
+    """
+    token = environ.get("GITHUB_TOKEN", "")
+    api = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    repo_url = f"{api}/repos/{repository}"
+    me = token_login(repo_url, token, send)
+    acks: dict[str, str] = {}
+    page = 1
+    while True:
+        url = f"{repo_url}/issues/{number}/comments?per_page=100&page={page}"
+        listed = send(Request("GET", url), token) or []
+        for comment in listed:
+            login = str((comment.get("user") or {}).get("login") or "")
+            if comment.get("author_association") not in TRUSTED_ASSOCIATIONS or login == me:
+                continue
+            for line in str(comment.get("body", "")).splitlines():
+                if line.strip().startswith(ACK_PREFIX):
+                    nodeid = line.strip()[len(ACK_PREFIX) :].strip().strip("`").strip()
+                    if nodeid:
+                        acks[nodeid] = login
+        if len(listed) < 100:
+            return acks
+        page += 1
+
+
+def acceptance(
+    repository: str,
+    number: int,
+    labels: Sequence[str] | None,
+    environ: Mapping[str, str],
+    send: Transport,
+) -> Acceptance:
+    """The label and the acknowledgements; an API failure accepts nothing, and warns."""
+    try:
+        tests = acknowledged_tests(repository, number, environ, send)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        annotate("warning", f"pytest-parscale: could not read acknowledgements: {error}")
+        tests = {}
+    return Acceptance(accepted_by(repository, number, labels, environ, send), tests)
