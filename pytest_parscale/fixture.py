@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_parscale import measure as engine
+from pytest_parscale.checking import check_lists, equal, short
 from pytest_parscale.errors import (
     ConfigError,
     MapTimeout,
@@ -25,6 +26,7 @@ from pytest_parscale.errors import (
     WorkerCrashed,
 )
 from pytest_parscale.parametrize import plan_cluster
+from pytest_parscale.payloads import payload_block
 from pytest_parscale.regression import still_uncertain
 from pytest_parscale.report import describe_run, requirement_line
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
@@ -45,16 +47,6 @@ if TYPE_CHECKING:
     from pytest_parscale.markers import MarkSpec
     from pytest_parscale.parametrize import ParscaleParam
     from pytest_parscale.session import ParscaleSession
-
-
-def payload_block(size: int, index: int) -> bytes:
-    """Deterministic item ``index`` of ``size`` bytes (a rotating 0..255 pattern)."""
-    return _pattern(size + 256)[index % 256 : index % 256 + size]
-
-
-@functools.lru_cache(maxsize=8)
-def _pattern(length: int) -> bytes:
-    return (bytes(range(256)) * (length // 256 + 1))[:length]
 
 
 def run_serial(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
@@ -79,36 +71,6 @@ def _annotate(error: BaseException, note: str) -> None:
     add_note = getattr(error, "add_note", None)
     if add_note is not None:
         add_note(note)
-
-
-def _equal(left: Any, right: Any) -> bool:
-    try:
-        return bool(left == right)
-    except (ValueError, TypeError):  # array-likes: compare element-wise
-        return bool((left == right).all())
-
-
-def check_lists(reference: Sequence[Any], result: Sequence[Any]) -> None:
-    """Raise ResultMismatch naming the first item whose parallel result differs."""
-    if len(reference) != len(result):
-        raise ResultMismatch(
-            f"the parallel run returned {len(result)} results for {len(reference)} items"
-        )
-    try:
-        if reference == result:
-            return
-    except (ValueError, TypeError):
-        pass
-    for index, (expected, got) in enumerate(zip(reference, result, strict=False)):
-        if not _equal(expected, got):
-            raise ResultMismatch(
-                f"result {index} differs: serial {_short(expected)} != parallel {_short(got)}"
-            )
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Parscale:
@@ -308,10 +270,10 @@ class Parscale:
         def compare(reference: Any, result: Any) -> None:
             if check is False:
                 return
-            same = check(reference, result) if callable(check) else _equal(reference, result)
+            same = check(reference, result) if callable(check) else equal(reference, result)
             if not same:
                 raise ResultMismatch(
-                    f"serial and parallel results differ: {_short(reference)} != {_short(result)}"
+                    f"serial and parallel results differ: {short(reference)} != {short(result)}"
                 )
 
         return self._measure(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pytest_parscale.fixture import payload_block
+from pytest_parscale.payloads import payload_block
 
 CPU_N = 200_000
 CPU_ITEMS = 16
