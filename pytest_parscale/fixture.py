@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_parscale import measure as engine
-from pytest_parscale.checking import check_lists, equal, short
+from pytest_parscale.checking import Check, check_lists, check_whole, comparer
 from pytest_parscale.errors import (
     ConfigError,
     MapTimeout,
@@ -26,7 +26,7 @@ from pytest_parscale.errors import (
     WorkerCrashed,
 )
 from pytest_parscale.parametrize import plan_cluster
-from pytest_parscale.payloads import payload_block
+from pytest_parscale.payloads import KINDS, payload
 from pytest_parscale.regression import still_uncertain
 from pytest_parscale.report import describe_run, requirement_line
 from pytest_parscale.results import ChunkAdvice, Projection, Record, RequirementResult
@@ -111,8 +111,13 @@ class Parscale:
         """The engine object (Pool, ProcessPoolExecutor, Dask Client...) for ``measure``."""
         return self._live_executor().native
 
-    def payloads(self, count: int, size: int | None = None) -> list[bytes]:
-        """``count`` deterministic bytes items of ``size`` (default: this test's size)."""
+    def payloads(self, count: int, size: int | None = None, kind: str = "bytes") -> list[Any]:
+        """``count`` deterministic items of ``kind`` whose pickled size is ``size``
+        (default: this test's size); kind is "bytes", "ndarray" or "dataframe"."""
+        if kind not in KINDS:
+            raise ConfigError(
+                f"{self.nodeid}: parscale.payloads() kind", kind, f"is not one of {KINDS}"
+            )
         size = self.item_size if size is None else size
         if size is None:
             raise ConfigError(
@@ -130,16 +135,25 @@ class Parscale:
                 f"{approx_size(limit)}",
                 pytrace=False,
             )
-        return [payload_block(size, index) for index in range(count)]
+        return [payload(kind, size, index) for index in range(count)]
 
     # -- measuring ------------------------------------------------------------
 
     def map(
-        self, fn: Callable[[Any], Any], items: Iterable[Any], *, chunksize: int | None = None
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        *,
+        chunksize: int | None = None,
+        check: Check = True,
     ) -> list[Any]:
-        """Run fn over items serially and on the backend, check, measure, return results."""
+        """Run fn over items serially and on the backend, check, measure, return results.
+
+        ``check`` compares each item's results as ``measure``'s does (README, "Results").
+        """
         self._claim("map")
         items = list(items)
+        compare = comparer(check, f"{self.nodeid}: parscale.map() check")
         if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
             raise ConfigError(f"{self.nodeid}: parscale.map() chunksize", chunksize, "is not >= 1")
         if self.disabled:
@@ -169,7 +183,7 @@ class Parscale:
             functools.partial(run_serial, fn, items),
             parallel,
             transport=transport,
-            check=check_lists,
+            check=functools.partial(check_lists, compare=compare),
             kind="map",
             item_count=len(items),
             chunksize=executor.effective_chunksize(len(items), chunksize),
@@ -180,7 +194,7 @@ class Parscale:
         if serializer is not None:
             cost = serialisation_cost(*serializer, items, result)
             record.executor["serialisation"] = dataclasses.asdict(cost)
-        advice = self._chunk_advice(executor, fn, items, record)
+        advice = self._chunk_advice(executor, fn, items, record, compare)
         if advice is not None:
             record.chunk_advice = advice
         return list(result)
@@ -208,7 +222,12 @@ class Parscale:
         )
 
     def _chunk_advice(
-        self, executor: Executor, fn: Callable[[Any], Any], items: list[Any], record: Record
+        self,
+        executor: Executor,
+        fn: Callable[[Any], Any],
+        items: list[Any],
+        record: Record,
+        compare: Callable[[Any, Any], str | None],
     ) -> ChunkAdvice | None:
         """When transport dominates, time the seed's chunksize rule against the one used.
 
@@ -234,7 +253,7 @@ class Parscale:
             with_chunks(used if used else None),
             with_chunks(suggested),
             limits=engine.Limits(rounds, rounds, self._settings.max_time),
-            check=check_lists,
+            check=functools.partial(check_lists, compare=compare),
             decided=lambda samples: False,
         )
         serial_median = median(record.serial)
@@ -248,15 +267,17 @@ class Parscale:
         serial: Callable[[], Any],
         parallel: Callable[[], Any],
         transport: Callable[[], Any] | None = None,
-        check: bool | Callable[[Any, Any], bool] = True,
+        check: Check = True,
     ) -> Any:
         """Measure any serial/parallel pair; returns the parallel result.
 
-        ``check`` compares the two results (``==`` by default, or your predicate);
+        ``check`` compares the two results: True (by type, README "Results"), False,
+        your predicate, or a tolerance ``{"rel": .., "abs": ..}``;
         ``transport`` is needed only by the overhead marker: the same parallel
         dispatch with the work taken out.
         """
         self._claim("measure")
+        compare_results = comparer(check, f"{self.nodeid}: parscale.measure() check")
         if self.disabled:
             return serial()
         if self._spec.overhead is not None and transport is None:
@@ -267,20 +288,11 @@ class Parscale:
             )
         self._live_executor()
 
-        def compare(reference: Any, result: Any) -> None:
-            if check is False:
-                return
-            same = check(reference, result) if callable(check) else equal(reference, result)
-            if not same:
-                raise ResultMismatch(
-                    f"serial and parallel results differ: {short(reference)} != {short(result)}"
-                )
-
         return self._measure(
             serial,
             lambda: self._run_parallel(parallel),
             transport=transport,
-            check=compare,
+            check=functools.partial(check_whole, compare=compare_results),
             kind="measure",
             item_count=None,
             chunksize=None,
