@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_parscale import measure as engine
+from pytest_parscale.backends import zerocopy
 from pytest_parscale.checking import Check, check_lists, check_whole, comparer
 from pytest_parscale.errors import (
     ConfigError,
@@ -146,14 +147,20 @@ class Parscale:
         *,
         chunksize: int | None = None,
         check: Check = True,
+        share: bool = False,
     ) -> list[Any]:
         """Run fn over items serially and on the backend, check, measure, return results.
 
         ``check`` compares each item's results as ``measure``'s does (README, "Results").
+        ``share`` also times the map with the items shipped zero-copy (README, "Zero-copy").
         """
         self._claim("map")
         items = list(items)
         compare = comparer(check, f"{self.nodeid}: parscale.map() check")
+        if share and not self.disabled:
+            reason = zerocopy.unsupported(self.backend, items)
+            if reason is not None:
+                pytest.skip(f"share=True: {reason}")
         if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
             raise ConfigError(f"{self.nodeid}: parscale.map() chunksize", chunksize, "is not >= 1")
         if self.disabled:
@@ -194,6 +201,8 @@ class Parscale:
         if serializer is not None:
             cost = serialisation_cost(*serializer, items, result)
             record.executor["serialisation"] = dataclasses.asdict(cost)
+        if share:
+            record.executor["zero_copy"] = self._zero_copy(executor, fn, items, record, compare)
         advice = self._chunk_advice(executor, fn, items, record, compare)
         if advice is not None:
             record.chunk_advice = advice
@@ -220,6 +229,44 @@ class Parscale:
             f"results estimated from item 0) > {self._settings.source_of('memory_limit')} "
             f"{approx_size(limit)} ({self.backend}, {self.workers} workers)"
         )
+
+    def _zero_copy(
+        self,
+        executor: Executor,
+        fn: Callable[[Any], Any],
+        items: list[Any],
+        record: Record,
+        compare: Callable[[Any, Any], str | None],
+    ) -> dict[str, Any]:
+        """The pickled map and the zero-copy one, interleaved on the same warm executor
+        (one task per item for both), as speedups over this test's serial median."""
+        timeout = self._settings.timeout
+
+        def pickled() -> Any:
+            return self._run_parallel(
+                lambda: executor.map(fn, items, chunksize=record.chunksize, timeout=timeout)
+            )
+
+        def shared() -> Any:
+            return self._run_parallel(
+                lambda: zerocopy.shared_map(executor, fn, items, timeout=timeout), items
+            )
+
+        rounds = max(3, min(self._settings.min_rounds, 5))
+        outcome = engine.run(
+            pickled,
+            shared,
+            limits=engine.Limits(rounds, rounds, self._settings.max_time),
+            check=functools.partial(check_lists, compare=compare),
+            decided=lambda samples: False,
+        )
+        serial_median = median(record.serial)
+        return {
+            "method": zerocopy.METHODS[self.backend],
+            "rounds": len(outcome.samples.parallel),
+            "pickle_speedup": serial_median / median(outcome.samples.serial),
+            "shared_speedup": serial_median / median(outcome.samples.parallel),
+        }
 
     def _chunk_advice(
         self,

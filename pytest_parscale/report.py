@@ -182,6 +182,13 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
                 f"{advice.suggested} (len // (4 * workers)) {verdict}: speedup "
                 f"{ratio(advice.speedup)}x -> {ratio(advice.speedup_suggested)}x"
             )
+        zero_copy = record.executor.get("zero_copy")
+        if zero_copy:
+            lines.append(
+                f"zero-copy: {record.nodeid.split('::', 1)[-1]}: {zero_copy['method']} would "
+                f"give {ratio(zero_copy['shared_speedup'])}x (pickled: "
+                f"{ratio(zero_copy['pickle_speedup'])}x, {zero_copy['rounds']} rounds each)"
+            )
     for record in records:
         if record.projection is not None:
             p = record.projection
