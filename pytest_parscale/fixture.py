@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_parscale import deadline
 from pytest_parscale import measure as engine
 from pytest_parscale.backends import zerocopy
 from pytest_parscale.checking import Check, check_lists, check_whole, comparer
@@ -187,7 +188,9 @@ class Parscale:
         if self._spec.overhead is not None or self.item_size is not None:
             transport = self._transport_run(executor, fn, items, chunksize, timeout)
         result = self._measure(
-            functools.partial(run_serial, fn, items),
+            deadline.bounded(
+                functools.partial(run_serial, fn, items), timeout, "the serial reference"
+            ),
             parallel,
             transport=transport,
             check=functools.partial(check_lists, compare=compare),
@@ -336,7 +339,7 @@ class Parscale:
         self._live_executor()
 
         return self._measure(
-            serial,
+            deadline.bounded(serial, self._settings.timeout, "the serial callable"),
             lambda: self._run_parallel(parallel),
             transport=transport,
             check=functools.partial(check_whole, compare=compare_results),
