@@ -11,7 +11,7 @@ pandas and numpy are imported only when such a value appears.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,34 +55,70 @@ def _module(value: Any) -> str:
 
 
 def difference(expected: Any, got: Any, tolerance: Tolerance | None = None) -> str | None:
-    """Where ``got`` differs from ``expected``, in words; None when they agree."""
-    if _module(expected) == "pandas" or _module(got) == "pandas":
-        return _pandas_difference(expected, got, tolerance)
-    if _module(expected) == "numpy" or _module(got) == "numpy":
-        return _numpy_difference(expected, got, tolerance)
-    if isinstance(expected, float) or isinstance(got, float):
-        return _float_difference(expected, got, tolerance)
-    if isinstance(expected, Mapping) and isinstance(got, Mapping):
-        if list(expected) != list(got) and set(expected) != set(got):
-            return f"keys {sorted(map(repr, expected))} != {sorted(map(repr, got))}"
-        for key in expected:
-            found = difference(expected[key], got[key], tolerance)
-            if found is not None:
-                return f"[{key!r}]: {found}"
+    """Where ``got`` differs from ``expected``, in words; None when they agree.
+
+    Plain values (and containers whose differing leaf is plain) read as
+    ``serial X != parallel Y``; a differing frame or array inside a container is
+    named by its path and its first differing position.
+    """
+    found = _locate(expected, got, tolerance)
+    if found is None:
         return None
+    message, detailed = found
+    return message if detailed else f"serial {short(expected)} != parallel {short(got)}"
+
+
+def _locate(expected: Any, got: Any, tolerance: Tolerance | None) -> tuple[str, bool] | None:
+    """(what differs, whether it is a frame/array detail) or None when equal."""
+    if _module(expected) == "pandas" or _module(got) == "pandas":
+        return _detail(_pandas_difference(expected, got, tolerance))
+    if _module(expected) == "numpy" or _module(got) == "numpy":
+        detailed = isinstance(expected, _ndarray_type()) or isinstance(got, _ndarray_type())
+        message = _numpy_difference(expected, got, tolerance)
+        return None if message is None else (message, detailed)
+    if isinstance(expected, float) or isinstance(got, float):
+        message = _float_difference(expected, got, tolerance)
+        return None if message is None else (message, False)
+    if isinstance(expected, Mapping) and isinstance(got, Mapping):
+        if set(expected) != set(got):
+            return f"keys {sorted(map(repr, expected))} != {sorted(map(repr, got))}", False
+        return _first_inner(((key, expected[key], got[key]) for key in expected), tolerance)
     if isinstance(expected, list | tuple) and isinstance(got, list | tuple):
         if type(expected) is not type(got) or len(expected) != len(got):
-            return f"{short(expected)} != {short(got)}"
-        for index, (left, right) in enumerate(zip(expected, got, strict=True)):
-            found = difference(left, right, tolerance)
-            if found is not None:
-                return f"[{index}]: {found}"
-        return None
+            return f"{short(expected)} != {short(got)}", False
+        return _first_inner(
+            (
+                (index, left, right)
+                for index, (left, right) in enumerate(zip(expected, got, strict=True))
+            ),
+            tolerance,
+        )
     try:
         same = bool(expected == got)
     except (ValueError, TypeError):  # another array-like: compare element-wise
         same = bool((expected == got).all())
-    return None if same else f"{short(expected)} != {short(got)}"
+    return None if same else (f"{short(expected)} != {short(got)}", False)
+
+
+def _first_inner(
+    pairs: Iterable[tuple[Any, Any, Any]], tolerance: Tolerance | None
+) -> tuple[str, bool] | None:
+    for key, left, right in pairs:
+        found = _locate(left, right, tolerance)
+        if found is not None:
+            message, detailed = found
+            return f"[{key!r}]: {message}", detailed
+    return None
+
+
+def _detail(message: str | None) -> tuple[str, bool] | None:
+    return None if message is None else (message, True)
+
+
+def _ndarray_type() -> type:
+    import numpy
+
+    return numpy.ndarray
 
 
 def _float_difference(expected: Any, got: Any, tolerance: Tolerance | None) -> str | None:

@@ -50,12 +50,13 @@ def test_an_array_mismatch_names_position_dtype_and_shape() -> None:
 
 
 def test_floats_are_exact_by_default_and_within_a_tolerance_when_asked() -> None:
-    assert difference(0.1 + 0.2, 0.3) == "0.30000000000000004 != 0.3"
+    assert difference(0.1 + 0.2, 0.3) == "serial 0.30000000000000004 != parallel 0.3"
     close = comparer({"rel": 1e-9}, "here")
     assert close(0.1 + 0.2, 0.3) is None
     assert close(numpy.array([0.1 + 0.2]), numpy.array([0.3])) is None
     assert close(frame([0.1 + 0.2, 1.0, 2.0]), frame([0.3, 1.0, 2.0])) is None
-    assert close(1.0, 1.1) == "1.0 != 1.1"
+    assert close(1.0, 1.1) == "serial 1.0 != parallel 1.1"
+    assert difference((1, 2), (1, 3)) == "serial (1, 2) != parallel (1, 3)"
 
 
 def test_a_list_mismatch_names_the_item_and_the_path_inside_it() -> None:
