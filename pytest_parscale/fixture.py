@@ -255,21 +255,36 @@ class Parscale:
                 lambda: zerocopy.shared_map(executor, fn, items, timeout=timeout), items
             )
 
+        transport = None
+        if record.transport_share is not None:  # the pickled map's share was measured
+            stub = self._transport_stub(executor, fn, items)
+
+            def transport() -> Any:
+                return self._run_parallel(
+                    lambda: zerocopy.shared_map(executor, stub, items, timeout=timeout)
+                )
+
         rounds = max(3, min(self._settings.min_rounds, 5))
         outcome = engine.run(
             pickled,
             shared,
+            transport=transport,
             limits=engine.Limits(rounds, rounds, self._settings.max_time),
             check=functools.partial(check_lists, compare=compare),
             decided=lambda samples: False,
         )
+        samples = outcome.samples
         serial_median = median(record.serial)
-        return {
+        found: dict[str, Any] = {
             "method": zerocopy.METHODS[self.backend],
-            "rounds": len(outcome.samples.parallel),
-            "pickle_speedup": serial_median / median(outcome.samples.serial),
-            "shared_speedup": serial_median / median(outcome.samples.parallel),
+            "rounds": len(samples.parallel),
+            "pickle_speedup": serial_median / median(samples.serial),
+            "shared_speedup": serial_median / median(samples.parallel),
         }
+        if record.transport_share is not None and samples.transport:
+            found["pickle_transport_share"] = record.transport_share.estimate
+            found["shared_transport_share"] = median(samples.transport) / median(samples.parallel)
+        return found
 
     def _chunk_advice(
         self,
@@ -458,14 +473,20 @@ class Parscale:
         timeout: float,
     ) -> Callable[[], Any]:
         """The same map with fn replaced by a stub returning results of the same size."""
+        stub = self._transport_stub(executor, fn, items)
+        return lambda: self._run_parallel(
+            lambda: executor.map(stub, items, chunksize=chunksize, timeout=timeout)
+        )
+
+    def _transport_stub(
+        self, executor: Executor, fn: Callable[[Any], Any], items: list[Any]
+    ) -> TransportStub:
+        """A function that does no work and returns results as large as fn's."""
         serializer = executor.serializer()
         sample = items[:: max(1, len(items) // 64)][:64]
         dumps = serializer[0] if serializer else pickle.dumps
         result_bytes = mean_payload(dumps, run_serial(fn, sample)) - len(dumps(b""))
-        stub = TransportStub(max(0, int(result_bytes)))
-        return lambda: self._run_parallel(
-            lambda: executor.map(stub, items, chunksize=chunksize, timeout=timeout)
-        )
+        return TransportStub(max(0, int(result_bytes)))
 
     def _requirements(self) -> list[Requirement]:
         found: list[Requirement] = []

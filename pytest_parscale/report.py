@@ -188,6 +188,12 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
                 f"zero-copy: {record.nodeid.split('::', 1)[-1]}: {zero_copy['method']} would "
                 f"give {ratio(zero_copy['shared_speedup'])}x (pickled: "
                 f"{ratio(zero_copy['pickle_speedup'])}x, {zero_copy['rounds']} rounds each)"
+                + (
+                    f"; transport {zero_copy['pickle_transport_share']:.0%} pickled, "
+                    f"{zero_copy['shared_transport_share']:.0%} zero-copy"
+                    if "shared_transport_share" in zero_copy
+                    else ""
+                )
             )
     for record in records:
         if record.projection is not None:

@@ -37,6 +37,11 @@ def test_bytes(parscale):
     assert parscale.map(size_of, parscale.payloads(8, size=50_000), share=True) == [50_000] * 8
 
 
+@pytest.mark.parscale(backends=["pool"], workers=2, item_sizes=["100KB"])
+def test_transport_both_ways(parscale):
+    parscale.map(total, parscale.payloads(8, kind="ndarray"), share=True)
+
+
 @pytest.mark.parscale(backends=["pool"], workers=2)
 def test_unsharable_items_skip(parscale):
     parscale.map(size_of, [[1, 2]] * 4, share=True)
@@ -69,7 +74,7 @@ def test_zero_copy_is_measured_reported_and_skipped_where_it_has_no_path(
     )
     shipping = [b for b in backends if b not in ("thread", "celery")]
     skipped = len(backends) - len(shipping) + 1
-    result.assert_outcomes(passed=len(shipping) + 2, skipped=skipped)
+    result.assert_outcomes(passed=len(shipping) + 3, skipped=skipped)
     document = json.loads(Path(pytester.path, "results.json").read_text())
     methods = {
         "pool": "multiprocessing.shared_memory",
@@ -88,6 +93,12 @@ def test_zero_copy_is_measured_reported_and_skipped_where_it_has_no_path(
         result.stdout.fnmatch_lines(
             [f"zero-copy: test_arrays?{backend}?: {methods[backend]} would give *x (pickled: *x*"]
         )
+    sized = by_id["test_transport_both_ways[pool-100KB]"]["executor"]["zero_copy"]
+    for key in ("pickle_transport_share", "shared_transport_share"):
+        assert 0 < sized[key] < 10
+    result.stdout.fnmatch_lines(
+        ["zero-copy: test_transport_both_ways?pool-100KB?: *; transport *% pickled, *% zero-copy"]
+    )
     if "thread" in backends:
         result.stdout.fnmatch_lines(["SKIPPED*share=True: the thread backend's workers already*"])
     if "celery" in backends:
