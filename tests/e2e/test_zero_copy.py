@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_parscale.storage import load
 from tests.e2e.conftest import FAST, skip_unless_installed
 
 SUITE = """
@@ -75,6 +76,7 @@ def test_zero_copy_is_measured_reported_and_skipped_where_it_has_no_path(
     shipping = [b for b in backends if b not in ("thread", "celery")]
     skipped = len(backends) - len(shipping) + 1
     result.assert_outcomes(passed=len(shipping) + 3, skipped=skipped)
+    load(Path(pytester.path, "results.json"))  # valid against the schema
     document = json.loads(Path(pytester.path, "results.json").read_text())
     methods = {
         "pool": "multiprocessing.shared_memory",
