@@ -126,14 +126,19 @@ def test_name(record: Record) -> str:
 
 
 def crossovers(records: Sequence[Record]) -> list[str]:
-    """Per test and backend with three or more item sizes: where speedup crosses 1.0."""
-    groups: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    """Per test and backend with three or more item sizes: where speedup crosses 1.0,
+    pickled and, when ``map(share=True)`` measured it, zero-copy."""
+    groups: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for record in records:
         if record.item_size is not None:
-            key = (test_name(record), record.backend)
+            key = (test_name(record), record.backend, "crossover")
             groups.setdefault(key, []).append((record.item_size, record.speedup.estimate))
+            zero_copy = record.executor.get("zero_copy")
+            if zero_copy:
+                key = (test_name(record), record.backend, "crossover with zero-copy")
+                groups.setdefault(key, []).append((record.item_size, zero_copy["shared_speedup"]))
     lines = []
-    for (name, backend), points in groups.items():
+    for (name, backend, label), points in groups.items():
         if len({size for size, _ in points}) < 3:
             continue
         found = crossover(points)
@@ -141,7 +146,7 @@ def crossovers(records: Sequence[Record]) -> list[str]:
             text = CROSSOVER_TEXT[found]
         else:
             text = f"~{approx_size(found)} per item (log-interpolated)"
-        lines.append(f"crossover: {name} on {backend}: {text}")
+        lines.append(f"{label}: {name} on {backend}: {text}")
     return lines
 
 
