@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from pytest_parscale import capacity
+from pytest_parscale import capacity, deadline
 from pytest_parscale import measure as engine
-from pytest_parscale.checking import check_lists, equal, short
+from pytest_parscale.backends import zerocopy
+from pytest_parscale.checking import Check, check_lists, check_whole, comparer
 from pytest_parscale.errors import ConfigError, ParscaleWarning, ResultMismatch, ShippingError
 from pytest_parscale.machine import usable_cores
 from pytest_parscale.parallel import (
@@ -29,9 +30,10 @@ from pytest_parscale.parallel import (
     memory_problem,
     run_serial,
     transport_run,
+    zero_copy,
 )
 from pytest_parscale.parametrize import adopt_cluster
-from pytest_parscale.payloads import payload_block
+from pytest_parscale.payloads import KINDS, payload
 from pytest_parscale.record import build_record, intervals_of, requirements_for, verdict_text
 from pytest_parscale.regression import still_uncertain
 from pytest_parscale.sizes import approx_size, format_size
@@ -124,8 +126,13 @@ class Parscale:
         """The engine object (Pool, ProcessPoolExecutor, Dask Client...) for ``measure``."""
         return self._live().executor.native
 
-    def payloads(self, count: int, size: int | None = None) -> list[bytes]:
-        """``count`` deterministic bytes items of ``size`` (default: this test's size)."""
+    def payloads(self, count: int, size: int | None = None, kind: str = "bytes") -> list[Any]:
+        """``count`` deterministic items of ``kind`` whose pickled size is ``size``
+        (default: this test's size); kind is "bytes", "ndarray" or "dataframe"."""
+        if kind not in KINDS:
+            raise ConfigError(
+                f"{self.nodeid}: parscale.payloads() kind", kind, f"is not one of {KINDS}"
+            )
         size = self.item_size if size is None else size
         if size is None:
             raise ConfigError(
@@ -143,16 +150,31 @@ class Parscale:
                 f"{approx_size(limit)}",
                 pytrace=False,
             )
-        return [payload_block(size, index) for index in range(count)]
+        return [payload(kind, size, index) for index in range(count)]
 
     # -- measuring ------------------------------------------------------------
 
     def map(
-        self, fn: Callable[[Any], Any], items: Iterable[Any], *, chunksize: int | None = None
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        *,
+        chunksize: int | None = None,
+        check: Check = True,
+        share: bool = False,
     ) -> list[Any]:
-        """Run fn over items serially and on the backend, check, measure, return results."""
+        """Run fn over items serially and on the backend, check, measure, return results.
+
+        ``check`` compares each item's results as ``measure``'s does (README, "Results").
+        ``share`` also times the map with the items shipped zero-copy (README, "Zero-copy").
+        """
         self._claim("map")
         items = list(items)
+        compare = comparer(check, f"{self.nodeid}: parscale.map() check")
+        if share and not self.disabled:
+            reason = zerocopy.unsupported(self.backend, items)
+            if reason is not None:
+                pytest.skip(f"share=True: {reason}")
         if chunksize is not None and (isinstance(chunksize, bool) or chunksize < 1):
             raise ConfigError(f"{self.nodeid}: parscale.map() chunksize", chunksize, "is not >= 1")
         if self.disabled:
@@ -173,10 +195,12 @@ class Parscale:
         if self._spec.overhead is not None or self.item_size is not None:
             transport = transport_run(runner, fn, items, chunksize, timeout)
         outcome = self._run(
-            functools.partial(run_serial, fn, items),
+            deadline.bounded(
+                functools.partial(run_serial, fn, items), timeout, "the serial reference"
+            ),
             runner.map(fn, items, chunksize, timeout, name_items=True),
             transport=transport,
-            check=check_lists,
+            check=functools.partial(check_lists, compare=compare),
         )
         result = outcome.result
         serializer = executor.serializer()
@@ -188,13 +212,18 @@ class Parscale:
             chunksize=executor.effective_chunksize(len(items), chunksize),
             serialisation=cost,
         )
-        advice = None
+        finished = record
         try:
-            advice = chunk_advice(runner, fn, items, record, self._settings)
-        finally:  # a failed advice run still keeps the measurement
-            self._publish(
-                record if advice is None else dataclasses.replace(record, chunk_advice=advice)
-            )
+            if share:
+                shared = zero_copy(runner, fn, items, record, self._settings, compare)
+                finished = dataclasses.replace(
+                    finished, executor={**finished.executor, "zero_copy": shared}
+                )
+            advice = chunk_advice(runner, fn, items, record, self._settings, compare)
+            if advice is not None:
+                finished = dataclasses.replace(finished, chunk_advice=advice)
+        finally:  # a failed advice or zero-copy run still keeps the measurement
+            self._publish(finished)
         return list(result)
 
     def measure(
@@ -203,11 +232,12 @@ class Parscale:
         serial: Callable[[], Any],
         parallel: Callable[[], Any],
         transport: Callable[[], Any] | None = None,
-        check: bool | Callable[[Any, Any], bool] = True,
+        check: Check = True,
     ) -> Any:
         """Measure any serial/parallel pair; returns the parallel result.
 
-        ``check`` compares the two results (``==`` by default, or your predicate);
+        ``check`` compares the two results: True (by type, README "Results"), False,
+        your predicate, or a tolerance ``{"rel": .., "abs": ..}``;
         ``transport`` is needed only by the overhead marker: the same parallel
         dispatch with the work taken out.
         """
@@ -220,18 +250,14 @@ class Parscale:
                 None,
                 "is not a transport callable; @pytest.mark.overhead needs transport=",
             )
+        compare = comparer(check, f"{self.nodeid}: parscale.measure() check")
         runner = self._live()
-
-        def compare(reference: Any, result: Any) -> None:
-            if check is False:
-                return
-            same = check(reference, result) if callable(check) else equal(reference, result)
-            if not same:
-                raise ResultMismatch(
-                    f"serial and parallel results differ: {short(reference)} != {short(result)}"
-                )
-
-        outcome = self._run(serial, lambda: runner(parallel), transport=transport, check=compare)
+        outcome = self._run(
+            deadline.bounded(serial, self._settings.timeout, "the serial callable"),
+            lambda: runner(parallel),
+            transport=transport,
+            check=functools.partial(check_whole, compare=compare),
+        )
         self._publish(self._build(outcome, kind="measure", item_count=None, chunksize=None))
         return outcome.result
 

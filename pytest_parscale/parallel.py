@@ -5,6 +5,7 @@ Kept out of the fixture's public API so each can be read (and tested) on its own
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_parscale import measure as engine
-from pytest_parscale.checking import check_lists
+from pytest_parscale.checking import check_lists, difference
 from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 from pytest_parscale.results import ChunkAdvice
 from pytest_parscale.sizes import approx_size
@@ -139,12 +140,16 @@ def transport_run(
     timeout: float,
 ) -> Callable[[], Any]:
     """The same map with fn replaced by a stub returning results of the same size."""
+    return runner.map(transport_stub(runner, fn, items), items, chunksize, timeout)
+
+
+def transport_stub(runner: ParallelRunner, fn: Callable[[Any], Any], items: list[Any]) -> Any:
+    """A function that does no work and returns results as large as fn's."""
     serializer = runner.executor.serializer()
     sample = items[:: max(1, len(items) // 64)][:64]
     dumps = serializer[0] if serializer else pickle.dumps
     result_bytes = mean_payload(dumps, run_serial(fn, sample)) - len(dumps(b""))
-    stub = TransportStub(max(0, int(result_bytes)))
-    return runner.map(stub, items, chunksize, timeout)
+    return TransportStub(max(0, int(result_bytes)))
 
 
 def memory_problem(
@@ -183,6 +188,7 @@ def chunk_advice(
     items: list[Any],
     measured: Record,
     settings: Settings,
+    compare: Callable[[Any, Any], str | None] = difference,
 ) -> ChunkAdvice | None:
     """When transport dominates, time the suggested chunksize against the one used.
 
@@ -201,10 +207,57 @@ def chunk_advice(
         runner.map(fn, items, used if used else None, settings.timeout),
         runner.map(fn, items, suggested, settings.timeout),
         limits=engine.Limits(rounds, rounds, settings.max_time),
-        check=check_lists,
+        check=functools.partial(check_lists, compare=compare),
         decided=lambda samples: False,
     )
     serial_median = median(measured.serial)
     current = serial_median / median(outcome.samples.serial)
     better = serial_median / median(outcome.samples.parallel)
     return ChunkAdvice(used, suggested, current, better, better > current * 1.1)
+
+
+def zero_copy(
+    runner: ParallelRunner,
+    fn: Callable[[Any], Any],
+    items: list[Any],
+    measured: Record,
+    settings: Settings,
+    compare: Callable[[Any, Any], str | None] = difference,
+) -> dict[str, Any]:
+    """The pickled map and the zero-copy one, interleaved on the same warm executor
+    (one task per item for both), as speedups over this test's serial median."""
+    from pytest_parscale.backends import zerocopy
+
+    executor, timeout = runner.executor, settings.timeout
+
+    def shared() -> Any:
+        return runner(lambda: zerocopy.shared_map(executor, fn, items, timeout=timeout), items)
+
+    transport = None
+    if measured.transport_share is not None:  # the pickled map's share was measured
+        stub = transport_stub(runner, fn, items)
+
+        def transport() -> Any:
+            return runner(lambda: zerocopy.shared_map(executor, stub, items, timeout=timeout))
+
+    rounds = max(3, min(settings.min_rounds, 5))
+    outcome = engine.run(
+        runner.map(fn, items, measured.chunksize, timeout),
+        shared,
+        transport=transport,
+        limits=engine.Limits(rounds, rounds, settings.max_time),
+        check=functools.partial(check_lists, compare=compare),
+        decided=lambda samples: False,
+    )
+    samples = outcome.samples
+    serial_median = median(measured.serial)
+    found: dict[str, Any] = {
+        "method": zerocopy.METHODS[runner.backend],
+        "rounds": len(samples.parallel),
+        "pickle_speedup": serial_median / median(samples.serial),
+        "shared_speedup": serial_median / median(samples.parallel),
+    }
+    if measured.transport_share is not None and samples.transport:
+        found["pickle_transport_share"] = measured.transport_share.estimate
+        found["shared_transport_share"] = median(samples.transport) / median(samples.parallel)
+    return found

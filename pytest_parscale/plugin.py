@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_parscale import xdist_support
 from pytest_parscale.backends.base import BACKENDS
 from pytest_parscale.config import OPTIONS, Settings, resolve
-from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError, ParscaleWarning
+from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError
 from pytest_parscale.machine import xdist_role
 from pytest_parscale.markers import MARKER_HELP, check_backends, spec_of
 from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
@@ -69,28 +70,22 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-parscale: {error}") from None
     session = ParscaleSession(settings, config.rootpath)
     config.stash[session_key] = session
+    role = xdist_role(getattr(config, "workerinput", None), os.environ, config.option)
+    if role != "none":
+        try:
+            xdist_support.setup(config, session, role)
+        except ConfigError as error:
+            raise pytest.UsageError(f"pytest-parscale: {error}") from None
     _open_baselines(config, session)
 
 
 def _open_baselines(config: pytest.Config, session: ParscaleSession) -> None:
     """Check --parscale-save and load --parscale-compare now, before anything is measured.
 
-    Under pytest-xdist each worker holds part of the records, so nobody writes a
-    results file (one warning from the controller); workers still gate on a baseline.
+    Under pytest-xdist the controller writes the workers' results merged
+    (pytest_parscale/xdist_support.py); every process checks the targets.
     """
     settings = session.settings
-    role = xdist_role(getattr(config, "workerinput", None), os.environ, config.option)
-    if role != "none" and (settings.save or settings.json):
-        session.writes_results = False
-        if role == "controller":
-            config.issue_config_time_warning(
-                ParscaleWarning(
-                    "pytest-parscale does not write --parscale-save/--parscale-json under "
-                    "pytest-xdist: workers measure separate tests on shared cores; run "
-                    "without -n to save results"
-                ),
-                stacklevel=2,
-            )
     if not (settings.save or settings.compare or settings.html):
         return
     # Storage loads only when a results file or report is asked for.

@@ -106,7 +106,8 @@ def table(records: Sequence[Record]) -> list[str]:
 
 
 def crossovers(records: Sequence[Record]) -> list[str]:
-    """Per test, worker count and backend with two or more item sizes: the crossover.
+    """Per test, worker count and backend with two or more item sizes: the crossover,
+    pickled and, when ``map(share=True)`` measured it, zero-copy.
 
     The same ``scaling.crossover`` backs the HTML report and the plots, so they agree.
     """
@@ -175,6 +176,20 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
                 f"chunking: {fmt.short_id(record.nodeid)}: chunksize {advice.chunksize} -> "
                 f"{advice.suggested} (len // (4 * workers)) {verdict}: speedup "
                 f"{fmt.ratio(advice.speedup)}x -> {fmt.ratio(advice.speedup_suggested)}x"
+            )
+        zero_copy = record.executor.get("zero_copy")
+        if zero_copy:
+            lines.append(
+                f"zero-copy: {fmt.short_id(record.nodeid)}: {zero_copy['method']} would "
+                f"give {fmt.ratio(zero_copy['shared_speedup'])}x (pickled: "
+                f"{fmt.ratio(zero_copy['pickle_speedup'])}x, {zero_copy['rounds']} rounds each)"
+                + (
+                    f"; transport {fmt.clipped_fraction(zero_copy['pickle_transport_share'])} "
+                    f"pickled, {fmt.clipped_fraction(zero_copy['shared_transport_share'])} "
+                    "zero-copy"
+                    if "shared_transport_share" in zero_copy
+                    else ""
+                )
             )
     for record in records:
         projected = projection(record)

@@ -937,9 +937,15 @@ def group_size_series(records: Iterable[Record]) -> list[SizeSeries]:
             continue
         point = point_from_record(record)
         key = (size_series_test_id(record), point.workers_requested or point.workers)
-        groups.setdefault(key, {}).setdefault(record.backend, []).append(
+        lines = groups.setdefault(key, {})
+        lines.setdefault(record.backend, []).append(
             SizePoint(record.item_size, point.speedup, point.low, point.high)
         )
+        shared = record.executor.get("zero_copy")
+        if shared:  # map(share=True): the zero-copy map's speedup, a point estimate
+            lines.setdefault(f"{record.backend} zero-copy", []).append(
+                SizePoint(record.item_size, shared["shared_speedup"], None, None)
+            )
     series = []
     for (test, workers), lines in groups.items():
         if any(len({p.item_size for p in points}) >= 2 for points in lines.values()):

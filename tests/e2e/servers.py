@@ -1,4 +1,11 @@
-"""Real Ray, Dask, Redis and Celery servers on 127.0.0.1, owned and always stopped by a test.
+"""Real Ray, Dask, Redis and Celery servers on loopback, owned and always stopped by a test.
+
+Test traffic stays on 127.0.0.0/8 (docs/clusters.md). Ray 2.60 cannot keep a
+two-node cluster there on its own: a node whose IP is 127.0.0.1 advertises the
+machine's routable address instead, and its GCS and raylets listen on every
+interface. So a Ray cluster runs inside a network namespace the test creates
+(``isolated=True``): only ``lo`` exists there, the head is 127.0.0.1, the second
+node 127.0.0.2, and the pytest run that measures it enters the same namespace.
 
 Each server runs in a session of its own (``start_new_session``), so everything it
 forks, daemons included, can be found by session id and stopped with it: SIGTERM,
@@ -45,14 +52,16 @@ def venv_tool(name: str) -> str:
 class Server:
     """One server process this test started, with its log, its session, its stop."""
 
-    def __init__(self, name: str, argv: list[str], workdir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, argv: list[str], workdir: Path, env: dict[str, str], prefix: list[str]
+    ) -> None:
         self.name = name
-        self.argv = argv
+        self.argv = [*prefix, *argv]
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("wb")
         self.killed = False  # on purpose, by the test: not a failure to report
         self.process = subprocess.Popen(
-            argv,
+            self.argv,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -125,11 +134,47 @@ class Servers:
     workdir: Path
     env: dict[str, str]
     started: list[Server] = field(default_factory=list)
+    # Run every command inside the test's network namespace (nsenter), or as is.
+    prefix: list[str] = field(default_factory=list)
+    # A process inside that namespace: /proc/PID/net shows its sockets.
+    namespace_pid: int | None = None
 
     def start(self, name: str, argv: list[str]) -> Server:
-        server = Server(name, argv, self.workdir, self.env)
+        server = Server(name, argv, self.workdir, self.env, self.prefix)
         self.started.append(server)
         return server
+
+    def command(self, *argv: str) -> list[str]:
+        """``argv`` as it must run to reach these servers (inside their namespace)."""
+        return [*self.prefix, *argv]
+
+    def pids(self) -> set[int]:
+        """Every live process of every server still running."""
+        return {process.pid for server in self.started for process in server.tree()}
+
+    def isolate(self) -> None:
+        """Create a network namespace with only ``lo`` (up); later servers run in it.
+
+        As root, a plain network namespace; otherwise inside a user namespace that
+        maps this user to root. Raises NamespaceUnavailable when neither works.
+        """
+        unshare, nsenter = shutil.which("unshare"), shutil.which("nsenter")
+        if unshare is None or nsenter is None:
+            raise NamespaceUnavailable("unshare/nsenter (util-linux) are not installed")
+        user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+        holder = self.start(
+            "netns",
+            [unshare, *user, "--net", "--", "sh", "-c", "ip link set lo up && exec sleep 86400"],
+        )
+        enter = [nsenter, f"--target={holder.pid}", "--net"]
+        if user:
+            enter += ["--user", "--preserve-credentials"]
+        try:
+            self.wait("network namespace", lambda: _lo_up(holder.pid), timeout=10)
+        except RuntimeError as error:
+            raise NamespaceUnavailable(str(error)) from error
+        self.prefix = [*enter, "--"]
+        self.namespace_pid = holder.pid
 
     def wait(self, what: str, ready: Callable[[], bool], timeout: float = START_TIMEOUT) -> float:
         """Poll ``ready`` until true; fail with the logs of any server that died meanwhile.
@@ -158,10 +203,25 @@ class Servers:
         return all(server.alive() for server in self.started)
 
 
+class NamespaceUnavailable(RuntimeError):
+    """This machine cannot give the test a network namespace of its own."""
+
+
+def _lo_up(pid: int) -> bool:
+    """``lo`` is up in the namespace of ``pid``: its 127.0.0.0/8 route exists only then."""
+    try:
+        return "127.0.0.0" in Path(f"/proc/{pid}/net/fib_trie").read_text()
+    except OSError:
+        return False
+
+
 @contextmanager
-def servers(work_module: str, code: str) -> Iterator[Servers]:
+def servers(work_module: str, code: str, *, isolated: bool = False) -> Iterator[Servers]:
     """A working directory holding ``work_module`` (on PYTHONPATH for every server) and
-    a Servers that is stopped on exit, even when the test failed."""
+    a Servers that is stopped on exit, even when the test failed.
+
+    ``isolated``: every server runs in a network namespace of the test's own.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="prs-"))  # short: Ray's socket paths are limited
     (workdir / f"{work_module}.py").write_text(code)
     env = dict(os.environ)
@@ -180,10 +240,31 @@ def servers(work_module: str, code: str) -> Iterator[Servers]:
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, workdir, True)
         stack.callback(group.stop_all)
+        if isolated:
+            group.isolate()
         yield group
 
 
-def port_open(port: int) -> Callable[[], bool]:
+def port_open(port: int, group: Servers | None = None) -> Callable[[], bool]:
+    """Something listens on ``port``: in the group's namespace when it has one."""
+
+    pid = None if group is None else group.namespace_pid
+
+    def listening() -> bool:
+        for table in ("tcp", "tcp6"):
+            try:
+                rows = Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]
+            except OSError:
+                return False
+            for row in rows:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return True
+        return False
+
+    if pid is not None:
+        return listening
+
     def ready() -> bool:
         try:
             with socket.create_connection((LOOPBACK, port), timeout=0.5):
@@ -201,7 +282,7 @@ def probe(group: Servers, script: str, timeout: float = 60.0) -> str:
     """
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         client = subprocess.Popen(
-            [sys.executable, "-c", script],
+            group.command(sys.executable, "-c", script),
             stdout=out,
             stderr=err,
             env=group.env,
@@ -223,12 +304,16 @@ def probe(group: Servers, script: str, timeout: float = 60.0) -> str:
 # -- the three clusters ------------------------------------------------------------
 
 
+SECOND_NODE = "127.0.0.2"
+
+
 def start_ray(group: Servers) -> tuple[str, Server]:
-    """A head with 1 CPU and a second node with 1 CPU; returns (address, worker node)."""
+    """A head with 1 CPU on 127.0.0.1 and a second node with 1 CPU on 127.0.0.2;
+    returns (address, worker node). Run it in an isolated group (see the top)."""
     port = free_port()
     address = f"{LOOPBACK}:{port}"
     ray = venv_tool("ray")
-    common = ["--num-cpus=1", f"--node-ip-address={LOOPBACK}", "--disable-usage-stats", "--block"]
+    common = ["--num-cpus=1", "--disable-usage-stats", "--block"]
     group.start(
         "ray-head",
         [
@@ -240,10 +325,11 @@ def start_ray(group: Servers) -> tuple[str, Server]:
             f"--dashboard-port={free_port()}",
             f"--dashboard-agent-listen-port={free_port()}",
             f"--temp-dir={group.workdir / 'ray'}",
+            f"--node-ip-address={LOOPBACK}",
             *common,
         ],
     )
-    group.wait("ray head", port_open(port))
+    group.wait("ray head", port_open(port, group))
     node = group.start(
         "ray-node",
         [
@@ -251,6 +337,7 @@ def start_ray(group: Servers) -> tuple[str, Server]:
             "start",
             f"--address={address}",
             f"--dashboard-agent-listen-port={free_port()}",
+            f"--node-ip-address={SECOND_NODE}",
             *common,
         ],
     )
@@ -277,9 +364,20 @@ def start_dask(group: Servers) -> tuple[str, list[Server]]:
     dask = venv_tool("dask")
     group.start(
         "dask-scheduler",
-        [dask, "scheduler", "--host", LOOPBACK, "--port", str(port), "--no-dashboard"],
+        # Its HTTP server (metrics) listens on every interface unless told otherwise.
+        [
+            dask,
+            "scheduler",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--no-dashboard",
+            "--dashboard-address",
+            f"{LOOPBACK}:0",
+        ],
     )
-    group.wait("dask scheduler", port_open(port))
+    group.wait("dask scheduler", port_open(port, group))
     workers = [
         group.start(
             f"dask-worker-{index}",
@@ -291,6 +389,8 @@ def start_dask(group: Servers) -> tuple[str, list[Server]]:
                 "1",
                 "--no-nanny",
                 "--no-dashboard",
+                "--dashboard-address",
+                f"{LOOPBACK}:0",
                 "--host",
                 LOOPBACK,
                 "--memory-limit",
@@ -333,7 +433,7 @@ def start_redis(group: Servers) -> str:
             str(group.workdir),
         ],
     )
-    group.wait("redis", port_open(port))
+    group.wait("redis", port_open(port, group))
     return f"redis://{LOOPBACK}:{port}"
 
 

@@ -1,4 +1,9 @@
-"""Ray, Dask and Celery clusters the user started: real servers on 127.0.0.1.
+"""Ray, Dask and Celery clusters the user started: real servers on loopback only.
+
+Dask and Celery listen on 127.0.0.1. Ray runs in a network namespace the test
+creates, with a head on 127.0.0.1 and a second node on 127.0.0.2, and the measuring
+pytest run enters it (tests/e2e/servers.py says why). After each run every server's
+sockets are checked to stay on 127.0.0.0/8 (tests/e2e/loopback.py).
 
 Each test starts its servers as processes it owns (tests/e2e/servers.py), runs a
 marked suite against them through the ``--parscale-*`` address options in a pytest
@@ -17,12 +22,15 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_parscale.storage import load
+from tests.e2e import loopback
 from tests.e2e import servers as S
 
 pytestmark = pytest.mark.cluster
@@ -96,10 +104,38 @@ def _suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, group: S.
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
 
 
-def _run(pytester: pytest.Pytester, backend: str, *options: str) -> tuple[pytest.RunResult, Any]:
+@contextmanager
+def _cluster(backend: str) -> Iterator[S.Servers]:
+    """The servers of one test; Ray's in a network namespace of their own (skip if the
+    machine cannot make one). On the way out, fail if any server used an address
+    beyond 127.0.0.0/8."""
+    try:
+        with S.servers("cluster_work", WORK, isolated=backend == "ray") as group:
+            yield group
+            _check_loopback_only(group)
+    except S.NamespaceUnavailable as error:
+        pytest.skip(f"no network namespace for a loopback-only Ray cluster: {error}")
+
+
+def _check_loopback_only(group: S.Servers) -> None:
+    found = loopback.sockets(group.pids())
+    assert found, "no socket seen: the scan would miss a bad one too"
+    bad = loopback.off_loopback(found)
+    assert not bad, "servers use addresses beyond 127.0.0.0/8:\n" + "\n".join(map(str, bad))
+
+
+def _run(
+    pytester: pytest.Pytester, group: S.Servers, backend: str, *options: str
+) -> tuple[pytest.RunResult, Any]:
+    """The suite in a pytest subprocess that reaches the servers (their namespace)."""
     pytester.makepyfile(test_cluster_suite=SUITE.replace("{backend}", backend))
-    result = pytester.runpytest_subprocess(
-        *FAST, "-rA", "--parscale-json=results.json", *options, timeout=180
+    result = pytester.run(
+        *group.command(sys.executable, "-m", "pytest"),
+        *FAST,
+        "-rA",
+        "--parscale-json=results.json",
+        *options,
+        timeout=180,
     )
     path = Path(pytester.path, "results.json")
     load(path)  # valid against the schema, as `parscale compare` will read it
@@ -139,11 +175,11 @@ def _check_measured_at_cluster_size(
 
 
 def test_ray_cluster(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    with S.servers("cluster_work", WORK) as group:
+    with _cluster("ray") as group:
         address, _ = S.start_ray(group)
         assert S.probe(group, S.RAY_PROBE.format(address=address, cpus=2)).startswith("2.0")
         _suite(pytester, monkeypatch, group)
-        result, document = _run(pytester, "ray", f"--parscale-ray-address={address}")
+        result, document = _run(pytester, group, "ray", f"--parscale-ray-address={address}")
         _check_measured_at_cluster_size(result, document, "ray", address, "2 nodes")
         # pytest-parscale only disconnected: the cluster still serves a new client.
         assert group.all_alive()
@@ -151,11 +187,11 @@ def test_ray_cluster(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_dask_cluster(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    with S.servers("cluster_work", WORK) as group:
+    with _cluster("dask") as group:
         address, _ = S.start_dask(group)
         assert S.probe(group, S.DASK_PROBE.format(address=address, workers=2)).startswith("2 ")
         _suite(pytester, monkeypatch, group)
-        result, document = _run(pytester, "dask", f"--parscale-dask-scheduler={address}")
+        result, document = _run(pytester, group, "dask", f"--parscale-dask-scheduler={address}")
         _check_measured_at_cluster_size(result, document, "dask", address, "2 dask workers")
         assert group.all_alive()
         assert S.probe(group, S.DASK_PROBE.format(address=address, workers=2)).startswith("2 ")
@@ -164,7 +200,7 @@ def test_dask_cluster(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 def test_celery_cluster(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, redis_server: str
 ) -> None:
-    with S.servers("cluster_work", WORK) as group:
+    with _cluster("celery") as group:
         redis = S.start_redis(group)
         broker, backend, _ = S.start_celery(group, redis)
         celery_probe = S.CELERY_PROBE.format(broker=broker, backend=backend)
@@ -172,6 +208,7 @@ def test_celery_cluster(
         _suite(pytester, monkeypatch, group)
         result, document = _run(
             pytester,
+            group,
             "celery",
             f"--parscale-celery-broker={broker}",
             f"--parscale-celery-backend={backend}",
@@ -218,7 +255,7 @@ def _start_and_pick_victim(group: S.Servers, backend: str) -> tuple[str, S.Serve
 def test_member_killed_mid_map_is_named_and_nothing_hangs(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str, member: str
 ) -> None:
-    with S.servers("cluster_work", WORK) as group:
+    with _cluster(backend) as group:
         address, victim, option = _start_and_pick_victim(group, backend)
         _suite(pytester, monkeypatch, group)
         started = Path(pytester.path, "map-started")
@@ -228,7 +265,13 @@ def test_member_killed_mid_map_is_named_and_nothing_hangs(
         began = time.monotonic()
         with output.open("w") as stream:
             run = subprocess.Popen(
-                [sys.executable, "-m", "pytest", *FAST, "-rA", "--parscale-timeout=10", option],
+                [
+                    *group.command(sys.executable, "-m", "pytest"),
+                    *FAST,
+                    "-rA",
+                    "--parscale-timeout=10",
+                    option,
+                ],
                 cwd=pytester.path,
                 stdout=stream,
                 stderr=subprocess.STDOUT,
