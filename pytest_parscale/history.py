@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pytest_parscale.regression import (
     Judge,
     TestChange,
-    capacity_mismatch,
     compare_records,
     engine_mismatch,
+    excuse_by_capacity,
     judge_change,
 )
 from pytest_parscale.results import Record
@@ -105,20 +105,11 @@ def compare_to_history(
     """
     if fail_on.speedup is None or fail_on.overhead is None:
         raise ValueError("fail_on must give both thresholds")
-    same_engine = [run for run in runs if engine_mismatch(run, head) is None]
-    comparable = [
-        run for run in same_engine if capacity_mismatch(run, head, fail_on.speedup) is None
-    ]
-    usable = comparable[-window:]
-    left_out = len(same_engine) - len(comparable)
-    left_notes = (
-        [
-            f"left out {left_out} run(s) of the history whose machine capacity differs "
-            "materially from this run's"
-        ]
-        if left_out
-        else []
-    )
+    # the spread between runs already holds the machine's own variation (capacity
+    # included), so no run is left out for its capacity: the head's capacity is
+    # weighed against the latest run's by regression.excuse_by_capacity at the end
+    usable = [run for run in runs if engine_mismatch(run, head) is None][-window:]
+    left_notes: list[str] = []
     if len(usable) < MIN_RUNS:
         latest = runs[-1] if runs else None
         single = compare_records(latest, head, fail_on, confidence=confidence)
@@ -178,7 +169,11 @@ def compare_to_history(
             "speedups compared per worker"
         )
     status = min((change.status for change in changes), key=lambda status: status.rank)
-    return TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes))
+    return excuse_by_capacity(
+        TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes)),
+        latest,
+        fail_on.speedup,
+    )
 
 
 def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[str]:

@@ -223,9 +223,6 @@ def compare_records(
     mixed = engine_mismatch(base, head)
     if mixed is not None:
         return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (mixed,), "engine")
-    busier = capacity_mismatch(base, head, fail_on.speedup)
-    if busier is not None:
-        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (busier,), "capacity")
     notes = capacity_unknown(base, head)
     if base.workers != head.workers:
         notes.append(
@@ -243,7 +240,39 @@ def compare_records(
     if overhead is not None:
         changes.append(overhead)
     status = min((change.status for change in changes), key=lambda status: status.rank)
-    return TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
+    return excuse_by_capacity(
+        TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes)),
+        base,
+        fail_on.speedup,
+    )
+
+
+def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: float) -> TestChange:
+    """Apply a material capacity difference only to the verdict it could explain.
+
+    A busier head can explain a regression: that regression is not judged
+    (INCOMPARABLE, reason "capacity"). A quieter head can explain an improvement and
+    hide a loss: the verdict stands with a note. Anything else stands, noted. So a
+    machine that got busier never fails a test, and one that was merely noisy still
+    gates (docs/results-format.md, "Machine capacity").
+    """
+    head = test.head
+    why = capacity_mismatch(reference, head, speedup_threshold) if head is not None else None
+    if why is None or head is None:
+        return test
+    busier = (fed_share(head) or 0.0) < (fed_share(reference) or 0.0)
+    if busier and test.status is Status.REGRESSION:
+        return dataclasses.replace(
+            test, status=Status.INCOMPARABLE, notes=(*test.notes, why), reason="capacity"
+        )
+    if busier:
+        note = f"{why.split(';')[0]}; the verdict stands: less capacity cannot hide a loss"
+    else:
+        note = (
+            f"{why.split(';')[0]}; the verdict stands, but the extra capacity may hide a "
+            "loss or explain a gain of about that size"
+        )
+    return dataclasses.replace(test, notes=(*test.notes, note))
 
 
 def still_uncertain(
@@ -324,12 +353,12 @@ def capacity_tolerance(speedup_threshold: float) -> float:
 
 
 def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> str | None:
-    """Why a run on a materially busier (or quieter) machine is not judged, or None.
+    """Why the capacities of two runs differ materially, or None.
 
     Normalising the speedup to the capacity would be sound only for work whose
-    speedup scales with cores, and transport-bound work does not, so the change
-    is not computed at all; a quieter head is not judged either, since it could
-    hide a regression. When either side has no capacity this says nothing.
+    speedup scales with cores, and transport-bound work does not, so no figure is
+    adjusted: excuse_by_capacity decides which verdicts the difference can explain.
+    When either side has no capacity this says nothing.
     """
     before, after = fed_share(base), fed_share(head)
     if before is None or after is None or before == after:

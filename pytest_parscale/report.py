@@ -134,14 +134,14 @@ def serialisation(record: Record) -> str | None:
 
 def projection(record: Record) -> str | None:
     """The Amdahl projection line, or why there is none (docs/scaling.md, honesty rules)."""
-    if record.projection is None:
-        return None
-    p = record.projection
+    if record.workers_requested <= record.workers:
+        return None  # ran at the count asked for: nothing to project
     name = fmt.short_id(record.nodeid)
     fraction = serial_fraction(record.speedup.estimate, record.workers)
-    if fraction.value is None:
+    p = record.projection
+    if fraction.value is None or p is None:
         return (
-            f"no projection (Amdahl): {name} at {p.workers} workers: "
+            f"no projection (Amdahl): {name} at {record.workers_requested} workers: "
             f"no serial fraction at {record.workers} workers, {fraction.reason}"
         )
     return (

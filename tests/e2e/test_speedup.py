@@ -179,7 +179,7 @@ def test_measure_takes_any_serial_parallel_pair(workloads: pytest.Pytester) -> N
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*serial and parallel results differ: 1 != 2 (thread, * workers)",
+            "*serial and parallel results differ: serial 1 != parallel 2 (thread, * workers)",
             "*@pytest.mark.overhead needs transport=*",
             "test_n_jobs[[]pool[]]*pool*2/2*pass",
         ]

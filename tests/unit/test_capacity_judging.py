@@ -1,7 +1,8 @@
 """Machine capacity on the judging side: every rule on synthetic records, no probe, no clock.
 
-A head measured on a materially busier (or quieter) machine is INCOMPARABLE: not a
-regression, not a pass, and every report says so (docs/results-format.md).
+A material capacity difference excuses only the verdict it could explain: a
+regression measured on a busier machine is INCOMPARABLE (not a failure, and every
+report says so); every other verdict stands with a note (docs/results-format.md).
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def test_busier_head_with_a_large_drop_is_incomparable_not_a_regression() -> Non
     change = compare_records(base, head, DEFAULT_FAIL_ON)
     assert change.status is Status.INCOMPARABLE
     assert change.reason == "capacity"
-    assert change.changes == ()
-    assert change.notes == (
+    assert change.changes  # measured and shown, just not held against the test
+    assert change.notes[-1:] == (
         "machine busier: capacity 1.4 of 2 now vs 2.0 of 2 in the baseline; the 2 workers "
         "could use 70% of what they had then, a change beyond the 10% a comparison tolerates: "
         "not judged "
@@ -76,12 +77,19 @@ def test_busier_head_with_a_large_drop_is_incomparable_not_a_regression() -> Non
     )
 
 
-def test_quieter_head_is_incomparable_too_since_it_could_hide_a_regression() -> None:
+def test_a_difference_excuses_only_the_verdict_it_could_explain() -> None:
     base = busy(record(TEST), 1.0)
-    head = busy(record(TEST), 2.0)  # unchanged speedup on twice the cores: a real loss
+    head = busy(record(TEST), 2.0)  # unchanged speedup on twice the cores: maybe a loss
     change = compare_records(base, head, DEFAULT_FAIL_ON)
-    assert change.status is Status.INCOMPARABLE
+    assert change.status is Status.UNCHANGED  # stands, but the note says what may hide
     assert change.notes[0].startswith("machine quieter: capacity 2.0 of 2 now vs 1.0 of 2")
+    assert change.notes[0].endswith("may hide a loss or explain a gain of about that size")
+    # a regression on a quieter machine is real: more cores cannot make a map slower
+    assert compare_records(base, busy(slower(1.5), 2.0)).status is Status.REGRESSION
+    # an unchanged run on a busier machine is still unchanged
+    busier = compare_records(busy(record(TEST), 2.0), busy(record(TEST), 1.0))
+    assert busier.status is Status.UNCHANGED
+    assert busier.notes[0].endswith("the verdict stands: less capacity cannot hide a loss")
 
 
 def test_capacity_within_the_tolerance_is_judged_as_usual() -> None:
@@ -102,7 +110,7 @@ def test_capacity_within_the_tolerance_is_judged_as_usual() -> None:
         ("speedup:1%", 1.92, Status.REGRESSION),  # the 5% floor: the probe's own noise
         ("speedup:1%", 1.88, Status.INCOMPARABLE),
         ("speedup:off", 1.81, Status.UNCHANGED),  # off: the default 10% tolerance
-        ("speedup:off", 1.79, Status.INCOMPARABLE),
+        ("speedup:off", 1.79, Status.UNCHANGED),  # nothing to excuse: speedup is off
     ],
 )
 def test_material_means_beyond_the_speedup_threshold_with_a_floor(
@@ -174,18 +182,16 @@ def run(speedup: float, cores: float | None) -> Record:
     )
 
 
-def test_history_leaves_out_runs_of_another_capacity() -> None:
+def test_history_keeps_busy_runs_in_its_spread() -> None:
+    """The spread between runs is the machine's own variation, capacity included."""
     quiet = [run(value, 2.0) for value in SPREAD]
     noisy = [run(0.9, 1.0), run(0.95, 1.0)]  # two runs beside a neighbour: speedup halved
     head = run(1.2, 2.0)
     alone = compare_to_history(quiet, head, DEFAULT_FAIL_ON)
     mixed = compare_to_history([*quiet[:3], *noisy, *quiet[3:]], head, DEFAULT_FAIL_ON)
-    assert mixed.status is alone.status is Status.REGRESSION
-    assert mixed.changes == alone.changes  # the busy runs did not widen the band
-    assert (
-        "left out 2 run(s) of the history whose machine capacity differs materially"
-        in (mixed.notes[1])
-    )
+    assert alone.status is Status.REGRESSION
+    assert mixed.changes[0].low < alone.changes[0].low  # a wider band
+    assert mixed.notes[0] == "judged against the spread between the last 8 runs of the history"
 
 
 def test_busy_head_against_a_quiet_history_is_incomparable() -> None:
@@ -193,16 +199,14 @@ def test_busy_head_against_a_quiet_history_is_incomparable() -> None:
     change = compare_to_history(quiet, run(0.95, 1.0), DEFAULT_FAIL_ON)
     assert change.status is Status.INCOMPARABLE
     assert change.reason == "capacity"
-    assert change.notes[0].startswith("machine busier: capacity 1.0 of 2 now vs 2.0 of 2")
-    assert any("fewer than 3: judged against the latest run alone" in n for n in change.notes)
-    assert change.notes[-1].startswith("left out 6 run(s)")
+    assert change.notes[-1].startswith("machine busier: capacity 1.0 of 2 now vs 2.0 of 2")
 
 
-def test_busy_history_judges_a_busy_head_among_its_own_kind() -> None:
+def test_busy_history_judges_a_busy_head_against_its_latest_capacity() -> None:
     runs = [run(value, 2.0) for value in SPREAD] + [run(v, 1.0) for v in (0.9, 1.0, 0.95)]
     change = compare_to_history(runs, run(0.93, 1.0), DEFAULT_FAIL_ON)
-    assert change.status is Status.UNCHANGED
-    assert change.notes[0] == "judged against the spread between the last 3 runs of the history"
+    assert change.status is not Status.INCOMPARABLE  # as busy as the latest run
+    assert change.notes[0] == "judged against the spread between the last 9 runs of the history"
 
 
 def test_mixed_v1_v2_history_file_loads_and_judges(tmp_path: Path) -> None:
@@ -224,10 +228,9 @@ def test_mixed_v1_v2_history_file_loads_and_judges(tmp_path: Path) -> None:
         "capacity not measured in 3 of the 6 runs judged against (schema v1): a busier "
         "machine cannot be told from a regression there"
     )
-    # a busy head: the v1 runs cannot be told apart, the v2 runs are left out
+    # a busy head whose speedup halved: the busy machine explains it, not judged
     change = judge_test(loaded, run(1.0, 1.0), DEFAULT_FAIL_ON)
-    assert change.status is Status.REGRESSION
-    assert "left out 3 run(s)" in change.notes[1]
+    assert change.status is Status.INCOMPARABLE
 
 
 # -- paired pooling ---------------------------------------------------------------
@@ -304,7 +307,10 @@ def test_reports_list_incomparable_tests_loudly() -> None:
     }
     summary = summary_lines(changes, base, 2)
     assert summary[2] == f"warning: {warning}"
-    assert any(s.startswith("incomparable t.py::a: machine busier") for s in summary)
+    assert any(
+        s.startswith("incomparable t.py::a: speedup 2.00 -> 1.33") and "machine busier" in s
+        for s in summary
+    )
 
 
 def test_reports_without_capacity_look_as_before() -> None:
