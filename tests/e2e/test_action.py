@@ -693,3 +693,18 @@ def test_a_paired_run_that_cannot_run_leaves_the_flag_standing_and_says_why(job:
     assert done.outputs["verdict-source"] == "single"
     assert "Not confirmed by a paired run, so the baseline's flags stand" in text(summary)
     assert "the results came from results-file" in text(summary)
+
+
+def test_three_kept_runs_judge_by_the_spread_between_runs_and_say_so(job: Job) -> None:
+    for _ in range(3):
+        seed = job.run("push", {"results-file": "base.json"})[0]
+        assert not step(seed, "Store the baseline").skipped, seed.log()
+    done, summary = job.run("pull_request", {"results-file": "same.json"})
+    assert done.outputs["verdict"] == "pass", done.log()
+    assert done.outputs["verdict-source"] == "history"
+    assert done.outputs["baseline-source"] == "history"
+    assert "**Verdict from** the history of 3 runs of this branch" in summary
+    slower, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert slower.outputs["verdict"] == "regression", slower.log()
+    assert slower.outputs["verdict-source"] == "history"  # results-file: no paired run
+    assert "judged against the spread between the last 3 runs of the history" in text(summary)
