@@ -519,6 +519,12 @@ def judge(
             f"### :white_check_mark: pytest-parscale: OK: {len(flagged)} test(s) flagged "
             "against the baseline, none confirmed by a paired run on this runner"
         )
+    if len(confirmed) < len(flagged):
+        # the table lists what the baseline flagged; the lists above say what stands
+        count = f"({len(flagged)})"
+        rest = rest.replace(
+            f"#### Regressions {count}", f"#### Flagged against the baseline {count}"
+        )
     lines.append(heading)  # the verdict stays the first line
     lines += verdict_source_lines(source, baseline, confirmation)
     acceptance = options.acceptance

@@ -122,6 +122,7 @@ def test_the_gate_fails_on_a_confirmed_flag_and_says_the_paired_run_made_the_ver
     summary = "\n".join(judged.lines)
     assert "**Verdict from** a paired confirmation: base `bbbbbbbbbbbb`" in summary
     assert "Confirmed by the paired run (these fail the job):" in summary
+    assert "#### Regressions (1)" in summary
 
 
 def test_the_gate_passes_when_the_paired_run_does_not_confirm_and_says_so(
@@ -135,6 +136,8 @@ def test_the_gate_passes_when_the_paired_run_does_not_confirm_and_says_so(
     assert judged.lines[0].startswith("### :white_check_mark:")
     assert "not confirmed by a paired run (these do not fail the job)" in summary
     assert "paired run says unchanged" in summary
+    assert "#### Flagged against the baseline (1)" in summary
+    assert "#### Regressions" not in summary
 
 
 def test_a_failed_paired_run_keeps_the_flag_and_the_single_baseline_verdict(
