@@ -7,8 +7,9 @@ Steps, each a subcommand so the composite actions and the tests run the same cod
 - ``fetch``: on a cache miss, the branch's newest baseline artifact, which also tells
   an evicted baseline from a first run;
 - ``accept``: the ``parscale-accept`` label and maintainers' ``parscale-ack:`` lines;
-- ``run``: load (run the tests or take a results file, restore the baseline), judge,
-  store, write (job summary, step outputs, gating exit code);
+- ``run``: load (run the tests or take a results file, restore the baseline), judge
+  (by the branch's history with 3+ kept runs; a pull request's flags confirmed by a
+  paired run, confirm.py), store, write (job summary, step outputs, gating exit code);
 - ``comment``: one pull-request comment, the bot's own, updated in place; in the
   trusted workflow_run job it judges the artifact's results again itself.
 

@@ -596,11 +596,11 @@ def test_a_regression_acknowledged_per_test_by_a_member_passes(
 
 # -- confirmation by a paired run: a real git repo, live pool sessions ----------------
 
-# a 50% bar: the 20 MB argument per item takes most of the speedup (tests/e2e/test_paired.py),
+# a 60% bar: the 20 MB argument per item takes most of the speedup (tests/e2e/test_paired.py),
 # and an unchanged pool test on a busy 2-core machine stays far inside it
 LIVE = {
     "pytest-args": "--parscale-backends=pool --parscale-min-rounds=3 --parscale-max-time=1",
-    "fail-on": "speedup:50%,overhead:50pp",
+    "fail-on": "speedup:60%,overhead:50pp",
 }
 
 
@@ -645,13 +645,14 @@ def test_a_regression_the_head_did_not_cause_is_not_confirmed_and_passes(job: Jo
     git(repo, "commit", "-q", "-m", "docs only")
     head_sha = git(repo, "rev-parse", "HEAD").strip()
     stored = seed_live_baseline(job, repo, base_sha)
-    # the baseline claims a speedup 4x the one measured: the head looks 75% slower
+    # the baseline claims a speedup 10x the one measured: the head looks 90% slower, far
+    # beyond the 60% bar even if this machine's load halves the live speedup between runs
     measured = load(stored)
     claimed = [
         dataclasses.replace(
             entry,
-            serial=[value * 4 for value in entry.serial],
-            speedup=ratio_of_medians_ci([value * 4 for value in entry.serial], entry.parallel),
+            serial=[value * 10 for value in entry.serial],
+            speedup=ratio_of_medians_ci([value * 10 for value in entry.serial], entry.parallel),
             capacity=None,  # the claim alone decides whether the head is flagged
         )
         for entry in measured.records.values()
