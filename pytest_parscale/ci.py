@@ -506,7 +506,7 @@ def judge(
     if base is None:
         return _judge_missing(head, baseline, options, branch, stores)
     changes, source = _compare(base, head, baseline, options.fail_on)
-    by_history = source
+    model = source  # single or history: what flagged, whatever confirms
     flagged = [test.nodeid for test in changes if test.status is Status.REGRESSION]
     confirmation = confirm(flagged) if confirm is not None and flagged else None
     confirmed = list(confirmation.standing) if confirmation is not None else flagged
@@ -566,7 +566,7 @@ def judge(
     if trend:
         lines += ["", *trend]
     gate = verdict == REGRESSION and not accepted
-    runs = len(baseline.history) if by_history == "history" else 0
+    runs = len(baseline.history) if model == "history" else 0
     return Judgement(verdict, regressions, lines, gate, flagged, source, confirmation, runs)
 
 
