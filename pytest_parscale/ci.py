@@ -7,8 +7,9 @@ Steps, each a subcommand so the composite actions and the tests run the same cod
 - ``fetch``: on a cache miss, the branch's newest baseline artifact, which also tells
   an evicted baseline from a first run;
 - ``accept``: the ``parscale-accept`` label and maintainers' ``parscale-ack:`` lines;
-- ``run``: load (run the tests or take a results file, restore the baseline), judge,
-  store, write (job summary, step outputs, gating exit code);
+- ``run``: load (run the tests or take a results file, restore the baseline), judge
+  (by the branch's history with 3+ kept runs; a pull request's flags confirmed by a
+  paired run, confirm.py), store, write (job summary, step outputs, gating exit code);
 - ``comment``: one pull-request comment, the bot's own, updated in place; in the
   trusted workflow_run job it judges the artifact's results again itself.
 
@@ -20,6 +21,7 @@ injectable transport: tests never reach the network.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -37,6 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.confirm import (
+    Confirmation,
+    PairedRunner,
+    decide,
+    paired_runner,
+    skipped,
+)
 from pytest_parscale.diffreport import code, md, render_markdown, show_markdown
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.github import (
@@ -53,7 +62,8 @@ from pytest_parscale.github import (
     upsert_comment,
     urllib_transport,
 )
-from pytest_parscale.regression import Status, compare_results
+from pytest_parscale.history import MIN_RUNS, WINDOW, judge_for
+from pytest_parscale.regression import Status, TestChange, compare_results
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, effective_fail_on
 from pytest_parscale.trend import trend_markdown
@@ -78,6 +88,7 @@ class Event:
     api_url: str
     merge_queue: bool = False
     labels: tuple[str, ...] = ()  # the pull request's labels, from GitHub's event payload
+    base_sha: str | None = None  # the commit a paired run confirms against (PR, merge queue)
 
     @property
     def stores_baseline(self) -> bool:
@@ -114,6 +125,7 @@ def read_event(environ: Mapping[str, str]) -> Event:
             repository=repository,
             api_url=api_url,
             merge_queue=True,
+            base_sha=group.get("base_sha") or None,
         )
     if name.startswith("pull_request") and isinstance(pull, dict):
         head_repo = (pull.get("head") or {}).get("repo") or {}
@@ -130,6 +142,7 @@ def read_event(environ: Mapping[str, str]) -> Event:
                 for label in pull.get("labels") or []
                 if isinstance(label, dict)
             ),
+            base_sha=(pull.get("base") or {}).get("sha") or None,
         )
     ref = environ.get("GITHUB_REF", "")
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
@@ -292,6 +305,8 @@ class RunOptions:
     baseline_source: str = "cache"  # where the baseline folder was filled from, if it was
     baseline_history: str = "unknown"  # first-run | evicted | unknown, when it is missing
     history_size: int = 20  # results of the branch's last runs kept beside the baseline
+    confirm: bool = True  # confirm a pull request's flagged regressions by a paired run
+    confirm_budget: float = 600.0  # seconds a paired confirmation may add sessions for
     acceptance: Acceptance = field(default_factory=lambda: Acceptance())
     python: str = sys.executable
 
@@ -416,15 +431,61 @@ class Judgement:
     lines: list[str]
     gate: bool  # fails the job
     flagged: list[str]  # test ids judged regressed (before any confirmation)
+    source: str = "single"  # what made the verdict: single, history, paired (or none)
+    confirmation: Confirmation | None = None
+    history_runs: int = 0  # runs of the branch's history judged against (0: a single baseline)
 
 
-def confirm_regressions(flagged: Sequence[str]) -> list[str]:
-    """The seam for issue 14 item 4: re-measure flagged tests before failing the gate.
+Confirmer = Callable[[Sequence[str]], Confirmation]
+VERDICT_SOURCES = ("single", "history", "paired", "none")
 
-    A paired run (``parscale paired``) would go here and return only the ids it
-    confirms. Until it is wired, every flagged id stands.
+
+def confirm_regressions(flagged: Sequence[str], runner: PairedRunner) -> Confirmation:
+    """Measure the flagged tests again, base and head alternately on this runner.
+
+    A flag stands only if the paired run also says regression, or if it could not
+    say (confirm.decide). docs/github-action.md, "Confirmation by a paired run".
     """
-    return list(flagged)
+    return decide(flagged, runner(flagged))
+
+
+def confirmer(options: RunOptions, event: Event, scratch: Path) -> Confirmer | None:
+    """How this run confirms its flags; None where no confirmation applies.
+
+    Only pull requests and merge-queue runs are confirmed: they are judged against
+    their base branch's baseline, and their base commit is in the event. A run on a
+    branch refreshes the baseline and has no base commit to pair with.
+    """
+    if not options.confirm or (event.pull_request is None and not event.merge_queue):
+        return None
+    if options.results_file:
+        why = "the results came from results-file; a paired run re-runs the tests of pytest-args"
+        return lambda flagged: skipped(flagged, why)
+    base_sha = event.base_sha
+    if not base_sha:
+        return lambda flagged: skipped(flagged, "the event names no base commit")
+    runner = paired_runner(
+        base_sha,
+        Path.cwd(),
+        options.pytest_args,
+        options.fail_on,
+        options.confirm_budget,
+        scratch,
+        options.python,
+    )
+    return lambda flagged: confirm_regressions(flagged, runner)
+
+
+def _compare(
+    base: Results, head: Results, baseline: Baseline, fail_on: FailOn
+) -> tuple[list[TestChange], str]:
+    """The changes, judged by the history model (history.py) when the branch kept
+    enough runs, else against the single baseline; and which of the two it was."""
+    if len(baseline.history) >= MIN_RUNS:
+        runs = dataclasses.replace(base, runs=baseline.history)
+        changes = compare_results(base.records, head.records, fail_on, judge=judge_for(runs))
+        return changes, "history"
+    return compare_results(base.records, head.records, fail_on), "single"
 
 
 def judge(
@@ -433,19 +494,40 @@ def judge(
     options: RunOptions,
     branch: str | None,
     stores: bool,
+    confirm: Confirmer | None = None,
 ) -> Judgement:
-    """The verdict and its Markdown, from loaded inputs only: run and comment share it."""
+    """The verdict and its Markdown, from loaded inputs only: run and comment share it.
+
+    ``confirm`` re-measures flagged tests (the gate's own run only: the trusted
+    comment job never runs the pull request's code).
+    """
     lines: list[str] = []
     base = baseline.results
     if base is None:
         return _judge_missing(head, baseline, options, branch, stores)
-    changes = compare_results(base.records, head.records, options.fail_on)
+    changes, source = _compare(base, head, baseline, options.fail_on)
+    model = source  # single or history: what flagged, whatever confirms
     flagged = [test.nodeid for test in changes if test.status is Status.REGRESSION]
-    confirmed = confirm_regressions(flagged)
+    confirmation = confirm(flagged) if confirm is not None and flagged else None
+    confirmed = list(confirmation.standing) if confirmation is not None else flagged
+    if confirmation is not None and confirmation.decided:
+        source = "paired"
     regressions = len(confirmed)
     verdict = REGRESSION if regressions else PASS
     heading, rest = render_markdown(changes, base, head, options.fail_on).split("\n", 1)
+    if flagged and not confirmed:
+        heading = (
+            f"### :white_check_mark: pytest-parscale: OK: {len(flagged)} test(s) flagged "
+            "against the baseline, none confirmed by a paired run on this runner"
+        )
+    if len(confirmed) < len(flagged):
+        # the table lists what the baseline flagged; the lists above say what stands
+        count = f"({len(flagged)})"
+        rest = rest.replace(
+            f"#### Regressions {count}", f"#### Flagged against the baseline {count}"
+        )
     lines.append(heading)  # the verdict stays the first line
+    lines += verdict_source_lines(source, baseline, confirmation)
     acceptance = options.acceptance
     acked = [nodeid for nodeid in confirmed if nodeid in acceptance.tests]
     accepted = verdict == REGRESSION and (
@@ -483,7 +565,55 @@ def judge(
     trend = trend_markdown(baseline.history, head)
     if trend:
         lines += ["", *trend]
-    return Judgement(verdict, regressions, lines, verdict == REGRESSION and not accepted, flagged)
+    gate = verdict == REGRESSION and not accepted
+    runs = len(baseline.history) if model == "history" else 0
+    return Judgement(verdict, regressions, lines, gate, flagged, source, confirmation, runs)
+
+
+def verdict_source_lines(
+    source: str, baseline: Baseline, confirmation: Confirmation | None
+) -> list[str]:
+    """The summary's account of what made the verdict, and of every flag's fate."""
+    if source == "history":
+        said = (
+            f"the history of {len(baseline.history)} runs of this branch (each test against "
+            f"the spread between its last {WINDOW} runs at most; the single-run rule where "
+            f"fewer than {MIN_RUNS} are comparable)"
+        )
+    elif source == "paired":
+        assert confirmation is not None
+        said = (
+            f"a paired confirmation: base `{confirmation.base[:12]}` and head "
+            f"`{confirmation.head[:12]}` measured alternately on this runner, flagged tests only"
+        )
+    else:
+        said = "a single baseline (the latest results of the branch)"
+    lines = ["", f"**Verdict from** {said}."]
+    if confirmation is None:
+        return lines
+    if confirmation.confirmed:
+        lines += ["", "Confirmed by the paired run (these fail the job):", ""]
+        lines += [f"- {code(nodeid)}" for nodeid in confirmation.confirmed]
+    if confirmation.not_confirmed:
+        lines += [
+            "",
+            "Flagged by the baseline, not confirmed by a paired run (these do not fail the job):",
+            "",
+        ]
+        lines += [
+            f"- {code(nodeid)}: paired run says {md(said)}"
+            for nodeid, said in confirmation.not_confirmed
+        ]
+    if confirmation.unmeasured:
+        lines += ["", "Flagged, but the paired run did not measure them, so the flag stands:", ""]
+        lines += [f"- {code(nodeid)}" for nodeid in confirmation.unmeasured]
+    if confirmation.problem is not None:
+        lines += [
+            "",
+            f"> :warning: Not confirmed by a paired run, so the baseline's flags stand: "
+            f"{md(confirmation.problem)}.",
+        ]
+    return lines
 
 
 def _judge_missing(
@@ -515,7 +645,7 @@ def _judge_missing(
     if policy != "pass" and not stores:
         annotate("error" if gate else "warning", f"pytest-parscale: {why}; nothing was compared")
     lines += ["", show_markdown(head).rstrip("\n")]
-    return Judgement(NO_BASELINE, 0, lines, gate, [])
+    return Judgement(NO_BASELINE, 0, lines, gate, [], "none")
 
 
 def _duration(seconds: int) -> str:
@@ -575,9 +705,11 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
             ],
             True,
             [],
+            "none",
         )
     else:
-        judged = judge(head.results, baseline, options, event.branch, stores)
+        confirm = confirmer(options, event, out_dir / "confirm")
+        judged = judge(head.results, baseline, options, event.branch, stores, confirm)
         if baseline.results is not None:
             changed = environment_changes(baseline.results.machine, head.results.machine)
             if changed:
@@ -611,10 +743,12 @@ def run(options: RunOptions, environ: Mapping[str, str]) -> Outcome:
         "save-baseline": "true" if stored else "false",
         "comment": "true" if comment else "false",
         "pytest-exit-code": str(head.pytest_code),
-        "baseline-source": baseline.source,
+        # the branch's kept runs were the baseline (history.py), wherever they came from
+        "baseline-source": "history" if judged.history_runs else baseline.source,
         "baseline-commit": baseline.commit,
         "baseline-age": "" if baseline.age is None else str(baseline.age),
         "accepted": "true" if judged.verdict == REGRESSION and not judged.gate else "false",
+        "verdict-source": judged.source,
     }
     outputs["report-path"] = str(write(report, out_dir, event, outputs, environ))
     gate = judged.gate or not passed
@@ -695,7 +829,14 @@ def rebuild_report(
         raise BaselineError(results_path, "has no measurement")
     baseline = load_baseline(options.baseline_dir, options.baseline_source)
     judged = judge(head, baseline, options, branch, stores=False)
-    report = "\n".join(judged.lines) + "\n"
+    lines = list(judged.lines)
+    if judged.flagged:
+        lines += [
+            "",
+            "_Judged again here without a paired confirmation (this job never runs the pull "
+            "request's code); the gate job's summary says which flags a paired run confirmed._",
+        ]
+    report = "\n".join(lines) + "\n"
     append_summary(report, environ)
     return report
 
@@ -756,6 +897,29 @@ def _history_size(text: str) -> int:
     return int(text)
 
 
+def _true_false(name: str) -> Callable[[str], bool]:
+    """An action input that is ``true`` or ``false`` (empty: the default, true)."""
+
+    def parse(text: str) -> bool:
+        value = text.strip().lower() or "true"
+        if value not in ("true", "false"):
+            raise argparse.ArgumentTypeError(f"{name} must be true or false, got {text!r}")
+        return value == "true"
+
+    return parse
+
+
+def _budget(text: str) -> float:
+    """The action's confirm-budget input: seconds > 0 (empty: the default, 600)."""
+    try:
+        value = float(text) if text.strip() else 600.0
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"confirm-budget must be seconds > 0, got {text!r}")
+    return value
+
+
 def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     """``parscale ci plan|fetch|run|comment``, registered by cli.py."""
 
@@ -804,6 +968,19 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     run_parser.add_argument(
         "--history-size", type=_history_size, default=20, help="last runs kept for the trend"
+    )
+    run_parser.add_argument(
+        "--confirm",
+        type=_true_false("confirm"),
+        default=True,
+        help="confirm a pull request's flagged regressions by a paired run (true|false)",
+    )
+    run_parser.add_argument(
+        "--confirm-budget",
+        type=_budget,
+        default=600.0,
+        metavar="SECONDS",
+        help="seconds the paired confirmation may add sessions for (parscale paired --budget)",
     )
     judging(run_parser)
     comment_parser = steps.add_parser(
@@ -869,6 +1046,8 @@ def main(
             comment_on_pr=arguments.comment_on_pr == "true",
             save_baseline=arguments.save_baseline,
             history_size=arguments.history_size,
+            confirm=arguments.confirm,
+            confirm_budget=arguments.confirm_budget,
             acceptance=Acceptance.from_json(arguments.acceptance),
         )
         outcome = run(options, env)

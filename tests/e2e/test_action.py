@@ -10,6 +10,7 @@ stub of the GitHub API on loopback.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -26,7 +27,10 @@ from typing import Any
 import pytest
 
 from pytest_parscale.results import Record, document, write_atomic
+from pytest_parscale.stats import ratio_of_medians_ci
+from pytest_parscale.storage import load
 from tests.actionrunner import COMMENT_ACTION, ActionRun, FakeRunner
+from tests.e2e.test_paired import git, make_repo
 from tests.records import MACHINE, record, scaled
 
 REPOSITORY = "octo/widgets"
@@ -181,14 +185,21 @@ class Job:
         fork: bool = False,
         action: Path | None = None,
         labels: tuple[str, ...] = (),
+        checkout: tuple[Path, str] | None = None,
+        base_sha: str | None = None,
     ) -> tuple[ActionRun, str]:
+        """``checkout`` (a git repo, a commit) makes the workspace a shallow fetch of
+        that commit, as actions/checkout does; ``base_sha`` goes in the PR's event."""
         self.runs += 1
         job = self.root / f"job{self.runs}"
         workspace, temp = job / "workspace", job / "temp"
         workspace.mkdir(parents=True)
         temp.mkdir()
-        (workspace / "suite").mkdir()
-        (workspace / "suite" / "test_spin.py").write_text(SUITE)
+        if checkout is None:
+            (workspace / "suite").mkdir()
+            (workspace / "suite" / "test_spin.py").write_text(SUITE)
+        else:
+            shallow_checkout(workspace, *checkout)
         for name in os.listdir(self.root / "files"):
             (workspace / name).write_bytes((self.root / "files" / name).read_bytes())
         summary, event_path = temp / "summary.md", temp / "event.json"
@@ -210,6 +221,7 @@ class Job:
             "GITHUB_RUN_ATTEMPT": "1",
             "RUNNER_OS": "Linux",
             "RUNNER_TEMP": str(temp),
+            "TMPDIR": str(temp),  # parscale paired's worktrees: checked for leftovers
         }
         if event == "pull_request":
             head_repo = "someone/widgets" if fork else REPOSITORY
@@ -218,7 +230,11 @@ class Job:
                 "pull_request": {
                     "number": 7,
                     "head": {"sha": "f" * 40, "ref": "feature", "repo": {"full_name": head_repo}},
-                    "base": {"ref": "main", "repo": {"full_name": REPOSITORY}},
+                    "base": {
+                        "ref": "main",
+                        "repo": {"full_name": REPOSITORY},
+                        **({"sha": base_sha} if base_sha else {}),
+                    },
                     "labels": [{"name": name} for name in labels],
                 },
                 "repository": {"full_name": REPOSITORY},
@@ -253,6 +269,17 @@ class Job:
             {"install": "false", **extra, **inputs}, *([action] if action else [])
         )
         return done, summary.read_text() if summary.exists() else ""
+
+
+def shallow_checkout(workspace: Path, repo: Path, commit: str) -> None:
+    """What actions/checkout does by default: one commit, depth 1, origin = the repo."""
+    for command in (
+        ["init", "-q"],
+        ["remote", "add", "origin", repo.resolve().as_uri()],
+        ["fetch", "-q", "--no-tags", "--depth=1", "origin", commit],
+        ["checkout", "-q", "--detach", "FETCH_HEAD"],
+    ):
+        git(workspace, *command)
 
 
 @pytest.fixture
@@ -565,3 +592,120 @@ def test_a_regression_acknowledged_per_test_by_a_member_passes(
     assert done.outputs["verdict"] == "regression"
     assert done.failed is not passes, done.log()
     assert ("- `t.py::moves` by maintainer" in summary) is passes
+
+
+# -- confirmation by a paired run: a real git repo, live pool sessions ----------------
+
+# a 60% bar: the 20 MB argument per item takes most of the speedup (tests/e2e/test_paired.py),
+# and an unchanged pool test on a busy 2-core machine stays far inside it
+LIVE = {
+    "pytest-args": "--parscale-backends=pool --parscale-min-rounds=3 --parscale-max-time=1",
+    "fail-on": "speedup:60%,overhead:50pp",
+}
+
+
+def seed_live_baseline(job: Job, repo: Path, commit: str) -> Path:
+    """A push at ``commit`` measures and stores the baseline; its cached results file."""
+    done, _ = job.run("push", LIVE, checkout=(repo, commit))
+    assert done.outputs["verdict"] == "no-baseline", done.log()
+    (stored,) = job.cache.iterdir()
+    return stored / "results.json"
+
+
+def no_leftover_worktrees(job: Job) -> None:
+    left = list((job.root / f"job{job.runs}" / "temp").glob("parscale-paired-*"))
+    assert left == []
+
+
+def test_a_flagged_regression_confirmed_by_a_paired_run_fails_the_job(job: Job) -> None:
+    repo = make_repo(job.root / "repo")
+    base_sha, head_sha = git(repo, "rev-parse", "HEAD~1", "HEAD").split()
+    seed_live_baseline(job, repo, base_sha)
+
+    done, summary = job.run("pull_request", LIVE, checkout=(repo, head_sha), base_sha=base_sha)
+    run_step = step(done, "Run, compare and report")
+    assert run_step.exit_code == 1, done.log()
+    assert done.outputs["verdict"] == "regression"
+    assert done.outputs["verdict-source"] == "paired"
+    assert done.outputs["regressions"] == "1"
+    # the shallow checkout lacked the base commit: the action fetched it
+    assert f"git fetch --no-tags --depth=1 origin {base_sha}" in run_step.stdout
+    assert f"**Verdict from** a paired confirmation: base `{base_sha[:12]}`" in summary
+    assert "Confirmed by the paired run (these fail the job):" in summary
+    assert "test_work.py::test_scales" in summary.split("Confirmed by the paired run")[1]
+    no_leftover_worktrees(job)
+
+
+def test_a_regression_the_head_did_not_cause_is_not_confirmed_and_passes(job: Job) -> None:
+    repo = make_repo(job.root / "repo")
+    base_sha = git(repo, "rev-parse", "HEAD~1").strip()
+    git(repo, "checkout", "-q", "-b", "docs-only", base_sha)  # the pull request: no code change
+    (repo / "README").write_text("docs only\n")
+    git(repo, "add", "README")
+    git(repo, "commit", "-q", "-m", "docs only")
+    head_sha = git(repo, "rev-parse", "HEAD").strip()
+    stored = seed_live_baseline(job, repo, base_sha)
+    # the baseline claims a speedup 10x the one measured: the head looks 90% slower, far
+    # beyond the 60% bar even if this machine's load halves the live speedup between runs
+    measured = load(stored)
+    claimed = [
+        dataclasses.replace(
+            entry,
+            serial=[value * 10 for value in entry.serial],
+            speedup=ratio_of_medians_ci([value * 10 for value in entry.serial], entry.parallel),
+            capacity=None,  # the claim alone decides whether the head is flagged
+        )
+        for entry in measured.records.values()
+    ]
+    engines = [dict(engine) for engine in measured.engines]
+    git_state = dict(measured.git or {})
+    write_atomic(stored, document(claimed, dict(measured.machine), engines, git_state))
+
+    off, _ = job.run(
+        "pull_request", {**LIVE, "confirm": "false"}, checkout=(repo, head_sha), base_sha=base_sha
+    )
+    assert off.outputs["verdict"] == "regression", off.log()  # flagged by the baseline
+    assert off.outputs["verdict-source"] == "single"
+
+    done, summary = job.run("pull_request", LIVE, checkout=(repo, head_sha), base_sha=base_sha)
+    assert not done.failed, done.log()
+    assert done.outputs["verdict"] == "pass"
+    assert done.outputs["regressions"] == "0"
+    assert done.outputs["verdict-source"] == "paired"
+    assert summary.startswith("### :white_check_mark: pytest-parscale: OK: 1 test(s) flagged")
+    assert "not confirmed by a paired run (these do not fail the job)" in summary
+    no_leftover_worktrees(job)
+
+    # a base commit the runner cannot fetch: no paired run, the flag stands and says why
+    gone = "0" * 40
+    lost, summary = job.run("pull_request", LIVE, checkout=(repo, head_sha), base_sha=gone)
+    assert lost.outputs["verdict"] == "regression", lost.log()
+    assert lost.outputs["verdict-source"] == "single"
+    assert "Not confirmed by a paired run, so the baseline's flags stand" in text(summary)
+    assert "the base commit 000000000000 is not in the checkout and could not be fetched" in (
+        text(summary)
+    )
+
+
+def test_a_paired_run_that_cannot_run_leaves_the_flag_standing_and_says_why(job: Job) -> None:
+    seed_baseline(job)
+    done, summary = job.run("pull_request", {"results-file": "slower.json"}, base_sha="b" * 40)
+    assert done.outputs["verdict"] == "regression", done.log()
+    assert done.outputs["verdict-source"] == "single"
+    assert "Not confirmed by a paired run, so the baseline's flags stand" in text(summary)
+    assert "the results came from results-file" in text(summary)
+
+
+def test_three_kept_runs_judge_by_the_spread_between_runs_and_say_so(job: Job) -> None:
+    for _ in range(3):
+        seed = job.run("push", {"results-file": "base.json"})[0]
+        assert not step(seed, "Store the baseline").skipped, seed.log()
+    done, summary = job.run("pull_request", {"results-file": "same.json"})
+    assert done.outputs["verdict"] == "pass", done.log()
+    assert done.outputs["verdict-source"] == "history"
+    assert done.outputs["baseline-source"] == "history"
+    assert "**Verdict from** the history of 3 runs of this branch" in summary
+    slower, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert slower.outputs["verdict"] == "regression", slower.log()
+    assert slower.outputs["verdict-source"] == "history"  # results-file: no paired run
+    assert "judged against the spread between the last 3 runs of the history" in text(summary)

@@ -460,7 +460,9 @@ def write_head(tmp_path: Path) -> Path:
     return path
 
 
-def test_flagged_regressions_pass_through_the_confirmation_seam(tmp_path: Path) -> None:
+def test_without_a_confirmer_every_flag_stands_judged_by_the_single_baseline(
+    tmp_path: Path,
+) -> None:
     head = ci.load(write_head(tmp_path))
     write_atomic(
         tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
@@ -468,8 +470,9 @@ def test_flagged_regressions_pass_through_the_confirmation_seam(tmp_path: Path) 
     baseline = ci.load_baseline(tmp_path / "b", "cache")
     judged = ci.judge(head, baseline, ci.RunOptions(), "main", stores=False)
     assert judged.flagged == [record().nodeid]
-    assert ci.confirm_regressions(judged.flagged) == judged.flagged
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, True)
+    assert (judged.source, judged.confirmation) == ("single", None)
+    assert "**Verdict from** a single baseline" in "\n".join(judged.lines)
 
 
 def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: Path) -> None:

@@ -1,0 +1,168 @@
+"""Confirming the Action's flagged regressions by a paired run on this runner.
+
+A baseline cached from another runner, or another day, mixes machine noise into
+the verdict. Before a pull request's job fails, the flagged tests are measured
+again with ``parscale paired BASE HEAD`` (both commits, alternately, on this
+runner, in this job, as asv continuous does); a flag stands only when the paired
+run says regression too. docs/github-action.md, "Confirmation by a paired run".
+The decision (``decide``) is pure; ``paired_runner`` is the real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.thresholds import FailOn
+
+USAGE = 2  # parscale paired's exit code for bad input or a broken session
+
+
+@dataclass(frozen=True)
+class PairedRun:
+    """What one ``parscale paired`` run said: its exit code, JSON report and why not."""
+
+    exit_code: int
+    report: Mapping[str, Any] | None  # the --format json document; None when it wrote none
+    problem: str = ""  # why there is no report (a checkout, a session, a timeout)
+    base: str = ""  # the commits compared, for the summary
+    head: str = ""
+
+
+PairedRunner = Callable[[Sequence[str]], PairedRun]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Which flagged tests stand after the paired run, and why the others do not."""
+
+    flagged: tuple[str, ...]
+    confirmed: tuple[str, ...] = ()  # the paired run says regression too
+    not_confirmed: tuple[tuple[str, str], ...] = ()  # (test id, what the paired run said)
+    unmeasured: tuple[str, ...] = ()  # the paired run has no result for it: the flag stands
+    problem: str | None = None  # the paired run failed: every flag stands, this says why
+    base: str = ""
+    head: str = ""
+
+    @property
+    def standing(self) -> tuple[str, ...]:
+        """The test ids that still fail the job."""
+        if self.problem is not None:
+            return self.flagged
+        return tuple(
+            nodeid for nodeid in self.flagged if nodeid in (*self.confirmed, *self.unmeasured)
+        )
+
+    @property
+    def decided(self) -> bool:
+        """True when a paired run measured the flagged tests and so made the verdict."""
+        return self.problem is None
+
+
+def decide(flagged: Sequence[str], run: PairedRun) -> Confirmation:
+    """Keep a flag only if the paired run also calls the test a regression.
+
+    Exit 0 and 1 carry a report; anything else (2: a checkout or session failed) or a
+    missing report leaves every flag standing, with the reason.
+    """
+    ids = tuple(flagged)
+    base, head = run.base, run.head
+    if run.exit_code not in (0, 1) or run.report is None:
+        why = run.problem or f"parscale paired exited with code {run.exit_code}"
+        return Confirmation(ids, problem=why, base=base, head=head)
+    tests = run.report.get("tests")
+    statuses = {
+        str(test.get("nodeid")): str(test.get("status"))
+        for test in (tests if isinstance(tests, list) else [])
+        if isinstance(test, dict)
+    }
+    confirmed = tuple(nodeid for nodeid in ids if statuses.get(nodeid) == "regression")
+    unmeasured = tuple(nodeid for nodeid in ids if nodeid not in statuses)
+    not_confirmed = tuple(
+        (nodeid, statuses[nodeid])
+        for nodeid in ids
+        if nodeid in statuses and statuses[nodeid] != "regression"
+    )
+    return Confirmation(ids, confirmed, not_confirmed, unmeasured, None, base, head)
+
+
+def skipped(flagged: Sequence[str], why: str) -> Confirmation:
+    """No paired run was possible (no base commit, results from a file): flags stand."""
+    return Confirmation(tuple(flagged), problem=why)
+
+
+def _git(arguments: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def ensure_commit(sha: str, cwd: Path) -> str | None:
+    """Fetch ``sha`` when a shallow checkout lacks it; None, or why it cannot be had."""
+    if _git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd).returncode == 0:
+        return None
+    print(f"+ git fetch --no-tags --depth=1 origin {sha}", flush=True)
+    fetched = _git(["fetch", "--no-tags", "--depth=1", "origin", sha], cwd)
+    if fetched.returncode:
+        said = fetched.stderr.strip().splitlines()[-1:] or ["no message"]
+        return (
+            f"the base commit {sha[:12]} is not in the checkout and could not be fetched "
+            f"({said[0]})"
+        )
+    return None
+
+
+def paired_runner(
+    base_sha: str,
+    cwd: Path,
+    pytest_args: str,
+    fail_on: FailOn,
+    budget: float,
+    scratch: Path,
+    python: str = sys.executable,
+) -> PairedRunner:
+    """The real runner: ``parscale paired BASE HEAD --format json -- <selection> <args>``.
+
+    HEAD is the commit checked out here (on a pull request, GitHub's merge commit:
+    what the job just measured). The flagged ids are selected after collection
+    (pytest_parscale.selection), so the user's pytest arguments pass unchanged.
+    """
+
+    def run(flagged: Sequence[str]) -> PairedRun:
+        head = _git(["rev-parse", "HEAD"], cwd)
+        if head.returncode:
+            return PairedRun(USAGE, None, f"{cwd} is not a git checkout: {head.stderr.strip()}")
+        head_sha = head.stdout.strip()
+        missing = ensure_commit(base_sha, cwd)
+        if missing:
+            return PairedRun(USAGE, None, missing, base_sha, head_sha)
+        scratch.mkdir(parents=True, exist_ok=True)
+        only = scratch / "confirm-tests.txt"
+        only.write_text("".join(f"{nodeid}\n" for nodeid in flagged), encoding="utf-8")
+        command = [
+            python, "-m", "pytest_parscale", "paired", base_sha, head_sha,
+            "--format", "json", "--fail-on", str(fail_on), "--budget", f"{budget:g}",
+            "--", "-p", "pytest_parscale.selection", f"--parscale-only={only}",
+            *shlex.split(pytest_args),
+        ]  # fmt: skip
+        print("+ " + shlex.join(command), flush=True)
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+        sys.stderr.write(done.stderr)  # the sessions' progress, for the job log
+        report: Mapping[str, Any] | None = None
+        if done.returncode in (0, 1):
+            try:
+                loaded = json.loads(done.stdout)
+                report = loaded if isinstance(loaded, dict) else None
+            except ValueError:
+                report = None
+        said = [line for line in done.stderr.splitlines() if line.startswith("parscale: error:")]
+        problem = said[-1].removeprefix("parscale: error:").strip() if said else ""
+        if report is None and not problem:
+            problem = f"parscale paired exited with code {done.returncode} and wrote no report"
+        return PairedRun(done.returncode, report, problem, base_sha, head_sha)
+
+    return run
