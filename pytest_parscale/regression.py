@@ -250,22 +250,34 @@ def compare_records(
 def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: float) -> TestChange:
     """Apply a material capacity difference only to the verdict it could explain.
 
-    A busier head can explain a regression: that regression is not judged
-    (INCOMPARABLE, reason "capacity"). A quieter head can explain an improvement and
-    hide a loss: the verdict stands with a note. Anything else stands, noted. So a
-    machine that got busier never fails a test, and one that was merely noisy still
-    gates (docs/results-format.md, "Machine capacity").
+    A busier head can explain a regression as large as its loss of capacity: a map
+    fed ``r`` of the cores it had loses at most about ``1 - r`` of its speedup (less
+    when transport-bound), plus the threshold's slack. Such a regression is not
+    judged (INCOMPARABLE, reason "capacity"); a drop beyond that stands. A quieter
+    head can explain an improvement and hide a loss: the verdict stands with a note.
+    So a machine that got busier never fails a test for what it could have caused,
+    and one that was merely noisy still gates (docs/results-format.md).
     """
     head = test.head
     why = capacity_mismatch(reference, head, speedup_threshold) if head is not None else None
     if why is None or head is None:
         return test
-    busier = (fed_share(head) or 0.0) < (fed_share(reference) or 0.0)
+    before, after = fed_share(reference) or 0.0, fed_share(head) or 0.0
+    busier = after < before
     if busier and test.status is Status.REGRESSION:
-        return dataclasses.replace(
-            test, status=Status.INCOMPARABLE, notes=(*test.notes, why), reason="capacity"
+        ratio = after / before if before else 0.0
+        slack = capacity_tolerance(speedup_threshold)
+        explained = ratio * (1 - slack) - 1  # the worst change the lost cores explain
+        speedup = next((c for c in test.changes if c.metric == "speedup"), None)
+        if speedup is None or speedup.status is not Status.REGRESSION or speedup.high >= explained:
+            return dataclasses.replace(
+                test, status=Status.INCOMPARABLE, notes=(*test.notes, why), reason="capacity"
+            )
+        note = (
+            f"{why.split(';')[0]}; but the speedup fell by more than that could explain "
+            f"(at most {fmt.percent(-explained)}): judged"
         )
-    if busier:
+    elif busier:
         note = f"{why.split(';')[0]}; the verdict stands: less capacity cannot hide a loss"
     else:
         note = (

@@ -77,6 +77,15 @@ def test_busier_head_with_a_large_drop_is_incomparable_not_a_regression() -> Non
     )
 
 
+def test_a_drop_larger_than_the_lost_capacity_explains_is_still_a_regression() -> None:
+    base = busy(record(TEST), 2.0)
+    head = busy(slower(5.0), 1.4)  # 30% fewer cores cannot cost 80% of the speedup
+    change = compare_records(base, head, DEFAULT_FAIL_ON)
+    assert change.status is Status.REGRESSION
+    assert change.notes[-1].startswith("machine busier: capacity 1.4 of 2 now vs 2.0 of 2")
+    assert change.notes[-1].endswith("more than that could explain (at most 37%): judged")
+
+
 def test_a_difference_excuses_only_the_verdict_it_could_explain() -> None:
     base = busy(record(TEST), 1.0)
     head = busy(record(TEST), 2.0)  # unchanged speedup on twice the cores: maybe a loss
@@ -101,20 +110,20 @@ def test_capacity_within_the_tolerance_is_judged_as_usual() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fail_on", "head_cores", "status"),
+    ("fail_on", "head_cores", "factor", "status"),
     [
-        ("speedup:10%", 1.79, Status.INCOMPARABLE),  # 89.5%: beyond 10%
-        ("speedup:10%", 1.81, Status.REGRESSION),  # 90.5%: within 10%
-        ("speedup:25%", 1.6, Status.REGRESSION),  # a looser test tolerates more
-        ("speedup:25%", 1.4, Status.INCOMPARABLE),
-        ("speedup:1%", 1.92, Status.REGRESSION),  # the 5% floor: the probe's own noise
-        ("speedup:1%", 1.88, Status.INCOMPARABLE),
-        ("speedup:off", 1.81, Status.UNCHANGED),  # off: the default 10% tolerance
-        ("speedup:off", 1.79, Status.UNCHANGED),  # nothing to excuse: speedup is off
+        ("speedup:10%", 1.79, 1.2, Status.INCOMPARABLE),  # 89.5%: beyond 10%, drop explained
+        ("speedup:10%", 1.81, 1.2, Status.REGRESSION),  # 90.5%: within 10%
+        ("speedup:25%", 1.6, 1.5, Status.REGRESSION),  # a looser test tolerates more
+        ("speedup:25%", 1.4, 1.5, Status.INCOMPARABLE),
+        ("speedup:1%", 1.92, 1.05, Status.REGRESSION),  # the 5% floor: the probe's own noise
+        ("speedup:1%", 1.88, 1.05, Status.INCOMPARABLE),
+        ("speedup:off", 1.81, 1.5, Status.UNCHANGED),  # off: nothing regresses, nothing to excuse
+        ("speedup:off", 1.79, 1.5, Status.UNCHANGED),
     ],
 )
 def test_material_means_beyond_the_speedup_threshold_with_a_floor(
-    fail_on: str, head_cores: float, status: Status
+    fail_on: str, head_cores: float, factor: float, status: Status
 ) -> None:
     thresholds = parse_fail_on(fail_on)
     full = type(thresholds)(
@@ -122,7 +131,7 @@ def test_material_means_beyond_the_speedup_threshold_with_a_floor(
         overhead=DEFAULT_FAIL_ON.overhead,
     )
     base = busy(record(TEST), 2.0)
-    head = busy(slower(1.5), head_cores)
+    head = busy(slower(factor), head_cores)
     assert compare_records(base, head, full).status is status
 
 
