@@ -502,11 +502,7 @@ def decided_rate(mode: Mode, backends: list[str], report: Report, scratch: Path)
             judged = [(entry["case"], entry[key]) for entry in mine if key in entry]
             if not judged:
                 continue
-            decided = sum(verdict != "undecided" for _, verdict in judged)
-            wrong = sum(
-                (case, verdict) in (("clear_pass", "fail"), ("clear_fail", "pass"))
-                for case, verdict in judged
-            )
+            decided, wrong = _decided_wrong(judged)
             report.add(
                 "7 decided",
                 f"{backend} {arm} ({len(judged)} runs)",
@@ -546,11 +542,7 @@ def decided_rate(mode: Mode, backends: list[str], report: Report, scratch: Path)
         ("steady backends", [e for e in entries if e["backend"] in steady_backends]),
     ):
         judged = [(e["case"], e["verdict"]) for e in chosen]
-        decided = sum(verdict != "undecided" for _, verdict in judged)
-        wrong = sum(
-            (case, verdict) in (("clear_pass", "fail"), ("clear_fail", "pass"))
-            for case, verdict in judged
-        )
+        decided, wrong = _decided_wrong(judged)
         report.add(
             "7 decided",
             f"{label}, plugin ({len(judged)} runs)",
@@ -558,6 +550,17 @@ def decided_rate(mode: Mode, backends: list[str], report: Report, scratch: Path)
             ">= 40 runs, >= 95%, 0 wrong",
             len(judged) >= 40 and decided >= 0.95 * len(judged) and wrong == 0,
         )
+
+
+def _decided_wrong(judged: list[tuple[str, str]]) -> tuple[int, int]:
+    """Of (case, verdict) pairs: how many were decided, how many clear cases got the
+    opposite verdict (a clear pass failed, a clear fail passed)."""
+    decided = sum(verdict != "undecided" for _, verdict in judged)
+    wrong = sum(
+        (case, verdict) in (("clear_pass", "fail"), ("clear_fail", "pass"))
+        for case, verdict in judged
+    )
+    return decided, wrong
 
 
 def _calibrate_decided(env: dict[str, str], side: Path) -> dict[str, float]:

@@ -55,6 +55,7 @@ from pytest_parscale.github import (
     Transport,
     acceptance,
     annotate,
+    api_root,
     artifact_name,
     comment_body,
     fetch_baseline,
@@ -110,7 +111,7 @@ def read_event(environ: Mapping[str, str]) -> Event:
         loaded = json.loads(Path(path).read_text(encoding="utf-8"))
         payload = loaded if isinstance(loaded, dict) else {}
     repository = environ.get("GITHUB_REPOSITORY", "")
-    api_url = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    api_url = api_root(environ)
     pull = payload.get("pull_request")
     group = payload.get("merge_group")
     if name == "merge_group" and isinstance(group, dict):

@@ -338,13 +338,11 @@ def _columns(capacity: bool) -> list[str]:
 
 def engine_warning(changes: Sequence[TestChange]) -> str | None:
     """One line for the verdict section when embedded and cluster runs met."""
-    count = sum(1 for test in changes if test.reason == "engine")
-    if not count:
-        return None
-    tests = "test was" if count == 1 else "tests were"
-    return (
-        f"{count} {tests} not compared: measured on an embedded engine on one side and "
-        "on a cluster on the other (see each test's note)"
+    return _count_line(
+        changes,
+        "engine",
+        "not compared: measured on an embedded engine on one side and "
+        "on a cluster on the other (see each test's note)",
     )
 
 
@@ -353,14 +351,21 @@ def capacity_warning(changes: Sequence[TestChange]) -> str | None:
 
     Neither a pass nor a fail: the reader must know these tests were not judged.
     """
-    count = sum(1 for test in changes if test.reason == "capacity")
+    return _count_line(
+        changes,
+        "capacity",
+        "NOT JUDGED: the machine's capacity differed materially from the "
+        "baseline's (see each test's note); rerun on a quiet machine, or use parscale paired",
+    )
+
+
+def _count_line(changes: Sequence[TestChange], reason: str, what: str) -> str | None:
+    """``N test(s) was/were <what>`` for the tests set aside for ``reason``; None for none."""
+    count = sum(1 for test in changes if test.reason == reason)
     if not count:
         return None
     tests = "test was" if count == 1 else "tests were"
-    return (
-        f"{count} {tests} NOT JUDGED: the machine's capacity differed materially from the "
-        "baseline's (see each test's note); rerun on a quiet machine, or use parscale paired"
-    )
+    return f"{count} {tests} {what}"
 
 
 def incomparable_warnings(changes: Sequence[TestChange]) -> list[str]:

@@ -70,6 +70,12 @@ def comment_body(report: str, key: str) -> str:
 
 
 GITHUB_ACTIONS_BOT = "github-actions[bot]"  # who GITHUB_TOKEN comments as
+GITHUB_API = "https://api.github.com"
+
+
+def api_root(environ: Mapping[str, str]) -> str:
+    """The REST API's root: GITHUB_API_URL (set on GitHub Enterprise), else github.com's."""
+    return environ.get("GITHUB_API_URL", GITHUB_API).rstrip("/")
 
 
 def token_login(repo_api: str, token: str, send: Transport) -> str:
@@ -97,7 +103,7 @@ def upsert_comment(
     body: str,
     key: str,
     token: str,
-    api_url: str = "https://api.github.com",
+    api_url: str = GITHUB_API,
     expect_head_sha: str | None = None,
     send: Transport = urllib_transport,
 ) -> str:
@@ -245,8 +251,7 @@ def accepted_by(
     issue's events; "a maintainer" when the API does not say.
     """
     token = environ.get("GITHUB_TOKEN", "")
-    api = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-    repo_url = f"{api}/repos/{repository}"
+    repo_url = f"{api_root(environ)}/repos/{repository}"
     try:
         if labels is None:
             pull = send(Request("GET", f"{repo_url}/pulls/{number}"), token)
@@ -284,8 +289,7 @@ def acknowledged_tests(
     acknowledge their own regression. The token's own comments never count.
     """
     token = environ.get("GITHUB_TOKEN", "")
-    api = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-    repo_url = f"{api}/repos/{repository}"
+    repo_url = f"{api_root(environ)}/repos/{repository}"
     me = token_login(repo_url, token, send)
     acks: dict[str, str] = {}
     page = 1

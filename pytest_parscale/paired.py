@@ -131,16 +131,8 @@ def pool(runs: Sequence[Results], label: str) -> Pooled:
         same = [record for record in found if record.workers == found[0].workers]
         records[nodeid] = pool_records(same)
         sessions[nodeid] = tuple(len(record.parallel) for record in same)
-    first = runs[0]
-    results = Results(
-        path=label,
-        schema_version=first.schema_version,
-        created=first.created,
-        git=first.git,
-        machine=first.machine,
-        engines=first.engines,
-        records=records,
-    )
+    # the first session's run metadata; runs=() as the pool is one run, not a history
+    results = dataclasses.replace(runs[0], path=label, records=records, runs=())
     return Pooled(results, sessions)
 
 

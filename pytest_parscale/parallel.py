@@ -182,6 +182,26 @@ def suggested_chunksize(count: int, workers: int) -> int:
     return max(1, count // (4 * workers))
 
 
+def _fixed_rounds(
+    first: Callable[[], Any],
+    second: Callable[[], Any],
+    rounds: int,
+    settings: Settings,
+    compare: Callable[[Any, Any], str | None],
+    transport: Callable[[], Any] | None = None,
+) -> engine.Outcome:
+    """Two maps interleaved for exactly ``rounds`` rounds (no verdict stops them early),
+    results checked against each other; ``first`` lands in the serial samples."""
+    return engine.run(
+        first,
+        second,
+        transport=transport,
+        limits=engine.Limits(rounds, rounds, settings.max_time),
+        check=functools.partial(check_lists, compare=compare),
+        decided=lambda samples: False,
+    )
+
+
 def chunk_advice(
     runner: ParallelRunner,
     fn: Callable[[Any], Any],
@@ -202,13 +222,12 @@ def chunk_advice(
     struggling = measured.speedup.estimate < 1 or (share is not None and share.estimate > 0.5)
     if not struggling or not honours or used == suggested:
         return None
-    rounds = min(settings.min_rounds, 3)
-    outcome = engine.run(
+    outcome = _fixed_rounds(
         runner.map(fn, items, used if used else None, settings.timeout),
         runner.map(fn, items, suggested, settings.timeout),
-        limits=engine.Limits(rounds, rounds, settings.max_time),
-        check=functools.partial(check_lists, compare=compare),
-        decided=lambda samples: False,
+        min(settings.min_rounds, 3),
+        settings,
+        compare,
     )
     serial_median = median(measured.serial)
     current = serial_median / median(outcome.samples.serial)
@@ -240,14 +259,13 @@ def zero_copy(
         def transport() -> Any:
             return runner(lambda: zerocopy.shared_map(executor, stub, items, timeout=timeout))
 
-    rounds = max(3, min(settings.min_rounds, 5))
-    outcome = engine.run(
+    outcome = _fixed_rounds(
         runner.map(fn, items, measured.chunksize, timeout),
         shared,
-        transport=transport,
-        limits=engine.Limits(rounds, rounds, settings.max_time),
-        check=functools.partial(check_lists, compare=compare),
-        decided=lambda samples: False,
+        max(3, min(settings.min_rounds, 5)),
+        settings,
+        compare,
+        transport,
     )
     samples = outcome.samples
     serial_median = median(measured.serial)

@@ -35,16 +35,13 @@ def plan_workers(requested: int, usable: int, policy: str) -> WorkerPlan:
     """
     if requested <= usable:
         return WorkerPlan(requested, requested, 1.0)
-    shortfall = f"{requested} workers asked, {usable} usable cores"
-    if policy == "skip":
-        return WorkerPlan(requested, usable, 1.0, f"undersized machine: {shortfall}")
-    if policy == "strict":
-        return WorkerPlan(requested, requested, 1.0, oversubscribed=True)
-    if usable < 2:
-        return WorkerPlan(
-            requested, usable, 1.0, f"undersized machine: {shortfall}; cannot scale below 2"
-        )
-    return WorkerPlan(requested, usable, usable / requested)
+    return _undersized(
+        requested,
+        usable,
+        policy,
+        f"undersized machine: {requested} workers asked, {usable} usable cores",
+        strict=WorkerPlan(requested, requested, 1.0, oversubscribed=True),
+    )
 
 
 def plan_cluster(requested: int, cluster: int, policy: str, where: str) -> WorkerPlan:
@@ -57,16 +54,27 @@ def plan_cluster(requested: int, cluster: int, policy: str, where: str) -> Worke
     """
     if requested <= cluster:
         return WorkerPlan(requested, cluster, 1.0)
-    shortfall = f"{requested} workers asked, {where} has {cluster}"
+    return _undersized(
+        requested,
+        cluster,
+        policy,
+        f"undersized cluster: {requested} workers asked, {where} has {cluster}",
+        strict=WorkerPlan(requested, cluster, 1.0),
+    )
+
+
+def _undersized(
+    requested: int, available: int, policy: str, shortfall: str, *, strict: WorkerPlan
+) -> WorkerPlan:
+    """The undersized policy once fewer workers are available than asked, machine or
+    cluster alike; only what ``strict`` runs differs between them."""
     if policy == "skip":
-        return WorkerPlan(requested, cluster, 1.0, f"undersized cluster: {shortfall}")
+        return WorkerPlan(requested, available, 1.0, shortfall)
     if policy == "strict":
-        return WorkerPlan(requested, cluster, 1.0)
-    if cluster < 2:
-        return WorkerPlan(
-            requested, cluster, 1.0, f"undersized cluster: {shortfall}; cannot scale below 2"
-        )
-    return WorkerPlan(requested, cluster, cluster / requested)
+        return strict
+    if available < 2:
+        return WorkerPlan(requested, available, 1.0, f"{shortfall}; cannot scale below 2")
+    return WorkerPlan(requested, available, available / requested)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,10 @@ def _bootstrap(
 
     Each run's rounds are resampled as (numerator, denominator) pairs by the one
     bootstrap in stats.py; the two runs are resampled independently (two seeds).
+    Fewer than MIN_ROUNDS on either side gives the unbounded interval: never significant.
     """
+    if min(len(base[1]), len(head[1])) < MIN_ROUNDS:
+        return (-math.inf, math.inf)
     import numpy as np
 
     base_ratios = bootstrap_ratios(*base, resamples=RESAMPLES, seed=seed, sessions=sessions[0])
@@ -144,19 +147,18 @@ def compare_speedup(
     base_value = median(base.serial) / median(base.parallel) / base.workers
     head_value = median(head.serial) / median(head.parallel) / head.workers
     change = head_value / base_value - 1
-    interval = (-math.inf, math.inf)
-    if min(len(base.parallel), len(head.parallel)) >= MIN_ROUNDS:
-        relative = _bootstrap(
-            (base.serial, base.parallel),
-            (head.serial, head.parallel),
-            "relative",
-            confidence,
-            seed,
-            sessions,
-        )
-        # per-worker scaling is a constant factor: it shifts the ratio, not its spread
-        factor = base.workers / head.workers
-        interval = ((1 + relative[0]) * factor - 1, (1 + relative[1]) * factor - 1)
+    relative = _bootstrap(
+        (base.serial, base.parallel),
+        (head.serial, head.parallel),
+        "relative",
+        confidence,
+        seed,
+        sessions,
+    )
+    # per-worker scaling is a constant (positive) factor: it shifts the ratio, not its
+    # spread, and an unbounded interval stays unbounded
+    factor = base.workers / head.workers
+    interval = ((1 + relative[0]) * factor - 1, (1 + relative[1]) * factor - 1)
     return judge_change(
         "speedup",
         base_value * base.workers,
@@ -183,16 +185,14 @@ def compare_overhead(
     base_value = median(base.transport) / median(base.parallel)
     head_value = median(head.transport) / median(head.parallel)
     change = head_value - base_value
-    interval = (-math.inf, math.inf)
-    if min(len(base.parallel), len(head.parallel)) >= MIN_ROUNDS:
-        interval = _bootstrap(
-            (base.transport, base.parallel),
-            (head.transport, head.parallel),
-            "absolute",
-            confidence,
-            seed,
-            sessions,
-        )
+    interval = _bootstrap(
+        (base.transport, base.parallel),
+        (head.transport, head.parallel),
+        "absolute",
+        confidence,
+        seed,
+        sessions,
+    )
     return judge_change(
         "overhead", base_value, head_value, change, interval, threshold, worse_when_lower=False
     )

@@ -9,6 +9,7 @@ the ``parscale`` command share all of it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -261,17 +262,7 @@ def parse_history(text: str, path: str) -> Results:
             runs.append(parse(line, f"{path} line {number}"))
     if not runs:
         raise BaselineError(path, "is an empty history (no results document on any line)")
-    latest = runs[-1]
-    return Results(
-        path=path,
-        schema_version=latest.schema_version,
-        created=latest.created,
-        git=latest.git,
-        machine=latest.machine,
-        engines=latest.engines,
-        records=latest.records,
-        runs=tuple(runs),
-    )
+    return dataclasses.replace(runs[-1], path=path, runs=tuple(runs))
 
 
 def load(path: str | os.PathLike[str]) -> Results:

@@ -50,6 +50,25 @@ def record(
     )
 
 
+def at_speedup(
+    nodeid: str,
+    speedup: float,
+    parallel: Sequence[float],
+    *,
+    transport: float | None = None,
+    workers: int = 2,
+) -> Record:
+    """A record whose every round has the same ``speedup`` (serial = parallel * speedup),
+    and the same transport share when given: as tight as the ``parallel`` rounds."""
+    return record(
+        nodeid,
+        serial=[value * speedup for value in parallel],
+        parallel=parallel,
+        transport=[value * transport for value in parallel] if transport is not None else (),
+        workers=workers,
+    )
+
+
 def measured(
     nodeid: str,
     backend: str,

@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 import pytest
-from hand import interleaved, raw_map, speedup, write_side
+from hand import interleaved, map_against_bare, raw_map, speedup, write_side
 from workloads import workload
 
 from pytest_parscale import capacity, measure
@@ -97,18 +97,7 @@ def _hooked_verdict(parscale: Any, bar: float) -> dict[str, Any]:
 
 
 def _judge(parscale: Any, case: str, bar: float) -> None:
-    fn, items = workload("cpu")
-    start = time.perf_counter()
-    parscale.map(fn, items)
-    wall = time.perf_counter() - start
-    parallel, cleanup = raw_map(parscale.backend, parscale.executor, fn, items)
-    start = time.perf_counter()
-    [fn(item) for item in items]
-    serial_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    parallel()
-    parallel_seconds = time.perf_counter() - start
-    cleanup()
+    wall, bare = map_against_bare(parscale, *workload("cpu"))
     entry = {
         "kind": "judged",
         "nodeid": parscale.nodeid,
@@ -116,7 +105,7 @@ def _judge(parscale: Any, case: str, bar: float) -> None:
         "case": case,
         "bar": bar,
         "wall": wall,
-        "bare": serial_seconds + parallel_seconds,
+        "bare": bare,
     }
     if HOOKS:
         entry.update(_hooked_verdict(parscale, bar))

@@ -8,10 +8,9 @@ the same warm executor right after.
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
-from hand import raw_map, write_side
+from hand import map_against_bare, write_side
 from workloads import workload
 
 # The borderline bar is the speedup the accuracy phase measured by hand for this
@@ -21,25 +20,14 @@ CASES = {"clear_pass": 1.1, "clear_fail": 3.0, "borderline": BORDERLINE}
 
 
 def _timed_verdict(parscale, case: str) -> None:
-    fn, items = workload("cpu")
-    start = time.perf_counter()
-    parscale.map(fn, items)
-    wall = time.perf_counter() - start
-    parallel, cleanup = raw_map(parscale.backend, parscale.executor, fn, items)
-    start = time.perf_counter()
-    [fn(item) for item in items]
-    serial_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    parallel()
-    parallel_seconds = time.perf_counter() - start
-    cleanup()
+    wall, bare = map_against_bare(parscale, *workload("cpu"))
     write_side(
         {
             "nodeid": parscale.nodeid,
             "case": case,
             "threshold": CASES[case],
             "wall": wall,
-            "bare": serial_seconds + parallel_seconds,
+            "bare": bare,
         }
     )
 

@@ -42,6 +42,26 @@ def raw_map(
     raise ValueError(f"no hand reference for backend {backend!r}")
 
 
+def map_against_bare(
+    parscale: Any, fn: Callable[[Any], Any], items: list[Any]
+) -> tuple[float, float]:
+    """(wall seconds of ``parscale.map`` with its warm-up, rounds and verdict, the bare
+    work it stands for: one serial and one raw parallel pass on the same warm executor,
+    timed right after)."""
+    start = time.perf_counter()
+    parscale.map(fn, items)
+    wall = time.perf_counter() - start
+    parallel, cleanup = raw_map(parscale.backend, parscale.executor, fn, items)
+    start = time.perf_counter()
+    [fn(item) for item in items]
+    serial_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    parallel()
+    parallel_seconds = time.perf_counter() - start
+    cleanup()
+    return wall, serial_seconds + parallel_seconds
+
+
 def _celery_map(app: Any, fn: Callable[[Any], Any], items: list[Any]) -> tuple[Run, Run]:
     """A Celery group of the generic task the embedded worker's children know.
 

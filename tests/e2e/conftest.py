@@ -1,9 +1,35 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 # Few rounds and a short budget: these tests check behaviour, not figures.
 FAST = ("-p", "no:cacheprovider", "--parscale-min-rounds=3", "--parscale-max-time=3")
+
+# The baseline tests' suite: one CPU-bound test on the pool backend, whose baseline
+# they save and then edit (claim_speedup) to make a regression certain.
+GATED = """
+def spin(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+def test_gated(parscale):
+    parscale.map(spin, [60_000] * 8)
+"""
+POOL = ("-p", "no:cacheprovider", "--parscale-backends=pool")
+
+
+def claim_speedup(document: dict[str, Any], factor: float) -> None:
+    """Edit a results document in place to claim ``factor`` times its measured speedups."""
+    for item in document["results"]:
+        item["samples"]["serial"] = [value * factor for value in item["samples"]["serial"]]
+        for end in ("estimate", "low", "high"):
+            if item["speedup"][end] is not None:
+                item["speedup"][end] *= factor
+
 
 WORKLOADS = '''
 def cpu_work(n: int) -> int:

@@ -15,40 +15,24 @@ from pathlib import Path
 
 import pytest
 
-SUITE = """
-import pytest
+from tests.e2e.conftest import GATED, POOL, claim_speedup
 
-def spin(n):
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
-
-def test_gated(parscale):
-    parscale.map(spin, [60_000] * 8)
-
+SUITE = (
+    "import pytest\n"
+    + GATED
+    + """
 @pytest.mark.parscale(fail_on="speedup:off")
 def test_exempt(parscale):
     parscale.map(spin, [60_000] * 8)
 """
-
-RUN = (
-    "-p",
-    "no:cacheprovider",
-    "--parscale-backends=pool",
-    "--parscale-min-rounds=8",
-    "--parscale-max-time=3",
 )
+RUN = (*POOL, "--parscale-min-rounds=8", "--parscale-max-time=3")
 
 
 def inflate(source: Path, target: Path, factor: float) -> None:
     """A copy of a results file claiming ``factor`` times the measured speedups."""
     data = json.loads(source.read_text())
-    for item in data["results"]:
-        item["samples"]["serial"] = [value * factor for value in item["samples"]["serial"]]
-        for end in ("estimate", "low", "high"):
-            if item["speedup"][end] is not None:
-                item["speedup"][end] *= factor
+    claim_speedup(data, factor)
     target.write_text(json.dumps(data))
 
 

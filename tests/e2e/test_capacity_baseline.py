@@ -17,37 +17,21 @@ import pytest
 from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.storage import load
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
+from tests.e2e.conftest import GATED, POOL, claim_speedup
 
-SUITE = """
-def spin(n):
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
-
-def test_gated(parscale):
-    parscale.map(spin, [60_000] * 8)
-"""
-
-RUN = (
-    "-p",
-    "no:cacheprovider",
-    "--parscale-backends=pool",
-    "--parscale-min-rounds=6",
-    "--parscale-max-time=3",
-)
+RUN = (*POOL, "--parscale-min-rounds=6", "--parscale-max-time=3")
 TEST = "test_work.py::test_gated[pool]"
 
 
 def test_busy_baseline_against_a_real_run(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_work=SUITE)
+    pytester.makepyfile(test_work=GATED)
     pytester.runpytest_subprocess(*RUN, "--parscale-save=base.json").assert_outcomes(passed=1)
     base = pytester.path / "base.json"
     data = json.loads(base.read_text())
     assert data["schema_version"] == 2
+    claim_speedup(data, 50)
     (item,) = data["results"]
     usable = data["machine"]["usable_cores"]
-    item["samples"]["serial"] = [value * 50 for value in item["samples"]["serial"]]
     item["capacity"] = {
         "cores": usable / 2,
         "low": usable / 2,

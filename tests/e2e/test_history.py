@@ -11,22 +11,13 @@ from pathlib import Path
 
 import pytest
 
-SUITE = """
-def spin(n):
-    total = 0
-    for i in range(n):
-        total += i * i
-    return total
+from tests.e2e.conftest import GATED, POOL, claim_speedup
 
-def test_gated(parscale):
-    parscale.map(spin, [60_000] * 8)
-"""
-
-RUN = ("-p", "no:cacheprovider", "--parscale-backends=pool", "--parscale-min-rounds=3")
+RUN = (*POOL, "--parscale-min-rounds=3")
 
 
 def test_save_appends_then_compare_judges_against_the_history(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_work=SUITE)
+    pytester.makepyfile(test_work=GATED)
     for _ in range(3):
         saved = pytester.runpytest_subprocess(
             *RUN, "--parscale-max-time=1", "--parscale-save=h.jsonl"
@@ -41,8 +32,7 @@ def test_save_appends_then_compare_judges_against_the_history(pytester: pytest.P
     with inflated.open("w") as out:
         for factor in (48, 50, 52):
             data = json.loads(lines[0])
-            for item in data["results"]:
-                item["samples"]["serial"] = [v * factor for v in item["samples"]["serial"]]
+            claim_speedup(data, factor)
             out.write(json.dumps(data) + "\n")
     judged = pytester.runpytest_subprocess(
         *RUN, "--parscale-max-time=1", f"--parscale-compare={inflated}"
@@ -54,7 +44,7 @@ def test_save_appends_then_compare_judges_against_the_history(pytester: pytest.P
 
 
 def test_a_cut_history_is_refused_at_startup_and_kept(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_work=SUITE)
+    pytester.makepyfile(test_work=GATED)
     history = pytester.path / "h.jsonl"
     history.write_text('{"schema_version": 1, "created": "2026-01-')
     for option in ("--parscale-save", "--parscale-compare"):
@@ -65,7 +55,7 @@ def test_a_cut_history_is_refused_at_startup_and_kept(pytester: pytest.Pytester)
 
 
 def test_history_path_from_the_ini(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    pytester.makepyfile(test_work=SUITE)
+    pytester.makepyfile(test_work=GATED)
     pytester.makeini("[pytest]\nparscale_save = runs/h.jsonl\n")
     for _ in range(2):
         pytester.runpytest_subprocess(*RUN, "--parscale-max-time=1").assert_outcomes(passed=1)

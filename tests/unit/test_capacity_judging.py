@@ -38,11 +38,10 @@ from pytest_parscale.report import table
 from pytest_parscale.results import Capacity, Record, document
 from pytest_parscale.storage import load, save
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, parse_fail_on
-from tests.records import MACHINE, record
+from tests.records import MACHINE, record, scaled
 from tests.unit.test_diffreport import results
 
 TEST = "t.py::test_scales[pool]"
-FAST = (2.0, 2.02, 1.98, 2.01, 1.99, 2.0)
 
 
 def busy(base: Record, cores: float | None, usable: int = 2) -> Record:
@@ -53,7 +52,7 @@ def busy(base: Record, cores: float | None, usable: int = 2) -> Record:
 
 def slower(factor: float, nodeid: str = TEST) -> Record:
     """The test with its speedup divided by ``factor`` (tight rounds: clearly significant)."""
-    return record(nodeid, serial=[value / factor for value in FAST])
+    return scaled(record(nodeid), 1 / factor)
 
 
 # -- the rule --------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.results import SCHEMA_VERSION, Record, document, write_atomic
 from pytest_parscale.storage import append_history, check_save_target, load, save
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
-from tests.records import MACHINE, record
+from tests.records import MACHINE, at_speedup
 
 TEST = "t.py::test_scales[pool]"
 PARALLEL = (1.0, 1.002, 0.998, 1.001, 0.999, 1.0)
@@ -30,12 +30,7 @@ PARALLEL = (1.0, 1.002, 0.998, 1.001, 0.999, 1.0)
 
 def run(speedup: float, *, transport: float | None = None) -> Record:
     """One run of the test: very tight rounds (a narrow within-run interval)."""
-    return record(
-        TEST,
-        serial=[value * speedup for value in PARALLEL],
-        parallel=PARALLEL,
-        transport=[value * transport for value in PARALLEL] if transport is not None else (),
-    )
+    return at_speedup(TEST, speedup, PARALLEL, transport=transport)
 
 
 SPREAD = (1.6, 2.0, 1.8, 2.2, 1.7, 1.9)  # runs on changing CI machines: ±10% between runs

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale.measure import Limits, Samples, run
+from pytest_parscale.measure import Limits, Outcome, Samples, run
 
 
 class FakeClock:
@@ -37,17 +37,42 @@ def never(samples: Samples) -> bool:
     return False
 
 
-def test_rounds_are_interleaved_in_alternating_order() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 0.5, "transport": 0.1})
-    outcome = run(
+def no_check(reference: Any, result: Any) -> None:
+    return None
+
+
+def fake_run(
+    durations: dict[str, float],
+    limits: Limits,
+    *,
+    log: list[str] | None = None,
+    clock: FakeClock | None = None,
+    decided: Callable[[Samples], bool] = never,
+    check: Callable[[Any, Any], None] = no_check,
+    **hooks: Any,
+) -> Outcome:
+    """The engine over fake runs taking ``durations`` seconds of a fake clock each; a
+    ``transport`` duration adds the transport run. ``log`` collects the call order."""
+    clock = FakeClock() if clock is None else clock
+    fns = runs(clock, [] if log is None else log, durations)
+    return run(
         fns["serial"],
         fns["parallel"],
-        transport=fns["transport"],
-        limits=Limits(3, 3, 100),
-        check=lambda a, b: None,
-        decided=never,
+        transport=fns.get("transport"),
+        limits=limits,
+        check=check,
+        decided=decided,
         clock=clock,
+        **hooks,
+    )
+
+
+def test_rounds_are_interleaved_in_alternating_order() -> None:
+    log: list[str] = []
+    outcome = fake_run(
+        {"serial": 1.0, "parallel": 0.5, "transport": 0.1},
+        Limits(3, 3, 100),
+        log=log,
     )
     warmup, timed = log[:3], log[3:]
     assert warmup == ["serial", "parallel", "transport"]
@@ -69,21 +94,16 @@ def test_rounds_are_interleaved_in_alternating_order() -> None:
 
 
 def test_stops_as_soon_as_decided_after_min_rounds() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 0.5})
     seen: list[int] = []
 
     def decided(samples: Samples) -> bool:
         seen.append(samples.rounds)
         return True
 
-    outcome = run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(5, 50, 1000),
-        check=lambda a, b: None,
+    outcome = fake_run(
+        {"serial": 1.0, "parallel": 0.5},
+        Limits(5, 50, 1000),
         decided=decided,
-        clock=clock,
     )
     assert outcome.samples.rounds == 5
     assert seen == [5]
@@ -91,15 +111,9 @@ def test_stops_as_soon_as_decided_after_min_rounds() -> None:
 
 
 def test_undecided_runs_until_the_time_budget() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 1.0})
-    outcome = run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(3, 1000, 20.0),
-        check=lambda a, b: None,
-        decided=never,
-        clock=clock,
+    outcome = fake_run(
+        {"serial": 1.0, "parallel": 1.0},
+        Limits(3, 1000, 20.0),
     )
     # warm-up 2 s, then 2 s a round; a round that would end past 20 s is not started
     assert outcome.samples.rounds == 9
@@ -108,35 +122,24 @@ def test_undecided_runs_until_the_time_budget() -> None:
 
 
 def test_min_rounds_run_even_past_the_budget() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 5.0, "parallel": 5.0})
-    outcome = run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(4, 100, 1.0),
-        check=lambda a, b: None,
-        decided=never,
-        clock=clock,
+    outcome = fake_run(
+        {"serial": 5.0, "parallel": 5.0},
+        Limits(4, 100, 1.0),
     )
     assert outcome.samples.rounds == 4
 
 
 def test_judging_is_spaced_out_as_samples_grow() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 0.01, "parallel": 0.01})
     seen: list[int] = []
 
     def decided(samples: Samples) -> bool:
         seen.append(samples.rounds)
         return False
 
-    run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(5, 40, 1000),
-        check=lambda a, b: None,
+    fake_run(
+        {"serial": 0.01, "parallel": 0.01},
+        Limits(5, 40, 1000),
         decided=decided,
-        clock=clock,
     )
     assert seen[0] == 5
     assert len(seen) < 40 - 5
@@ -144,35 +147,27 @@ def test_judging_is_spaced_out_as_samples_grow() -> None:
 
 
 def test_every_parallel_result_is_checked_against_the_warmup_reference() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 1.0})
     checked: list[tuple[Any, Any]] = []
-    run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(3, 3, 100),
+    fake_run(
+        {"serial": 1.0, "parallel": 1.0},
+        Limits(3, 3, 100),
         check=lambda a, b: checked.append((a, b)),
-        decided=never,
-        clock=clock,
     )
     assert len(checked) == 4  # warm-up plus three rounds
 
 
 def test_a_failed_check_stops_the_measurement() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 1.0})
+    log: list[str] = []
 
     def check(reference: Any, result: Any) -> None:
         raise AssertionError("differs")
 
     with pytest.raises(AssertionError, match="differs"):
-        run(
-            fns["serial"],
-            fns["parallel"],
-            limits=Limits(3, 3, 100),
+        fake_run(
+            {"serial": 1.0, "parallel": 1.0},
+            Limits(3, 3, 100),
+            log=log,
             check=check,
-            decided=never,
-            clock=clock,
         )
     assert log == ["serial", "parallel"]
 
@@ -190,16 +185,10 @@ class ListProbe:
 
 
 def test_probe_records_capacity_per_round_and_quiet_wait_is_reported() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 0.5})
     probe = ListProbe([2.0, 1.9, None])
-    outcome = run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(3, 3, 100),
-        check=lambda a, b: None,
-        decided=never,
-        clock=clock,
+    outcome = fake_run(
+        {"serial": 1.0, "parallel": 0.5},
+        Limits(3, 3, 100),
         quiet=lambda: 1.5,
         probe=probe,
     )
@@ -211,15 +200,9 @@ def test_probe_records_capacity_per_round_and_quiet_wait_is_reported() -> None:
 def test_disturbed_rounds_are_set_aside_and_run_again() -> None:
     from pytest_parscale.capacity import disturbed
 
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 0.5})
-    outcome = run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(3, 3, 100),
-        check=lambda a, b: None,
-        decided=never,
-        clock=clock,
+    outcome = fake_run(
+        {"serial": 1.0, "parallel": 0.5},
+        Limits(3, 3, 100),
         probe=ListProbe([2.0, 1.0, 1.9, 1.95]),
         reject=disturbed,
     )
@@ -230,14 +213,10 @@ def test_disturbed_rounds_are_set_aside_and_run_again() -> None:
 
 
 def test_rejection_stops_when_the_budget_is_spent() -> None:
-    clock, log = FakeClock(), []
-    fns = runs(clock, log, {"serial": 1.0, "parallel": 1.0})
-    outcome = run(
-        fns["serial"],
-        fns["parallel"],
-        limits=Limits(2, 50, 10.0),
-        check=lambda a, b: None,
-        decided=never,
+    clock = FakeClock()
+    outcome = fake_run(
+        {"serial": 1.0, "parallel": 1.0},
+        Limits(2, 50, 10.0),
         clock=clock,
         probe=ListProbe([2.0] + [0.5] * 60),
         reject=lambda capacities, index: index > 0,

@@ -21,7 +21,7 @@ from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.results import Record
 from pytest_parscale.storage import Results
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, parse_fail_on
-from tests.records import MACHINE, record
+from tests.records import MACHINE, at_speedup, record
 
 TEST = "test_x.py::test_scales[pool]"
 PARALLEL = (1.0, 1.01, 0.99, 1.0, 1.005, 0.995)
@@ -29,12 +29,8 @@ PARALLEL = (1.0, 1.01, 0.99, 1.0, 1.005, 0.995)
 
 def session_record(speedup: float, *, workers: int = 2, transport: bool = False) -> Record:
     """One session of one test: tight rounds around ``speedup``."""
-    return record(
-        TEST,
-        serial=[value * speedup for value in PARALLEL],
-        parallel=PARALLEL,
-        transport=[value * 0.1 for value in PARALLEL] if transport else (),
-        workers=workers,
+    return at_speedup(
+        TEST, speedup, PARALLEL, transport=0.1 if transport else None, workers=workers
     )
 
 
