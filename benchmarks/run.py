@@ -18,8 +18,10 @@ import argparse
 import contextlib
 import importlib.metadata
 import json
+import math
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from pytest_parscale.machine import fingerprint
-from pytest_parscale.stats import median, relative_spread
+from pytest_parscale.stats import median
+
+
+def relative_spread(values: list[float]) -> float:
+    """Coefficient of variation (sample standard deviation over mean) of a benchmark."""
+    if len(values) < 2:
+        return 0.0
+    mean = statistics.fmean(values)
+    return statistics.stdev(values) / mean if mean else math.inf
+
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "cases"
