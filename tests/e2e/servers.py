@@ -208,8 +208,16 @@ class NamespaceUnavailable(RuntimeError):
 
 
 def _lo_up(pid: int) -> bool:
-    """``lo`` is up in the namespace of ``pid``: its 127.0.0.0/8 route exists only then."""
+    """``pid`` is in a network namespace of its own and ``lo`` is up there.
+
+    Right after the start ``unshare`` may not have switched namespace yet: its
+    /proc view is still this machine's (where 127.0.0.0/8 exists too), and an
+    nsenter then would enter the machine's namespace. So the namespace itself is
+    compared first; the 127.0.0.0/8 route exists only once ``lo`` is up.
+    """
     try:
+        if os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+            return False
         return "127.0.0.0" in Path(f"/proc/{pid}/net/fib_trie").read_text()
     except OSError:
         return False

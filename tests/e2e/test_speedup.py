@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_parscale.stats import serial_fraction
 from tests.e2e.conftest import FAST, ORPHAN_CHECK
 
 
@@ -98,11 +99,12 @@ def test_undersized_machine_scales_the_bar_and_projects(workloads: pytest.Pytest
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1
     record = json.loads((workloads.path / "out.json").read_text())["results"][0]
-    # Below 1x there is no serial fraction to project from: the summary says why instead.
-    if record["speedup"]["estimate"] >= 1:
+    # Below 1x (or above 2x on 2 workers, noise) there is no serial fraction to project
+    # from: the summary says why instead. Which case the live run is, the rule decides.
+    if serial_fraction(record["speedup"]["estimate"], 2).value is not None:
         expected = "projection (Amdahl, not measured): test_big[[]pool[]] ~*x at 512 workers from Karp-Flatt*"
     else:
-        expected = "no projection (Amdahl): test_big[[]pool[]] at 512 workers: *speedup < 1*"
+        expected = "no projection (Amdahl): test_big[[]pool[]] at 512 workers: no serial fraction*"
     result.stdout.fnmatch_lines([expected])
     requirement = record["requirements"][0]
     assert requirement["declared"] == 2.6
