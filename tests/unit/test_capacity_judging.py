@@ -172,7 +172,7 @@ def test_one_side_without_capacity_is_compared_as_before_with_a_note() -> None:
 
 def test_engine_mismatch_is_reported_before_capacity() -> None:
     cluster = dataclasses.replace(
-        busy(record(TEST), 1.0), executor={"backend": "pool", "engine": "10.0.0.1:1"}
+        busy(record(TEST), 1.0), executor={"backend": "pool", "engine": "127.0.0.5:1"}
     )
     change = compare_records(busy(record(TEST), 2.0), cluster, DEFAULT_FAIL_ON)
     assert (change.status, change.reason) == (Status.INCOMPARABLE, "engine")
