@@ -563,7 +563,7 @@ def judge(
         differ = md("; ".join(changed))
         lines += ["", f"> :warning: baseline and head ran in different environments: {differ}"]
     lines.append(rest.rstrip("\n"))
-    trend = trend_markdown(baseline.history, head)
+    trend = trend_markdown(baseline.history, head, options.fail_on)
     if trend:
         lines += ["", *trend]
     gate = verdict == REGRESSION and not accepted
