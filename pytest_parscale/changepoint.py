@@ -43,25 +43,40 @@ class Split:
     after: float  # mean of the values from the split on
 
 
-def _statistic(values: Sequence[float], index: int) -> float:
-    """|pooled two-sample t| of values[:index] against values[index:]."""
-    left, right = values[:index], values[index:]
-    difference = abs(statistics.fmean(right) - statistics.fmean(left))
-    squares = sum((v - statistics.fmean(left)) ** 2 for v in left) + sum(
-        (v - statistics.fmean(right)) ** 2 for v in right
-    )
-    variance = squares / (len(values) - 2)
-    scale = math.sqrt(variance * (1 / len(left) + 1 / len(right)))
+def _best(values: Sequence[float], min_side: int) -> tuple[int, float]:
+    """The split with the largest |pooled two-sample t| of values[:i] against values[i:].
+
+    Running sums make each split O(1): the permutation test recomputes every split
+    of every shuffle.
+    """
+    count = len(values)
+    centre = statistics.fmean(values)  # centred, the sums of squares lose no digits
+    values = [value - centre for value in values]
+    total = sum(values)
+    squares = sum(v * v for v in values)
     # two flat sides: any step is infinitely clear, no step is no evidence at all
     tiny = 1e-12 * max(1.0, *map(abs, values))
-    if scale <= tiny:
-        return math.inf if difference > tiny else 0.0
-    return difference / scale
-
-
-def _best(values: Sequence[float], min_side: int) -> tuple[int, float]:
-    candidates = range(min_side, len(values) - min_side + 1)
-    return max(((index, _statistic(values, index)) for index in candidates), key=lambda x: x[1])
+    left_sum = left_squares = 0.0
+    best = (min_side, -1.0)
+    for index, value in enumerate(values[: count - min_side], start=1):
+        left_sum += value
+        left_squares += value * value
+        if index < min_side:
+            continue
+        right = count - index
+        left_mean, right_mean = left_sum / index, (total - left_sum) / right
+        within = (left_squares - index * left_mean**2) + (
+            (squares - left_squares) - right * right_mean**2
+        )
+        scale = math.sqrt(max(within, 0.0) / (count - 2) * (1 / index + 1 / right))
+        difference = abs(right_mean - left_mean)
+        if scale <= tiny:
+            statistic = math.inf if difference > tiny else 0.0
+        else:
+            statistic = difference / scale
+        if statistic > best[1]:
+            best = (index, statistic)
+    return best
 
 
 def _seed(values: Sequence[float]) -> int:
