@@ -63,7 +63,7 @@ from pytest_parscale.github import (
     upsert_comment,
     urllib_transport,
 )
-from pytest_parscale.history import MIN_RUNS, WINDOW, judge_for
+from pytest_parscale.history import MIN_RUNS, WINDOW, history_files, judge_for
 from pytest_parscale.regression import Status, TestChange, compare_results
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, effective_fail_on
@@ -348,9 +348,8 @@ class Baseline:
 
 def load_history(directory: Path) -> tuple[Results, ...]:
     """The kept results of the branch's last runs, oldest first; unreadable ones skipped."""
-    folder = directory / HISTORY_DIR
     runs = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    for path in history_files(directory / HISTORY_DIR):
         try:
             runs.append(load(path))
         except BaselineError as error:
@@ -563,7 +562,7 @@ def judge(
         differ = md("; ".join(changed))
         lines += ["", f"> :warning: baseline and head ran in different environments: {differ}"]
     lines.append(rest.rstrip("\n"))
-    trend = trend_markdown(baseline.history, head)
+    trend = trend_markdown(baseline.history, head, options.fail_on)
     if trend:
         lines += ["", *trend]
     gate = verdict == REGRESSION and not accepted

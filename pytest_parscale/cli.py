@@ -86,7 +86,21 @@ def parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="write a self-contained HTML report (tables, fits, plots)"
     )
-    report.add_argument("results", metavar="RESULTS", help="results file")
+    report.add_argument("results", metavar="RESULTS", nargs="?", help="results file")
+    report.add_argument(
+        "--history",
+        metavar="PATH",
+        help="instead of RESULTS: per-test trend plots over a history (*.jsonl) or the "
+        "Action's history/ folder, with the commit where a test's scaling changed",
+    )
+    report.add_argument(
+        "--fail-on",
+        type=_fail_on,
+        default=NOT_SAID,
+        metavar="SPEC",
+        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON} "
+        "(a test's own marker value wins)",
+    )
     report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")
     show = commands.add_parser("show", help="print one results file")
     show.add_argument("results", metavar="RESULTS", help="results file")
@@ -155,6 +169,17 @@ def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
 
 
 def _report(arguments: argparse.Namespace) -> int:
+    if (arguments.results is None) == (arguments.history is None):
+        print("parscale report: error: give RESULTS or --history PATH, not both", file=sys.stderr)
+        return USAGE
+    if arguments.history is not None:
+        from pytest_parscale.history import load_runs
+        from pytest_parscale.html import write_trend_report
+
+        runs = load_runs(arguments.history)  # each file validated, named on any problem
+        page = write_trend_report(runs, arguments.html, arguments.fail_on)
+        print(f"HTML trend report: {page}")
+        return OK
     results = load(arguments.results)  # validates, naming the file on any problem
     if results.runs:
         raise BaselineError(

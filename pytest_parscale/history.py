@@ -12,9 +12,12 @@ describes the model. Pure decisions: no pytest, no clock.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 
+from pytest_parscale.errors import BaselineError
 from pytest_parscale.regression import (
     Judge,
     TestChange,
@@ -25,7 +28,7 @@ from pytest_parscale.regression import (
 )
 from pytest_parscale.results import Record
 from pytest_parscale.stats import median
-from pytest_parscale.storage import Results
+from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import FailOn
 
 WINDOW = 10  # the last K runs of a test make its history: older machines drift out
@@ -228,3 +231,28 @@ def describe(baseline: Results) -> str:
         f"the history {baseline.path} ({len(baseline.runs)} runs): each test against the "
         f"spread between its last {WINDOW} runs at most, the single-run rule below {MIN_RUNS}"
     )
+
+
+def history_files(folder: Path) -> list[Path]:
+    """The Action's kept results in ``folder``, oldest first: ci.store numbers them."""
+    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+
+
+def load_runs(path: str | os.PathLike[str]) -> tuple[Results, ...]:
+    """The runs of a history, oldest first, from a history baseline (``*.jsonl``) or
+    the Action's ``history/`` folder of results files; anything else is an error
+    naming the path."""
+    name = os.fspath(path)
+    if Path(name).is_dir():
+        files = history_files(Path(name))
+        if not files:
+            raise BaselineError(name, "holds no results files (*.json): not a history folder")
+        return tuple(load(file) for file in files)
+    loaded = load(name)
+    if not loaded.runs:
+        raise BaselineError(
+            name,
+            "is a single results file; a trend needs a history (*.jsonl) or the "
+            "Action's history/ folder",
+        )
+    return loaded.runs

@@ -31,6 +31,7 @@ from pytest_parscale.scaling import (
 from pytest_parscale.sizes import format_size
 from pytest_parscale.stats import Interval, median, serial_fraction
 from pytest_parscale.storage import load
+from pytest_parscale.thresholds import NOT_SAID, FailOn
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record
@@ -90,6 +91,11 @@ def write_html_report(results: Results, out_dir: Path | str, *, plots: bool = Tr
         _results_table(records),
         _record_notes(records),
     ]
+    return _write_page(out, "pytest-parscale report", body, figures)
+
+
+def _write_page(out: Path, title: str, body: list[str], figures: _Figures) -> Path:
+    """``out/index.html``: the body, with why plots are missing under the heading."""
     if figures.missing is not None:
         body.insert(1, f'<p class="nofit">Plots not drawn: {_e(figures.missing)}.</p>')
     page = (
@@ -97,12 +103,87 @@ def write_html_report(results: Results, out_dir: Path | str, *, plots: bool = Tr
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>pytest-parscale report</title><style>{_STYLE}</style></head>\n"
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>\n"
         "<body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
+
+
+def write_trend_report(
+    runs: Sequence[Results],
+    out_dir: Path | str,
+    fail_on: FailOn = NOT_SAID,
+    *,
+    plots: bool = True,
+) -> Path:
+    """``out_dir/index.html``: per test, its speedup over the runs of a history.
+
+    ``runs`` are oldest first (history.load_runs). Each test gets a plot of its
+    speedup with the interval, the change point when changepoint.py finds one, and
+    a table of the runs; without matplotlib the tables alone, and the hint.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = _Figures(out / "plots", enabled=plots)
+    nodeids = list(dict.fromkeys(n for run in reversed(runs) for n in run.records))
+    first, last = (runs[0], runs[-1]) if runs else (None, None)
+    span = f" from {_e(first.created)} to {_e(last.created)}" if first and last else ""
+    body = [
+        "<h1>pytest-parscale trend</h1>",
+        f"<p>{fmt.plural(len(nodeids), 'test')} over {fmt.plural(len(runs), 'run')}{span}, "
+        "oldest first. A change point is named when the split of a test's runs is "
+        "significant and the step beyond its speedup threshold (docs/results-format.md, "
+        "&quot;Change points&quot;).</p>",
+    ]
+    body += [_trend_section(runs, nodeid, fail_on, figures) for nodeid in nodeids]
+    return _write_page(out, "pytest-parscale trend", body, figures)
+
+
+def _trend_section(runs: Sequence[Results], nodeid: str, fail_on: FailOn, figures: _Figures) -> str:
+    from pytest_parscale.changepoint import commit_of, scaling_change, short_commit
+
+    present = [(i, run.records[nodeid]) for i, run in enumerate(runs) if nodeid in run.records]
+    labels = [short_commit(commit_of(runs[i])) or f"run {i + 1}" for i, _ in present]
+    step = scaling_change(runs, nodeid, fail_on)
+    where = next((k for k, (i, _) in enumerate(present) if step and i == step.run), None)
+    said = (
+        f'<p class="fail">{_e(step.sentence())} ({step.change:+.0%} speedup per worker, '
+        f"permutation p = {step.p_value:.3f}).</p>"
+        if step is not None
+        else "<p>No change point: no split of these runs is significant and beyond the "
+        "threshold.</p>"
+    )
+    from pytest_parscale.plots import speedup_trend
+
+    figure = figures.draw(
+        "trend",
+        f"speedup over the history: {nodeid}",
+        lambda base: speedup_trend(
+            fmt.short_id(nodeid),
+            list(zip(labels, [record for _, record in present], strict=True)),
+            None if step is None or where is None else (where, step),
+            base,
+        ),
+    )
+    rows = "".join(
+        f'<tr><td>{i + 1}</td><td class="text"><code>{_e(label)}</code></td>'
+        f'<td class="text">{_e(runs[i].created)}</td><td>{_e(record.workers)}</td>'
+        f"<td>{_e(fmt.speedup_interval(record.speedup))}</td>"
+        f"<td>{_e(_efficiency(record))}</td>"
+        f'<td class="text {_VERDICT_CLASSES.get(record.verdict, "")}">{_e(record.verdict)}</td>'
+        "</tr>"
+        for label, (i, record) in zip(labels, present, strict=True)
+    )
+    table = (
+        '<table class="trend"><tr><th>run</th><th class="text">commit</th>'
+        '<th class="text">created</th><th>workers</th><th>speedup [CI]</th>'
+        '<th>efficiency</th><th class="text">verdict</th></tr>' + rows + "</table>"
+    )
+    if figure:
+        table = f"<details><summary>the runs</summary>{table}</details>"
+    return f'<section class="sweep"><h3>{_e(nodeid)}</h3><div>{said}{table}</div>{figure}</section>'
 
 
 def write_html_report_from_file(results_path: Path | str, out_dir: Path | str) -> Path:

@@ -6,6 +6,8 @@ an Agg canvas owned by each figure, so no global pyplot state or display is touc
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,9 @@ from pytest_parscale.sizes import approx_size
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from pytest_parscale.changepoint import ScalingChange
+    from pytest_parscale.results import Record
 
 INSTALL_HINT = "pip install 'pytest-parscale[plot]'"
 FORMATS = ("png", "svg")
@@ -215,3 +220,52 @@ def _model_label(model: AmdahlFit | USLFit) -> str:
 
 def _shorten(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def speedup_trend(
+    title: str,
+    runs: Sequence[tuple[str, Record]],
+    change: tuple[int, ScalingChange] | None,
+    base: Path,
+) -> list[Path]:
+    """One test's speedup with its interval over the runs of a history, oldest first.
+
+    ``runs`` pairs a label (the short commit) with the run's record; ``change`` is
+    the index in ``runs`` of the first run after a change point and the change, drawn
+    as a dashed line before that run with the speedup level on each side
+    (changepoint.py).
+    """
+    figure = _figure()
+    axes = figure.add_subplot()
+    positions = list(range(1, len(runs) + 1))
+    values = [record.speedup.estimate for _, record in runs]
+    lows: list[float | None] = [record.speedup.low for _, record in runs]
+    highs: list[float | None] = [record.speedup.high for _, record in runs]
+    finite = [(low, high) for low, high in zip(lows, highs, strict=True) if _finite(low, high)]
+    axes.errorbar(
+        positions,
+        values,
+        yerr=_error_bars(values, lows, highs) if len(finite) == len(runs) else None,
+        fmt="o-",
+        color="C0",
+        capsize=3,
+        label="speedup (interval)",
+    )
+    if change is not None:
+        where, step = change
+        # the sentence goes in the legend: an annotation would cross the title
+        axes.axvline(where + 0.5, color="C3", linestyle="--", linewidth=1, label=step.sentence())
+        axes.plot([0.6, where + 0.5], [step.before] * 2, color="C3", linewidth=0.8)
+        axes.plot([where + 0.5, len(runs) + 0.4], [step.after] * 2, color="C3", linewidth=0.8)
+    axes.set_xticks(positions, [label for label, _ in runs], rotation=60, fontsize="x-small")
+    axes.set_xlabel("run of the history (oldest first)")
+    axes.set_ylabel("speedup S = T1 / TN")
+    axes.set_ylim(bottom=0)
+    axes.set_title(_shorten(title), fontsize="medium", parse_math=False)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small", loc="lower left")
+    return _save(figure, base)
+
+
+def _finite(low: float | None, high: float | None) -> bool:
+    return low is not None and high is not None and math.isfinite(low) and math.isfinite(high)

@@ -12,7 +12,9 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pytest_parscale.changepoint import ScalingChange, scaling_change
 from pytest_parscale.diffreport import cell, code
+from pytest_parscale.thresholds import NOT_SAID, FailOn
 
 if TYPE_CHECKING:
     from pytest_parscale.storage import Results
@@ -64,8 +66,22 @@ def trend_rows(history: Sequence[Results], head: Results) -> list[list[str]]:
     return rows
 
 
-def trend_markdown(history: Sequence[Results], head: Results) -> list[str]:
-    """A folded table: speedup per worker over the last runs, the head after the bar."""
+def change_points(
+    runs: Sequence[Results], nodeids: Sequence[str], fail_on: FailOn = NOT_SAID
+) -> list[ScalingChange]:
+    """The tests whose scaling stepped somewhere in ``runs`` (changepoint.py's rule)."""
+    found = (scaling_change(runs, nodeid, fail_on) for nodeid in nodeids)
+    return [change for change in found if change is not None]
+
+
+def trend_markdown(
+    history: Sequence[Results], head: Results, fail_on: FailOn = NOT_SAID
+) -> list[str]:
+    """A folded table: speedup per worker over the last runs, the head after the bar.
+
+    Below it, each test whose scaling changed at one commit of the history or at the
+    head, with the speedup before and after (docs/github-action.md, "History and trend").
+    """
     if not history:
         return []
     header = ["test", "trend (oldest → head)", "oldest", "head", "head vs oldest"]
@@ -77,4 +93,8 @@ def trend_markdown(history: Sequence[Results], head: Results) -> list[str]:
         "|" + "---|" * len(header),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in trend_rows(history, head)]
+    steps = change_points([*history, head], list(head.records), fail_on)
+    if steps:
+        lines.append("")
+        lines += [f"- {code(step.nodeid)}: {cell(step.sentence())}" for step in steps]
     return [*lines, "", "</details>"]

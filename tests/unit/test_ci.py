@@ -21,6 +21,7 @@ from pytest_parscale import ci, github
 from pytest_parscale.cli import main, parser
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.results import document, write_atomic
+from pytest_parscale.thresholds import FailOn
 from tests.records import MACHINE, record, scaled
 
 
@@ -586,3 +587,23 @@ def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
     text = github.Acceptance("lead", {"a": "b"}).to_json()
     assert github.Acceptance.from_json(text) == github.Acceptance("lead", {"a": "b"})
     assert github.Acceptance.from_json("") == github.Acceptance()
+
+
+def test_the_summary_names_the_commit_where_a_test_s_scaling_changed(tmp_path: Path) -> None:
+    event = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
+    factors = [1.0] * 5 + [0.7] * 2  # the step comes with the sixth stored run
+    for index, factor in enumerate(factors):
+        path = tmp_path / f"h{index}.json"
+        git = {"commit": f"{index}" * 40, "dirty": False}
+        write_atomic(path, document([scaled(record(), factor)], dict(MACHINE), [], git))
+        ci.store(ci.Head(ci.load(path), path, 0), tmp_path / "b", event, {}, keep=20)
+    head_path = tmp_path / "head.json"
+    write_atomic(head_path, document([scaled(record(), 0.7)], dict(MACHINE), [], None))
+    head = ci.load(head_path)
+    baseline = ci.load_baseline(tmp_path / "b", "cache")
+    lines = ci.judge(head, baseline, ci.RunOptions(), "main", stores=False).lines
+    said = [line for line in lines if "scaling changed" in line]
+    assert said == [f"- `{record().nodeid}`: scaling changed at 5555555: 2.00x -> 1.40x"]
+    wide = ci.RunOptions(fail_on=FailOn(speedup=0.40, overhead=0.05))  # a 30% step is under 40%
+    lines = ci.judge(head, baseline, wide, "main", stores=False).lines
+    assert not [line for line in lines if "scaling changed" in line]

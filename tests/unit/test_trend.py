@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pytest_parscale.storage import Results
+from pytest_parscale.thresholds import FailOn
 from pytest_parscale.trend import BARS, sparkline, trend_markdown, trend_rows
-from tests.records import MACHINE, record, scaled
+from tests.records import MACHINE, at_speedup, record, scaled
 
 
 def run(*records: object) -> Results:
@@ -32,3 +33,26 @@ def test_a_new_test_has_no_past_and_no_drift() -> None:
     (row,) = trend_rows([run(record("t.py::old"))], run(record("t.py::new")))
     assert row[2:] == ["-", "1.00", "-"]
     assert trend_markdown([], run(record("t.py::new"))) == []
+
+
+def test_the_trend_names_the_commit_where_scaling_changed() -> None:
+    def at(commit: str, speedup: float) -> Results:
+        one = at_speedup("t.py::steps", speedup, (1.0, 1.01, 0.99, 1.0))
+        steady = at_speedup("t.py::steady", 1.5, (1.0, 1.01, 0.99, 1.0))
+        return Results(
+            "r.json",
+            1,
+            "",
+            {"commit": commit},
+            MACHINE,
+            [],
+            {one.nodeid: one, steady.nodeid: steady},
+        )
+
+    runs = [at(f"{index}abc1234ffff", value) for index, value in enumerate([1.85] * 5 + [1.40] * 3)]
+    lines = trend_markdown(runs[:-1], runs[-1])
+    found = [line for line in lines if "scaling changed" in line]
+    assert found == ["- `t.py::steps`: scaling changed at 5abc123: 1.85x -> 1.40x"]
+    # below the threshold the same step is not named
+    wide = FailOn(speedup=0.30, overhead=0.05)
+    assert not [line for line in trend_markdown(runs[:-1], runs[-1], wide) if "changed" in line]
