@@ -99,7 +99,7 @@ def test_zero_copy_is_measured_reported_and_skipped_where_it_has_no_path(
     for key in ("pickle_transport_share", "shared_transport_share"):
         assert 0 < sized[key] < 10
     result.stdout.fnmatch_lines(
-        ["zero-copy: test_transport_both_ways?pool-100KB?: *; transport *% pickled, *% zero-copy"]
+        ["zero-copy: test_transport_both_ways?pool-100KB?: *; transport * pickled, * zero-copy"]
     )
     if "thread" in backends:
         result.stdout.fnmatch_lines(["SKIPPED*share=True: the thread backend's workers already*"])
