@@ -628,6 +628,7 @@ class Judged:
     wall: float  # seconds of the whole run (pytest session, or the paired command)
     agrees: bool = True  # status "regression" exactly when the exit code is 1
     sessions: int = 1
+    why: str = ""  # an incomparable run's reason, as the comparison wrote it
 
 
 def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
@@ -670,19 +671,23 @@ def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
 
 
 def _calibrate_crossrun(side: Path, report: Report) -> int:
-    """Serial units that add a third of the parallel time: speedup x 0.75 at this load."""
+    """Serial units that add a third of the parallel time: speedup x 0.75.
+
+    The fastest parallel round stands for the parallel time: the least disturbed one
+    is the closest to what the code costs on a quiet machine.
+    """
     run = run_pytest(case_args(CROSSRUN_CASE), env={"BENCH_SIDE_FILE": str(side)})
     (record,) = records_by_id(run).values()
     entries = side_entries(side)
     if not entries:
         raise RuntimeError(f"cross-run calibration timed no serial unit:\n{run.output}")
-    parallel = median(record["samples"]["parallel"])
+    parallel = float(min(record["samples"]["parallel"]))
     unit = float(entries[-1]["unit"])
     units = max(1, round(parallel * (1 / (1 - CROSSRUN_DROP) - 1) / unit))
     report.details.append(
         f"cross-run calibration ({load_line('load')}): speedup "
         f"{record['speedup']['estimate']:.2f}x, "
-        f"parallel {_ms(parallel)}, one serial unit {_ms(unit)}: the A/B head adds "
+        f"fastest parallel round {_ms(parallel)}, one serial unit {_ms(unit)}: the A/B head adds "
         f"{units} units ({_ms(units * unit)}) after the map"
     )
     return units
@@ -734,6 +739,7 @@ def _compare_run(baseline: Path, units: int, kind: str, load: float) -> Judged:
         speedup[0] if speedup else math.nan,
         run.wall,
         agrees=(test.status.value == "regression") == failed,
+        why="; ".join(test.notes) if test.status.value == "incomparable" else "",
     )
 
 
@@ -790,6 +796,7 @@ def _paired_run(repo: Path, kind: str, load: float) -> Judged:
         wall,
         agrees=(test["status"] == "regression") == (done.returncode == 1),
         sessions=int(sessions.group(1)) if sessions else 0,
+        why="; ".join(test["notes"]) if test["status"] == "incomparable" else "",
     )
 
 
@@ -824,6 +831,9 @@ def _crossrun_rows(name: str, judged: list[Judged], report: Report) -> None:
                 for load in LOADS
             )
         )
+    reasons = sorted({run.why for run in judged if run.why})
+    for why in reasons[:2]:  # enough to read why a gate said "not judged"
+        report.details.append(f"cross-run {name}, incomparable because: {why}")
     if disagree:
         report.details.append(
             f"cross-run {name}: {disagree} run(s) whose exit code disagreed with the status"
