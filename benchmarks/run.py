@@ -10,6 +10,7 @@ existing RESULTS.md (the hand-written analysis) is kept.
     ./scripts/run-benchmarks.sh            # full run, well under 30 minutes
     ./scripts/run-benchmarks.sh --quick    # a few minutes, for trying the harness
     ./scripts/run-benchmarks.sh --only decided   # the decided-rate phase alone (issue 15)
+    ./scripts/run-benchmarks.sh --only crossrun  # verdicts across runs (issue 14): not by default
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import importlib.metadata
 import json
 import math
 import os
+import re
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,10 +79,12 @@ class Mode:
     example_args: tuple[str, ...]
     # sessions of the decided-rate phase (2 tests per backend each: >= 40 runs in full)
     decided_sessions: int = 4
+    # saved runs the cross-run history baseline holds before its head runs
+    history_saves: int = 3
 
 
 QUICK = Mode("quick", 1, 5, 3.0, 3, 3, 3, (5,), ("--parscale-backends=pool,process,thread",), 1)
-FULL = Mode("full", 3, 5, 10.0, 10, 30, 20, (5, 15), (), 4)
+FULL = Mode("full", 3, 5, 10.0, 10, 30, 20, (5, 15), (), 4, 6)
 
 
 @dataclass
@@ -129,9 +133,7 @@ def run_pytest(
         command = [sys.executable, "-m", "pytest", "-q", *args]
         if parscale:
             command.append(f"--parscale-json={json_path}")
-        # the cases first; a PYTHONPATH already set (a worktree under test) stays after them
-        path = os.pathsep.join(filter(None, [str(CASES), os.environ.get("PYTHONPATH")]))
-        full_env = {**os.environ, "PYTHONPATH": path, **(env or {})}
+        full_env = bench_env(env)
         started = time.perf_counter()
         done = subprocess.run(
             command, cwd=cwd, env=full_env, capture_output=True, text=True, check=False
@@ -141,6 +143,13 @@ def run_pytest(
     if done.returncode not in (0, 1):
         raise RuntimeError(f"pytest {shlex.join(args)} exited {done.returncode}:\n{done.stdout}")
     return PytestRun(done.returncode, wall, done.stdout + done.stderr, results)
+
+
+def bench_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment with the cases importable (their ``workloads``) and ``extra`` on top."""
+    # the cases first; a PYTHONPATH already set (a worktree under test) stays after them
+    path = os.pathsep.join(filter(None, [str(CASES), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
 def side_entries(path: Path) -> list[dict[str, Any]]:
@@ -307,16 +316,27 @@ _HOG = (
     "import os, sys, time\n"
     "os.sched_setaffinity(0, {int(sys.argv[1])})\n"
     "end = time.monotonic() + float(sys.argv[2])\n"
+    "duty, period = float(sys.argv[3]), 0.1\n"
     "while time.monotonic() < end:\n"
-    "    pass\n"
+    "    busy = time.monotonic() + duty * period\n"
+    "    while time.monotonic() < busy:\n"
+    "        pass\n"
+    "    time.sleep((1 - duty) * period)\n"
 )
 
 
 @contextlib.contextmanager
-def cpu_hog(seconds: float) -> Iterator[None]:
-    """A busy loop pinned to the last core, bounded in time and killed on the way out."""
+def cpu_hog(seconds: float, duty: float = 1.0) -> Iterator[None]:
+    """A busy loop pinned to the last core, bounded in time and killed on the way out.
+
+    ``duty`` is the share of each 100 ms it is busy (a neighbour taking 40% of a
+    core is 0.4); 0 starts no process at all.
+    """
+    if duty <= 0:
+        yield
+        return
     core = max(os.sched_getaffinity(0))
-    hog = subprocess.Popen([sys.executable, "-c", _HOG, str(core), str(seconds)])
+    hog = subprocess.Popen([sys.executable, "-c", _HOG, str(core), str(seconds), str(duty)])
     try:
         time.sleep(0.5)
         yield
@@ -586,6 +606,248 @@ def _calibrate_decided(env: dict[str, str], side: Path) -> dict[str, float]:
     return truth
 
 
+# -- 8: cross-run A/A and A/B under changing load (issue 14) ----------------------
+
+CROSSRUN_CASE = "case_crossrun.py"
+# a neighbour's share of one core, cycled run by run: the load changes between runs
+LOADS = (0.0, 0.4, 1.0)
+CROSSRUN_DROP = 0.25
+HOG_BOUND = 3600.0  # seconds a hog may live at most; each is killed when its run ends
+UNITS_LINE = 'SERIAL_UNITS = int(os.environ.get("BENCH_SERIAL_UNITS", "0"))'
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One head run of a cross-run mode: which case, under which load, what it said."""
+
+    kind: str  # "A": unchanged code, "B": the calibrated 25% drop
+    load: float  # the neighbour's share of one core during the run
+    status: str  # the test's comparison status (regression.Status value)
+    failed: bool  # exit code 1: the gate failed
+    change: float  # relative change of speedup per worker, as the comparison reported it
+    wall: float  # seconds of the whole run (pytest session, or the paired command)
+    agrees: bool = True  # status "regression" exactly when the exit code is 1
+    sessions: int = 1
+    why: str = ""  # an incomparable run's reason, as the comparison wrote it
+
+
+def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
+    """Single baseline, history baseline and paired: A/A and A/B, the load changing per run.
+
+    The A/B head carries a real serial section sized by a calibration run to cost
+    25% of the speedup here (benchmarks/cases/case_crossrun.py). A/A and A/B runs
+    are interleaved and the load cycles 0%, 40%, 100% of one core across them.
+    """
+    units = _calibrate_crossrun(scratch / "crossrun-calibration.jsonl", report)
+    kinds = _interleave(mode.aa_runs, mode.ab_runs)
+
+    single = scratch / "single.json"
+    _save(single, 0.0)  # once, on the quietest setting
+    singles = _judge_runs(kinds, lambda kind, load: _compare_run(single, units, kind, load))
+    _crossrun_rows("single", singles, report)
+
+    history = scratch / "history.jsonl"
+    for index in range(mode.history_saves):
+        _save(history, LOADS[index % len(LOADS)])
+    histories = _judge_runs(kinds, lambda kind, load: _compare_run(history, units, kind, load))
+    _crossrun_rows("history", histories, report)
+
+    repo = scratch / "paired-repo"
+    _paired_repo(repo, units)
+    paireds = _judge_runs(kinds, lambda kind, load: _paired_run(repo, kind, load))
+    _crossrun_rows("paired", paireds, report)
+    # one ordinary measurement: a plain session of the same test, the single mode's A/A runs
+    ordinary = median([run.wall for run in singles if run.kind == "A"])
+    confirm = [run.wall for run in paireds]
+    report.add(
+        "8 crossrun",
+        f"paired run time ({len(confirm)} runs)",
+        f"median {median(confirm):.0f} s = {median(confirm) / ordinary:.1f}x one session "
+        f"({ordinary:.1f} s), max {max(confirm) / ordinary:.1f}x; sessions per side "
+        f"{min(run.sessions for run in paireds)}-{max(run.sessions for run in paireds)}",
+        "<= 4x",
+        median(confirm) / ordinary <= 4,
+    )
+
+
+def _calibrate_crossrun(side: Path, report: Report) -> int:
+    """Serial units that add a third of the parallel time: speedup x 0.75.
+
+    The fastest parallel round stands for the parallel time: the least disturbed one
+    is the closest to what the code costs on a quiet machine.
+    """
+    run = run_pytest(case_args(CROSSRUN_CASE), env={"BENCH_SIDE_FILE": str(side)})
+    (record,) = records_by_id(run).values()
+    entries = side_entries(side)
+    if not entries:
+        raise RuntimeError(f"cross-run calibration timed no serial unit:\n{run.output}")
+    parallel = float(min(record["samples"]["parallel"]))
+    unit = float(entries[-1]["unit"])
+    units = max(1, round(parallel * (1 / (1 - CROSSRUN_DROP) - 1) / unit))
+    report.details.append(
+        f"cross-run calibration ({load_line('load')}): speedup "
+        f"{record['speedup']['estimate']:.2f}x, "
+        f"fastest parallel round {_ms(parallel)}, one serial unit {_ms(unit)}: the A/B head adds "
+        f"{units} units ({_ms(units * unit)}) after the map"
+    )
+    return units
+
+
+def _save(path: Path, load: float) -> None:
+    """One plain run saved to ``path`` (a results file, or appended to a history)."""
+    with cpu_hog(HOG_BOUND, load):
+        run_pytest(case_args(CROSSRUN_CASE, f"--parscale-save={path}"))
+
+
+def _judge_runs(kinds: list[str], run_one: Callable[[str, float], Judged]) -> list[Judged]:
+    """Each kind in order, the neighbour's load cycling through LOADS run by run."""
+    judged: list[Judged] = []
+    for index, kind in enumerate(kinds):
+        load = LOADS[index % len(LOADS)]
+        with cpu_hog(HOG_BOUND, load):
+            judged.append(run_one(kind, load))
+        last = judged[-1]
+        print(
+            f"    {kind} at {load:.0%}: {last.status}, {last.change:+.1%}, {last.wall:.0f} s",
+            flush=True,
+        )
+    return judged
+
+
+def _compare_run(baseline: Path, units: int, kind: str, load: float) -> Judged:
+    """A head session with --parscale-compare; its status judged by the plugin's own call."""
+    from pytest_parscale.history import judge_test
+    from pytest_parscale.results import Record
+    from pytest_parscale.storage import load as load_results
+    from pytest_parscale.thresholds import effective_fail_on
+
+    run = run_pytest(
+        case_args(CROSSRUN_CASE, f"--parscale-compare={baseline}"),
+        env={"BENCH_SERIAL_UNITS": str(units if kind == "B" else 0)},
+    )
+    (data,) = records_by_id(run).values()
+    record = Record.from_dict(data)
+    # the same call and thresholds the plugin made on this record (plugin._check_baseline)
+    test = judge_test(load_results(baseline), record, effective_fail_on(record.fail_on))
+    failed = run.returncode == 1
+    speedup = [change.change for change in test.changes if change.metric == "speedup"]
+    return Judged(
+        kind,
+        load,
+        test.status.value,
+        failed,
+        speedup[0] if speedup else math.nan,
+        run.wall,
+        agrees=(test.status.value == "regression") == failed,
+        why="; ".join(test.notes) if test.status.value == "incomparable" else "",
+    )
+
+
+def _git(repo: Path, *arguments: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=bench@localhost", "-c", "user.name=bench", *arguments],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+    )
+
+
+def _paired_repo(repo: Path, units: int) -> None:
+    """A throwaway repository: ``base``, ``same`` (same code) and ``drop`` (the serial section)."""
+    text = (CASES / CROSSRUN_CASE).read_text()
+    if UNITS_LINE not in text:
+        raise RuntimeError(f"{CROSSRUN_CASE} no longer has the line {UNITS_LINE!r}")
+    test = repo / "test_crossrun.py"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "pytest.ini").write_text((CASES / "pytest.ini").read_text())
+    test.write_text(text.replace(UNITS_LINE, "SERIAL_UNITS = 0"))
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "base")
+    _git(repo, "tag", "base")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "A/A: the same code")
+    _git(repo, "tag", "same")
+    test.write_text(text.replace(UNITS_LINE, f"SERIAL_UNITS = {units}"))
+    _git(repo, "commit", "-q", "-am", f"A/B: a serial section of {units} units")
+    _git(repo, "tag", "drop")
+
+
+def _paired_run(repo: Path, kind: str, load: float) -> Judged:
+    """``parscale paired base same|drop`` at its defaults, as the Action's confirmation runs."""
+    head = "drop" if kind == "B" else "same"
+    command = [sys.executable, "-m", "pytest_parscale", "paired", "base", head, "--format", "json"]
+    command += ["--", "-p", "no:benchmark"]
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, cwd=repo, env=bench_env(), capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"{shlex.join(command)} exited {done.returncode}:\n{done.stderr}")
+    (test,) = json.loads(done.stdout)["tests"]
+    speedup = [change["change"] for change in test["changes"] if change["metric"] == "speedup"]
+    sessions = re.search(r"(\d+) sessions per side", done.stderr)
+    return Judged(
+        kind,
+        load,
+        test["status"],
+        done.returncode == 1,
+        speedup[0] if speedup else math.nan,
+        wall,
+        agrees=(test["status"] == "regression") == (done.returncode == 1),
+        sessions=int(sessions.group(1)) if sessions else 0,
+        why="; ".join(test["notes"]) if test["status"] == "incomparable" else "",
+    )
+
+
+def _crossrun_rows(name: str, judged: list[Judged], report: Report) -> None:
+    """False alarms, detection and the "not judged" counts of one mode; per-load details."""
+    aa = [run for run in judged if run.kind == "A"]
+    ab = [run for run in judged if run.kind == "B"]
+    alarms = sum(run.failed for run in aa)
+    detected = sum(run.failed for run in ab)
+    report.add(
+        "8 crossrun",
+        f"{name} A/A ({len(aa)} runs, load 0/40/100%)",
+        f"{alarms} failed; {_not_judged(aa)}; change median {median([r.change for r in aa]):+.1%}",
+        "0 failures",
+        alarms == 0,
+    )
+    report.add(
+        "8 crossrun",
+        f"{name} A/B ({len(ab)} runs, -25% calibrated)",
+        f"{detected}/{len(ab)} detected ({detected / len(ab):.0%}); {_not_judged(ab)}; "
+        f"change median {median([r.change for r in ab]):+.1%}",
+        ">= 95%",
+        detected >= 0.95 * len(ab),
+    )
+    disagree = sum(not run.agrees for run in judged)
+    for kind, runs in (("A/A", aa), ("A/B", ab)):
+        report.details.append(
+            f"cross-run {name} {kind}: "
+            + "; ".join(
+                f"load {load:.0%}: "
+                + ", ".join(f"{r.status} {r.change:+.0%}" for r in runs if r.load == load)
+                for load in LOADS
+            )
+        )
+    reasons = sorted({run.why for run in judged if run.why})
+    for why in reasons[:2]:  # enough to read why a gate said "not judged"
+        report.details.append(f"cross-run {name}, incomparable because: {why}")
+    if disagree:
+        report.details.append(
+            f"cross-run {name}: {disagree} run(s) whose exit code disagreed with the status"
+        )
+
+
+def _not_judged(runs: list[Judged]) -> str:
+    """The runs a gate neither passed nor failed on their merits: a problem when frequent."""
+    return ", ".join(
+        f"{sum(run.status == status for run in runs)} {status}"
+        for status in ("incomparable", "uncertain")
+    )
+
+
 # -- machine, table, RESULTS.md ---------------------------------------------------
 
 
@@ -667,14 +929,18 @@ def kept_notes() -> str:
     return f"\n{NOTES}\n" if index < 0 else "\n" + text[index:]
 
 
-PHASES = ("accuracy", "verdict", "stability", "alarms", "session", "decided")
+PHASES = ("accuracy", "verdict", "stability", "alarms", "session", "decided", "crossrun")
+# crossrun runs only when named: its full mode alone takes longer than all the others
+DEFAULT_PHASES = PHASES[:-1]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small settings, a few minutes")
     parser.add_argument(
-        "--only", default=",".join(PHASES), help=f"comma-separated phases of {','.join(PHASES)}"
+        "--only",
+        default=",".join(DEFAULT_PHASES),
+        help=f"comma-separated phases of {','.join(PHASES)} (default: all but crossrun)",
     )
     parser.add_argument("--backends", default=",".join(ALL_BACKENDS))
     parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown file to write")
@@ -709,6 +975,8 @@ def main(argv: list[str] | None = None) -> int:
             session_cost(mode, report, scratch)
         if "decided" in phases:
             decided_rate(mode, backends, report, scratch)
+        if "crossrun" in phases:
+            crossrun(mode, report, scratch)
     header.append("- " + load_line("At end"))
     minutes = (time.perf_counter() - started) / 60
     text = markdown(report, command.strip(), header, minutes)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).parents[2]
 
@@ -20,3 +22,35 @@ def test_benchmark_harness_lists_its_phases() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "decided" in done.stdout
+    assert "crossrun" in done.stdout
+
+
+def _harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module  # dataclasses look their module up while defining
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_crossrun_is_named_only_and_counts_alarms_detections_and_not_judged() -> None:
+    run = _harness()
+    assert "crossrun" in run.PHASES
+    assert "crossrun" not in run.DEFAULT_PHASES  # its full mode is the longest phase
+    judged = [
+        run.Judged("A", 0.0, "unchanged", False, -0.02, 5.0),
+        run.Judged("A", 0.4, "incomparable", False, -0.30, 5.0),
+        run.Judged("A", 1.0, "regression", True, -0.20, 5.0),
+        run.Judged("B", 0.0, "regression", True, -0.25, 5.0),
+        run.Judged("B", 0.4, "uncertain", False, -0.15, 5.0),
+    ]
+    report = run.Report()
+    run._crossrun_rows("single", judged, report)
+    aa, ab = report.rows
+    assert aa.figure.startswith("1 failed; 1 incomparable, 0 uncertain;")
+    assert aa.met is False
+    assert ab.figure.startswith("1/2 detected (50%); 0 incomparable, 1 uncertain;")
+    assert ab.met is False
+    assert any("load 40%: incomparable -30%" in line for line in report.details)
