@@ -205,11 +205,15 @@ def compare_records(
     *,
     confidence: float = 0.95,
     sessions: tuple[Sessions | None, Sessions | None] = (None, None),
+    excuse_capacity: bool = True,
 ) -> TestChange:
     """Compare one test id; ``fail_on`` must be complete (no None fields).
 
     ``sessions`` gives, per side, the rounds each pooled session contributed
     (``parscale paired``); the intervals then resample sessions first.
+    ``excuse_capacity=False`` is for sides measured on the same machine at the same
+    time (paired): a capacity gap between them is then the code's own doing (a head
+    that leaves a core idle lets a neighbour take it), so it excuses nothing.
     """
     if head is None and base is None:
         raise ValueError("nothing to compare")
@@ -240,11 +244,8 @@ def compare_records(
     if overhead is not None:
         changes.append(overhead)
     status = min((change.status for change in changes), key=lambda status: status.rank)
-    return excuse_by_capacity(
-        TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes)),
-        base,
-        fail_on.speedup,
-    )
+    judged = TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
+    return excuse_by_capacity(judged, base, fail_on.speedup) if excuse_capacity else judged
 
 
 def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: float) -> TestChange:

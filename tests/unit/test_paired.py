@@ -98,6 +98,37 @@ def test_a_large_drop_in_every_session_is_a_regression() -> None:
     assert undecided(changes) == []
 
 
+def test_a_capacity_gap_between_paired_sides_excuses_nothing() -> None:
+    """The sides shared the machine: a head that leaves a core idle lets a neighbour
+    take it and reads as "busier"; that is the code's doing, so the drop stands."""
+    import dataclasses
+
+    from pytest_parscale.results import Capacity
+
+    def busy(results: list[Results], cores: float) -> list[Results]:
+        return [
+            dataclasses.replace(
+                run,
+                records={
+                    key: dataclasses.replace(item, capacity=Capacity(cores, cores, 2))
+                    for key, item in run.records.items()
+                },
+            )
+            for run in results
+        ]
+
+    base = pool(busy(sessions(2.0, 1.9, 2.1), 1.33), "b")
+    head = pool(busy(sessions(1.5, 1.45, 1.55), 1.0), "h")
+    (test,) = compare_pooled(base, head, DEFAULT_FAIL_ON)
+    assert test.status is Status.REGRESSION  # a single baseline would have excused it
+    assert (
+        compare_records(
+            base.results.records[TEST], head.results.records[TEST], DEFAULT_FAIL_ON
+        ).status
+        is Status.INCOMPARABLE
+    )
+
+
 def test_unchanged_sessions_are_unchanged() -> None:
     (test,) = compare_pooled(
         pool(sessions(2.0, 1.9, 2.1), "b"), pool(sessions(2.05, 1.95, 2.0), "h"), DEFAULT_FAIL_ON
