@@ -109,7 +109,10 @@ def test_undersized_machine_scales_the_bar_and_projects(workloads: pytest.Pytest
     requirement = record["requirements"][0]
     assert requirement["declared"] == 2.6
     assert requirement["threshold"] == pytest.approx(2.6 * record["workers"] / 512)
-    assert record["projection"]["workers"] == 512
+    if serial_fraction(record["speedup"]["estimate"], 2).value is None:
+        assert record["projection"] is None  # nothing to project from: said above
+    else:
+        assert record["projection"]["workers"] == 512
 
 
 def test_undersized_skip_policy(workloads: pytest.Pytester) -> None:
