@@ -44,6 +44,10 @@ from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 OK, REGRESSION, USAGE, INTERRUPTED = 0, 1, 2, 130
 MIN_SESSIONS = 3
 MAX_SESSIONS = 10
+# timed rounds per session after the warm-up: the sessions, not the rounds, carry the
+# noise between runs, so a paired run buys sessions; 2 keeps a session's median from
+# resting on one round (docs/paired.md, "Rounds per session")
+SESSION_ROUNDS = 2
 SIDES = ("base", "head")
 STOP_GRACE = 10.0  # seconds a session gets to clean up after Ctrl-C before it is killed
 
@@ -275,12 +279,15 @@ def run_session(
     output: Path,
     log: Path,
     where: str,
+    *,
+    rounds: int = SESSION_ROUNDS,
 ) -> Results:
     """One fresh pytest process on one tree; its results file, or PairedError.
 
-    Exit 0 and 1 (a test failed its own marker) both leave a results file; any
-    other exit is a broken session. On Ctrl-C the session gets STOP_GRACE seconds
-    to stop its engines before it is killed.
+    ``rounds`` is the session's --parscale-min-rounds; PYTEST_ARGS come after it,
+    so a user's own setting wins. Exit 0 and 1 (a test failed its own marker) both
+    leave a results file; any other exit is a broken session. On Ctrl-C the
+    session gets STOP_GRACE seconds to stop its engines before it is killed.
     """
     command = [
         sys.executable,
@@ -289,6 +296,7 @@ def run_session(
         "-p",
         "no:cacheprovider",
         f"--parscale-json={output}",
+        f"--parscale-min-rounds={rounds}",
         *pytest_args,
     ]
     if not (tree / relative).is_dir():
@@ -351,6 +359,7 @@ def measure(
     budget: float,
     min_sessions: int = MIN_SESSIONS,
     max_sessions: int = MAX_SESSIONS,
+    rounds: int = SESSION_ROUNDS,
     progress: Callable[[str], None] = lambda line: None,
 ) -> Outcome:
     """Alternate base and head sessions until every change is decided or time runs out.
@@ -374,6 +383,7 @@ def measure(
                     made.temporary / f"{side}-{index}.json",
                     made.temporary / f"{side}-{index}.log",
                     where,
+                    rounds=rounds,
                 )
             )
             progress(f"{where}: {time.monotonic() - began:.1f} s")
@@ -402,6 +412,16 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
     return value
 
 
@@ -459,6 +479,14 @@ def add_parser(
         help=f"sessions per side at most (default {MAX_SESSIONS})",
     )
     paired.add_argument(
+        "--rounds",
+        type=_rounds,
+        default=SESSION_ROUNDS,
+        metavar="N",
+        help=f"timed rounds per session after its warm-up (default {SESSION_ROUNDS}; "
+        "--parscale-min-rounds after -- overrides it)",
+    )
+    paired.add_argument(
         "--setup",
         metavar="COMMAND",
         default=None,
@@ -512,6 +540,7 @@ def main(
                 budget=arguments.budget,
                 min_sessions=arguments.min_sessions,
                 max_sessions=arguments.max_sessions,
+                rounds=arguments.rounds,
                 progress=progress,
             )
     except KeyboardInterrupt:

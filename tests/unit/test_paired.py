@@ -205,6 +205,10 @@ def test_session_counts_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
         main(["paired", "HEAD", "--min-sessions", "2"])
     assert raised.value.code == 2
     assert "'2' is not a whole number >= 3" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as raised:
+        main(["paired", "HEAD", "--rounds", "0"])
+    assert raised.value.code == 2
+    assert "--rounds: '0' is not a whole number >= 1" in capsys.readouterr().err
 
 
 def test_a_folder_missing_in_one_revision_is_a_clear_error(tmp_path: Path) -> None:
@@ -219,3 +223,24 @@ def test_a_folder_missing_in_one_revision_is_a_clear_error(tmp_path: Path) -> No
             tmp_path / "o.log",
             "base session 1 (main)",
         )
+
+
+def test_sessions_run_the_paired_rounds_unless_pytest_args_say_otherwise(tmp_path: Path) -> None:
+    """--rounds reaches each session as --parscale-min-rounds; a user's own setting wins."""
+    seen = tmp_path / "seen.txt"
+    (tmp_path / "test_rounds.py").write_text(
+        "def test_rounds(request):\n"
+        f"    with open({str(seen)!r}, 'a') as out:\n"
+        "        out.write(str(request.config.getoption('parscale_min_rounds')) + '\\n')\n"
+    )
+    for rounds, extra in ((4, []), (4, ["--parscale-min-rounds=7"])):
+        run_session(
+            tmp_path,
+            Path("."),
+            ["-p", "no:benchmark", *extra],
+            tmp_path / "o.json",
+            tmp_path / "o.log",
+            "head session 1",
+            rounds=rounds,
+        )
+    assert seen.read_text().split() == ["4", "7"]
