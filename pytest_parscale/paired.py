@@ -204,6 +204,8 @@ class Checkouts:
     temporary: Path
     trees: dict[str, Path]
     added: list[Path]
+    # --install: the folder each side's tree was installed into
+    installed: dict[str, Path] = dataclasses.field(default_factory=dict)
 
     def remove(self) -> None:
         """Remove every worktree we added and the temporary folder; never raises."""
@@ -260,16 +262,66 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def import_path(tree: Path) -> list[str]:
-    """What goes first on sys.path for a side: its ``src/`` (src layout) and its root."""
-    return [str(path) for path in (tree / "src", tree) if path.is_dir()]
+def import_path(tree: Path, installed: Path | None = None) -> list[str]:
+    """What goes first on sys.path for a side: its ``src/`` (src layout) and its root.
+
+    With ``installed`` (--install: the tree built and installed into that folder)
+    the folder replaces ``src/``, so the built copy, extensions included, is found
+    before the tree's sources; the root stays for test helpers imported from it.
+    """
+    first = installed if installed is not None else tree / "src"
+    return [str(path) for path in (first, tree) if path.is_dir()]
 
 
-def session_env(tree: Path, environ: Mapping[str, str]) -> dict[str, str]:
+def session_env(
+    tree: Path, environ: Mapping[str, str], installed: Path | None = None
+) -> dict[str, str]:
     env = dict(environ)
-    paths = import_path(tree) + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    paths = import_path(tree, installed) + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
+
+
+def install(tree: Path, target: Path, side: str) -> Path:
+    """Build and install one side's tree into ``target`` with pip; PairedError if it fails.
+
+    ``--no-deps``: dependencies come from this environment, for both sides alike.
+    ``--no-build-isolation``: the build uses this environment's build tools, so no
+    download is needed and both sides build with the same ones.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--disable-pip-version-check",
+        "--target",
+        str(target),
+        str(tree),
+    ]
+    done = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False)
+    if done.returncode:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise PairedError(f"--install: `{shlex.join(command)}` failed for the {side} tree:\n{tail}")
+    return target
+
+
+def snapshot(tree: Path, target: Path) -> Path:
+    """Copy a working tree's files (tracked and untracked, not ignored) to ``target``.
+
+    pip builds a local folder in place, leaving ``build/`` and ``*.egg-info``
+    behind: a worktree goes anyway, but the user's working tree must stay as it was.
+    """
+    listed = _git(["ls-files", "--cached", "--others", "--exclude-standard", "-z"], tree)
+    for name in filter(None, listed.split("\0")):
+        source = tree / name
+        if source.is_file():  # a deleted, still tracked file is listed too
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
 
 
 def run_session(
@@ -281,6 +333,7 @@ def run_session(
     where: str,
     *,
     rounds: int = SESSION_ROUNDS,
+    installed: Path | None = None,
 ) -> Results:
     """One fresh pytest process on one tree; its results file, or PairedError.
 
@@ -305,7 +358,7 @@ def run_session(
         process = subprocess.Popen(
             command,
             cwd=tree / relative,
-            env=session_env(tree, os.environ),
+            env=session_env(tree, os.environ, installed),
             stdout=stream,
             stderr=subprocess.STDOUT,
             # its own session: a terminal's Ctrl-C reaches only us, and we pass on one
@@ -384,6 +437,7 @@ def measure(
                     made.temporary / f"{side}-{index}.log",
                     where,
                     rounds=rounds,
+                    installed=made.installed.get(side),
                 )
             )
             progress(f"{where}: {time.monotonic() - began:.1f} s")
@@ -487,6 +541,12 @@ def add_parser(
         "--parscale-min-rounds after -- overrides it)",
     )
     paired.add_argument(
+        "--install",
+        action="store_true",
+        help="build and install each tree (pip, no deps, no build isolation) into a "
+        "temporary folder first on sys.path, instead of importing its sources",
+    )
+    paired.add_argument(
         "--setup",
         metavar="COMMAND",
         default=None,
@@ -527,9 +587,16 @@ def main(
                 if arguments.head is None
                 else f"{arguments.head} ({resolve(arguments.head, repository)[:12]})",
             }
-            if arguments.setup:
-                for side in SIDES:
-                    _setup(arguments.setup, made.trees[side], side)
+            for side in SIDES:
+                if arguments.install:
+                    progress(f"installing the {side} tree ({labels[side]})")
+                    tree = made.trees[side]
+                    if tree == repository:  # the working tree: build a copy of it
+                        tree = snapshot(tree, made.temporary / f"{side}-source")
+                    target = made.temporary / f"{side}-installed"
+                    made.installed[side] = install(tree, target, side)
+                if arguments.setup:
+                    _setup(arguments.setup, made.trees[side], side, made.installed.get(side))
             outcome = measure(
                 made,
                 relative,
@@ -570,12 +637,12 @@ def main(
     return REGRESSION if regressed else OK
 
 
-def _setup(command: str, tree: Path, side: str) -> None:
+def _setup(command: str, tree: Path, side: str, installed: Path | None) -> None:
     done = subprocess.run(
         command,
         shell=True,
         cwd=tree,
-        env=session_env(tree, os.environ),
+        env=session_env(tree, os.environ, installed),
         capture_output=True,
         text=True,
         check=False,

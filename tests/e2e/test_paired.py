@@ -141,3 +141,50 @@ def test_ctrl_c_removes_the_worktrees(tmp_path: Path) -> None:
         if str(tmp) in " ".join(p.info["cmdline"] or [])
     ]
     assert left == []
+
+
+PACKAGE = """
+[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "pkgx"
+version = "0.1"
+"""
+
+# a session that does not import the installed copy stops at collection (exit 4):
+# `parscale paired` then exits 2, so the two runs below tell the modes apart
+CONFTEST = """
+import pkgx
+
+if "-installed" not in pkgx.__file__:
+    raise RuntimeError(f"pkgx imported from its sources: {pkgx.__file__}")
+"""
+
+
+def test_install_builds_each_tree_and_imports_the_built_copy(tmp_path: Path) -> None:
+    repo, tmp = tmp_path / "repo", tmp_path / "tmp"
+    (repo / "src" / "pkgx").mkdir(parents=True)
+    git(repo, "init", "-q")
+    (repo / "pyproject.toml").write_text(PACKAGE)
+    (repo / "src" / "pkgx" / "__init__.py").write_text(WORK.replace("PAYLOAD", 'b""'))
+    (repo / "tests").mkdir()
+    (repo / "tests" / "conftest.py").write_text(CONFTEST)
+    (repo / "tests" / "test_work.py").write_text(SUITE.replace("from work", "from pkgx"))
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    # HEAD against the working tree: the working tree must be left as it was
+    arguments = ["HEAD", "--max-sessions", "3", "--fail-on", "speedup:60%,overhead:50pp"]
+
+    sources = parscale(repo, tmp, *arguments, *PYTEST)
+    assert sources.returncode == 2, sources.stdout + sources.stderr
+    assert "pkgx imported from its sources" in sources.stderr
+
+    installed = parscale(repo, tmp, *arguments, "--install", *PYTEST)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "installing the base tree" in installed.stderr
+    assert "installing the head tree" in installed.stderr
+    assert installed.stdout.startswith("OK: no regression")
+    assert_clean(repo, tmp)
+    assert git(repo, "status", "--porcelain", "--ignored") == ""  # no build/, no egg-info

@@ -15,6 +15,7 @@ from pytest_parscale.paired import (
     pool_records,
     run_session,
     session_env,
+    snapshot,
     undecided,
 )
 from pytest_parscale.regression import Status, compare_records
@@ -158,6 +159,31 @@ def test_each_side_imports_its_own_tree_first(tmp_path: Path) -> None:
     env = session_env(tmp_path, {"PYTHONPATH": "/elsewhere", "HOME": "/home/x"})
     assert env["PYTHONPATH"].split(":") == [str(tmp_path / "src"), str(tmp_path), "/elsewhere"]
     assert env["HOME"] == "/home/x"
+
+
+def test_an_installed_side_is_imported_before_its_sources(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    installed = tmp_path / "site"
+    installed.mkdir()
+    env = session_env(tmp_path, {}, installed)
+    assert env["PYTHONPATH"].split(":") == [str(installed), str(tmp_path)]
+
+
+def test_a_working_tree_snapshot_has_its_edits_and_no_ignored_files(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "tree")
+    (tree / ".gitignore").write_text("build/\n")
+    (tree / "pkg").mkdir()
+    (tree / "pkg" / "mod.py").write_text("committed")
+    subprocess.run(["git", "add", "."], cwd=tree, check=True)
+    (tree / "pkg" / "mod.py").write_text("edited")  # tracked, modified
+    (tree / "new.py").write_text("untracked")
+    (tree / "build").mkdir()
+    (tree / "build" / "junk.o").write_text("ignored")
+    copy = snapshot(tree, tmp_path / "copy")
+    assert (copy / "pkg" / "mod.py").read_text() == "edited"
+    assert (copy / "new.py").read_text() == "untracked"
+    assert not (copy / "build").exists()
+    assert not (copy / ".git").exists()
 
 
 def _repo(path: Path) -> Path:
