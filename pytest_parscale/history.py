@@ -15,15 +15,19 @@ import math
 import os
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_parscale import fmt
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.regression import (
     Judge,
     TestChange,
+    capacity_tolerance,
     compare_records,
     engine_mismatch,
     excuse_by_capacity,
+    fed_share,
     judge_change,
 )
 from pytest_parscale.results import Record
@@ -33,6 +37,7 @@ from pytest_parscale.thresholds import FailOn
 
 WINDOW = 10  # the last K runs of a test make its history: older machines drift out
 MIN_RUNS = 3  # fewer runs give no spread worth the name: the single-run rule applies
+MIN_FIT_RUNS = 4  # a line through the runs keeps n - 2 >= 2 degrees of freedom for its spread
 
 
 def speedup_per_worker(record: Record) -> float:
@@ -90,6 +95,65 @@ def _band(values: Sequence[float], confidence: float) -> tuple[float, float]:
     return statistics.fmean(values), quantile * spread * math.sqrt(1 + 1 / count)
 
 
+@dataclass(frozen=True)
+class CapacityFit:
+    """The least-squares line y = intercept + slope * x through the runs, and its
+    prediction of one new run at the head's x (docs/paired.md, "History baselines")."""
+
+    slope: float
+    intercept: float
+    expected: float  # the line at the head's x
+    half: float  # half-width of the t prediction interval of one new run there
+
+
+def fit_on_capacity(
+    xs: Sequence[float], ys: Sequence[float], x0: float, confidence: float
+) -> CapacityFit:
+    """Ordinary least squares of ``ys`` on ``xs``, predicting one new run at ``x0``.
+
+    The half-width is t(1 - (1 - c)/2, n - 2) * s * sqrt(1 + 1/n + (x0 - xbar)^2 / Sxx),
+    s the residual standard deviation on n - 2 degrees of freedom: the new run's own
+    scatter, the error of the line's level and that of its slope, which grows the
+    further the head lies from the runs' centre.
+    """
+    count = len(xs)
+    if count != len(ys) or count < 3:
+        raise ValueError("need as many x as y, and at least 3 of them")
+    x_mean, y_mean = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - x_mean) ** 2 for x in xs)
+    if sxx <= 0:
+        raise ValueError("the x values do not vary: no slope to fit")
+    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sxx
+    intercept = y_mean - slope * x_mean
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    spread = math.sqrt(residual / (count - 2))
+    quantile = t_quantile(1 - (1 - confidence) / 2, count - 2)
+    half = quantile * spread * math.sqrt(1 + 1 / count + (x0 - x_mean) ** 2 / sxx)
+    return CapacityFit(slope, intercept, intercept + slope * x0, half)
+
+
+def _capacity_shares(
+    usable: Sequence[Record], head: Record, speedup_threshold: float
+) -> tuple[list[float], float] | None:
+    """The runs' and the head's fed shares when a fit on them is warranted, else None.
+
+    Warranted when every run and the head measured its capacity, there are at least
+    MIN_FIT_RUNS runs, and the runs' fed shares differ by more than the capacity
+    tolerance (max/min - 1): a flat history has nothing to fit, and its spread is
+    the plain mean model's.
+    """
+    shares = [fed_share(run) for run in usable]
+    at_head = fed_share(head)
+    known = [share for share in shares if share is not None and share > 0]
+    if at_head is None or at_head <= 0 or len(known) < len(shares):
+        return None
+    if len(known) < MIN_FIT_RUNS:
+        return None
+    if max(known) / min(known) - 1 <= capacity_tolerance(speedup_threshold):
+        return None
+    return known, at_head
+
+
 def compare_to_history(
     runs: Sequence[Record],
     head: Record,
@@ -100,19 +164,23 @@ def compare_to_history(
 ) -> TestChange:
     """Judge ``head`` against the last ``window`` of ``runs`` (oldest first) of one test.
 
-    Runs on another kind of engine (embedded vs cluster) or of a materially
-    different machine capacity are left out, as regression.engine_mismatch and
-    regression.capacity_mismatch say. With fewer than MIN_RUNS left the single-run
-    rule judges the head against the latest run, and a note says so; that run may
-    itself be incomparable.
+    Runs on another kind of engine (embedded vs cluster) are left out, as
+    regression.engine_mismatch says; runs of any capacity are kept. With fewer than
+    MIN_RUNS left the single-run rule judges the head against the latest run, and a
+    note says so; that run may itself be incomparable.
+
+    When the kept runs' capacities vary materially (every one and the head's known,
+    at least MIN_FIT_RUNS runs), the test's own sensitivity to capacity is fitted
+    (fit_on_capacity: log speedup per worker on log fed share) and the head is judged
+    against the line's prediction at its capacity. Inside the runs' range of fed
+    shares the capacity is modelled and excuses nothing; outside it the line is
+    extrapolated and regression.excuse_by_capacity weighs the head against the run
+    of nearest fed share. Otherwise the mean model holds, and the capacity is weighed
+    against the latest run's. The transport share always keeps the mean model.
     """
     if fail_on.speedup is None or fail_on.overhead is None:
         raise ValueError("fail_on must give both thresholds")
-    # the spread between runs already holds the machine's own variation (capacity
-    # included), so no run is left out for its capacity: the head's capacity is
-    # weighed against the latest run's by regression.excuse_by_capacity at the end
     usable = [run for run in runs if engine_mismatch(run, head) is None][-window:]
-    left_notes: list[str] = []
     if len(usable) < MIN_RUNS:
         latest = runs[-1] if runs else None
         single = compare_records(latest, head, fail_on, confidence=confidence)
@@ -128,19 +196,53 @@ def compare_to_history(
             single.base,
             single.head,
             single.changes,
-            (*single.notes, note, *left_notes),
+            (*single.notes, note),
             single.reason,
         )
     latest = usable[-1]
     # speedups vary by factors (a slower runner divides them): the band is built on
     # their logarithms, so it is symmetric in ratio and never reaches a speedup of 0
-    centre, half = _band([math.log(speedup_per_worker(run)) for run in usable], confidence)
+    logs = [math.log(speedup_per_worker(run)) for run in usable]
     value = speedup_per_worker(head)
+    shares = _capacity_shares(usable, head, fail_on.speedup)
+    reference: Record | None = latest  # whose capacity excuse_by_capacity weighs
+    if shares is None:
+        centre, half = _band(logs, confidence)
+        expected = math.exp(centre) * latest.workers
+        notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
+        notes += _unknown_capacity(usable, head)
+    else:
+        known, at_head = shares
+        fit = fit_on_capacity([math.log(s) for s in known], logs, math.log(at_head), confidence)
+        centre, half = fit.expected, fit.half
+        expected = math.exp(centre) * head.workers
+        assert head.capacity is not None  # _capacity_shares checked it
+        note = (
+            f"judged against the last {len(usable)} runs of the history, speedup fitted on "
+            f"capacity (slope {fit.slope:.2f}): expected {fmt.ratio(expected)}x at "
+            f"{fmt.capacity(head.capacity)} cores"
+        )
+        slack = 1 + capacity_tolerance(fail_on.speedup)
+        if min(known) / slack <= at_head <= max(known) * slack:
+            reference = None  # the capacity is modelled: nothing left for it to excuse
+        else:
+            # extrapolated: the line may not hold that far (an Amdahl curve bends), so
+            # the capacity gap from the nearest run may still excuse a regression
+            reference = min(  # the latest of equally near runs
+                reversed(list(zip(known, usable, strict=True))),
+                key=lambda pair: abs(math.log(pair[0] / at_head)),
+            )[1]
+            note += (
+                f", outside the {fmt.percent(min(known))}..{fmt.percent(max(known))} of its "
+                f"workers the runs' machines could feed ({fmt.percent(at_head)} now): "
+                "extrapolated, and weighed against the run of nearest capacity"
+            )
+        notes = [note]
     shift = math.log(value) - centre
     changes = [
         judge_change(
             "speedup",
-            math.exp(centre) * latest.workers,
+            expected,
             value * head.workers,
             math.expm1(shift),
             (math.expm1(shift - half), math.expm1(shift + half)),
@@ -148,10 +250,10 @@ def compare_to_history(
             worse_when_lower=True,
         )
     ]
-    shares = [share for share in map(transport_share, usable) if share is not None]
+    transport = [share for share in map(transport_share, usable) if share is not None]
     share = transport_share(head)
-    if share is not None and len(shares) >= MIN_RUNS:
-        share_mean, share_half = _band(shares, confidence)
+    if share is not None and len(transport) >= MIN_RUNS:
+        share_mean, share_half = _band(transport, confidence)
         change = share - share_mean
         changes.append(
             judge_change(
@@ -164,19 +266,16 @@ def compare_to_history(
                 worse_when_lower=False,
             )
         )
-    notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
-    notes += left_notes + _unknown_capacity(usable, head)
     if latest.workers != head.workers:
         notes.append(
             f"workers differ ({latest.workers} in the latest run, {head.workers} now): "
             "speedups compared per worker"
         )
     status = min((change.status for change in changes), key=lambda status: status.rank)
-    return excuse_by_capacity(
-        TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes)),
-        latest,
-        fail_on.speedup,
-    )
+    test = TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes))
+    if reference is None:
+        return test
+    return excuse_by_capacity(test, reference, fail_on.speedup)
 
 
 def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[str]:
@@ -229,7 +328,8 @@ def describe(baseline: Results) -> str:
         return f"the single run {baseline.path}"
     return (
         f"the history {baseline.path} ({len(baseline.runs)} runs): each test against the "
-        f"spread between its last {WINDOW} runs at most, the single-run rule below {MIN_RUNS}"
+        f"spread between its last {WINDOW} runs at most (fitted on capacity where theirs "
+        f"varies), the single-run rule below {MIN_RUNS}"
     )
 
 

@@ -190,16 +190,25 @@ def run(speedup: float, cores: float | None) -> Record:
     )
 
 
-def test_history_keeps_busy_runs_in_its_spread() -> None:
-    """The spread between runs is the machine's own variation, capacity included."""
+def test_history_keeps_busy_runs_and_their_capacity_explains_them() -> None:
+    """Busy runs stay in the history. Without capacities their spread widens the band;
+    with them the fit on capacity explains them, and the band stays narrow."""
     quiet = [run(value, 2.0) for value in SPREAD]
     noisy = [run(0.9, 1.0), run(0.95, 1.0)]  # two runs beside a neighbour: speedup halved
     head = run(1.2, 2.0)
     alone = compare_to_history(quiet, head, DEFAULT_FAIL_ON)
-    mixed = compare_to_history([*quiet[:3], *noisy, *quiet[3:]], head, DEFAULT_FAIL_ON)
-    assert alone.status is Status.REGRESSION
-    assert mixed.changes[0].low < alone.changes[0].low  # a wider band
-    assert mixed.notes[0] == "judged against the spread between the last 8 runs of the history"
+    mixed_runs = [*quiet[:3], *noisy, *quiet[3:]]
+    blind = compare_to_history(
+        [busy(r, None) for r in mixed_runs], busy(head, None), DEFAULT_FAIL_ON
+    )
+    mixed = compare_to_history(mixed_runs, head, DEFAULT_FAIL_ON)
+    assert alone.status is mixed.status is Status.REGRESSION
+    assert blind.changes[0].low < alone.changes[0].low  # the mean model: a wider band
+    assert blind.notes[0] == "judged against the spread between the last 8 runs of the history"
+    assert mixed.changes[0].low > blind.changes[0].low  # the busy runs are explained
+    assert mixed.notes[0].startswith(
+        "judged against the last 8 runs of the history, speedup fitted on capacity (slope "
+    )
 
 
 def test_busy_head_against_a_quiet_history_is_incomparable() -> None:
@@ -214,7 +223,9 @@ def test_busy_history_judges_a_busy_head_against_its_latest_capacity() -> None:
     runs = [run(value, 2.0) for value in SPREAD] + [run(v, 1.0) for v in (0.9, 1.0, 0.95)]
     change = compare_to_history(runs, run(0.93, 1.0), DEFAULT_FAIL_ON)
     assert change.status is not Status.INCOMPARABLE  # as busy as the latest run
-    assert change.notes[0] == "judged against the spread between the last 9 runs of the history"
+    assert change.notes[0].startswith(
+        "judged against the last 9 runs of the history, speedup fitted"
+    )
 
 
 def test_mixed_v1_v2_history_file_loads_and_judges(tmp_path: Path) -> None:

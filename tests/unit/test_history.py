@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -15,11 +17,13 @@ from pytest_parscale.errors import BaselineError
 from pytest_parscale.history import (
     MIN_RUNS,
     compare_to_history,
+    fit_on_capacity,
     judge_test,
+    speedup_per_worker,
     t_quantile,
 )
 from pytest_parscale.regression import Status, compare_records
-from pytest_parscale.results import SCHEMA_VERSION, Record, document, write_atomic
+from pytest_parscale.results import SCHEMA_VERSION, Capacity, Record, document, write_atomic
 from pytest_parscale.storage import append_history, check_save_target, load, save
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 from tests.records import MACHINE, at_speedup
@@ -255,3 +259,172 @@ def test_report_refuses_a_history_and_show_prints_its_latest_run(
     assert main(["show", str(history), "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["results"][0]["samples"]["serial"][0] == pytest.approx(1.5)
+
+
+# -- capacity: the fit of the test's own sensitivity -----------------------------
+
+SLOPE = 0.9  # log speedup on log fed share, as measured for a pool map on 2 cores
+NOISE = 0.05  # residual sd of the logs between runs
+CORES = (1.0, 1.86, 1.29, 2.0, 1.57, 1.14, 1.71, 1.43)  # the neighbour changed between runs
+
+
+def at_capacity(speedup: float, cores: float | None) -> Record:
+    """One run on 2 workers measured with ``cores`` of 2 (None: capacity not measured)."""
+    capacity = None if cores is None else Capacity(cores=cores, low=cores, usable=2)
+    return dataclasses.replace(run(speedup), capacity=capacity)
+
+
+def expected_speedup(cores: float, slope: float = SLOPE) -> float:
+    """The unchanged code's speedup on 2 workers fed ``cores``: 1.9x on a quiet machine."""
+    return 1.9 * (min(cores, 2) / 2) ** slope
+
+
+def loaded_history(slope: float = SLOPE, seed: int = 14) -> list[Record]:
+    """Runs under a changing neighbour load: speedup follows capacity, plus noise."""
+    noise = random.Random(seed)
+    return [
+        at_capacity(expected_speedup(cores, slope) * math.exp(noise.gauss(0, NOISE)), cores)
+        for cores in CORES
+    ]
+
+
+def blind(records: list[Record]) -> list[Record]:
+    """The same runs with no capacity measured: what the mean model sees."""
+    return [dataclasses.replace(record, capacity=None) for record in records]
+
+
+def test_fit_on_capacity_matches_a_hand_computation() -> None:
+    """x 0..3, y (0, 1, 1, 3): xbar 1.5, Sxx 5, Sxy 4.5, so slope 0.9 and intercept -0.1;
+    residuals (0.1, 0.2, -0.7, 0.4) give s^2 = 0.7 / 2; at x0 = 4 the line says 3.5 and
+    the half-width is t(0.975, 2) * s * sqrt(1 + 1/4 + 2.5^2 / 5) = 4.303 * sqrt(0.875)."""
+    fit = fit_on_capacity([0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 1.0, 3.0], 4.0, 0.95)
+    assert fit.slope == pytest.approx(0.9)
+    assert fit.intercept == pytest.approx(-0.1)
+    assert fit.expected == pytest.approx(3.5)
+    assert fit.half == pytest.approx(t_quantile(0.975, 2) * math.sqrt(0.35 * 2.5))
+    assert fit.half == pytest.approx(4.303 * math.sqrt(0.875), abs=2e-3)
+
+
+def test_unchanged_code_on_a_busy_machine_is_judged_and_unchanged() -> None:
+    """A history spanning 1.0..2.0 cores, the head at 1.05: the fit expects its speedup."""
+    runs = loaded_history()
+    head = at_capacity(expected_speedup(1.05), 1.05)
+    judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
+    assert judged.status is Status.UNCHANGED  # neither a regression nor "not judged"
+    assert not judged.reason
+    (speedup,) = judged.changes
+    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    shares = [math.log(cores / 2) for cores in CORES]
+    fit = fit_on_capacity(shares, logs, math.log(1.05 / 2), 0.95)
+    assert fit.slope == pytest.approx(SLOPE, abs=0.15)
+    shift = math.log(speedup_per_worker(head)) - fit.expected
+    assert speedup.change == pytest.approx(math.expm1(shift))
+    assert (speedup.low, speedup.high) == pytest.approx(
+        (math.expm1(shift - fit.half), math.expm1(shift + fit.half))
+    )
+    assert speedup.base == pytest.approx(math.exp(fit.expected) * 2)
+    assert judged.notes == (
+        f"judged against the last 8 runs of the history, speedup fitted on capacity "
+        f"(slope {fit.slope:.2f}): expected {math.exp(fit.expected) * 2:.2f}x at 1.1/2 cores",
+    )
+
+
+def test_a_25_percent_drop_on_a_loaded_history_is_a_regression_only_with_the_fit() -> None:
+    runs = loaded_history()
+    head = at_capacity(0.75 * expected_speedup(1.5), 1.5)
+    judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
+    assert judged.status is Status.REGRESSION
+    assert judged.changes[0].high < -DEFAULT_FAIL_ON.speedup  # type: ignore[operator]
+    # the mean model's band holds the whole load's spread: the drop hides in it
+    mean = compare_to_history(blind(runs), blind([head])[0], DEFAULT_FAIL_ON)
+    assert mean.status is Status.UNCERTAIN
+    assert not mean.changes[0].significant
+
+
+def test_a_flat_capacity_history_keeps_the_mean_model() -> None:
+    """1.9..2.0 of 2 differs by 5%, inside the 10% tolerance: nothing to fit."""
+    cores = (2.0, 1.9, 1.95, 2.0, 1.92, 1.98)
+    runs = [at_capacity(value, c) for value, c in zip(SPREAD, cores, strict=True)]
+    for head in (at_capacity(1.62, 2.0), at_capacity(1.2, 1.96)):
+        judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
+        mean = compare_to_history(blind(runs), blind([head])[0], DEFAULT_FAIL_ON)
+        assert (judged.status, judged.changes) == (mean.status, mean.changes)
+        assert judged.notes == ("judged against the spread between the last 6 runs of the history",)
+
+
+@pytest.mark.parametrize("missing", ["a run", "the head"])
+def test_a_missing_capacity_keeps_the_mean_model(missing: str) -> None:
+    runs = loaded_history()
+    head = at_capacity(expected_speedup(1.05), 1.05)
+    if missing == "a run":
+        runs[3] = dataclasses.replace(runs[3], capacity=None)
+    else:
+        head = dataclasses.replace(head, capacity=None)
+    judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
+    mean = compare_to_history(blind(runs), blind([head])[0], DEFAULT_FAIL_ON)
+    assert judged.changes == mean.changes
+    assert judged.notes[0] == "judged against the spread between the last 8 runs of the history"
+    assert "capacity not measured" in judged.notes[1]
+
+
+def test_three_runs_of_varied_capacity_keep_the_mean_model() -> None:
+    """n - 2 = 1 degree of freedom is no spread for a line: MIN_FIT_RUNS is 4."""
+    runs = loaded_history()[:3]
+    head = at_capacity(expected_speedup(1.5), 1.5)
+    judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
+    mean = compare_to_history(blind(runs), blind([head])[0], DEFAULT_FAIL_ON)
+    assert judged.changes == mean.changes
+    assert judged.notes[0] == "judged against the spread between the last 3 runs of the history"
+
+
+def test_a_transport_bound_history_fits_a_flat_line() -> None:
+    """Speedup that does not follow capacity: the fitted slope is near 0, so a busier
+    head with the same speedup is unchanged (no improvement made up by normalising),
+    and a 25% drop on the busier machine is the code's: capacity excuses nothing."""
+    runs = loaded_history(slope=0.0)
+    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    shares = [math.log(cores / 2) for cores in CORES]
+    assert abs(fit_on_capacity(shares, logs, 0.0, 0.95).slope) < 0.2
+    same = compare_to_history(runs, at_capacity(1.9, 1.05), DEFAULT_FAIL_ON)
+    assert same.status is Status.UNCHANGED
+    assert abs(same.changes[0].change) < DEFAULT_FAIL_ON.speedup  # type: ignore[operator]
+    dropped = at_capacity(0.75 * 1.9, 1.05)
+    assert compare_to_history(runs, dropped, DEFAULT_FAIL_ON).status is Status.REGRESSION
+    # assuming the speedup follows the cores, as excuse_by_capacity does, the quiet run
+    # at 2.0 cores would have excused the drop
+    assert runs[3].capacity == Capacity(2.0, 2.0, 2)
+    assert compare_records(runs[3], dropped, DEFAULT_FAIL_ON).status is Status.INCOMPARABLE
+
+
+def test_a_head_busier_than_every_run_is_extrapolated_and_weighed_against_the_nearest() -> None:
+    """Runs at 1.6..2.0 cores, the head at 1.0: the line is extrapolated, and the gap
+    from the run of nearest capacity (1.6 cores) excuses what it could explain."""
+    noise = random.Random(7)
+    cores = (2.0, 1.6, 1.9, 1.7, 2.0, 1.8, 1.65, 1.95)
+    runs = [at_capacity(expected_speedup(c) * math.exp(noise.gauss(0, NOISE)), c) for c in cores]
+    likely = compare_to_history(runs, at_capacity(expected_speedup(1.0), 1.0), DEFAULT_FAIL_ON)
+    assert likely.status is not Status.REGRESSION  # a slope fitted on 1.6..2.0 is loose at 1.0
+    assert "outside the 80%..100% of its workers the runs' machines could feed" in likely.notes[0]
+    assert "machine busier: capacity 1.0 of 2 now vs 1.6 of 2" in likely.notes[-1]
+    # fed 1.0 / 1.6 of the nearest run's cores, a map may lose about 40% of its speedup
+    explained = compare_to_history(runs, at_capacity(0.7, 1.0), DEFAULT_FAIL_ON)
+    assert explained.changes[0].status is Status.REGRESSION
+    assert (explained.status, explained.reason) == (Status.INCOMPARABLE, "capacity")
+    assert explained.notes[-1].startswith("machine busier: capacity 1.0 of 2 now vs 1.6 of 2")
+    beyond = compare_to_history(runs, at_capacity(0.2, 1.0), DEFAULT_FAIL_ON)
+    assert beyond.status is Status.REGRESSION
+    assert "fell by more than that could explain" in beyond.notes[-1]
+
+
+def test_a_head_inside_the_widened_range_is_not_weighed_by_capacity() -> None:
+    """1.5 cores against runs at 1.6..2.0: within the 10% tolerance of the range, so the
+    capacity is modelled; a 25% drop there is a regression, not "not judged"."""
+    noise = random.Random(7)
+    cores = (2.0, 1.6, 1.9, 1.7, 2.0, 1.8, 1.65, 1.95)
+    runs = [at_capacity(expected_speedup(c) * math.exp(noise.gauss(0, NOISE)), c) for c in cores]
+    judged = compare_to_history(
+        runs, at_capacity(0.75 * expected_speedup(1.5), 1.5), DEFAULT_FAIL_ON
+    )
+    assert judged.status is Status.REGRESSION
+    assert len(judged.notes) == 1
+    assert "outside" not in judged.notes[0]
