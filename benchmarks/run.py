@@ -657,6 +657,7 @@ def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
     history = scratch / "history.jsonl"
     for index in range(mode.history_saves):
         _save(history, LOADS[index % len(LOADS)])
+    _history_details(history, report)
     histories = _judge_runs(kinds, lambda kind, load: _compare_run(history, kind, load))
     _crossrun_rows("history", histories, report)
 
@@ -685,6 +686,35 @@ def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
                 f"cross-run paired time at load {load:.0%}: median {median(walls):.0f} s = "
                 f"{median(walls) / median(plain):.1f}x one session there ({median(plain):.1f} s)"
             )
+
+
+def _history_details(path: Path, report: Report) -> None:
+    """Each saved run's capacity and speedup, and the line the history model fits on them."""
+    from pytest_parscale.history import fit_on_capacity, load_runs, speedup_per_worker
+    from pytest_parscale.regression import fed_share
+
+    runs = [record for results in load_runs(path) for record in results.records.values()]
+    report.details.append(
+        "cross-run history saves (load 0/40/100% in turn): "
+        + ", ".join(
+            f"{record.capacity.cores:.2f}/{record.capacity.usable} cores "
+            f"{record.speedup.estimate:.2f}x"
+            for record in runs
+            if record.capacity is not None
+        )
+    )
+    shares = [fed_share(record) for record in runs]
+    if len(runs) >= 3 and all(share for share in shares):
+        xs = [math.log(share) for share in shares if share]
+        ys = [math.log(speedup_per_worker(record)) for record in runs]
+        fit = fit_on_capacity(xs, ys, xs[-1], 0.95)
+        residuals = [y - (fit.intercept + fit.slope * x) for x, y in zip(xs, ys, strict=True)]
+        spread = math.sqrt(sum(r * r for r in residuals) / max(1, len(runs) - 2))
+        report.details.append(
+            f"cross-run history fit: log speedup on log fed share, slope {fit.slope:.2f}, "
+            f"residual sd {spread:.3f} (log), against a between-run sd of "
+            f"{statistics.stdev(ys):.3f} (log) ignoring capacity"
+        )
 
 
 def _save(path: Path, load: float) -> None:
