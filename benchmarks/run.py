@@ -645,7 +645,7 @@ def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
     kinds = _interleave(mode.aa_runs, mode.ab_runs)
 
     single = scratch / "single.json"
-    _save(single, 0.0)  # once, on the quietest setting
+    plain = [_save(single, 0.0)]  # once, on the quietest setting
     saved = load_results(single)
     report.details.append(
         f"cross-run single baseline ({load_line('load')}): "
@@ -656,7 +656,7 @@ def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
 
     history = scratch / "history.jsonl"
     for index in range(mode.history_saves):
-        _save(history, LOADS[index % len(LOADS)])
+        plain.append(_save(history, LOADS[index % len(LOADS)]))
     _history_details(history, report)
     histories = _judge_runs(kinds, lambda kind, load: _compare_run(history, kind, load))
     _crossrun_rows("history", histories, report)
@@ -665,14 +665,16 @@ def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
     _paired_repo(repo)
     paireds = _judge_runs(kinds, lambda kind, load: _paired_run(repo, kind, load))
     _crossrun_rows("paired", paireds, report)
-    # one ordinary measurement: a plain session of the same test, the single mode's A/A
-    # runs, under the same cycle of loads as the paired runs
-    ordinary = median([run.wall for run in singles if run.kind == "A"])
+    for screen, screened in (("single", singles), ("history", histories)):
+        _crossrun_rows(f"{screen} + paired", _screened(screened, paireds), report)
+    # one ordinary measurement: a plain session of the same test (the saves: no
+    # comparison, whose uncertain verdict would add rounds), under the same loads
+    ordinary = median([wall for wall, _ in plain])
     confirm = [run.wall for run in paireds]
     report.add(
         "8 crossrun",
         f"paired run time ({len(confirm)} runs)",
-        f"median {median(confirm):.0f} s = {median(confirm) / ordinary:.1f}x one session "
+        f"median {median(confirm):.0f} s = {median(confirm) / ordinary:.1f}x one plain session "
         f"({ordinary:.1f} s), max {max(confirm) / ordinary:.1f}x; sessions per side "
         f"{min(run.sessions for run in paireds)}-{max(run.sessions for run in paireds)}",
         "<= 4x",
@@ -680,12 +682,27 @@ def crossrun(mode: Mode, report: Report, scratch: Path) -> None:
     )
     for load in LOADS:
         walls = [run.wall for run in paireds if run.load == load]
-        plain = [run.wall for run in singles if run.kind == "A" and run.load == load]
-        if walls and plain:
+        there = [wall for wall, at in plain if at == load]
+        if walls and there:
             report.details.append(
                 f"cross-run paired time at load {load:.0%}: median {median(walls):.0f} s = "
-                f"{median(walls) / median(plain):.1f}x one session there ({median(plain):.1f} s)"
+                f"{median(walls) / median(there):.1f}x one plain session there "
+                f"({median(there):.1f} s); sessions per side "
+                + ", ".join(str(run.sessions) for run in paireds if run.load == load)
             )
+
+
+def _screened(screens: list[Judged], paireds: list[Judged]) -> list[Judged]:
+    """The Action's pipeline, composed run by run: a paired run decides what the screen
+    could not pass (regression, uncertain, incomparable); the rest passes on the screen.
+
+    Run ``i`` of both lists had the same kind of head and the same load.
+    """
+    composed = []
+    for screen, paired in zip(screens, paireds, strict=True):
+        suspect = screen.status in ("regression", "uncertain", "incomparable")
+        composed.append(paired if suspect else screen)
+    return composed
 
 
 def _history_details(path: Path, report: Report) -> None:
@@ -717,10 +734,12 @@ def _history_details(path: Path, report: Report) -> None:
         )
 
 
-def _save(path: Path, load: float) -> None:
-    """One plain run saved to ``path`` (a results file, or appended to a history)."""
+def _save(path: Path, load: float) -> tuple[float, float]:
+    """One plain run saved to ``path`` (a results file, or appended to a history);
+    its wall time and load."""
     with cpu_hog(HOG_BOUND, load):
-        run_pytest(case_args(CROSSRUN_CASE, f"--parscale-save={path}"))
+        run = run_pytest(case_args(CROSSRUN_CASE, f"--parscale-save={path}"))
+    return run.wall, load
 
 
 def _judge_runs(kinds: list[str], run_one: Callable[[str, float], Judged]) -> list[Judged]:
