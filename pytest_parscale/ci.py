@@ -306,7 +306,7 @@ class RunOptions:
     baseline_source: str = "cache"  # where the baseline folder was filled from, if it was
     baseline_history: str = "unknown"  # first-run | evicted | unknown, when it is missing
     history_size: int = 20  # results of the branch's last runs kept beside the baseline
-    confirm: bool = True  # confirm a pull request's flagged regressions by a paired run
+    confirm: bool = True  # a paired run decides a pull request's flagged and undecided tests
     confirm_budget: float = 600.0  # seconds a paired confirmation may add sessions for
     acceptance: Acceptance = field(default_factory=lambda: Acceptance())
     python: str = sys.executable
@@ -434,19 +434,24 @@ class Judgement:
     source: str = "single"  # what made the verdict: single, history, paired (or none)
     confirmation: Confirmation | None = None
     history_runs: int = 0  # runs of the branch's history judged against (0: a single baseline)
+    undecided: tuple[str, ...] = ()  # test ids the baseline left uncertain or incomparable
 
 
-Confirmer = Callable[[Sequence[str]], Confirmation]
+# (flagged, undecided) -> what a paired run made of them
+Confirmer = Callable[[Sequence[str], Sequence[str]], Confirmation]
 VERDICT_SOURCES = ("single", "history", "paired", "none")
 
 
-def confirm_regressions(flagged: Sequence[str], runner: PairedRunner) -> Confirmation:
-    """Measure the flagged tests again, base and head alternately on this runner.
+def confirm_regressions(
+    flagged: Sequence[str], runner: PairedRunner, undecided: Sequence[str] = ()
+) -> Confirmation:
+    """Measure the flagged and undecided tests again, base and head alternately here.
 
     A flag stands only if the paired run also says regression, or if it could not
-    say (confirm.decide). docs/github-action.md, "Confirmation by a paired run".
+    say; an undecided test fails only if the paired run says regression
+    (confirm.decide). docs/github-action.md, "Confirmation by a paired run".
     """
-    return decide(flagged, runner(flagged))
+    return decide(flagged, runner([*flagged, *undecided]), undecided)
 
 
 def confirmer(options: RunOptions, event: Event, scratch: Path) -> Confirmer | None:
@@ -460,10 +465,12 @@ def confirmer(options: RunOptions, event: Event, scratch: Path) -> Confirmer | N
         return None
     if options.results_file:
         why = "the results came from results-file; a paired run re-runs the tests of pytest-args"
-        return lambda flagged: skipped(flagged, why)
+        return lambda flagged, undecided: skipped(flagged, why, undecided)
     base_sha = event.base_sha
     if not base_sha:
-        return lambda flagged: skipped(flagged, "the event names no base commit")
+        return lambda flagged, undecided: skipped(
+            flagged, "the event names no base commit", undecided
+        )
     runner = paired_runner(
         base_sha,
         Path.cwd(),
@@ -473,7 +480,7 @@ def confirmer(options: RunOptions, event: Event, scratch: Path) -> Confirmer | N
         scratch,
         options.python,
     )
-    return lambda flagged: confirm_regressions(flagged, runner)
+    return lambda flagged, undecided: confirm_regressions(flagged, runner, undecided)
 
 
 def _compare(
@@ -498,8 +505,9 @@ def judge(
 ) -> Judgement:
     """The verdict and its Markdown, from loaded inputs only: run and comment share it.
 
-    ``confirm`` re-measures flagged tests (the gate's own run only: the trusted
-    comment job never runs the pull request's code).
+    ``confirm`` re-measures the flagged tests and the ones the baseline left
+    undecided (the gate's own run only: the trusted comment job never runs the pull
+    request's code).
     """
     lines: list[str] = []
     base = baseline.results
@@ -508,21 +516,27 @@ def judge(
     changes, source = _compare(base, head, baseline, options.fail_on)
     model = source  # single or history: what flagged, whatever confirms
     flagged = [test.nodeid for test in changes if test.status is Status.REGRESSION]
-    confirmation = confirm(flagged) if confirm is not None and flagged else None
+    undecided = [test.nodeid for test in changes if test.status in UNDECIDED]
+    confirmation = (
+        confirm(flagged, undecided) if confirm is not None and (flagged or undecided) else None
+    )
     confirmed = list(confirmation.standing) if confirmation is not None else flagged
+    promoted: tuple[str, ...] = ()
     if confirmation is not None and confirmation.decided:
         source = "paired"
+        promoted = confirmation.promoted
+        changes = [_promote(test) if test.nodeid in promoted else test for test in changes]
     regressions = len(confirmed)
     verdict = REGRESSION if regressions else PASS
     heading, rest = render_markdown(changes, base, head, options.fail_on).split("\n", 1)
-    if flagged and not confirmed:
+    if flagged and not confirmed:  # (a promoted test is confirmed)
         heading = (
             f"### :white_check_mark: pytest-parscale: OK: {len(flagged)} test(s) flagged "
             "against the baseline, none confirmed by a paired run on this runner"
         )
-    if len(confirmed) < len(flagged):
+    if len(confirmed) < len(flagged) + len(promoted):
         # the table lists what the baseline flagged; the lists above say what stands
-        count = f"({len(flagged)})"
+        count = f"({len(flagged) + len(promoted)})"
         rest = rest.replace(
             f"#### Regressions {count}", f"#### Flagged against the baseline {count}"
         )
@@ -567,7 +581,22 @@ def judge(
         lines += ["", *trend]
     gate = verdict == REGRESSION and not accepted
     runs = len(baseline.history) if model == "history" else 0
-    return Judgement(verdict, regressions, lines, gate, flagged, source, confirmation, runs)
+    return Judgement(
+        verdict, regressions, lines, gate, flagged, source, confirmation, runs, tuple(undecided)
+    )
+
+
+UNDECIDED = (Status.UNCERTAIN, Status.INCOMPARABLE)  # what a paired run is asked to decide
+
+
+def _promote(test: TestChange) -> TestChange:
+    """An undecided test the paired run measured as a regression: it fails the job."""
+    said = "uncertain" if test.status is Status.UNCERTAIN else "not judged (incomparable)"
+    note = (
+        f"{said} against the baseline; the paired run of base and head on this runner "
+        "measured a regression"
+    )
+    return dataclasses.replace(test, status=Status.REGRESSION, notes=(*test.notes, note))
 
 
 def verdict_source_lines(
@@ -577,14 +606,16 @@ def verdict_source_lines(
     if source == "history":
         said = (
             f"the history of {len(baseline.history)} runs of this branch (each test against "
-            f"the spread between its last {WINDOW} runs at most; the single-run rule where "
+            f"the spread between its last {WINDOW} runs at most, fitted on the machine "
+            f"capacity where theirs varies; the single-run rule where "
             f"fewer than {MIN_RUNS} are comparable)"
         )
     elif source == "paired":
         assert confirmation is not None
         said = (
             f"a paired confirmation: base `{confirmation.base[:12]}` and head "
-            f"`{confirmation.head[:12]}` measured alternately on this runner, flagged tests only"
+            f"`{confirmation.head[:12]}` measured alternately on this runner, for the tests "
+            "the baseline flagged or could not decide"
         )
     else:
         said = "a single baseline (the latest results of the branch)"
@@ -603,6 +634,16 @@ def verdict_source_lines(
         lines += [
             f"- {code(nodeid)}: paired run says {md(said)}"
             for nodeid, said in confirmation.not_confirmed
+        ]
+    if confirmation.settled:
+        lines += [
+            "",
+            "Undecided against the baseline, measured by the paired run (a regression there "
+            "fails the job; nothing else does):",
+            "",
+        ]
+        lines += [
+            f"- {code(nodeid)}: paired run says {md(said)}" for nodeid, said in confirmation.settled
         ]
     if confirmation.unmeasured:
         lines += ["", "Flagged, but the paired run did not measure them, so the flag stands:", ""]
@@ -830,11 +871,12 @@ def rebuild_report(
     baseline = load_baseline(options.baseline_dir, options.baseline_source)
     judged = judge(head, baseline, options, branch, stores=False)
     lines = list(judged.lines)
-    if judged.flagged:
+    if judged.flagged or judged.undecided:
         lines += [
             "",
             "_Judged again here without a paired confirmation (this job never runs the pull "
-            "request's code); the gate job's summary says which flags a paired run confirmed._",
+            "request's code); the gate job's summary says which flags a paired run confirmed "
+            "and which undecided tests it measured as regressions._",
         ]
     report = "\n".join(lines) + "\n"
     append_summary(report, environ)
@@ -973,7 +1015,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
         "--confirm",
         type=_true_false("confirm"),
         default=True,
-        help="confirm a pull request's flagged regressions by a paired run (true|false)",
+        help="decide a pull request's flagged and undecided tests by a paired run (true|false)",
     )
     run_parser.add_argument(
         "--confirm-budget",

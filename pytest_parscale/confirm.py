@@ -1,11 +1,14 @@
-"""Confirming the Action's flagged regressions by a paired run on this runner.
+"""Deciding the Action's suspect tests by a paired run on this runner.
 
 A baseline cached from another runner, or another day, mixes machine noise into
 the verdict. Before a pull request's job fails, the flagged tests are measured
 again with ``parscale paired BASE HEAD`` (both commits, alternately, on this
 runner, in this job, as asv continuous does); a flag stands only when the paired
-run says regression too. docs/github-action.md, "Confirmation by a paired run".
-The decision (``decide``) is pure; ``paired_runner`` is the real subprocess.
+run says regression too. The tests the baseline could not decide (uncertain, or
+incomparable for a busier machine) go along: a paired run decides them, so a
+real regression hidden in the noise between runs still fails the job.
+docs/github-action.md, "Confirmation by a paired run". The decision (``decide``)
+is pure; ``paired_runner`` is the real subprocess.
 """
 
 from __future__ import annotations
@@ -43,21 +46,31 @@ class Confirmation:
     """Which flagged tests stand after the paired run, and why the others do not."""
 
     flagged: tuple[str, ...]
-    confirmed: tuple[str, ...] = ()  # the paired run says regression too
-    not_confirmed: tuple[tuple[str, str], ...] = ()  # (test id, what the paired run said)
+    confirmed: tuple[str, ...] = ()  # the paired run says regression (flagged or undecided)
+    not_confirmed: tuple[tuple[str, str], ...] = ()  # (flagged test id, what the paired run said)
     unmeasured: tuple[str, ...] = ()  # the paired run has no result for it: the flag stands
     problem: str | None = None  # the paired run failed: every flag stands, this says why
     base: str = ""
     head: str = ""
+    # tests the baseline left undecided (uncertain, incomparable), measured too; only
+    # the ones the paired run calls a regression fail the job
+    undecided: tuple[str, ...] = ()
+    settled: tuple[tuple[str, str], ...] = ()  # (undecided test id, what the paired run said)
 
     @property
     def standing(self) -> tuple[str, ...]:
         """The test ids that still fail the job."""
         if self.problem is not None:
             return self.flagged
-        return tuple(
-            nodeid for nodeid in self.flagged if nodeid in (*self.confirmed, *self.unmeasured)
-        )
+        flags = [nodeid for nodeid in self.flagged if nodeid in (*self.confirmed, *self.unmeasured)]
+        return (*flags, *(nodeid for nodeid in self.undecided if nodeid in self.confirmed))
+
+    @property
+    def promoted(self) -> tuple[str, ...]:
+        """Undecided tests the paired run calls a regression: they fail the job too."""
+        if self.problem is not None:
+            return ()
+        return tuple(nodeid for nodeid in self.undecided if nodeid in self.confirmed)
 
     @property
     def decided(self) -> bool:
@@ -65,36 +78,47 @@ class Confirmation:
         return self.problem is None
 
 
-def decide(flagged: Sequence[str], run: PairedRun) -> Confirmation:
-    """Keep a flag only if the paired run also calls the test a regression.
+def decide(flagged: Sequence[str], run: PairedRun, undecided: Sequence[str] = ()) -> Confirmation:
+    """Keep a flag only if the paired run also calls the test a regression; fail an
+    undecided test only if the paired run calls it one.
 
     Exit 0 and 1 carry a report; anything else (2: a checkout or session failed) or a
-    missing report leaves every flag standing, with the reason.
+    missing report leaves every flag standing, with the reason, and every undecided
+    test as the baseline left it. An undecided test the paired run did not measure
+    stays undecided: only a measurement fails a job.
     """
-    ids = tuple(flagged)
+    ids, open_ids = tuple(flagged), tuple(undecided)
     base, head = run.base, run.head
     if run.exit_code not in (0, 1) or run.report is None:
         why = run.problem or f"parscale paired exited with code {run.exit_code}"
-        return Confirmation(ids, problem=why, base=base, head=head)
+        return Confirmation(ids, problem=why, base=base, head=head, undecided=open_ids)
     tests = run.report.get("tests")
     statuses = {
         str(test.get("nodeid")): str(test.get("status"))
         for test in (tests if isinstance(tests, list) else [])
         if isinstance(test, dict)
     }
-    confirmed = tuple(nodeid for nodeid in ids if statuses.get(nodeid) == "regression")
-    unmeasured = tuple(nodeid for nodeid in ids if nodeid not in statuses)
-    not_confirmed = tuple(
-        (nodeid, statuses[nodeid])
-        for nodeid in ids
-        if nodeid in statuses and statuses[nodeid] != "regression"
+    confirmed = tuple(
+        nodeid for nodeid in (*ids, *open_ids) if statuses.get(nodeid) == "regression"
     )
-    return Confirmation(ids, confirmed, not_confirmed, unmeasured, None, base, head)
+    unmeasured = tuple(nodeid for nodeid in ids if nodeid not in statuses)
+
+    def said(group: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            (nodeid, statuses.get(nodeid, "not measured"))
+            for nodeid in group
+            if statuses.get(nodeid) != "regression" and (nodeid in statuses or group is open_ids)
+        )
+
+    return Confirmation(
+        ids, confirmed, said(ids), unmeasured, None, base, head, open_ids, said(open_ids)
+    )
 
 
-def skipped(flagged: Sequence[str], why: str) -> Confirmation:
-    """No paired run was possible (no base commit, results from a file): flags stand."""
-    return Confirmation(tuple(flagged), problem=why)
+def skipped(flagged: Sequence[str], why: str, undecided: Sequence[str] = ()) -> Confirmation:
+    """No paired run was possible (no base commit, results from a file): flags stand,
+    and the undecided tests stay undecided."""
+    return Confirmation(tuple(flagged), problem=why, undecided=tuple(undecided))
 
 
 def _git(arguments: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:

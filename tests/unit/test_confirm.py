@@ -74,6 +74,22 @@ def test_a_failed_paired_run_leaves_every_flag_standing_and_says_why(
     assert skipped([SLOW], "no base").standing == (SLOW,)
 
 
+def test_an_undecided_test_fails_only_when_the_paired_run_measures_a_regression() -> None:
+    other = "t.py::other"
+    run = paired(1, report(**{SLOW: "regression", STEADY: "unchanged", other: "regression"}))
+    found = decide([other], run, undecided=[SLOW, STEADY, "t.py::unmeasured"])
+    assert found.promoted == (SLOW,)
+    assert found.standing == (other, SLOW)
+    assert found.settled == ((STEADY, "unchanged"), ("t.py::unmeasured", "not measured"))
+    assert found.not_confirmed == ()
+
+
+def test_a_failed_paired_run_fails_no_undecided_test() -> None:
+    found = decide([], paired(2, None, "no base"), undecided=[SLOW])
+    assert (found.standing, found.promoted, found.undecided) == ((), (), (SLOW,))
+    assert skipped([STEADY], "no base", [SLOW]).standing == (STEADY,)
+
+
 # -- ci.judge with a fake paired runner ---------------------------------------------
 
 
@@ -102,8 +118,8 @@ def judged_with(
         calls.append(list(flagged))
         return run
 
-    def confirm(flagged: Sequence[str]) -> Confirmation:
-        return ci.confirm_regressions(flagged, runner)
+    def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
+        return ci.confirm_regressions(flagged, runner, undecided)
 
     folder = baseline_dir(tmp_path, [scaled(record(SLOW), 2.0), record(STEADY)], history)
     baseline = ci.load_baseline(folder, "cache")
@@ -155,7 +171,7 @@ def test_nothing_flagged_runs_no_paired_run(tmp_path: Path) -> None:
     folder = baseline_dir(tmp_path, [record(SLOW), record(STEADY)])
     calls: list[Sequence[str]] = []
 
-    def confirm(flagged: Sequence[str]) -> Confirmation:
+    def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
         calls.append(flagged)
         raise AssertionError("no flag, no paired run")
 
@@ -191,10 +207,11 @@ def test_only_pull_requests_and_merge_queues_are_confirmed(tmp_path: Path) -> No
         ci.RunOptions(), ci.Event(**{**pull.__dict__, "base_sha": None}), scratch
     )
     assert no_base is not None
-    assert no_base([SLOW]).problem == "the event names no base commit"
+    assert no_base([SLOW], [STEADY]).problem == "the event names no base commit"
+    assert no_base([SLOW], [STEADY]).standing == (SLOW,)
     from_file = ci.confirmer(ci.RunOptions(results_file="r.json"), pull, scratch)
     assert from_file is not None
-    assert "results-file" in str(from_file([SLOW]).problem)
+    assert "results-file" in str(from_file([SLOW], []).problem)
 
 
 def test_the_base_commit_comes_from_the_event(tmp_path: Path) -> None:
@@ -249,3 +266,50 @@ def test_the_selection_plugin_runs_only_the_listed_ids_whatever_the_paths(tmp_pa
     missing = pytest_in(tmp_path, ".", f"--parscale-only={tmp_path / 'nope.txt'}")
     assert missing.returncode == 4
     assert f"--parscale-only {tmp_path / 'nope.txt'}: No such file or directory" in missing.stderr
+
+
+def undecided_judgement(
+    tmp_path: Path, status: str
+) -> tuple[ci.Judgement, list[tuple[Sequence[str], Sequence[str]]]]:
+    """SLOW uncertain against the baseline (a -20% change inside its noise), STEADY same."""
+    base = record(SLOW, serial=(2.0, 3.2, 1.1), parallel=(1.0, 1.0, 1.0))
+    folder = baseline_dir(tmp_path, [base, record(STEADY)])
+    path = tmp_path / "head.json"
+    head = record(SLOW, serial=(1.6, 3.0, 1.0), parallel=(1.0, 1.0, 1.0))
+    write_atomic(path, document([head, record(STEADY)], dict(MACHINE), [], None))
+    calls: list[tuple[Sequence[str], Sequence[str]]] = []
+
+    def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
+        calls.append((list(flagged), list(undecided)))
+        return ci.confirm_regressions(
+            flagged, lambda ids: paired(0, report(**{SLOW: status})), undecided
+        )
+
+    baseline = ci.load_baseline(folder, "cache")
+    return ci.judge(ci.load(path), baseline, ci.RunOptions(), "main", False, confirm), calls
+
+
+def test_an_uncertain_test_the_paired_run_measures_as_a_regression_fails_the_job(
+    tmp_path: Path,
+) -> None:
+    judged, calls = undecided_judgement(tmp_path, "regression")
+    assert calls == [([], [SLOW])]  # the undecided test only: STEADY passed the baseline
+    assert (judged.verdict, judged.regressions, judged.gate, judged.source) == (
+        "regression", 1, True, "paired",
+    )  # fmt: skip
+    assert judged.flagged == []
+    assert judged.undecided == (SLOW,)
+    summary = "\n".join(judged.lines)
+    assert "#### Regressions (1)" in summary
+    assert "uncertain against the baseline; the paired run of base and head" in summary
+    assert "Confirmed by the paired run (these fail the job):" in summary
+
+
+def test_an_uncertain_test_the_paired_run_clears_passes_and_says_what_it_measured(
+    tmp_path: Path,
+) -> None:
+    judged, _ = undecided_judgement(tmp_path, "unchanged")
+    assert (judged.verdict, judged.gate, judged.source) == ("pass", False, "paired")
+    summary = "\n".join(judged.lines)
+    assert "Undecided against the baseline, measured by the paired run" in summary
+    assert f"`{SLOW}`: paired run says unchanged" in summary
