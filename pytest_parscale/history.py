@@ -214,6 +214,11 @@ def compare_to_history(
     else:
         known, at_head = shares
         fit = fit_on_capacity([math.log(s) for s in known], logs, math.log(at_head), confidence)
+        if fit.slope < 0:
+            # less capacity never raises a speedup: a falling line is noise, and the best
+            # line that does not fall is the flat one, the runs' mean and its band
+            mean, flat = _band(logs, confidence)
+            fit = CapacityFit(0.0, mean, mean, flat)
         centre, half = fit.expected, fit.half
         expected = math.exp(centre) * head.workers
         assert head.capacity is not None  # _capacity_shares checked it

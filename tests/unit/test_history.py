@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import statistics
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,17 @@ def test_a_head_inside_the_widened_range_is_not_weighed_by_capacity() -> None:
     assert judged.status is Status.REGRESSION
     assert len(judged.notes) == 1
     assert "outside" not in judged.notes[0]
+
+
+def test_a_falling_fitted_line_is_taken_flat() -> None:
+    """Runs whose speedup happens to be higher on busier machines (noise: less
+    capacity never raises a speedup): the head is judged against the runs' mean band
+    with slope 0, not against a line promising more on a busy machine."""
+    runs = [at_capacity(1.9 * (2 / cores) ** 0.3, cores) for cores in CORES]
+    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    assert fit_on_capacity([math.log(c / 2) for c in CORES], logs, 0.0, 0.95).slope < 0
+    mean = math.exp(statistics.fmean(logs)) * 2
+    busy = compare_to_history(runs, at_capacity(mean, 1.05), DEFAULT_FAIL_ON)
+    assert busy.status is Status.UNCHANGED
+    assert "(slope 0.00)" in busy.notes[0]
+    assert busy.changes[0].change == pytest.approx(0.0, abs=1e-9)
