@@ -440,6 +440,7 @@ class Judgement:
 # (flagged, undecided) -> what a paired run made of them
 Confirmer = Callable[[Sequence[str], Sequence[str]], Confirmation]
 VERDICT_SOURCES = ("single", "history", "paired", "none")
+UNDECIDED = (Status.UNCERTAIN, Status.INCOMPARABLE)  # what a paired run is asked to decide
 
 
 def confirm_regressions(
@@ -584,9 +585,6 @@ def judge(
     return Judgement(
         verdict, regressions, lines, gate, flagged, source, confirmation, runs, tuple(undecided)
     )
-
-
-UNDECIDED = (Status.UNCERTAIN, Status.INCOMPARABLE)  # what a paired run is asked to decide
 
 
 def _promote(test: TestChange) -> TestChange:
