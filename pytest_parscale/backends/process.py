@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -13,6 +14,8 @@ from pytest_parscale.errors import MapTimeout, WorkerCrashed
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
+
+MANAGER_GRACE = 10.0  # seconds the executor's manager thread gets to wind down
 
 
 class ProcessExecutor(_mp.PickleShipped):
@@ -51,9 +54,22 @@ class ProcessExecutor(_mp.PickleShipped):
             raise
 
     def close(self) -> None:
+        """Stop the workers, then wait for the executor's manager thread to finish.
+
+        That thread holds the executor's shutdown lock while it winds a broken pool
+        down. A fork in that window (the next executor's workers) copies the held
+        lock, and the child hangs in the old executor's weakref callback when its
+        garbage is collected there (CPython gh-90622's family; seen here as a
+        test after a hung worker never starting). So the thread is joined and the
+        old executor collected here, in the parent, before anything forks again.
+        """
         processes = list(getattr(self._executor, "_processes", {}).values())
+        manager = getattr(self._executor, "_executor_manager_thread", None)
         self._executor.shutdown(wait=False, cancel_futures=True)
         _mp.kill(processes)
+        if manager is not None:
+            manager.join(MANAGER_GRACE)
+        gc.collect()
 
 
 def start(workers: int, settings: Settings) -> ProcessExecutor:

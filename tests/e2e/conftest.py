@@ -82,3 +82,21 @@ def skip_unless_installed(*backends: str) -> None:
         reason = BACKENDS[backend].missing_reason()
         if reason is not None:
             pytest.skip(reason)
+
+
+# The longest a pytester subprocess may run unless its test says otherwise: a hang
+# (a deadlocked worker, an engine that never starts) then fails that test within
+# minutes instead of holding the whole CI run until its own time limit.
+SUBPROCESS_TIMEOUT = 300.0
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """The built-in pytester, with a default timeout on ``runpytest_subprocess``."""
+    unbounded = pytester.runpytest_subprocess
+
+    def bounded(*args: Any, timeout: float | None = SUBPROCESS_TIMEOUT) -> pytest.RunResult:
+        return unbounded(*args, timeout=timeout)
+
+    pytester.runpytest_subprocess = bounded  # type: ignore[method-assign]
+    return pytester

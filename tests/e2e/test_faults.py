@@ -101,7 +101,8 @@ def test_dead_or_hung_worker_fails_its_test_and_the_next_test_gets_a_fresh_execu
         """
     )
     started = time.monotonic()
-    result = pytester.runpytest_subprocess(*FAST, "--parscale-timeout=2")
+    # a hang fails this test instead of the whole CI run
+    result = pytester.runpytest_subprocess(*FAST, "--parscale-timeout=2", timeout=120)
     elapsed = time.monotonic() - started
     result.assert_outcomes(failed=2, passed=1)
     result.stdout.fnmatch_lines(
