@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import contextlib
+import signal
+import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -100,3 +104,30 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
 
     pytester.runpytest_subprocess = bounded  # type: ignore[method-assign]
     return pytester
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` of a child a test will Ctrl-C: SIGINT back to its default.
+
+    An ignored signal stays ignored across exec, and a background job of a
+    non-interactive shell (``nohup ./ci &``) starts with SIGINT ignored: Python then
+    installs no KeyboardInterrupt handler, and the test's SIGINT would do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def reaped(process: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """Kill and reap ``process`` however the test ends, so a failure leaks nothing
+    (a still-running Popen warns in whichever later test collects it)."""
+    import psutil
+
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for child in psutil.Process(process.pid).children(recursive=True):
+                    child.kill()
+            process.kill()
+        process.communicate()

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import ORPHAN_CHECK, skip_unless_installed
+from tests.e2e.conftest import ORPHAN_CHECK, reaped, sigint_default, skip_unless_installed
 
 SLOW = """
 import os
@@ -86,9 +86,17 @@ def test_sigint_during_a_map_ends_the_session_cleanly(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=sigint_default,
     )
+    with reaped(process):
+        _interrupt_and_check(process, pytester.path, results, orphans, backend)
+
+
+def _interrupt_and_check(
+    process: subprocess.Popen[str], folder: Path, results: Path, orphans: Path, backend: str
+) -> None:
     # Wait for the slow test itself, not a fixed time: start-up varies with load.
-    mapping = pytester.path / "mapping"
+    mapping = folder / "mapping"
     deadline = time.monotonic() + 60
     while not mapping.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -114,7 +122,7 @@ def test_sigint_during_a_map_ends_the_session_cleanly(
     assert [record["nodeid"] for record in document["results"]] == [
         f"test_slow.py::test_first[{backend}]"
     ]
-    assert not list(pytester.path.glob(".results.json.*.tmp"))
+    assert not list(folder.glob(".results.json.*.tmp"))
 
 
 def _alive(process: psutil.Process) -> bool:

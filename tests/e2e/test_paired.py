@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.e2e.conftest import reaped, sigint_default
+
 WORK = """
 def spin(item):
     total = 0
@@ -121,15 +123,17 @@ def test_ctrl_c_removes_the_worktrees(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
-    deadline = time.monotonic() + 120
-    while not list(tmp.glob("parscale-paired-*/base-1.log")):  # a session is running
-        assert process.poll() is None
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert len(git(repo, "worktree", "list").splitlines()) == 3
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    with reaped(process):
+        deadline = time.monotonic() + 120
+        while not list(tmp.glob("parscale-paired-*/base-1.log")):  # a session is running
+            assert process.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert len(git(repo, "worktree", "list").splitlines()) == 3
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "interrupted; worktrees removed" in stderr
     assert_clean(repo, tmp)
