@@ -63,7 +63,7 @@ class Confirmation:
         if self.problem is not None:
             return self.flagged
         flags = [nodeid for nodeid in self.flagged if nodeid in (*self.confirmed, *self.unmeasured)]
-        return (*flags, *(nodeid for nodeid in self.undecided if nodeid in self.confirmed))
+        return (*flags, *self.promoted)
 
     @property
     def promoted(self) -> tuple[str, ...]:
@@ -102,16 +102,20 @@ def decide(flagged: Sequence[str], run: PairedRun, undecided: Sequence[str] = ()
         nodeid for nodeid in (*ids, *open_ids) if statuses.get(nodeid) == "regression"
     )
     unmeasured = tuple(nodeid for nodeid in ids if nodeid not in statuses)
-
-    def said(group: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            (nodeid, statuses.get(nodeid, "not measured"))
-            for nodeid in group
-            if statuses.get(nodeid) != "regression" and (nodeid in statuses or group is open_ids)
-        )
-
+    # a flag the run did not measure stands (unmeasured); an undecided test it did not
+    # measure is only reported
+    not_confirmed = tuple(
+        (nodeid, statuses[nodeid])
+        for nodeid in ids
+        if statuses.get(nodeid, "regression") != "regression"
+    )
+    settled = tuple(
+        (nodeid, statuses.get(nodeid, "not measured"))
+        for nodeid in open_ids
+        if statuses.get(nodeid) != "regression"
+    )
     return Confirmation(
-        ids, confirmed, said(ids), unmeasured, None, base, head, open_ids, said(open_ids)
+        ids, confirmed, not_confirmed, unmeasured, None, base, head, open_ids, settled
     )
 
 

@@ -469,24 +469,22 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _rounds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1")
-    return value
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``, else a message naming it."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {minimum}")
+        return value
+
+    return parse
 
 
-def _sessions(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < MIN_SESSIONS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {MIN_SESSIONS}")
-    return value
+_sessions, _rounds = _at_least(MIN_SESSIONS), _at_least(1)
 
 
 def add_parser(
