@@ -36,6 +36,8 @@ from pytest_parscale.thresholds import (
 
 OK, REGRESSION, USAGE = 0, 1, 2
 FORMATS = ("table", "markdown", "json")
+# argparse formats help lines with %: the thresholds' own % must be doubled
+DEFAULT_FAIL_ON_HELP = str(DEFAULT_FAIL_ON).replace("%", "%%")
 
 
 def _fail_on(text: str) -> FailOn:
@@ -78,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
         type=_fail_on,
         default=NOT_SAID,
         metavar="SPEC",
-        help=f"thresholds, default {DEFAULT_FAIL_ON} (a test's own marker value wins)",
+        help=f"thresholds, default {DEFAULT_FAIL_ON_HELP} (a test's own marker value wins)",
     )
     compare.add_argument(
         "--confidence", type=_confidence, default=0.95, help="of the intervals (default 0.95)"
@@ -98,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
         type=_fail_on,
         default=NOT_SAID,
         metavar="SPEC",
-        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON} "
+        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON_HELP} "
         "(a test's own marker value wins)",
     )
     report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")
