@@ -46,7 +46,7 @@ from pytest_parscale.confirm import (
     paired_runner,
     skipped,
 )
-from pytest_parscale.diffreport import code, md, render_markdown, show_markdown
+from pytest_parscale.diffreport import render_markdown
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.github import (
     ACCEPT_LABEL,
@@ -64,7 +64,9 @@ from pytest_parscale.github import (
     urllib_transport,
 )
 from pytest_parscale.history import MIN_RUNS, WINDOW, history_files, judge_for
+from pytest_parscale.markdown import code, md
 from pytest_parscale.regression import Status, TestChange, compare_results
+from pytest_parscale.show import show_markdown
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, effective_fail_on
 from pytest_parscale.trend import trend_markdown

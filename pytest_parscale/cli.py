@@ -13,18 +13,12 @@ import sys
 from collections.abc import Sequence
 
 from pytest_parscale import ci, paired
-from pytest_parscale.diffreport import (
-    md,
-    plain,
-    render_json,
-    render_markdown,
-    render_text,
-    show_markdown,
-    show_text,
-)
+from pytest_parscale.diffreport import render_json, render_markdown, render_text
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.history import describe, judge_for
+from pytest_parscale.markdown import md, plain
 from pytest_parscale.regression import Status, TestChange, compare_results
+from pytest_parscale.show import show_markdown, show_text
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import (
     DEFAULT_FAIL_ON,

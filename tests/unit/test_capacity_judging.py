@@ -15,16 +15,15 @@ import pytest
 
 from pytest_parscale.cli import main
 from pytest_parscale.diffreport import (
-    md,
     render_json,
     render_markdown,
     render_text,
-    show_markdown,
     summary_lines,
     verdict_line,
 )
 from pytest_parscale.history import compare_to_history, judge_test
 from pytest_parscale.html import write_html_report
+from pytest_parscale.markdown import md
 from pytest_parscale.paired import pool_capacity, pool_records
 from pytest_parscale.regression import (
     Status,
@@ -36,6 +35,7 @@ from pytest_parscale.regression import (
 )
 from pytest_parscale.report import table
 from pytest_parscale.results import Capacity, Record, document
+from pytest_parscale.show import show_markdown
 from pytest_parscale.storage import load, save
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, parse_fail_on
 from tests.records import MACHINE, record, scaled
