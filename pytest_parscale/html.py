@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING
 
 from pytest_parscale import fmt
 from pytest_parscale.report import projection
-from pytest_parscale.scaling import (
-    NoFit,
-    SizeSeries,
+from pytest_parscale.scaling.crossover import SizeSeries, group_size_series
+from pytest_parscale.scaling.fits import NoFit
+from pytest_parscale.scaling.sweeps import (
     Sweep,
     SweepAnalysis,
     analyse_records,
-    group_size_series,
     group_sweeps,
     usable_cores_of,
 )

@@ -12,13 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.errors import ParscaleError
-from pytest_parscale.scaling import (
-    AmdahlFit,
-    SizeSeries,
-    Sweep,
-    SweepAnalysis,
-    USLFit,
-)
+from pytest_parscale.scaling.crossover import SizeSeries
+from pytest_parscale.scaling.fits import AmdahlFit, USLFit
+from pytest_parscale.scaling.sweeps import Sweep, SweepAnalysis
 from pytest_parscale.sizes import approx_size
 
 if TYPE_CHECKING:

@@ -6,11 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale import fmt
-from pytest_parscale.scaling import (
-    analyse_records,
-    group_size_series,
-    usable_cores_of,
-)
+from pytest_parscale.scaling.crossover import group_size_series
+from pytest_parscale.scaling.sweeps import analyse_records, usable_cores_of
 from pytest_parscale.sizes import format_size
 from pytest_parscale.stats import median, serial_fraction
 
