@@ -12,11 +12,12 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pytest_parscale import ci, paired
+from pytest_parscale import ci
 from pytest_parscale.diffreport import render_json, render_markdown, render_text
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.history import describe, judge_for
 from pytest_parscale.markdown import md, plain
+from pytest_parscale.paired import command as paired
 from pytest_parscale.regression import Status, TestChange, compare_results
 from pytest_parscale.show import show_markdown, show_text
 from pytest_parscale.storage import Results, load

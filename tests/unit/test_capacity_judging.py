@@ -24,7 +24,7 @@ from pytest_parscale.diffreport import (
 from pytest_parscale.history import compare_to_history, judge_test
 from pytest_parscale.html import write_html_report
 from pytest_parscale.markdown import md
-from pytest_parscale.paired import pool_capacity, pool_records
+from pytest_parscale.paired.pooling import pool_capacity, pool_records
 from pytest_parscale.regression import (
     Status,
     capacity_mismatch,
