@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pytest_parscale import ci
+from pytest_parscale.action import command as ci
 from pytest_parscale.diffreport import render_json, render_markdown, render_text
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.history import describe, judge_for

@@ -29,10 +29,7 @@ from pytest_parscale.paired.worktrees import (
     setup,
     snapshot,
 )
-from pytest_parscale.regression import (
-    Status,
-    TestChange,
-)
+from pytest_parscale.regression import Status, TestChange
 from pytest_parscale.storage import Results
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 

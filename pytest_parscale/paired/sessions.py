@@ -22,9 +22,7 @@ from types import FrameType
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.paired.pooling import Pooled, compare_pooled, pool, undecided
 from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
-from pytest_parscale.regression import (
-    TestChange,
-)
+from pytest_parscale.regression import TestChange
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import FailOn
 
