@@ -139,13 +139,18 @@ def _param(item: pytest.Item) -> ParscaleParam | None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run parscale tests grouped by engine (backend, workers), in their slots.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep only the --parscale-only ids, then run parscale tests grouped by engine.
 
     Ray, for one, can only run one cluster per process: interleaving worker counts
     would restart it per test. Other tests keep their places; the relative order of
     parscale tests within one engine is kept.
     """
+    settings = config.stash[session_key].settings
+    if settings.only is not None:
+        from pytest_parscale.selection import deselect_unlisted
+
+        deselect_unlisted(config, items, settings.only, settings.source_of("only"))
     order = list(BACKENDS)
     slots = [index for index, item in enumerate(items) if _param(item) is not None]
     grouped = sorted(

@@ -7,6 +7,7 @@ decision; tests/e2e/test_action.py runs the real `parscale paired` on a git repo
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -243,11 +244,14 @@ def test_bad_confirm_inputs_are_named(
     assert message in capsys.readouterr().err
 
 
-def pytest_in(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+def pytest_in(
+    folder: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    # -p pytest_parscale.selection as confirm.py passes it: a no-op kept for old revisions
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "pytest_parscale.selection",
          *arguments],
-        cwd=folder, capture_output=True, text=True, check=False, timeout=120,
+        cwd=folder, capture_output=True, text=True, check=False, timeout=120, env=env,
     )  # fmt: skip
 
 
@@ -263,6 +267,8 @@ def test_the_selection_plugin_runs_only_the_listed_ids_whatever_the_paths(tmp_pa
     assert "test_two.py::test_a[2] PASSED" in done.stdout
     assert "test_two.py::test_b PASSED" in done.stdout
     assert "2 passed, 1 deselected" in done.stdout
+    by_env = pytest_in(tmp_path, ".", env={**os.environ, "PARSCALE_ONLY": str(only)})
+    assert "2 passed, 1 deselected" in by_env.stdout  # an option of OPTIONS: env works too
     missing = pytest_in(tmp_path, ".", f"--parscale-only={tmp_path / 'nope.txt'}")
     assert missing.returncode == 4
     assert f"--parscale-only {tmp_path / 'nope.txt'}: No such file or directory" in missing.stderr
