@@ -18,6 +18,7 @@ out) so they are tested without an engine; nothing heavy is imported.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -139,16 +140,23 @@ def celery_refusals(facts: CeleryWorkerFacts, *, speedup: bool) -> list[str]:
     return found
 
 
-def dask_refusal(asynchronous: bool) -> str | None:
-    """Why a handed-over Dask client cannot be measured, or None."""
-    if not asynchronous:
-        return None
+def dask_refusal(what: str) -> str:
+    """Why Dask workers in the test's own event loop cannot be measured.
+
+    ``what`` names them: an asynchronous client handed over, or an async test
+    (gen_cluster runs its scheduler and workers in the loop that runs the test).
+    """
     return (
-        f"{DASK_FIXTURE} returned an asynchronous Dask client (gen_cluster's, or "
-        "asynchronous=True): its workers share the test's own event loop, which a "
-        "measured map would block, so nothing runs beside it; return a Client of a "
-        "LocalCluster(processes=True) built in a fixture instead"
+        f"refused: {what}: the Dask workers share the test's own event loop, which a "
+        "measured (synchronous) map would block, so nothing would run beside it; build a "
+        f"LocalCluster(processes=True) in a fixture and return it from {DASK_FIXTURE} "
+        "(docs/engines.md)"
     )
+
+
+def is_async_test(function: Any) -> bool:
+    """Whether the test is a coroutine under its decorators (gen_cluster wraps one)."""
+    return inspect.iscoroutinefunction(inspect.unwrap(function))
 
 
 def dask_config(nthreads: Mapping[str, int], processes: bool) -> dict[str, Any]:
@@ -222,11 +230,13 @@ def for_user_worker(spec: MarkSpec, fixturenames: Iterable[str]) -> MarkSpec:
     return dataclasses.replace(spec, parscale=only)
 
 
-def prepare_celery_worker(request: pytest.FixtureRequest, fixture: str, measured: bool) -> None:
+def prepare_celery_worker(
+    request: pytest.FixtureRequest, fixture: str, measured: bool
+) -> str | None:
     """Before a celery.contrib.pytest worker starts: register the transport task on its
     app while the prefork children are not yet forked (a task registered later is
     unknown to them), for a later parscale test on a shared worker too; for a
-    ``measured`` (parscale) test, refuse results its pool cannot return."""
+    ``measured`` (parscale) test, why results of its pool could never come back."""
     from pytest_parscale.backends import celery_user
 
     session = fixture == "celery_session_worker"
@@ -234,7 +244,7 @@ def prepare_celery_worker(request: pytest.FixtureRequest, fixture: str, measured
     pool = request.getfixturevalue("celery_worker_pool")
     celery_user.register_transport_task(app)
     if not measured:
-        return
+        return None
     name = pool if isinstance(pool, str) else getattr(pool, "__module__", str(pool))
     problem = results_problem(
         fixture,
@@ -242,8 +252,7 @@ def prepare_celery_worker(request: pytest.FixtureRequest, fixture: str, measured
         scheme(app.conf.result_backend),
         scheme(app.conf.broker_url),
     )
-    if problem is not None:
-        raise EngineRefused(problem)
+    return None if problem is None else f"refused: {problem} (docs/engines.md)"
 
 
 def user_engine(
@@ -268,6 +277,8 @@ def user_engine(
 
         return UserEngine(backend, adopt_celery, starts)
     if backend == "dask":
+        if is_async_test(getattr(request, "function", None)):
+            raise EngineRefused(dask_refusal("this test is a coroutine (gen_cluster's, say)"))
         handed = request.getfixturevalue(DASK_FIXTURE)
         if handed is None:
             return None

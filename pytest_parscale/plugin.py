@@ -186,15 +186,28 @@ def parscale_dask_client() -> Any:
 def pytest_fixture_setup(
     fixturedef: Any, request: pytest.FixtureRequest
 ) -> Generator[Any, Any, Any]:
-    """Before celery.contrib.pytest starts a worker, prepare its app for parscale tests."""
-    if fixturedef.argname in CELERY_WORKER_FIXTURES:
-        from pytest_parscale.engines import EngineRefused, prepare_celery_worker
+    """Before celery.contrib.pytest starts a worker, prepare its app for parscale tests.
 
-        try:
-            prepare_celery_worker(request, fixturedef.argname, "parscale" in request.fixturenames)
-        except EngineRefused as error:
-            pytest.fail(str(error), pytrace=False)
-    return (yield)
+    A refusal takes the fixture function's place for this one call, so pytest
+    records and reports it as that fixture's error (raising here, outside the
+    fixture, would leave pytest's own bookkeeping of the fixture half done).
+    """
+    if fixturedef.argname not in CELERY_WORKER_FIXTURES:
+        return (yield)
+    from pytest_parscale.engines import prepare_celery_worker
+
+    refusal = prepare_celery_worker(request, fixturedef.argname, "parscale" in request.fixturenames)
+    if refusal is None:
+        return (yield)
+
+    def refuse(**_: Any) -> Any:
+        pytest.fail(refusal, pytrace=False)
+
+    original, fixturedef.func = fixturedef.func, refuse
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = original
 
 
 @pytest.fixture
@@ -212,10 +225,16 @@ def parscale(request: pytest.FixtureRequest) -> Generator[Parscale, None, None]:
     baseline = session.baseline
     settings = settings_for_test(session.settings, param.spec, nodeid)
     source: ExecutorSource = session.executors
+    refusal = None
     if not settings.disable:
         from pytest_parscale.engines import user_engine
 
-        source = user_engine(request, param, session.executors) or source
+        try:
+            source = user_engine(request, param, session.executors) or source
+        except ParscaleError as error:  # the user's engine cannot be measured: say why
+            refusal = str(error)
+    if refusal is not None:
+        pytest.fail(refusal, pytrace=False)
     fixture = Parscale(
         nodeid=nodeid,
         param=param,
@@ -230,7 +249,9 @@ def parscale(request: pytest.FixtureRequest) -> Generator[Parscale, None, None]:
             try:
                 fixture.start()  # start (or reuse) the executor outside the test's own time
             except ParscaleError as error:  # could not start, or the user's engine refused
-                pytest.fail(str(error), pytrace=False)
+                refusal = str(error)
+            if refusal is not None:
+                pytest.fail(refusal, pytrace=False)
         yield fixture
     finally:
         if source is not session.executors:  # let go of the user's engine; it keeps running

@@ -28,6 +28,7 @@ from pytest_parscale.backends import _remote
 from pytest_parscale.backends.base import qualified_name
 from pytest_parscale.engines import DASK_FIXTURE, EngineRefused, dask_config, dask_refusal
 from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
+from pytest_parscale.fmt import plural
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
@@ -197,11 +198,12 @@ class DaskExecutor(_remote.RemoteExecutor):
     def _handed_words(self) -> dict[str, Any]:
         config = self._config
         kind = "processes" if config["processes"] else "threads of the test process"
+        threads = config["threads_per_worker"]
+        each = plural(threads, "thread") if isinstance(threads, int) else f"{threads} threads"
         return {
             "where": (
                 f"your Dask cluster at {self.cluster.address if self.cluster else '?'} "
-                f"({DASK_FIXTURE}: {config['n_workers']} workers x "
-                f"{config['threads_per_worker']} threads, {kind})"
+                f"({DASK_FIXTURE}: {plural(config['n_workers'], 'worker')} x {each}, {kind})"
             )
         }
 
@@ -229,12 +231,10 @@ class DaskExecutor(_remote.RemoteExecutor):
 
 def check_handed(handed: Any, client_type: type) -> None:
     """Refuse what parscale_dask_client returned unless a synchronous Client or cluster."""
-    refusal = dask_refusal(
-        bool(getattr(handed, "asynchronous", False))
-        or bool(getattr(getattr(handed, "cluster", None), "asynchronous", False))
-    )
-    if refusal is not None:
-        raise EngineRefused(f"refused: {refusal} (docs/engines.md)")
+    if getattr(handed, "asynchronous", False) or getattr(
+        getattr(handed, "cluster", None), "asynchronous", False
+    ):
+        raise EngineRefused(dask_refusal(f"{DASK_FIXTURE} returned an asynchronous client"))
     if not isinstance(handed, client_type) and not hasattr(handed, "scheduler_address"):
         raise EngineRefused(
             f"{DASK_FIXTURE} returned {type(handed).__name__}: expected a "
