@@ -172,8 +172,12 @@ def dask_config(nthreads: Mapping[str, int], processes: bool) -> dict[str, Any]:
 def celery_task(fn: Any) -> Any | None:
     """``fn`` when it is a Celery task (or a ``@shared_task`` proxy), else None.
 
-    Never imports Celery: a process that has not loaded it has no Celery task.
+    Never imports Celery: a process that has not loaded it has no Celery task. A task
+    declared on an app not yet finalized is a lazy proxy: it is evaluated here.
     """
+    local = sys.modules.get("celery.local")
+    if local is not None and isinstance(fn, local.Proxy):
+        fn = fn._get_current_object()
     module = sys.modules.get("celery.app.task")
     if module is None or not isinstance(fn, module.Task):
         return None
