@@ -131,10 +131,10 @@ class ParallelRunner:
             return None
         index, error = found
         name = getattr(self.executor, "serializer_name", None)
-        how = f" with the {name} serializer" if name else ""
+        how = f" (the {name} serializer)" if name else ""
         return (
             f"item {index} ({type(items[index]).__name__}) cannot be shipped to "
-            f"{self.backend!r} workers{how}: {error}. Send what it refers to instead "
+            f"{self.backend!r} workers: {error}{how}. Send what it refers to instead "
             "(a path, the bytes, the parameters) and open it in the worker."
         )
 

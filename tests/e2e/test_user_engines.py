@@ -185,8 +185,8 @@ def test_a_users_celery_worker_measures_and_refuses(pytester: pytest.Pytester) -
         [
             # a test with a celery worker fixture runs on the celery backend only
             "*test_prefork_scales[[]celery[]] *celery *2/2*",
-            "*item 2 (ndarray) cannot be shipped to 'celery' workers with the json "
-            "serializer: EncodeError*not JSON serializable*",
+            "*item 2 (ndarray) cannot be shipped to 'celery' workers: EncodeError*not JSON "
+            "serializable (the json serializer)*",
             "*parscale.map on your celery_session_worker needs a task of its app*not plain*",
             "*tasks.spin is a Celery task: it is measured on the 'celery' backend only*",
             "*refused: celery_worker's app has task_always_eager set*nothing of Celery*",
