@@ -57,7 +57,10 @@ class Executors:
     def get(self, backend: str, workers: int) -> Executor:
         key = self._key(backend, workers)
         if key in self._live:
-            return self._live[key]
+            executor = self._live[key]
+            if getattr(executor, "alive", lambda: True)():
+                return executor
+            self.discard(backend, workers)  # it stopped by itself: start another
         if key in self._failed:
             raise BackendUnavailable(self._failed[key])
         info = BACKENDS[backend]

@@ -137,6 +137,10 @@ class CeleryExecutor(_remote.RemoteExecutor):
             self._tempdir = tempfile.mkdtemp(prefix="parscale-celery-")
             backend = result_backend or f"file://{self._tempdir}"
             self.app = build_app("memory://", backend, remote_control=False)
+            # kombu's memory:// queues are shared by every connection in the process: a
+            # user's celery.contrib.pytest worker consuming "celery" would take our
+            # tasks (and fail them as unknown) without a queue of our own
+            self.app.conf.task_default_queue = f"parscale-{os.getpid()}-{id(self)}"
         else:
             if not result_backend:
                 raise RuntimeError(
@@ -212,10 +216,20 @@ class CeleryExecutor(_remote.RemoteExecutor):
 
     def _pool_pids(self) -> list[int]:
         """Pids of the embedded prefork children (none to watch for an external worker)."""
-        if self._worker is None:
-            return []
-        pids: list[int] = self._worker.pool.info.get("processes", [])
+        pool = getattr(self._worker, "pool", None)
+        if pool is None or (self._owns_worker and not self.alive()):
+            return []  # no worker, or one that stopped and closed its pool
+        pids: list[int] = pool.info.get("processes", [])
         return sorted(pids)
+
+    def alive(self) -> bool:
+        """False once the embedded worker stopped by itself.
+
+        celery.contrib.pytest stops its worker by setting a flag every worker loop of
+        the process obeys, so a user's ``celery_worker`` ending stops ours too; the
+        session then starts a fresh one (session.Executors.get).
+        """
+        return self._thread is None or self._thread.is_alive()
 
     def _members(self) -> dict[str, int]:
         """Pool concurrency of each worker answering on the broker, by worker name."""

@@ -107,6 +107,13 @@ def test_plain_function(parscale, celery_session_worker):
 @pytest.mark.parscale(backends=["thread"])
 def test_task_on_another_backend(parscale):
     parscale.map(spin, [{"id": 0, "n": 10}])
+
+
+# kombu's memory:// queues are shared in a process: the embedded engine beside the
+# user's live worker must not lose its tasks to it
+@pytest.mark.parscale(backends=["celery"])
+def test_embedded_celery_beside_the_users_worker(parscale):
+    assert parscale.map(plain, [1, 2, 3]) == [1, 2, 3]
 """
 
 THREADS = """
@@ -123,6 +130,13 @@ def test_threads_pool(parscale, celery_worker):
     parscale.map(spin, [{"id": i, "n": 20_000} for i in range(4)])
     assert parscale.record.executor["config"]["pool"] == "threads"
     assert parscale.workers == 2
+
+
+# celery_worker's teardown stops every worker loop in the process, the embedded
+# engine's too: the next test gets a fresh one
+@pytest.mark.parscale(backends=["celery"])
+def test_embedded_celery_after_a_users_worker_stopped(parscale):
+    assert parscale.map(len, ["a", "bb"]) == [1, 2]
 """
 
 # celery.contrib.pytest's defaults (solo pool, concurrency 1, kombu's 1 s poll) and
@@ -180,7 +194,7 @@ def test_a_users_celery_worker_measures_and_refuses(pytester: pytest.Pytester) -
         test_cache_prefork=CACHE_PREFORK,
     )
     result = pytester.runpytest_subprocess(*FAST, "-W", "ignore")
-    result.assert_outcomes(passed=3, failed=3, errors=2)
+    result.assert_outcomes(passed=5, failed=3, errors=2)
     result.stdout.fnmatch_lines_random(
         [
             # a test with a celery worker fixture runs on the celery backend only
