@@ -37,6 +37,15 @@ def user_engines(
     case_args: Callable[..., list[str]],
 ) -> None:
     """Add the phase's rows to ``report`` (section ``9 engines``, no targets)."""
+    figures = _measure(repeats, run, case_args)
+    _report(figures, report)
+    _dispatch(repeats, report, scratch, run, case_args)
+
+
+def _measure(
+    repeats: int, run: Callable[..., Any], case_args: Callable[..., list[str]]
+) -> dict[str, list[float]]:
+    """Each variant's sessions: speedup, cores, transport share, serialisation cost."""
     figures: dict[str, list[float]] = {}
     for pool, serializer in VARIANTS:
         env = {"BENCH_POOL": pool, "BENCH_SERIALIZER": serializer, "BENCH_POLL": "0.01"}
@@ -58,6 +67,10 @@ def user_engines(
                 if cost:
                     figures.setdefault(f"bytes {key}", []).append(cost["item_bytes"])
                     figures.setdefault(f"seconds {key}", []).append(cost["seconds_per_item"])
+    return figures
+
+
+def _report(figures: dict[str, list[float]], report: Any) -> None:
     for pool, serializer in VARIANTS:
         key = f"test_risk {pool} {serializer}"
         cores = figures.get(f"cores {key}")
@@ -86,6 +99,16 @@ def user_engines(
                 "",
                 None,
             )
+
+
+def _dispatch(
+    repeats: int,
+    report: Any,
+    scratch: Path,
+    run: Callable[..., Any],
+    case_args: Callable[..., list[str]],
+) -> None:
+    """The dispatch cost per no-op task with kombu's default poll and a 10 ms one."""
     side = scratch / "dispatch.jsonl"
     for poll in ("default", "0.01"):
         env = {"BENCH_POOL": "prefork", "BENCH_POLL": poll, "BENCH_SIDE_FILE": str(side)}

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_parscale import fmt
+from pytest_parscale.engines import configuration_mismatch
 from pytest_parscale.results import Record
 from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, median, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
@@ -343,32 +344,6 @@ def engine_difference(base: Record, head: Record) -> tuple[str, str] | None:
         )
     differs = configuration_mismatch(base, head)
     return None if differs is None else ("config", differs)
-
-
-# Configuration keys that are the engine's size: a different size is compared per
-# worker (with a note), as the worker counts of any two runs are.
-SIZE_KEYS = frozenset({"concurrency", "n_workers", "num_cpus"})
-
-
-def configuration_mismatch(base: Record, head: Record) -> str | None:
-    """Why two runs on differently configured engines are not compared, or None.
-
-    ``executor.config`` holds what shapes a measurement besides the worker count: a
-    Celery pool type, serializer, broker and result store, Dask's threads per worker
-    and whether workers are processes. A prefork and a threads pool, or JSON and
-    pickle, measure different things; only keys both runs recorded are matched.
-    """
-    before, after = base.executor.get("config"), head.executor.get("config")
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return None
-    keys = sorted((set(before) & set(after)) - SIZE_KEYS)
-    changed = [f"{key} {before[key]} -> {after[key]}" for key in keys if before[key] != after[key]]
-    if not changed:
-        return None
-    return (
-        f"not compared: the {head.backend} engine's configuration differs from the "
-        f"baseline's ({', '.join(changed)}); save a baseline with the same configuration"
-    )
 
 
 def _engine_words(record: Record) -> str:

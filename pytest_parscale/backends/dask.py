@@ -77,15 +77,7 @@ class DaskExecutor(_remote.RemoteExecutor):
             elif handed is not None:  # the user's cluster: a client of our own on it
                 self._client = client_type(handed, set_as_default=False)
             elif scheduler is None:
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                    self._cluster = self._distributed.LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                        memory_limit=0,
-                        silence_logs=logging.ERROR,
-                    )
+                self._cluster = self._local_cluster(workers)
                 self._client = self._distributed.Client(self._cluster, set_as_default=False)
             else:
                 self._client = self._connect(scheduler, connect_timeout)
@@ -101,6 +93,18 @@ class DaskExecutor(_remote.RemoteExecutor):
         except BaseException:
             self.close()
             raise
+
+    def _local_cluster(self, workers: int) -> Any:
+        """The embedded cluster: single-threaded worker processes, no retry, no spilling."""
+        with self._dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            return self._distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit=0,
+                silence_logs=logging.ERROR,
+            )
 
     def _in_processes(self) -> bool:
         """Whether every worker runs in a process of its own (not threads of this one)."""
