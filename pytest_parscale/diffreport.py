@@ -69,6 +69,7 @@ def _incomparable_heading(group: Sequence[TestChange]) -> str:
         text
         for reason, text in (
             ("engine", "embedded engine on one side, cluster on the other"),
+            ("config", "engine configuration differs"),
             ("capacity", "machine capacity differs materially"),
         )
         if reason in reasons
@@ -279,7 +280,10 @@ def _count_line(changes: Sequence[TestChange], reason: str, what: str) -> str | 
 
 def incomparable_warnings(changes: Sequence[TestChange]) -> list[str]:
     """Every warning about tests that were not compared, engines first."""
-    found = (engine_warning(changes), capacity_warning(changes))
+    config = _count_line(
+        changes, "config", "not compared: the engine's configuration differs (see each test's note)"
+    )
+    found = (engine_warning(changes), config, capacity_warning(changes))
     return [warning for warning in found if warning]
 
 

@@ -196,7 +196,13 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
             lines.append(f"undecided: {fmt.short_id(record.nodeid)}: {warning}")
     for start in starts:
         address = start.details.get("engine", "embedded")
-        if address == "embedded":
+        where = start.details.get("where")  # an engine the user's fixtures started
+        if where:
+            line = (
+                f"engine: {start.backend} on {where}, adopted in {fmt.seconds(start.seconds)} "
+                "(not started or stopped by pytest-parscale)"
+            )
+        elif address == "embedded":
             line = (
                 f"engine: {start.backend} with {plural(start.workers, 'worker')} started once "
                 f"in {fmt.seconds(start.seconds)}"
