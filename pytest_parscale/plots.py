@@ -198,7 +198,7 @@ def speedup_vs_item_size(series: SizeSeries, base: Path) -> list[Path]:
         _shorten(f"{series.test} · {series.workers} workers"), fontsize="medium", parse_math=False
     )
     axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize="small", loc="upper left")
+    axes.legend(fontsize="small", loc="best")  # up to six backends: where no line runs
     return _save(figure, base)
 
 

@@ -205,4 +205,7 @@ class ParscaleSession:
             from pytest_parscale.html import write_html_report
             from pytest_parscale.storage import from_document
 
-            write_html_report(from_document(results, "this run"), self.settings.html)
+            compared = self.changes if self.baseline is not None else None
+            write_html_report(
+                from_document(results, "this run"), self.settings.html, changes=compared
+            )

@@ -371,5 +371,5 @@ def test_html_report_shows_capacity_per_test(tmp_path: Path) -> None:
     golden = load(Path(__file__).parent.parent / "data" / "results-v2.json")
     page = write_html_report(golden, tmp_path / "html", plots=False).read_text()
     assert "capacity</th>" in page
-    assert "<td>1.9/2</td>" in page  # the pool record
-    assert "<td>-</td>" in page  # the process record measured none
+    assert 'title="1.9 of 2 usable cores, the median over its rounds">1.9/2</td>' in page  # pool
+    assert '<td title="not measured">-</td>' in page  # the process record measured none
