@@ -53,6 +53,9 @@ class Samples:
     # cores the round had (capacity.Probe), None where unknown; empty without a probe
     capacity: list[float | None] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    # the round counts at which the verdicts were judged, the final count last
+    # (sequential.py keeps the verdicts' level over these looks)
+    looks: list[int] = field(default_factory=list)
 
     @property
     def rounds(self) -> int:
@@ -104,6 +107,9 @@ def run(
     reject: RejectRule | None = None,
 ) -> Outcome:
     """Measure until the verdicts are decided, the budget is spent or max_rounds is hit.
+
+    ``decided`` is asked at each look; ``samples.looks`` holds the round counts of
+    the looks so far, the current one last, and after the run the final count too.
 
     ``check(reference, result)`` compares each parallel result with the serial one
     taken during warm-up; it raises to fail the measurement. ``quiet()`` returns the
@@ -161,10 +167,13 @@ def run(
             samples.capacity.append(capacity)
         if _should_check(samples.rounds, last_checked, limits.min_rounds):
             last_checked = samples.rounds
+            samples.looks.append(samples.rounds)
             if decided(samples):
                 stop_reason = "decided"
                 break
         if samples.rounds >= limits.min_rounds and over_budget:
             stop_reason = "time budget"
             break
+    if samples.rounds and (not samples.looks or samples.looks[-1] != samples.rounds):
+        samples.looks.append(samples.rounds)  # the verdict is judged on every round kept
     return Outcome(samples, reference, result, warmup, clock() - started, stop_reason, waited)

@@ -184,7 +184,6 @@ def parscale(request: pytest.FixtureRequest) -> Parscale:
     session = request.config.stash[session_key]
     nodeid = request.node.nodeid
     own: FailOn = (param.spec.parscale.settings or {}).get("fail_on", FailOn())
-    baseline = session.baseline
     fixture = Parscale(
         nodeid=nodeid,
         param=param,
@@ -192,7 +191,6 @@ def parscale(request: pytest.FixtureRequest) -> Parscale:
         executors=session.executors,
         add_record=session.add,
         thresholds=Thresholds(own, effective_fail_on(own, session.settings.fail_on)),
-        baseline=baseline.records.get(nodeid) if baseline is not None else None,
     )
     if not fixture.disabled:
         try:

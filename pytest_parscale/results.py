@@ -20,10 +20,18 @@ SCHEMA_VERSION = 2
 
 @dataclass(frozen=True)
 class RequirementResult:
+    """A bar's verdict and the interval that decided it.
+
+    ``low``/``high`` bound the per-round ratios over every look of the engine
+    (sequential.py); None where unbounded, or in files older than the rule.
+    """
+
     metric: str
     threshold: float
     declared: float
     verdict: str
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,11 @@ class Record:
         cost = data.pop("serialisation")
         if cost is not None:
             data["executor"] = {**data["executor"], "serialisation": cost}
+        # a verdict's bounds are left out where unbounded (and in files older than them)
+        data["requirements"] = [
+            {key: value for key, value in item.items() if value is not None}
+            for item in data["requirements"]
+        ]
         data["samples"] = {
             "serial": data.pop("serial"),
             "parallel": data.pop("parallel"),
