@@ -19,6 +19,7 @@ from pytest_parscale.sizes import format_size
 from pytest_parscale.thresholds import FailOn
 
 if TYPE_CHECKING:
+    from pytest_parscale.family import Family
     from pytest_parscale.results import Record
     from pytest_parscale.stats import Interval
     from pytest_parscale.storage import Results
@@ -29,7 +30,7 @@ _HEADINGS = {
     Status.IMPROVEMENT: "Improvements",
     Status.NEW: "New tests (not in the baseline)",
     Status.MISSING: "Missing tests (in the baseline, not in this run)",
-    Status.UNCERTAIN: "Changed beyond the threshold but not significantly",
+    Status.UNCERTAIN: "Not shown beyond the threshold, not ruled out",
     Status.UNCHANGED: "Unchanged",
 }
 
@@ -200,6 +201,29 @@ def verdict_line(changes: Sequence[TestChange]) -> str:
             f"machine capacity differed ({counts})"
         )
     return f"OK: no regression against the baseline ({counts})"
+
+
+def family_lines(family: Family, confidence: float) -> list[str]:
+    """How many tests formed the run's family, and which calls its rule withdrew."""
+    from pytest_parscale.family import RULE_WORDS
+
+    alpha = (1 - confidence) / 2
+    promise = {
+        "holm": f"any false alarm in this run at most {alpha:.1%}",
+        "bh": f"false alarms at most {alpha:.1%} of the regressions called",
+        "none": f"each test at {alpha:.1%} alone",
+    }[family.rule]
+    lines = [
+        f"family: {fmt.plural(family.cases, 'test')} ({fmt.plural(family.members, 'comparison')})"
+        f", {RULE_WORDS[family.rule]}: {promise}"
+    ]
+    lines += [
+        f"family: {nodeid} {metric}: {before.value} -> {after.value} (adjusted for the family)"
+        for nodeid, metric, before, after in family.changed
+    ]
+    if family.rule != "none" and not family.changed:
+        lines.append("family: the adjustment changed no verdict")
+    return lines
 
 
 # -- the pytest run ---------------------------------------------------------------
@@ -435,7 +459,7 @@ def render_markdown(
     lines = [
         f"### {mark} pytest-parscale: {md(verdict_line(changes))}",
         "",
-        f"Thresholds `{fail_on}` (a change must be significant and beyond them), "
+        f"Thresholds `{fail_on}` (a change's interval must lie wholly beyond them), "
         "speedups compared per worker.",
     ]
     warning = machine_warning(base, head)
@@ -543,6 +567,8 @@ def render_json(
                         "threshold": _finite(c.threshold),
                         "significant": c.significant,
                         "beyond_threshold": c.beyond,
+                        "p_value": c.p_value,
+                        "adjusted_p_value": c.adjusted,
                         "status": c.status.value,
                     }
                     for c in test.changes

@@ -12,13 +12,19 @@ the unit of error (docs/measurement.md, "One family per run"):
   promise: for suites where a few extra suspects are cheap to recheck.
 - ``none``: every case at the per-case level, as if it were the only one.
 
-Pure: p-values in, p-values out; no pytest, no records. regression.apply_family
-turns adjusted p-values into verdicts.
+``adjust`` is pure (p-values in, p-values out); ``apply_family`` turns the adjusted
+p-values of a run's comparisons into verdicts. No pytest, no clock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # config imports this module at pytest's start-up: keep it light
+    from pytest_parscale.regression import Change, Status, TestChange
 
 RULES = ("holm", "bh", "none")
 DEFAULT_RULE = "holm"
@@ -27,14 +33,6 @@ RULE_WORDS = {
     "bh": "Benjamini-Hochberg (false-discovery rate)",
     "none": "no adjustment",
 }
-
-
-def parse_rule(text: str) -> str:
-    """A family rule by name; ValueError naming the choices otherwise."""
-    rule = text.strip().lower()
-    if rule not in RULES:
-        raise ValueError(f"is not one of {', '.join(RULES)}")
-    return rule
 
 
 def adjust(p_values: Sequence[float], rule: str) -> list[float]:
@@ -76,3 +74,74 @@ def first_step(alpha: float, members: int, rule: str) -> float:
     if rule == "none" or members <= 1:
         return alpha
     return alpha / members
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the family rule did to one run: for the report."""
+
+    rule: str
+    cases: int  # tests with at least one compared metric
+    members: int  # compared metrics (speedup, transport share) over those tests
+    # (test id, metric, verdict before, verdict after) of every call the rule withdrew
+    changed: tuple[tuple[str, str, Status, Status], ...] = ()
+
+
+def _member(test: TestChange, change: Change) -> bool:
+    return test.status.value not in ("new", "missing") and change.threshold != float("inf")
+
+
+def apply_family(
+    tests: Sequence[TestChange], rule: str, confidence: float
+) -> tuple[list[TestChange], Family]:
+    """The run's comparisons judged as one family, worst first.
+
+    Every compared metric of every compared test is a member; regressions and
+    improvements are adjusted separately. A call whose adjusted p-value exceeds the
+    per-side error ``(1 - confidence) / 2`` is withdrawn: a regression becomes
+    uncertain, an improvement unchanged, with a note. A test not judged for its
+    capacity stays so.
+    """
+    from pytest_parscale.regression import Status, worst_first
+
+    alpha = (1 - confidence) / 2
+    members = [
+        (i, j)
+        for i, test in enumerate(tests)
+        for j, c in enumerate(test.changes)
+        if _member(test, c)
+    ]
+    worse = adjust([tests[i].changes[j].p_value for i, j in members], rule)
+    better = adjust([tests[i].changes[j].p_better for i, j in members], rule)
+    found = list(tests)
+    changed: list[tuple[str, str, Status, Status]] = []
+    for (i, j), adjusted, adjusted_better in zip(members, worse, better, strict=True):
+        test, change = found[i], found[i].changes[j]
+        status = change.status
+        if status is Status.REGRESSION and adjusted > alpha:
+            status = Status.UNCERTAIN
+        elif status is Status.IMPROVEMENT and adjusted_better > alpha:
+            status = Status.UNCHANGED
+        new = dataclasses.replace(
+            change,
+            adjusted=adjusted,
+            status=status,
+            unadjusted=change.status if status is not change.status else None,
+        )
+        updated = (*test.changes[:j], new, *test.changes[j + 1 :])
+        notes = test.notes
+        if status is not change.status:
+            changed.append((test.nodeid, change.metric, change.status, status))
+            notes = (
+                *notes,
+                f"{change.metric}: {change.status.value} withdrawn by {RULE_WORDS[rule]} over "
+                f"the run's {len(members)} comparisons (p {change.p_value:.2g}, adjusted "
+                f"{adjusted:.2g} > {alpha:g})",
+            )
+        found[i] = dataclasses.replace(test, changes=updated, notes=notes)
+    for i, test in enumerate(found):
+        if test.changes and test.status is not Status.INCOMPARABLE:
+            status = min((c.status for c in test.changes), key=lambda status: status.rank)
+            found[i] = dataclasses.replace(test, status=status)
+    cases = len({i for i, _ in members})
+    return worst_first(found), Family(rule, cases, len(members), tuple(changed))

@@ -1,10 +1,12 @@
 """Is a run worse than its baseline? Pure decisions on recorded samples, no pytest.
 
 Only ratios are compared (speedup per worker, transport share), never absolute
-times, so a baseline taken on another machine still means something. A change is a
-regression only when it is both statistically significant (its bootstrap interval
-excludes "no change") and beyond the threshold (pyperf's rule): noise alone never
-fails a test, and neither does a real but negligible drift.
+times, so a baseline taken on another machine still means something. The threshold
+is the null: a change is a regression only when its whole interval lies beyond the
+threshold, so neither noise nor a real drift within the threshold fails a test; an
+interval that straddles the threshold is ``uncertain``. Each change also carries the
+one-sided p-value of that test, and apply_family controls the error over all the
+cases of a run (family.py, docs/measurement.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_parscale import fmt
 from pytest_parscale.results import Record
@@ -37,7 +40,7 @@ class Status(str, enum.Enum):
     IMPROVEMENT = "improvement"
     NEW = "new"
     MISSING = "missing"
-    UNCERTAIN = "uncertain"  # beyond the threshold, but not significant
+    UNCERTAIN = "uncertain"  # the interval reaches past the threshold, but not wholly
     UNCHANGED = "unchanged"
 
     @property
@@ -51,6 +54,11 @@ class Change:
 
     ``change`` is relative for speedup (``head/base - 1`` of speedup per worker) and
     absolute for the transport share (``head - base``); ``low``/``high`` bound it.
+    ``significant``: the interval excludes no change; ``beyond``: it lies wholly beyond
+    the threshold on either side. ``p_value`` is the one-sided p-value of "worse by no
+    more than the threshold" (small: a regression), ``p_better`` the same towards an
+    improvement; ``adjusted`` is ``p_value`` after the run's family rule, and
+    ``unadjusted`` the status the rule withdrew (None when it changed nothing).
     """
 
     metric: str
@@ -63,6 +71,10 @@ class Change:
     significant: bool
     beyond: bool
     status: Status
+    p_value: float = 1.0
+    p_better: float = 1.0
+    adjusted: float | None = None
+    unadjusted: Status | None = None
 
 
 @dataclass(frozen=True)
@@ -85,28 +97,46 @@ def _bootstrap(
     base: tuple[Sequence[float], Sequence[float]],
     head: tuple[Sequence[float], Sequence[float]],
     combine: str,
-    confidence: float,
     seed: int,
     sessions: tuple[Sessions | None, Sessions | None] = (None, None),
-) -> tuple[float, float]:
-    """Percentile interval of the change between two ratios of medians.
+) -> Any:
+    """Bootstrap replicates of the change between two ratios of medians, or None.
 
     Each run's rounds are resampled as (numerator, denominator) pairs by the one
     bootstrap in stats.py; the two runs are resampled independently (two seeds).
-    Fewer than MIN_ROUNDS on either side gives the unbounded interval: never significant.
+    Fewer than MIN_ROUNDS on either side gives None: an unbounded interval.
     """
     if min(len(base[1]), len(head[1])) < MIN_ROUNDS:
-        return (-math.inf, math.inf)
+        return None
     import numpy as np
 
     base_ratios = bootstrap_ratios(*base, resamples=RESAMPLES, seed=seed, sessions=sessions[0])
     head_ratios = bootstrap_ratios(*head, resamples=RESAMPLES, seed=seed + 1, sessions=sessions[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         if combine == "relative":
-            values = np.where(base_ratios > 0, head_ratios / base_ratios - 1, np.inf)
-        else:
-            values = head_ratios - base_ratios
-    return percentile_interval(values, confidence)
+            return np.where(base_ratios > 0, head_ratios / base_ratios - 1, np.inf)
+        return head_ratios - base_ratios
+
+
+def bootstrap_evidence(
+    values: Any, confidence: float, threshold: float, worse_when_lower: bool
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(percentile interval, (p_value, p_better)) of replicate changes; unbounded for None.
+
+    The p-value of "worse by no more than the threshold" is the share of replicates
+    on the no-regression side, k / (B - 1): the percentile interval at tail ``a``
+    lies wholly beyond the threshold exactly when it is <= ``a``, so one case alone
+    is called by its interval and by its p-value alike.
+    """
+    if values is None:
+        return (-math.inf, math.inf), (1.0, 1.0)
+    import numpy as np
+
+    signed = -values if worse_when_lower else values  # worse is positive
+    last = max(1, len(values) - 1)
+    p_value = min(1.0, float(np.count_nonzero(signed <= threshold)) / last)
+    p_better = min(1.0, float(np.count_nonzero(signed >= -threshold)) / last)
+    return percentile_interval(values, confidence), (p_value, p_better)
 
 
 def judge_change(
@@ -117,20 +147,44 @@ def judge_change(
     interval: tuple[float, float],
     threshold: float,
     worse_when_lower: bool,
+    p_values: tuple[float, float] = (1.0, 1.0),
+    confidence: float = 0.95,
 ) -> Change:
-    """Significant AND beyond the threshold: the one rule every comparison applies."""
+    """The threshold is the null: the one rule every comparison applies.
+
+    A regression (improvement) needs its p-value at most the per-side error
+    ``(1 - confidence) / 2`` and the whole interval beyond the threshold; an interval
+    that reaches past the threshold on the worse side, but not wholly, is uncertain.
+    """
     low, high = min(interval[0], change), max(interval[1], change)
+    alpha = (1 - confidence) / 2
+    # in "worse is positive" terms: the interval's ends and the change
+    worst_low, worst_high = (-high, -low) if worse_when_lower else (low, high)
+    worse = -change if worse_when_lower else change
     significant = low > 0 or high < 0
-    beyond = abs(change) > threshold
-    worse = change < 0 if worse_when_lower else change > 0
-    if significant and beyond:
-        status = Status.REGRESSION if worse else Status.IMPROVEMENT
-    elif beyond:
+    beyond = worst_low > threshold or worst_high < -threshold
+    p_value, p_better = p_values
+    if p_value <= alpha and worst_low > threshold and worse > threshold:
+        status = Status.REGRESSION
+    elif p_better <= alpha and worst_high < -threshold and worse < -threshold:
+        status = Status.IMPROVEMENT
+    elif worst_high > threshold:
         status = Status.UNCERTAIN
     else:
         status = Status.UNCHANGED
     return Change(
-        metric, base_value, head_value, change, low, high, threshold, significant, beyond, status
+        metric,
+        base_value,
+        head_value,
+        change,
+        low,
+        high,
+        threshold,
+        significant,
+        beyond,
+        status,
+        p_value,
+        p_better,
     )
 
 
@@ -148,17 +202,12 @@ def compare_speedup(
     head_value = median(head.serial) / median(head.parallel) / head.workers
     change = head_value / base_value - 1
     relative = _bootstrap(
-        (base.serial, base.parallel),
-        (head.serial, head.parallel),
-        "relative",
-        confidence,
-        seed,
-        sessions,
+        (base.serial, base.parallel), (head.serial, head.parallel), "relative", seed, sessions
     )
     # per-worker scaling is a constant (positive) factor: it shifts the ratio, not its
     # spread, and an unbounded interval stays unbounded
-    factor = base.workers / head.workers
-    interval = ((1 + relative[0]) * factor - 1, (1 + relative[1]) * factor - 1)
+    values = None if relative is None else (1 + relative) * (base.workers / head.workers) - 1
+    interval, p_values = bootstrap_evidence(values, confidence, threshold, worse_when_lower=True)
     return judge_change(
         "speedup",
         base_value * base.workers,
@@ -166,7 +215,9 @@ def compare_speedup(
         change,
         interval,
         threshold,
-        worse_when_lower=True,
+        True,
+        p_values,
+        confidence,
     )
 
 
@@ -185,16 +236,12 @@ def compare_overhead(
     base_value = median(base.transport) / median(base.parallel)
     head_value = median(head.transport) / median(head.parallel)
     change = head_value - base_value
-    interval = _bootstrap(
-        (base.transport, base.parallel),
-        (head.transport, head.parallel),
-        "absolute",
-        confidence,
-        seed,
-        sessions,
+    values = _bootstrap(
+        (base.transport, base.parallel), (head.transport, head.parallel), "absolute", seed, sessions
     )
+    interval, p_values = bootstrap_evidence(values, confidence, threshold, worse_when_lower=False)
     return judge_change(
-        "overhead", base_value, head_value, change, interval, threshold, worse_when_lower=False
+        "overhead", base_value, head_value, change, interval, threshold, False, p_values, confidence
     )
 
 
@@ -286,32 +333,6 @@ def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: f
             "loss or explain a gain of about that size"
         )
     return dataclasses.replace(test, notes=(*test.notes, note))
-
-
-def still_uncertain(
-    base: Record,
-    serial: Sequence[float],
-    parallel: Sequence[float],
-    transport: Sequence[float],
-    workers: int,
-    fail_on: FailOn,
-    *,
-    confidence: float = 0.95,
-) -> bool:
-    """Would samples measured so far leave the change against ``base`` uncertain?
-
-    The engine asks this between rounds: an uncertain change (beyond the threshold,
-    not yet significant) is worth more rounds, exactly like an undecided verdict.
-    """
-    head = dataclasses.replace(
-        base,
-        serial=list(serial),
-        parallel=list(parallel),
-        transport=list(transport),
-        workers=workers,
-    )
-    change = compare_records(base, head, fail_on, confidence=confidence)
-    return change.status is Status.UNCERTAIN
 
 
 def engine_of(record: Record) -> str:
