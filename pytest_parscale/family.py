@@ -102,9 +102,8 @@ def apply_family(
     uncertain, an improvement unchanged, with a note. A test not judged for its
     capacity stays so.
     """
-    from pytest_parscale.regression import Status, worst_first
+    from pytest_parscale.regression import worst_first
 
-    alpha = (1 - confidence) / 2
     members = [
         (i, j)
         for i, test in enumerate(tests)
@@ -113,6 +112,41 @@ def apply_family(
     ]
     worse = adjust([tests[i].changes[j].p_value for i, j in members], rule)
     better = adjust([tests[i].changes[j].p_better for i, j in members], rule)
+    words = f"{RULE_WORDS[rule]} over the run's {len(members)} comparisons"
+    found, changed = _settle(tests, members, worse, better, (1 - confidence) / 2, words)
+    cases = len({i for i, _ in members})
+    return worst_first(found), Family(rule, cases, len(members), tuple(changed))
+
+
+def judge_first_step(test: TestChange, members: int, rule: str, confidence: float) -> TestChange:
+    """One test judged before the rest of its run: at the family's first step.
+
+    ``members`` is the run's expected number of comparisons (counted when the tests
+    were collected); each of the test's p-values is weighed as ``members * p``, the
+    first step of Holm and of BH (:func:`first_step`), so a call made here stands
+    when the whole family is judged at the end.
+    """
+    alpha = (1 - confidence) / 2
+    level = first_step(alpha, members, rule)
+    indices = [(0, j) for j, c in enumerate(test.changes) if _member(test, c)]
+    scale = alpha / level
+    worse = [min(1.0, test.changes[j].p_value * scale) for _, j in indices]
+    better = [min(1.0, test.changes[j].p_better * scale) for _, j in indices]
+    words = f"{RULE_WORDS[rule]}, first step over the session's {members} comparisons"
+    return _settle([test], indices, worse, better, alpha, words)[0][0]
+
+
+def _settle(
+    tests: Sequence[TestChange],
+    members: Sequence[tuple[int, int]],
+    worse: Sequence[float],
+    better: Sequence[float],
+    alpha: float,
+    words: str,
+) -> tuple[list[TestChange], list[tuple[str, str, Status, Status]]]:
+    """Withdraw every call whose adjusted p-value exceeds ``alpha``; note each one."""
+    from pytest_parscale.regression import Status
+
     found = list(tests)
     changed: list[tuple[str, str, Status, Status]] = []
     for (i, j), adjusted, adjusted_better in zip(members, worse, better, strict=True):
@@ -128,20 +162,18 @@ def apply_family(
             status=status,
             unadjusted=change.status if status is not change.status else None,
         )
-        updated = (*test.changes[:j], new, *test.changes[j + 1 :])
         notes = test.notes
         if status is not change.status:
             changed.append((test.nodeid, change.metric, change.status, status))
             notes = (
                 *notes,
-                f"{change.metric}: {change.status.value} withdrawn by {RULE_WORDS[rule]} over "
-                f"the run's {len(members)} comparisons (p {change.p_value:.2g}, adjusted "
-                f"{adjusted:.2g} > {alpha:g})",
+                f"{change.metric}: {change.status.value} withdrawn by {words} "
+                f"(p {change.p_value:.2g}, adjusted {adjusted:.2g} > {alpha:g})",
             )
+        updated = (*test.changes[:j], new, *test.changes[j + 1 :])
         found[i] = dataclasses.replace(test, changes=updated, notes=notes)
     for i, test in enumerate(found):
         if test.changes and test.status is not Status.INCOMPARABLE:
             status = min((c.status for c in test.changes), key=lambda status: status.rank)
             found[i] = dataclasses.replace(test, status=status)
-    cases = len({i for i, _ in members})
-    return worst_first(found), Family(rule, cases, len(members), tuple(changed))
+    return found, changed

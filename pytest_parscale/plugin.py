@@ -27,6 +27,7 @@ from pytest_parscale.thresholds import FailOn, effective_fail_on
 
 if TYPE_CHECKING:
     from pytest_parscale.fixture import Parscale
+    from pytest_parscale.storage import Results
 
 session_key = pytest.StashKey[ParscaleSession]()
 last_use_key = pytest.StashKey[dict[str, list[tuple[str, int]]]]()
@@ -166,10 +167,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         param = _param(item)
         if param is not None:
             last[param.engine] = item.nodeid
+    parscale = session.config.stash[session_key]
+    if parscale.baseline is not None:
+        parscale.family_members = _comparisons(session.items, parscale.baseline)
     closing: dict[str, list[tuple[str, int]]] = {}
     for engine, nodeid in last.items():
         closing.setdefault(nodeid, []).append(engine)
     session.config.stash[last_use_key] = closing
+
+
+def _comparisons(items: list[pytest.Item], baseline: Results) -> int:
+    """How many comparisons the session's family will hold: one per collected
+    parscale test the baseline knows, two with an overhead marker (family.py)."""
+    known = set(baseline.records)
+    for run in baseline.runs:
+        known.update(run.records)
+    found = 0
+    for item in items:
+        param = _param(item)
+        if param is not None and item.nodeid in known:
+            found += 1 + (param.spec.overhead is not None)
+    return found
 
 
 @pytest.fixture
@@ -233,13 +251,14 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
     from pytest_parscale.history import judge_test
     from pytest_parscale.regression import Status
 
-    change = judge_test(
-        session.baseline,
-        record,
-        fixture.thresholds.effective,
-        confidence=session.settings.confidence,
+    change = session.judge(
+        judge_test(
+            session.baseline,
+            record,
+            fixture.thresholds.effective,
+            confidence=session.settings.confidence,
+        )
     )
-    session.changes.append(change)
     if change.status is Status.REGRESSION:
         pytest.fail(failure_message(change, session.baseline.path), pytrace=False)
 
@@ -271,9 +290,21 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for line in extra:
             terminalreporter.write_line(line)
     if session.baseline is not None:
+        from pytest_parscale.diffreport import family_lines
+
+        session.settle_family()
         terminalreporter.section("parscale: against baseline")
         for line in summary_lines(session.changes, session.baseline, session.usable_cores):
             terminalreporter.write_line(line)
+        if session.family is not None:
+            for line in family_lines(session.family, session.settings.confidence):
+                terminalreporter.write_line(line)
+        for nodeid in session.called_at_end:
+            terminalreporter.write_line(
+                f"FAIL: {nodeid} regressed over the session's family (judged at the end: "
+                "its own test could only be judged at the first step); the session fails",
+                red=True,
+            )
     for path in (session.settings.json, session.settings.save):
         if path and session.writes_results:
             terminalreporter.write_line(f"results written to {path}")
@@ -285,6 +316,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     parscale_session = session.config.stash.get(session_key, None)
     if parscale_session is None:
         return
+    if parscale_session.baseline is not None:
+        parscale_session.settle_family()
+        if parscale_session.called_at_end and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     try:
         parscale_session.write_outputs()
     except BaselineError as error:
