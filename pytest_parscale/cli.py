@@ -253,6 +253,8 @@ def _compare(arguments: argparse.Namespace) -> int:
         fail_on,
         confidence=arguments.confidence,
         judge=judge_for(base, confidence=arguments.confidence),
+        base_errors=base.errors,
+        head_errors=head.errors,
     )
     changes, family = apply_family(compared, arguments.family, arguments.confidence)
     mode = "history" if base.runs else "single"
@@ -268,5 +270,5 @@ def _compare(arguments: argparse.Namespace) -> int:
         arguments.confidence,
     )
     print(report)
-    regressed = any(test.status is Status.REGRESSION for test in changes)
-    return REGRESSION if regressed else OK
+    failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in changes)
+    return REGRESSION if failed else OK

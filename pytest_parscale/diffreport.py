@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _HEADINGS = {
     Status.REGRESSION: "Regressions",
+    Status.ERROR: "Failed on one side without a measurement",
     Status.INCOMPARABLE: "Not compared",
     Status.IMPROVEMENT: "Improvements",
     Status.NEW: "New tests (not in the baseline)",
@@ -191,6 +192,10 @@ def verdict_line(changes: Sequence[TestChange]) -> str:
         )
         or "nothing else to compare"
     )
+    if not regressions and _count(changes, Status.ERROR):
+        errors = _count(changes, Status.ERROR)
+        failed = fmt.plural(errors, "test")
+        return f"FAIL: {failed} failed on one side without a measurement ({counts})"
     if regressions:
         plural = "regression" if regressions == 1 else "regressions"
         return f"FAIL: {regressions} {plural} against the baseline ({counts})"
@@ -452,7 +457,7 @@ def render_markdown(
     changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
 ) -> str:
     """The pull-request comment: verdict first, then the tests that moved, then machines."""
-    regressions = _count(changes, Status.REGRESSION)
+    regressions = _count(changes, Status.REGRESSION) + _count(changes, Status.ERROR)
     mark = ":x:" if regressions else ":white_check_mark:"
     if not regressions and any(test.reason == "capacity" for test in changes):
         mark = ":warning:"  # not a pass: some tests could not be judged at all
@@ -470,6 +475,7 @@ def render_markdown(
     capacity = _with_capacity(changes)
     for status in (
         Status.REGRESSION,
+        Status.ERROR,
         Status.INCOMPARABLE,
         Status.IMPROVEMENT,
         Status.NEW,
@@ -540,7 +546,9 @@ def render_json(
 ) -> dict[str, Any]:
     """Machine-readable comparison; infinite interval ends are null as in results files."""
     return {
-        "verdict": "regression" if _count(changes, Status.REGRESSION) else "ok",
+        "verdict": "regression"
+        if _count(changes, Status.REGRESSION)
+        else ("error" if _count(changes, Status.ERROR) else "ok"),
         # tests neither passed nor failed: another engine kind, or another capacity
         "not_compared": [
             {"nodeid": test.nodeid, "reason": test.reason, "notes": list(test.notes)}

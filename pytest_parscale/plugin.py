@@ -264,6 +264,19 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember a measured test that failed: without a record, comparisons say so."""
+    report = yield
+    if report.failed and _param(item) is not None:
+        lines = [line.strip() for line in report.longreprtext.splitlines() if line.strip()]
+        text = f"{report.when}: {lines[-1] if lines else 'failed'}"[:300]
+        item.config.stash[session_key].failures.setdefault(item.nodeid, text)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     result = yield
     closing = item.config.stash.get(last_use_key, {}).get(item.nodeid, [])
@@ -272,11 +285,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     return result
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    session = config.stash.get(session_key, None)
-    if session is None or not session.records:
-        return
-    from pytest_parscale.diffreport import summary_lines
+def _speedup_summary(terminalreporter: Any, session: ParscaleSession) -> None:
     from pytest_parscale.report import notes, sweeps, table
 
     terminalreporter.section("parscale: speedup summary")
@@ -289,8 +298,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line("")
         for line in extra:
             terminalreporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is None or not (session.records or session.failures):
+        return
+    if session.records:
+        _speedup_summary(terminalreporter, session)
     if session.baseline is not None:
-        from pytest_parscale.diffreport import family_lines
+        from pytest_parscale.diffreport import family_lines, summary_lines
 
         session.settle_family()
         terminalreporter.section("parscale: against baseline")

@@ -34,6 +34,9 @@ class Status(str, enum.Enum):
     """Outcome for one test, in the order a reviewer wants to read them."""
 
     REGRESSION = "regression"
+    # present on both sides, but it failed without a measurement on one of them
+    # (TestChange.notes says which side and why): a gate cannot pass it
+    ERROR = "error"
     # not compared: an embedded engine on one side and a cluster on the other, or a
     # machine capacity that differs materially (TestChange.reason says which)
     INCOMPARABLE = "incomparable"
@@ -453,12 +456,17 @@ def compare_results(
     *,
     confidence: float = 0.95,
     judge: Judge | None = None,
+    base_errors: Mapping[str, str] | None = None,
+    head_errors: Mapping[str, str] | None = None,
 ) -> list[TestChange]:
     """Join two runs on test id (pandas outer join) and compare each pair, worst first.
 
     A head record's own ``fail_on`` (from its parscale marker) wins over ``fail_on``,
     the same precedence the plugin applies while the tests run. ``judge`` replaces
     ``compare_records`` for one pair (a history baseline, pooled paired sessions).
+    ``base_errors``/``head_errors`` name the tests that failed without a record on
+    that side (Results.errors): measured on the other side, they are ERROR, not
+    missing or new.
     """
     import pandas as pd  # the compare extra; only the parscale command needs it
 
@@ -472,6 +480,26 @@ def compare_results(
     for row in joined.itertuples(index=False):
         before = row.base if isinstance(row.base, Record) else None
         after = row.head if isinstance(row.head, Record) else None
+        failed = errored(before, after, base_errors or {}, head_errors or {})
+        if failed is not None:
+            found.append(failed)
+            continue
         thresholds = effective_fail_on(after.fail_on if after is not None else None, fail_on)
         found.append((judge or single)(before, after, thresholds))
     return worst_first(found)
+
+
+def errored(
+    base: Record | None,
+    head: Record | None,
+    base_errors: Mapping[str, str],
+    head_errors: Mapping[str, str],
+) -> TestChange | None:
+    """ERROR when one side measured the test and the other failed it without a record."""
+    if base is not None and head is None and base.nodeid in head_errors:
+        note = f"error on head: {head_errors[base.nodeid]}"
+        return TestChange(base.nodeid, Status.ERROR, base, None, (), (note,))
+    if head is not None and base is None and head.nodeid in base_errors:
+        note = f"error on base: {base_errors[head.nodeid]}"
+        return TestChange(head.nodeid, Status.ERROR, None, head, (), (note,))
+    return None

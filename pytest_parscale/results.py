@@ -190,9 +190,15 @@ def document(
     machine: dict[str, Any],
     engines: list[dict[str, Any]],
     git: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The versioned results document (schema/results-v2.json, docs/results-format.md)."""
-    return {
+    """The versioned results document (schema/results-v2.json, docs/results-format.md).
+
+    ``errors``: measured tests that failed without a record (a result mismatch, a
+    crash, a timeout), by test id, so a comparison can say "error on head" rather
+    than "missing"; left out when there are none.
+    """
+    data = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git": git,
@@ -200,6 +206,9 @@ def document(
         "engines": engines,
         "results": [record.to_dict() for record in records],
     }
+    if errors:
+        data["errors"] = [{"nodeid": nodeid, "message": text} for nodeid, text in errors.items()]
+    return data
 
 
 def write_atomic(path: Path, data: dict[str, Any], *, overwrite: bool = True) -> None:

@@ -178,3 +178,21 @@ def test_p_value_and_interval_call_one_case_alike() -> None:
         called = speedup.status is Status.REGRESSION
         assert called == (speedup.high < -0.10), factor
         assert called == (speedup.p_value <= 0.025), (factor, speedup.p_value)
+
+
+def test_a_test_that_failed_on_one_side_is_an_error_not_missing_or_new() -> None:
+    kept = record("t.py::kept", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    broken = record("t.py::broken", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    fixed = record("t.py::fixed", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    changes = compare_results(
+        {kept.nodeid: kept, broken.nodeid: broken},
+        {kept.nodeid: kept, fixed.nodeid: fixed},
+        base_errors={fixed.nodeid: "call: result 3 differs"},
+        head_errors={broken.nodeid: "call: result 0 differs", "t.py::other": "setup: boom"},
+    )
+    by_id = {test.nodeid: test for test in changes}
+    assert by_id["t.py::broken"].status is Status.ERROR
+    assert by_id["t.py::broken"].notes == ("error on head: call: result 0 differs",)
+    assert by_id["t.py::fixed"].notes == ("error on base: call: result 3 differs",)
+    assert "t.py::other" not in by_id  # measured on neither side: nothing to compare
+    assert [test.nodeid for test in changes][:2] == ["t.py::broken", "t.py::fixed"]

@@ -99,7 +99,10 @@ def test_a_session_judges_each_test_at_the_first_step_and_the_family_at_the_end(
     """10 comparisons collected: a test ending fails at p <= 2.5%/10 (Holm's and BH's
     first step); at the end Holm also calls p = 0.0027 (x9 = 2.43%) and BH p = 0.004
     (x10/3 = 1.3%): those pass as tests and fail the session."""
+    from pytest_parscale.storage import Results
+
     session = ParscaleSession(Settings(family=family))
+    session.baseline = Results("base.json", 2, "2026-01-01T00:00:00+00:00", None, {}, [])
     session.family_members = 10
     p_values = {"t::a": 0.001, "t::b": 0.0027, "t::c": 0.004}
     p_values.update({f"t::q{i}": 0.5 for i in range(7)})
