@@ -21,15 +21,13 @@ from pathlib import Path
 
 from pytest_parscale import fmt
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.excuse import capacity_tolerance, excuse_by_capacity, fed_share
 from pytest_parscale.regression import (
     Change,
     Judge,
     TestChange,
-    capacity_tolerance,
     compare_records,
     engine_mismatch,
-    excuse_by_capacity,
-    fed_share,
     judge_change,
 )
 from pytest_parscale.results import Record

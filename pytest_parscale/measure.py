@@ -52,6 +52,8 @@ class Samples:
     transport: list[float] = field(default_factory=list)
     # cores the round had (capacity.Probe), None where unknown; empty without a probe
     capacity: list[float | None] = field(default_factory=list)
+    # cores this process tree itself used in each kept round (capacity.Probe.last_own)
+    own: list[float | None] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     # the round counts at which the verdicts were judged, the final count last
     # (sequential.py keeps the verdicts' level over these looks)
@@ -148,6 +150,7 @@ def run(
                 result = value
                 check(reference, value)
         capacity = probe.stop() if probe is not None else None
+        own = getattr(probe, "last_own", None)  # a probe may not measure it
         capacities.append(capacity)
         round_seconds = clock() - round_start
         over_budget = clock() - started + round_seconds > limits.max_time
@@ -165,6 +168,7 @@ def run(
             getattr(samples, name).append(seconds)
         if probe is not None:
             samples.capacity.append(capacity)
+            samples.own.append(own)
         if _should_check(samples.rounds, last_checked, limits.min_rounds):
             last_checked = samples.rounds
             samples.looks.append(samples.rounds)

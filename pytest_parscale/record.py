@@ -183,6 +183,7 @@ def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
         return None
     # a probe reading can exceed the usable cores by rounding of /proc/stat ticks
     per_round = tuple(min(max(value, 0.0), float(usable)) for value in known)
+    own = [value for value in outcome.samples.own if value is not None]
     return Capacity(
         cores=median(per_round),
         low=min(per_round),
@@ -190,6 +191,7 @@ def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
         rounds_rejected=len(outcome.samples.rejected),
         quiet_wait_seconds=outcome.quiet_wait_seconds,
         per_round=per_round,
+        own=median(own) if own else None,
     )
 
 

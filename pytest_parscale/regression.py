@@ -11,23 +11,17 @@ cases of a run (family.py, docs/measurement.md).
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_parscale import fmt
 from pytest_parscale.results import Record
 from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, median, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
 
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
-# a capacity change smaller than this is never material, however tight the speedup
-# threshold: a guard against the probe's own noise, a judgement not yet checked
-# against measured figures (docs/results-format.md, "Machine capacity")
-CAPACITY_FLOOR = 0.05
 
 
 class Status(str, enum.Enum):
@@ -277,6 +271,8 @@ def compare_records(
     mixed = engine_mismatch(base, head)
     if mixed is not None:
         return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (mixed,), "engine")
+    from pytest_parscale.excuse import capacity_unknown, excuse_by_capacity  # it imports this
+
     notes = capacity_unknown(base, head)
     if base.workers != head.workers:
         notes.append(
@@ -296,46 +292,6 @@ def compare_records(
     status = min((change.status for change in changes), key=lambda status: status.rank)
     judged = TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
     return excuse_by_capacity(judged, base, fail_on.speedup) if excuse_capacity else judged
-
-
-def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: float) -> TestChange:
-    """Apply a material capacity difference only to the verdict it could explain.
-
-    A busier head can explain a regression as large as its loss of capacity: a map
-    fed ``r`` of the cores it had loses at most about ``1 - r`` of its speedup (less
-    when transport-bound), plus the threshold's slack. Such a regression is not
-    judged (INCOMPARABLE, reason "capacity"); a drop beyond that stands. A quieter
-    head can explain an improvement and hide a loss: the verdict stands with a note.
-    So a machine that got busier never fails a test for what it could have caused,
-    and one that was merely noisy still gates (docs/results-format.md).
-    """
-    head = test.head
-    why = capacity_mismatch(reference, head, speedup_threshold) if head is not None else None
-    if why is None or head is None:
-        return test
-    before, after = fed_share(reference) or 0.0, fed_share(head) or 0.0
-    busier = after < before
-    if busier and test.status is Status.REGRESSION:
-        ratio = after / before if before else 0.0
-        slack = capacity_tolerance(speedup_threshold)
-        explained = ratio * (1 - slack) - 1  # the worst change the lost cores explain
-        speedup = next((c for c in test.changes if c.metric == "speedup"), None)
-        if speedup is None or speedup.status is not Status.REGRESSION or speedup.high >= explained:
-            return dataclasses.replace(
-                test, status=Status.INCOMPARABLE, notes=(*test.notes, why), reason="capacity"
-            )
-        note = (
-            f"{why.split(';')[0]}; but the speedup fell by more than that could explain "
-            f"(at most {fmt.percent(-explained)}): judged"
-        )
-    elif busier:
-        note = f"{why.split(';')[0]}; the verdict stands: less capacity cannot hide a loss"
-    else:
-        note = (
-            f"{why.split(';')[0]}; the verdict stands, but the extra capacity may hide a "
-            "loss or explain a gain of about that size"
-        )
-    return dataclasses.replace(test, notes=(*test.notes, note))
 
 
 def engine_of(record: Record) -> str:
@@ -364,76 +320,6 @@ def _engine_words(record: Record) -> str:
     if engine == "embedded":
         return f"an embedded {record.backend} engine ({record.workers} workers)"
     return f"the {record.backend} cluster at {engine} ({record.workers} workers)"
-
-
-def fed_share(record: Record) -> float | None:
-    """The share of its workers the machine could feed: min(cores, workers) / workers.
-
-    Cores beyond the worker count do not speed a map up, so 3.0 of 4 cores for 2
-    workers is as good as 4.0 of 4; None when the capacity was not measured.
-    """
-    if record.capacity is None:
-        return None
-    return min(record.capacity.cores, record.workers) / record.workers
-
-
-def capacity_tolerance(speedup_threshold: float) -> float:
-    """The relative change of fed share that is material (docs/results-format.md).
-
-    For work whose speedup scales with cores, a capacity change this large could
-    alone move the speedup past the threshold; an off speedup threshold falls back
-    to the default one, and CAPACITY_FLOOR keeps the probe's own noise out.
-    """
-    if not math.isfinite(speedup_threshold):
-        speedup_threshold = DEFAULT_FAIL_ON.speedup or CAPACITY_FLOOR
-    return max(CAPACITY_FLOOR, speedup_threshold)
-
-
-def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> str | None:
-    """Why the capacities of two runs differ materially, or None.
-
-    Normalising the speedup to the capacity would be sound only for work whose
-    speedup scales with cores, and transport-bound work does not, so no figure is
-    adjusted: excuse_by_capacity decides which verdicts the difference can explain.
-    When either side has no capacity this says nothing.
-    """
-    before, after = fed_share(base), fed_share(head)
-    if before is None or after is None or before == after:
-        return None
-    tolerance = capacity_tolerance(speedup_threshold)
-    if tolerance >= 1:
-        return None
-    low, high = sorted((before, after))
-    if high > 0 and low / high >= 1 - tolerance:
-        return None
-    assert base.capacity is not None
-    assert head.capacity is not None
-    word = "busier" if after < before else "quieter"
-    return (
-        f"machine {word}: capacity {fmt.capacity_words(head.capacity)} now vs "
-        f"{fmt.capacity_words(base.capacity)} in the baseline; the {head.workers} workers "
-        f"could use {fmt.percent(after / before) if before else 'more'} of what they had "
-        f"then, a change beyond the {fmt.percent(tolerance)} a comparison tolerates: not judged "
-        "(rerun on a quiet machine, or measure both with parscale paired)"
-    )
-
-
-def capacity_unknown(base: Record, head: Record) -> list[str]:
-    """A note when only one side measured its capacity: compared as before, but say so."""
-    if (base.capacity is None) == (head.capacity is None):
-        return []
-    if base.capacity is None:
-        assert head.capacity is not None
-        return [
-            f"capacity not measured in the baseline (this run had "
-            f"{fmt.capacity_words(head.capacity)}): a busier machine cannot be told from "
-            "a regression"
-        ]
-    return [
-        f"capacity not measured in this run (the baseline had "
-        f"{fmt.capacity_words(base.capacity)}): a busier machine cannot be told from a "
-        "regression"
-    ]
 
 
 def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:

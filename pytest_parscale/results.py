@@ -69,6 +69,10 @@ class Capacity:
     rounds_rejected: int = 0  # rounds measured on a disturbed machine and left out
     quiet_wait_seconds: float = 0.0  # waited for the machine to be quiet before the test
     per_round: tuple[float, ...] = ()  # per kept round, in the order of the samples
+    # median cores this process tree itself used over the kept rounds; None: not
+    # measured (files before issue 21). A capacity loss excuses a regression only
+    # when this did not fall (regression.excuse_by_capacity)
+    own: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Capacity:
@@ -123,6 +127,8 @@ class Record:
         cost = data.pop("serialisation")
         if cost is not None:
             data["executor"] = {**data["executor"], "serialisation": cost}
+        if data["capacity"] is not None and data["capacity"]["own"] is None:
+            del data["capacity"]["own"]  # not measured: left out, as in older files
         # a verdict's bounds are left out where unbounded (and in files older than them)
         data["requirements"] = [
             {key: value for key, value in item.items() if value is not None}

@@ -274,7 +274,7 @@ CORES = (1.0, 1.86, 1.29, 2.0, 1.57, 1.14, 1.71, 1.43)  # the neighbour changed 
 
 def at_capacity(speedup: float, cores: float | None) -> Record:
     """One run on 2 workers measured with ``cores`` of 2 (None: capacity not measured)."""
-    capacity = None if cores is None else Capacity(cores=cores, low=cores, usable=2)
+    capacity = None if cores is None else Capacity(cores=cores, low=cores, usable=2, own=1.0)
     return dataclasses.replace(run(speedup), capacity=capacity)
 
 
@@ -400,7 +400,7 @@ def test_a_transport_bound_history_fits_a_flat_line() -> None:
     assert compare_to_history(runs, dropped, DEFAULT_FAIL_ON).status is Status.REGRESSION
     # assuming the speedup follows the cores, as excuse_by_capacity does, the quiet run
     # at 2.0 cores would have excused the drop
-    assert runs[3].capacity == Capacity(2.0, 2.0, 2)
+    assert runs[3].capacity == Capacity(2.0, 2.0, 2, own=1.0)
     assert compare_records(runs[3], dropped, DEFAULT_FAIL_ON).status is Status.INCOMPARABLE
 
 
@@ -414,14 +414,17 @@ def test_a_head_busier_than_every_run_is_extrapolated_and_weighed_against_the_ne
     assert likely.status is not Status.REGRESSION  # a slope fitted on 1.6..2.0 is loose at 1.0
     assert "outside the 80%..100% of its workers the runs' machines could feed" in likely.notes[0]
     assert "machine busier: capacity 1.0 of 2 now vs 1.6 of 2" in likely.notes[-1]
-    # fed 1.0 / 1.6 of the nearest run's cores, a map may lose about 40% of its speedup
+    # fed 1.0 / 1.6 of the nearest run's cores, a map may lose about 40% of its speedup;
+    # but the extrapolated band is wide, so the drop's interval reaches beyond what the
+    # lost cores explain: judged (issue 21: only a wholly explained drop is excused)
     explained = compare_to_history(runs, at_capacity(0.7, 1.0), DEFAULT_FAIL_ON)
     assert explained.changes[0].status is Status.REGRESSION
-    assert (explained.status, explained.reason) == (Status.INCOMPARABLE, "capacity")
+    assert explained.status is Status.REGRESSION
     assert explained.notes[-1].startswith("machine busier: capacity 1.0 of 2 now vs 1.6 of 2")
+    assert "more than that could explain" in explained.notes[-1]
     beyond = compare_to_history(runs, at_capacity(0.2, 1.0), DEFAULT_FAIL_ON)
     assert beyond.status is Status.REGRESSION
-    assert "fell by more than that could explain" in beyond.notes[-1]
+    assert "fallen by more than that could explain" in beyond.notes[-1]
 
 
 def test_a_head_inside_the_widened_range_is_not_weighed_by_capacity() -> None:
