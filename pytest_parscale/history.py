@@ -12,6 +12,7 @@ describes the model. Pure decisions: no pytest, no clock.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import os
 import statistics
@@ -37,6 +38,8 @@ from pytest_parscale.thresholds import FailOn
 
 WINDOW = 10  # the last K runs of a test make its history: older machines drift out
 MIN_RUNS = 3  # fewer runs give no spread worth the name: the single-run rule applies
+# a window saved within less than this saw one state of the machine (crowded_window)
+CROWDED = datetime.timedelta(hours=1)
 MIN_FIT_RUNS = 4  # a line through the runs keeps n - 2 >= 2 degrees of freedom for its spread
 
 
@@ -350,10 +353,38 @@ def describe(baseline: Results) -> str:
     """One line saying what the baseline is, for reports and summaries."""
     if not baseline.runs:
         return f"the single run {baseline.path}"
-    return (
+    text = (
         f"the history {baseline.path} ({len(baseline.runs)} runs): each test against the "
         f"spread between its last {WINDOW} runs at most (fitted on capacity where theirs "
         f"varies), the single-run rule below {MIN_RUNS}"
+    )
+    crowded = crowded_window(baseline.runs)
+    return text if crowded is None else f"{text}; warning: {crowded}"
+
+
+def crowded_window(runs: Sequence[Results], window: int = WINDOW) -> str | None:
+    """A warning when the window's runs were saved too close together, else None.
+
+    Runs saved minutes apart saw one state of the machine (the same neighbours, the
+    same runner): their spread understates the spread between states that a later
+    run meets, and the band calls that difference a change (issue 21 measured
+    11-16% A/A false alarms for such a history under the point-estimate rule).
+    """
+    kept = runs[-window:]
+    if len(kept) < MIN_RUNS:
+        return None
+    try:
+        times = [datetime.datetime.fromisoformat(run.created) for run in kept]
+        span = max(times) - min(times)
+    except (TypeError, ValueError):  # a hand-written or naive timestamp: say nothing
+        return None
+    if span >= CROWDED:
+        return None
+    return (
+        f"its last {len(kept)} runs were saved within {span.total_seconds() / 60:.0f} min "
+        f"of each other (less than {CROWDED.total_seconds() / 3600:g} h): their spread has "
+        "seen few machine states and may understate a later run's; save runs hours or days "
+        "apart, or judge with parscale paired"
     )
 
 

@@ -470,3 +470,18 @@ def test_history_p_value_and_band_call_alike() -> None:
     mean = statistics.geometric_mean([2.0, 2.1, 1.95, 2.05, 1.9, 2.0])
     (at_threshold,) = compare_to_history(runs, run(mean * 0.9), DEFAULT_FAIL_ON).changes
     assert at_threshold.p_value == pytest.approx(0.5, abs=0.01)
+
+
+def test_a_window_saved_within_minutes_is_warned_about() -> None:
+    from pytest_parscale.history import crowded_window
+    from pytest_parscale.storage import Results
+
+    def saved(minute: int, hour: int = 0) -> Results:
+        return Results("h.jsonl", 2, f"2026-03-01T{hour:02d}:{minute:02d}:00+00:00", None, {}, [])
+
+    crowded = crowded_window([saved(minute) for minute in (1, 5, 9, 12)])
+    assert crowded is not None
+    assert crowded.startswith("its last 4 runs were saved within 11 min of each other")
+    assert crowded_window([saved(0, hour) for hour in (1, 5, 9)]) is None
+    assert crowded_window([saved(1), saved(2)]) is None  # too few runs to judge against
+    assert crowded_window([dataclasses.replace(saved(1), created="yesterday")] * 3) is None
