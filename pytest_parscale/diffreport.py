@@ -492,7 +492,7 @@ def render_markdown(
             lines += ["", *notes]
     rest = [t for t in changes if t.status in (Status.UNCERTAIN, Status.UNCHANGED)]
     if rest:
-        lines += ["", f"<details><summary>Unchanged or not significant ({len(rest)})</summary>", ""]
+        lines += ["", f"<details><summary>Unchanged or uncertain ({len(rest)})</summary>", ""]
         lines += _md_table(
             ["status", *_columns(capacity)],
             [[cell(t.status.value), *_md_row(t, capacity)] for t in rest],
