@@ -24,6 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from calibration_cross import (
+    MAX_PAIRS,
+    MIN_PAIRS,
+    PAIR_ROUNDS,
+    THRESHOLD,
+    HistoryRow,
+    PairedRow,
+    history_lines,
+    history_table,
+    paired_table,
+    pooled_table,
+)
+
 from pytest_parscale.measure import Samples, _should_check
 from pytest_parscale.record import verdict_intervals
 from pytest_parscale.stats import Interval, ratio_of_medians_ci
@@ -176,137 +189,11 @@ def in_run_table(trials: int, old_trials: int) -> list[Row]:
     return rows
 
 
-# -- histories: one run against the spread of the last K -------------------------------
-
-THRESHOLD = 0.10  # the default speedup threshold
-
-
-def history_p_values(rng: Any, cases: int, runs: int, sigma: Any, true: float) -> list[float]:
-    """Each case's p-value of a regression beyond the threshold (history.Band: exact t)."""
-    from pytest_parscale.history import _band
-
-    found = []
-    for case in range(cases):
-        spread = float(sigma[case]) if hasattr(sigma, "__len__") else float(sigma)
-        logs = [float(v) for v in rng.normal(0, spread, runs)]
-        shift = float(rng.normal(math.log1p(true), spread))
-        band = _band(logs)
-        beyond = math.log1p(-THRESHOLD) - (shift - band.centre)
-        found.append(band.p_values(beyond, -math.inf)[0])
-    return found
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    what: str
-    true: float
-    sigma: str
-    trials: int
-    called: float  # share of trials (cases, or runs for a family) called a regression
-
-    @property
-    def met(self) -> bool | None:
-        if self.true < -THRESHOLD:
-            return None  # a detection rate: no level to keep
-        slack = 2 * math.sqrt(NOMINAL * (1 - NOMINAL) / self.trials)
-        return self.called <= NOMINAL + slack
-
-
-def history_table(trials: int) -> list[HistoryRow]:
-    """One case against 10 runs (the shipped rule), and suites of 48 cases per family rule."""
-    import numpy as np
-
-    from pytest_parscale.family import adjust
-
-    rows = []
-    for sigma in (0.05, 0.10):
-        for true in (0.0, -THRESHOLD, -0.25):
-            rng = np.random.default_rng(21)
-            called = sum(
-                history_p_values(rng, 1, 10, sigma, true)[0] <= NOMINAL for _ in range(trials)
-            )
-            rows.append(
-                HistoryRow("one case, 10 runs", true, f"{sigma:.2f}", trials, called / trials)
-            )
-    suites = max(50, trials // 20)
-    for rule in ("none", "bh", "holm"):
-        for true in (0.0, -THRESHOLD):
-            rng = np.random.default_rng(22)
-            alarms = 0
-            for _ in range(suites):
-                p_values = history_p_values(rng, 48, 10, rng.uniform(0.03, 0.12, 48), true)
-                alarms += min(adjust(p_values, rule)) <= NOMINAL
-            what = f"48-case suite, family {rule}: runs with any call"
-            rows.append(HistoryRow(what, true, "0.03-0.12", suites, alarms / suites))
-    return rows
-
-
-def pooled_table(trials: int) -> list[HistoryRow]:
-    """Why the between-run spread is not pooled across a run's tests: an empirical-Bayes
-    (limma-style) moderated spread, its prior's degrees of freedom capped by the tests'
-    correlation, judged at the threshold: on average, and for the noisiest test (the
-    last: spreads rise with the index)."""
-    import numpy as np
-
-    rows = []
-    for label, spreads, shared in (
-        ("equal spreads, independent", np.full(12, 0.07), 0.0),
-        ("spreads 0.03-0.12, independent", np.linspace(0.03, 0.12, 12), 0.0),
-        ("spreads 0.02-0.10 + a shared shock 0.05", np.linspace(0.02, 0.10, 12), 0.05),
-    ):
-        for method in ("own spread (shipped)", "pooled across tests"):
-            rng = np.random.default_rng(23)
-            calls = np.zeros(12)
-            for _ in range(trials):
-                shock = rng.normal(0, shared, 11) if shared else np.zeros(11)
-                values = rng.normal(0, 1, (12, 11)) * spreads[:, None] + shock[None, :]
-                calls += _pooled_calls(values, method != "own spread (shipped)")
-            for which, share in (("mean over tests", calls.mean()), ("noisiest test", calls[-1])):
-                what = f"{label}: {method}, {which}"
-                rows.append(HistoryRow(what, -THRESHOLD, "", trials, float(share / trials)))
-    return rows
-
-
-def _pooled_calls(values: Any, pooled: bool) -> Any:
-    """Which of the tests (rows: 10 runs then the head, shifted to the threshold) call."""
-    import numpy as np
-    from scipy import special, stats
-
-    history, head = values[:, :10], values[:, 10] + math.log1p(-THRESHOLD)
-    variance, freedom = history.var(1, ddof=1), np.full(len(values), 9.0)
-    if pooled:
-        scores = np.log(variance) - special.digamma(4.5) + math.log(4.5)
-        excess = np.var(scores, ddof=1) - special.polygamma(1, 4.5)
-        prior = 1e6 if excess <= 0 else 2 * _trigamma_inverse(excess)
-        centre = math.exp(scores.mean() + special.digamma(prior / 2) - math.log(prior / 2))
-        residuals = history - history.mean(1, keepdims=True)
-        squared = np.corrcoef(residuals)[~np.eye(len(values), dtype=bool)] ** 2
-        shared = max(0.0, (squared.mean() - 1 / 9) / (1 - 1 / 9))
-        prior = min(prior, 9 * max(0.0, len(values) / (1 + (len(values) - 1) * shared) - 1))
-        variance = (prior * centre + 9 * variance) / (prior + 9)
-        freedom = freedom + prior
-    scale = np.sqrt(variance * (1 + 1 / 10))
-    statistic = (math.log1p(-THRESHOLD) - (head - history.mean(1))) / scale
-    return stats.t.sf(statistic, freedom) <= NOMINAL
-
-
-def _trigamma_inverse(value: float) -> float:
-    from scipy import special
-
-    guess = 0.5 + 1 / value
-    for _ in range(50):
-        step = special.polygamma(1, guess) * (1 - special.polygamma(1, guess) / value)
-        step /= special.polygamma(2, guess)
-        guess += step
-        if -step / guess < 1e-8:
-            break
-    return float(guess)
-
-
 def markdown(
     rows: Sequence[Row],
     histories: Sequence[HistoryRow],
     pooled: Sequence[HistoryRow],
+    paired: Sequence[PairedRow],
     minutes: float,
     command: str,
 ) -> str:
@@ -343,7 +230,7 @@ def markdown(
         "0 (unchanged code) too; at -25% it is a detection. Suites: 48 cases whose sds "
         "spread over 0.03-0.12, each judged alone, then over the run's family.",
         "",
-        *_history_lines(histories),
+        *history_lines(histories),
         "",
         "## Pooling the between-run spread across a run's tests (not shipped)",
         "",
@@ -354,23 +241,26 @@ def markdown(
         "equal, but shrinks the noisiest test's spread towards the others': its wrong "
         "calls exceed the level, so each test keeps its own spread.",
         "",
-        *_history_lines(pooled),
+        *history_lines(pooled),
+        "",
+        "## Paired runs: sessions of both sides alternating",
+        "",
+        f"{PAIR_ROUNDS} rounds a session; at least {MIN_PAIRS} pairs, then one more while "
+        f"the test is uncertain, {MAX_PAIRS} at most. A pair's sessions share the machine's "
+        "state (sd 0.06 of log speedup), each adds its own (0.03), the first of a pair runs "
+        "3% slower and the very first 5% more. Called: a regression; at -5% (inside the "
+        "threshold) and -10% (at it) a call is wrong; decided: called or ruled out.",
+        "",
+        "| rule | true change | trials | called | decided | mean pairs | level kept |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {row.rule} | {row.change:+.0%} | {row.trials} | {row.called:.1%} | "
+            f"{row.decided:.1%} | {row.pairs:.1f} | "
+            f"{'-' if row.met is None else ('yes' if row.met else '**no**')} |"
+            for row in paired
+        ),
     ]
     return "\n".join(lines) + "\n"
-
-
-def _history_lines(rows: Sequence[HistoryRow]) -> list[str]:
-    lines = [
-        "| case | true change | sd | trials | called | level kept |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        kept = "-" if row.met is None else ("yes" if row.met else "**no**")
-        lines.append(
-            f"| {row.what} | {row.true:+.0%} | {row.sigma or '-'} | {row.trials} | "
-            f"{row.called:.1%} | {kept} |"
-        )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = in_run_table(trials, old)
     histories = history_table(trials)
     pooled = pooled_table(trials // 2)
+    paired = paired_table(trials // 2, old // 2)
     command = "python benchmarks/calibration.py" + (" --quick" if options.quick else "")
-    text = markdown(rows, histories, pooled, (time.perf_counter() - started) / 60, command)
+    minutes = (time.perf_counter() - started) / 60
+    text = markdown(rows, histories, pooled, paired, minutes, command)
     options.output.write_text(text)
     print(text)
     print(f"written: {options.output}")

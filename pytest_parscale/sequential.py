@@ -41,6 +41,14 @@ def spent(look: int, alpha: float, *, final: bool = False) -> float:
     return alpha if final else alpha * look / (look + 1)
 
 
+def look_alpha(look: int, alpha: float, *, final: bool = False) -> float:
+    """The error look ``look`` may spend on its own, for a rule with no exact boundary
+    (a bootstrap): its increment of :func:`spent`, so the looks add up to at most
+    ``alpha`` whatever their correlation (Bonferroni over the looks)."""
+    earlier = spent(look - 1, alpha) if look > 1 else 0.0
+    return spent(look, alpha, final=final) - earlier
+
+
 @functools.lru_cache(maxsize=512)
 def _boundaries(looks: tuple[int, ...], alpha: float, final: bool) -> tuple[int, ...]:
     # counts[s]: the chance that fair votes sit at s "above" votes with no look crossed
