@@ -3,7 +3,7 @@
 Synthetic rounds drawn like the ones measured here (log-normal rounds with a sd of
 log time of 0.05-0.10, a slow drift both runs of a round share, and occasional slow
 outliers, 1.3-3x, on either run) go through the product's own rules: the in-run
-engine's looks (measure._should_check) judged by record.verdict_intervals. The true
+engine's looks (measure.schedule) judged by record.verdict_intervals. The true
 speedup is the ratio of the two runs' medians, set at the bar, 1.05x and 1.2x the
 bar. A wrong verdict at the bar is either call (each side's rate must stay <= the
 nominal 2.5%); above it, FAIL is wrong. Seeded: the table is a function of the code.
@@ -37,7 +37,7 @@ from calibration_cross import (
     pooled_table,
 )
 
-from pytest_parscale.measure import Samples, _should_check
+from pytest_parscale.measure import Samples, schedule
 from pytest_parscale.record import verdict_intervals
 from pytest_parscale.stats import Interval, ratio_of_medians_ci
 from pytest_parscale.verdicts import Requirement, Verdict
@@ -47,16 +47,6 @@ OUTPUT = HERE / "CALIBRATION.md"
 NOMINAL = 0.025  # a side, at the default confidence 0.95
 RATIOS = (1.0, 1.05, 1.2)  # true speedup over the bar
 SIGMAS = (0.05, 0.10)  # sd of log time of one run
-
-
-def looks(min_rounds: int, max_rounds: int) -> list[int]:
-    """The round counts at which the engine judges (measure.run's schedule)."""
-    found, checked = [], 0
-    for rounds in range(1, max_rounds + 1):
-        if _should_check(rounds, checked, min_rounds):
-            found.append(rounds)
-            checked = rounds
-    return found
 
 
 def synthetic_rounds(
@@ -98,7 +88,7 @@ def bootstrap_judge(
 
 
 def engine(
-    serial: Sequence[float], parallel: Sequence[float], schedule: list[int], judge: Judge
+    serial: Sequence[float], parallel: Sequence[float], looks: list[int], judge: Judge
 ) -> tuple[Verdict, int]:
     """The verdict the engine reaches with these rounds, and the rounds it took.
 
@@ -107,12 +97,12 @@ def engine(
     """
     bar = Requirement("speedup", 1.0, 1.0, True)
     verdict = Verdict.UNDECIDED
-    for index, rounds in enumerate(schedule):
-        final = index == len(schedule) - 1
-        verdict = bar.judge(judge(serial[:rounds], parallel[:rounds], schedule[: index + 1], final))
+    for index, rounds in enumerate(looks):
+        final = index == len(looks) - 1
+        verdict = bar.judge(judge(serial[:rounds], parallel[:rounds], looks[: index + 1], final))
         if verdict is not Verdict.UNDECIDED:
             return verdict, rounds
-    return verdict, schedule[-1]
+    return verdict, looks[-1]
 
 
 @dataclass(frozen=True)
@@ -161,12 +151,12 @@ def in_run_row(
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    schedule = looks(5, max_rounds)
+    looks = schedule(5, max_rounds)
     failed = passed = 0
     taken = []
     for _ in range(trials):
-        serial, parallel = synthetic_rounds(rng, schedule[-1], ratio, sigma)
-        verdict, rounds = engine(serial, parallel, schedule, judge)
+        serial, parallel = synthetic_rounds(rng, looks[-1], ratio, sigma)
+        verdict, rounds = engine(serial, parallel, looks, judge)
         failed += verdict is Verdict.FAIL
         passed += verdict is Verdict.PASS
         if verdict is not Verdict.UNDECIDED:

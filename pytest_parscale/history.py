@@ -265,44 +265,54 @@ def _speedup_band(
     return band, nearest, [note], head.workers
 
 
+def judge_on_band(
+    metric: str,
+    base_value: float,
+    head_value: float,
+    change: Band,
+    threshold: float,
+    confidence: float,
+) -> Change:
+    """A change whose estimate and spread are ``change`` (log of the speedup ratio, or
+    the transport share's difference), judged against the threshold: the one place a
+    t band becomes a verdict (histories here, paired runs in pairwise.py)."""
+    centre, half = change.centre, change.half(confidence)
+    if metric == "speedup":
+        worse = math.log1p(-threshold) - centre if threshold < 1 else -math.inf
+        better = centre - math.log1p(threshold) if math.isfinite(threshold) else -math.inf
+        estimate = math.expm1(centre)
+        interval = (math.expm1(centre - half), math.expm1(centre + half))
+    else:
+        worse, better = centre - threshold, -threshold - centre
+        estimate, interval = centre, (centre - half, centre + half)
+    return judge_change(
+        metric,
+        base_value,
+        head_value,
+        estimate,
+        interval,
+        threshold,
+        metric == "speedup",
+        change.p_values(worse, better),
+        confidence,
+    )
+
+
 def _speedup_change(
     band: Band, head: Record, threshold: float, confidence: float, workers: int
 ) -> Change:
     """The head's speedup per worker against the band, in relative terms; ``workers``
     turns the expected speedup per worker into the speedup the report shows."""
     value = speedup_per_worker(head)
-    shift = math.log(value) - band.centre
-    half = band.half(confidence)
-    worse = math.log1p(-threshold) - shift if threshold < 1 else -math.inf
-    better = shift - math.log1p(threshold) if math.isfinite(threshold) else -math.inf
-    return judge_change(
-        "speedup",
-        math.exp(band.centre) * workers,
-        value * head.workers,
-        math.expm1(shift),
-        (math.expm1(shift - half), math.expm1(shift + half)),
-        threshold,
-        True,
-        band.p_values(worse, better),
-        confidence,
-    )
+    shift = Band(math.log(value) - band.centre, band.scale, band.freedom)
+    expected = math.exp(band.centre) * workers
+    return judge_on_band("speedup", expected, value * head.workers, shift, threshold, confidence)
 
 
 def _overhead_change(band: Band, share: float, threshold: float, confidence: float) -> Change:
     """The head's transport share against the runs' mean and spread, in absolute terms."""
-    change = share - band.centre
-    half = band.half(confidence)
-    return judge_change(
-        "overhead",
-        band.centre,
-        share,
-        change,
-        (change - half, change + half),
-        threshold,
-        False,
-        band.p_values(change - threshold, -threshold - change),
-        confidence,
-    )
+    shift = Band(share - band.centre, band.scale, band.freedom)
+    return judge_on_band("overhead", band.centre, share, shift, threshold, confidence)
 
 
 def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[str]:

@@ -95,6 +95,16 @@ def _should_check(rounds: int, last_checked: int, min_rounds: int) -> bool:
     return rounds == min_rounds or rounds >= last_checked + max(1, last_checked // 5)
 
 
+def schedule(min_rounds: int, max_rounds: int) -> list[int]:
+    """The round counts at which ``run`` judges, up to ``max_rounds`` (its looks)."""
+    found, checked = [], 0
+    for rounds in range(1, max_rounds + 1):
+        if _should_check(rounds, checked, min_rounds):
+            found.append(rounds)
+            checked = rounds
+    return found
+
+
 def run(
     serial: Callable[[], Any],
     parallel: Callable[[], Any],

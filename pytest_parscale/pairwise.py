@@ -21,14 +21,8 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from pytest_parscale.history import Band
-from pytest_parscale.regression import (
-    Change,
-    Status,
-    TestChange,
-    engine_mismatch,
-    judge_change,
-)
+from pytest_parscale.history import Band, judge_on_band
+from pytest_parscale.regression import Change, Status, TestChange, engine_mismatch
 from pytest_parscale.results import Record
 from pytest_parscale.sequential import look_alpha
 from pytest_parscale.stats import median
@@ -60,22 +54,9 @@ def _band(differences: Sequence[float]) -> Band:
 
 def _speedup(pairs: Sequence[tuple[Record, Record]], threshold: float, confidence: float) -> Change:
     band = _band([math.log(_per_worker(h)) - math.log(_per_worker(b)) for b, h in pairs])
-    half = band.half(confidence)
-    worse = math.log1p(-threshold) - band.centre if threshold < 1 else -math.inf
-    better = band.centre - math.log1p(threshold) if math.isfinite(threshold) else -math.inf
     base = statistics.fmean(_per_worker(b) * b.workers for b, _ in pairs)
     head = statistics.fmean(_per_worker(h) * h.workers for _, h in pairs)
-    return judge_change(
-        "speedup",
-        base,
-        head,
-        math.expm1(band.centre),
-        (math.expm1(band.centre - half), math.expm1(band.centre + half)),
-        threshold,
-        True,
-        band.p_values(worse, better),
-        confidence,
-    )
+    return judge_on_band("speedup", base, head, band, threshold, confidence)
 
 
 def _overhead(
@@ -86,18 +67,9 @@ def _overhead(
     if len(known) < len(pairs):
         return None
     band = _band([h - b for b, h in known])
-    half = band.half(confidence)
-    change = band.centre
-    return judge_change(
-        "overhead",
-        statistics.fmean(b for b, _ in known),
-        statistics.fmean(h for _, h in known),
-        change,
-        (change - half, change + half),
-        threshold,
-        False,
-        band.p_values(change - threshold, -threshold - change),
-        confidence,
+    base = statistics.fmean(b for b, _ in known)
+    return judge_on_band(
+        "overhead", base, statistics.fmean(h for _, h in known), band, threshold, confidence
     )
 
 

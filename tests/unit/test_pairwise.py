@@ -12,6 +12,7 @@ from pytest_parscale.pairwise import compare_pairs, look_confidence
 from pytest_parscale.regression import Status
 from pytest_parscale.results import Record
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
+from tests.benchmarks import load
 from tests.records import record
 
 
@@ -82,17 +83,10 @@ def test_a_paired_run_keeps_its_level_at_the_threshold() -> None:
     """Simulated paired runs (benchmarks/calibration_cross.py, seeded, 300 runs) whose
     head is exactly 10% slower: called <= 2.5% + two standard errors (measured 0.7%
     over 1000); a 25% drop is caught in >= 90% (measured 95%)."""
-    import sys
-    from pathlib import Path
-
     import numpy as np
 
-    sys.path.append(str(Path(__file__).parents[2] / "benchmarks"))
-    try:
-        from calibration_cross import PAIRED_RULES, paired_run
-    finally:
-        sys.path.pop()
-    shipped = PAIRED_RULES[-1]
+    cross = load("calibration_cross")
+    shipped, paired_run = cross.PAIRED_RULES[-1], cross.paired_run
     rng = np.random.default_rng(9)
     at = [paired_run(rng, -0.10, shipped)[0] for _ in range(300)]
     assert at.count("regression") / 300 <= 0.025 + 2 * math.sqrt(0.025 * 0.975 / 300)

@@ -3,11 +3,7 @@ rule simulated at the hard point (true speedup at the bar), seeded and quick."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -15,20 +11,7 @@ from pytest_parscale.measure import Samples
 from pytest_parscale.record import verdict_intervals
 from pytest_parscale.sequential import boundaries, sequence_interval, spent
 from pytest_parscale.verdicts import Requirement, Verdict
-
-ROOT = Path(__file__).parents[2]
-
-
-def _calibration() -> ModuleType:
-    if str(ROOT / "benchmarks") not in sys.path:
-        sys.path.append(str(ROOT / "benchmarks"))  # its sibling calibration_cross.py
-    spec = importlib.util.spec_from_file_location("calibration", ROOT / "benchmarks/calibration.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["calibration"] = module  # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
-    return module
+from tests.benchmarks import load
 
 
 def _crossing_chance(looks: list[int], alpha: float, final: bool) -> float:
@@ -93,7 +76,7 @@ def test_the_engine_keeps_its_level_at_the_bar() -> None:
     """True speedup exactly at the bar, looks from 5 to 40 rounds (seeded, 2000 trials):
     each side's wrong calls within 2.5% plus two standard errors (the old rule: ~12%
     a side, benchmarks/CALIBRATION.md)."""
-    calibration = _calibration()
+    calibration = load("calibration")
     row = calibration.in_run_row(1.0, 0.08, trials=2000, seed=5, max_rounds=40)
     assert row.met, row
     assert row.failed > 0.005  # the rule spends its error: not trivially silent

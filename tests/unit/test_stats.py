@@ -98,18 +98,6 @@ def test_amdahl_limits() -> None:
 # -- calibration: the verdicts under the engine's adaptive looks --------------------
 
 
-def _looks(first: int, last: int) -> list[int]:
-    """The round counts at which measure.run asks ``decided`` (min_rounds, then +20%)."""
-    from pytest_parscale.measure import _should_check
-
-    found, checked = [], 0
-    for rounds in range(1, last + 1):
-        if _should_check(rounds, checked, first):
-            found.append(rounds)
-            checked = rounds
-    return found
-
-
 def _rounds(rng: object, count: int, true: float) -> tuple[list[float], list[float]]:
     """Synthetic rounds: lognormal noise, slow drift both runs of a round share, and
     10% of rounds disturbed by another process (the parallel run 1.3-3x slower, the
@@ -133,13 +121,13 @@ def _calibrate(
     ``last`` rounds spending the error left, as a spent time budget does."""
     import numpy as np
 
-    from pytest_parscale.measure import Samples
+    from pytest_parscale.measure import Samples, schedule
     from pytest_parscale.record import verdict_intervals
     from pytest_parscale.verdicts import Requirement, Verdict
 
     rng = np.random.default_rng(seed)
     requirement = Requirement("speedup", bar, bar, True)
-    looks = _looks(5, last)
+    looks = schedule(5, last)
     decided = wrong = covered = 0
     for _ in range(trials):
         serial, parallel = _rounds(rng, looks[-1], true)
