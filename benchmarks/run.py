@@ -708,8 +708,8 @@ def _screened(screens: list[Judged], paireds: list[Judged]) -> list[Judged]:
 
 def _history_details(path: Path, report: Report) -> None:
     """Each saved run's capacity and speedup, and the line the history model fits on them."""
+    from pytest_parscale.excuse import fed_share
     from pytest_parscale.history import fit_on_capacity, load_runs, speedup_per_worker
-    from pytest_parscale.regression import fed_share
 
     runs = [record for results in load_runs(path) for record in results.records.values()]
     report.details.append(

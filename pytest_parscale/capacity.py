@@ -2,7 +2,8 @@
 
 A round timed while another process held a core is slower for a reason that has
 nothing to do with the code under test. Linux says how busy every CPU was in
-/proc/stat; subtracting the CPU time of this process tree leaves what *others*
+/proc/stat; subtracting the CPU time of this process tree (children that already
+exited included: their time is in their parent's cutime/cstime) leaves what *others*
 took, and steal time is what the hypervisor gave to other guests. The capacity of a
 round is then ``cores - others - steal``, in cores. The parsing, the formula and the
 rejection rule are pure and tested on synthetic text; only :class:`Probe` and
@@ -24,7 +25,6 @@ PROC = Path("/proc")
 # machine, far above the jitter of the scheduler (a few hundredths of a core).
 DROP = 0.5
 QUIET_THRESHOLD = 0.25  # cores used by others below which the machine counts as quiet
-RESCAN = 10  # rounds between two scans of /proc for this process tree
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,17 @@ def parse_proc_stat(text: str) -> CpuTimes:
 
 
 def parse_pid_stat(text: str) -> tuple[int, int]:
-    """(parent pid, utime + stime ticks) from the text of /proc/PID/stat.
+    """(parent pid, CPU ticks) from the text of /proc/PID/stat.
 
-    The command name (field 2) is in parentheses and may contain spaces, so the
-    fields are counted from the last closing parenthesis.
+    The ticks are utime + stime and cutime + cstime: the children this process has
+    reaped. A pool worker, or a process a head starts and ends within one round,
+    would otherwise vanish from the tree with its time, and that time would count as
+    another process's load (issue 21). The command name (field 2) is in parentheses
+    and may contain spaces, so the fields are counted from the last closing one.
     """
     rest = text[text.rindex(")") + 2 :].split()
-    # rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15
-    return int(rest[1]), int(rest[11]) + int(rest[12])
+    # rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16, cstime 17
+    return int(rest[1]), sum(int(value) for value in rest[11:15])
 
 
 def others_cores(
@@ -77,6 +80,14 @@ def others_cores(
     busy = after.busy - before.busy - own_ticks
     steal = after.steal - before.steal
     return max(0.0, cores * busy / total), max(0.0, cores * steal / total)
+
+
+def own_cores(before: CpuTimes, after: CpuTimes, own_ticks: int, cores: int) -> float:
+    """Cores this process tree itself used on average between two readings."""
+    total = after.total - before.total
+    if total <= 0:
+        return 0.0
+    return min(float(cores), max(0.0, cores * own_ticks / total))
 
 
 def capacity_of(others: float, steal: float, cores: int) -> float:
@@ -167,7 +178,9 @@ class Probe:
     """Capacity of the machine during one stretch of time (a round).
 
     ``start()`` before the round, ``stop()`` after it returns the cores this
-    process tree could have used, or None where /proc/stat cannot be read. Workers
+    process tree could have used, or None where /proc/stat cannot be read; after it
+    ``last_own`` holds the cores the tree itself used (regression.excuse_by_capacity
+    excuses a capacity loss only when that did not fall). Workers
     of an engine that are not our descendants (a Ray, Dask or Celery cluster started
     elsewhere on this machine) count as "others": pass their pids in ``extra``.
     """
@@ -186,7 +199,7 @@ class Probe:
         self.proc = proc
         self._start: Reading | None = None
         self._tree: list[int] = []
-        self._rounds = 0
+        self.last_own: float | None = None
         self.available = (proc / "stat").is_file()
 
     def _reading(self, rescan: bool) -> Reading | None:
@@ -202,20 +215,24 @@ class Probe:
         return Reading(parse_proc_stat(text), own)
 
     def start(self) -> None:
-        # Scanning all of /proc for the tree costs ~0.4 ms a process on a loaded
-        # machine; the tree is rescanned every RESCAN rounds or when a pid left.
-        rescan = self._rounds % RESCAN == 0
-        self._rounds += 1
-        self._start = self._reading(rescan) if self.available else None
+        # The tree as the previous stop found it: a process started between two
+        # rounds is rare, and one that left makes the reading rescan.
+        self._start = self._reading(rescan=False) if self.available else None
 
     def stop(self) -> float | None:
+        # Rescanned at every stop (issue 21): a process that started during the round
+        # counts as ours, not as another process's load. Scanning /proc costs ~0.4 ms
+        # a process on a loaded machine, once a round.
         begun, self._start = self._start, None
+        self.last_own = None
         if begun is None:
             return None
-        end = self._reading(rescan=False)
+        end = self._reading(rescan=True)
         if end is None:
             return None
-        others, steal = others_cores(begun.system, end.system, end.own - begun.own, self.cores)
+        own = end.own - begun.own
+        others, steal = others_cores(begun.system, end.system, own, self.cores)
+        self.last_own = own_cores(begun.system, end.system, own, self.cores)
         return capacity_of(others, steal, self.cores)
 
 

@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from pytest_parscale.action import command as ci
-from pytest_parscale.diffreport import render_json, render_markdown, render_text
+from pytest_parscale.diffreport import family_lines, render_json, render_markdown, render_text
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.family import DEFAULT_RULE, RULES, Family, apply_family
 from pytest_parscale.history import describe, judge_for
 from pytest_parscale.markdown import md, plain
 from pytest_parscale.paired import command as paired
@@ -61,9 +62,10 @@ def parser() -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare",
         help="compare HEAD against BASE; exit 1 on a regression",
-        description="Compare HEAD against the baseline BASE. A test regressed when its "
-        "change is significant and beyond the threshold. Exit 0: no regression, "
-        "1: a regression, 2: bad usage or file.",
+        description="Compare HEAD against the baseline BASE. A test regressed when the "
+        "interval of its change lies wholly beyond the threshold, over the run's family "
+        "of tests (--family). Exit 0: no regression, 1: a regression (or a test that "
+        "errored on one side), 2: bad usage or file.",
     )
     compare.add_argument(
         "base", metavar="BASE", help="baseline results file, or a history (*.jsonl)"
@@ -79,6 +81,13 @@ def parser() -> argparse.ArgumentParser:
     )
     compare.add_argument(
         "--confidence", type=_confidence, default=0.95, help="of the intervals (default 0.95)"
+    )
+    compare.add_argument(
+        "--family",
+        choices=RULES,
+        default=DEFAULT_RULE,
+        help="error control over the compared tests: holm (any false alarm in the run, "
+        "default), bh (false-discovery rate), none (each test alone)",
     )
     report = commands.add_parser(
         "report", help="write a self-contained HTML report (tables, fits, plots)"
@@ -143,21 +152,44 @@ def render(
     fail_on: FailOn,
     mode: str,
     judged: str,
+    family: Family | None = None,
+    confidence: float = 0.95,
 ) -> str:
     """The compare report in ``fmt``, saying what the verdict was judged against.
 
     ``mode`` is ``single``, ``history`` or ``paired`` (docs/paired.md); the Action's
-    summary reads it from the JSON.
+    summary reads it from the JSON. ``family`` says how the run's tests were judged
+    together (family.py).
     """
+    lines = family_lines(family, confidence) if family is not None else []
     if fmt == "json":
         data = {**render_json(changes, base, head, fail_on), "mode": mode, "judged_against": judged}
+        if family is not None:
+            data["family"] = {
+                "rule": family.rule,
+                "tests": family.cases,
+                "comparisons": family.members,
+                "changed": [
+                    {
+                        "nodeid": nodeid,
+                        "metric": metric,
+                        "before": before.value,
+                        "after": after.value,
+                    }
+                    for nodeid, metric, before, after in family.changed
+                ],
+            }
         return json.dumps(data, indent=2, allow_nan=False)
     if fmt == "markdown":
+        extra = "".join(f"\n\n_{md(line)}_" for line in lines)
         return (
             render_markdown(changes, base, head, fail_on).rstrip()
+            + extra
             + f"\n\n_Judged against {md(judged)}._"
         )
-    return render_text(changes, base, head, fail_on) + f"\n\njudged against {plain(judged)}"
+    extra = "".join(f"\n{plain(line)}" for line in lines)
+    text = render_text(changes, base, head, fail_on)
+    return text + ("\n" if extra else "") + extra + f"\n\njudged against {plain(judged)}"
 
 
 def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
@@ -211,14 +243,28 @@ def _show(arguments: argparse.Namespace) -> int:
 def _compare(arguments: argparse.Namespace) -> int:
     base, head = load(arguments.base), load(arguments.head)
     fail_on = effective_fail_on(None, arguments.fail_on)
-    changes = compare_results(
+    compared = compare_results(
         base.records,
         head.records,
         fail_on,
         confidence=arguments.confidence,
         judge=judge_for(base, confidence=arguments.confidence),
+        base_errors=base.errors,
+        head_errors=head.errors,
     )
+    changes, family = apply_family(compared, arguments.family, arguments.confidence)
     mode = "history" if base.runs else "single"
-    print(render(arguments.format, changes, base, head, fail_on, mode, describe(base)))
-    regressed = any(test.status is Status.REGRESSION for test in changes)
-    return REGRESSION if regressed else OK
+    report = render(
+        arguments.format,
+        changes,
+        base,
+        head,
+        fail_on,
+        mode,
+        describe(base),
+        family,
+        arguments.confidence,
+    )
+    print(report)
+    failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in changes)
+    return REGRESSION if failed else OK

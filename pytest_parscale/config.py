@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_parscale.errors import ConfigError
+from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.sizes import parse_size
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, NOT_SAID, FailOn, parse_fail_on
 
@@ -219,6 +220,13 @@ OPTIONS: tuple[Option, ...] = (
         default_text=str(DEFAULT_FAIL_ON),
     ),
     Option(
+        "family",
+        _choice(RULES),
+        DEFAULT_RULE,
+        "error control over a run's compared tests: holm (any false alarm in a run), "
+        "bh (false-discovery rate), none (per test)",
+    ),
+    Option(
         "connect_timeout",
         _positive_float,
         5.0,
@@ -271,6 +279,7 @@ class Settings:
     save_overwrite: bool = _default("save_overwrite")
     compare: str | None = _default("compare")
     fail_on: FailOn = _default("fail_on")  # noqa: RUF009 (FailOn is frozen)
+    family: str = _default("family")
     connect_timeout: float = _default("connect_timeout")
     ray_address: str | None = _default("ray_address")
     dask_scheduler: str | None = _default("dask_scheduler")

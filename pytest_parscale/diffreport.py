@@ -18,17 +18,19 @@ from pytest_parscale.show import run_label, share_text, size_text
 from pytest_parscale.thresholds import FailOn
 
 if TYPE_CHECKING:
+    from pytest_parscale.family import Family
     from pytest_parscale.results import Record
     from pytest_parscale.stats import Interval
     from pytest_parscale.storage import Results
 
 _HEADINGS = {
     Status.REGRESSION: "Regressions",
+    Status.ERROR: "Failed on one side without a measurement",
     Status.INCOMPARABLE: "Not compared",
     Status.IMPROVEMENT: "Improvements",
     Status.NEW: "New tests (not in the baseline)",
     Status.MISSING: "Missing tests (in the baseline, not in this run)",
-    Status.UNCERTAIN: "Changed beyond the threshold but not significantly",
+    Status.UNCERTAIN: "Not shown beyond the threshold, not ruled out",
     Status.UNCHANGED: "Unchanged",
 }
 
@@ -106,6 +108,10 @@ def verdict_line(changes: Sequence[TestChange]) -> str:
         )
         or "nothing else to compare"
     )
+    if not regressions and _count(changes, Status.ERROR):
+        errors = _count(changes, Status.ERROR)
+        failed = fmt.plural(errors, "test")
+        return f"FAIL: {failed} failed on one side without a measurement ({counts})"
     if regressions:
         plural = "regression" if regressions == 1 else "regressions"
         return f"FAIL: {regressions} {plural} against the baseline ({counts})"
@@ -116,6 +122,29 @@ def verdict_line(changes: Sequence[TestChange]) -> str:
             f"machine capacity differed ({counts})"
         )
     return f"OK: no regression against the baseline ({counts})"
+
+
+def family_lines(family: Family, confidence: float) -> list[str]:
+    """How many tests formed the run's family, and which calls its rule withdrew."""
+    from pytest_parscale.family import RULE_WORDS
+
+    alpha = (1 - confidence) / 2
+    promise = {
+        "holm": f"any false alarm in this run at most {alpha:.1%}",
+        "bh": f"false alarms at most {alpha:.1%} of the regressions called",
+        "none": f"each test at {alpha:.1%} alone",
+    }[family.rule]
+    lines = [
+        f"family: {fmt.plural(family.cases, 'test')} ({fmt.plural(family.members, 'comparison')})"
+        f", {RULE_WORDS[family.rule]}: {promise}"
+    ]
+    lines += [
+        f"family: {nodeid} {metric}: {before.value} -> {after.value} (adjusted for the family)"
+        for nodeid, metric, before, after in family.changed
+    ]
+    if family.rule != "none" and not family.changed:
+        lines.append("family: the adjustment changed no verdict")
+    return lines
 
 
 # -- the pytest run ---------------------------------------------------------------
@@ -334,14 +363,14 @@ def render_markdown(
     changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
 ) -> str:
     """The pull-request comment: verdict first, then the tests that moved, then machines."""
-    regressions = _count(changes, Status.REGRESSION)
+    regressions = _count(changes, Status.REGRESSION) + _count(changes, Status.ERROR)
     mark = ":x:" if regressions else ":white_check_mark:"
     if not regressions and any(test.reason == "capacity" for test in changes):
         mark = ":warning:"  # not a pass: some tests could not be judged at all
     lines = [
         f"### {mark} pytest-parscale: {md(verdict_line(changes))}",
         "",
-        f"Thresholds `{fail_on}` (a change must be significant and beyond them), "
+        f"Thresholds `{fail_on}` (a change's interval must lie wholly beyond them), "
         "speedups compared per worker.",
     ]
     warning = machine_warning(base, head)
@@ -352,6 +381,7 @@ def render_markdown(
     capacity = _with_capacity(changes)
     for status in (
         Status.REGRESSION,
+        Status.ERROR,
         Status.INCOMPARABLE,
         Status.IMPROVEMENT,
         Status.NEW,
@@ -368,7 +398,7 @@ def render_markdown(
             lines += ["", *notes]
     rest = [t for t in changes if t.status in (Status.UNCERTAIN, Status.UNCHANGED)]
     if rest:
-        lines += ["", f"<details><summary>Unchanged or not significant ({len(rest)})</summary>", ""]
+        lines += ["", f"<details><summary>Unchanged or uncertain ({len(rest)})</summary>", ""]
         lines += md_table(
             ["status", *_columns(capacity)],
             [[cell(t.status.value), *_md_row(t, capacity)] for t in rest],
@@ -422,7 +452,9 @@ def render_json(
 ) -> dict[str, Any]:
     """Machine-readable comparison; infinite interval ends are null as in results files."""
     return {
-        "verdict": "regression" if _count(changes, Status.REGRESSION) else "ok",
+        "verdict": "regression"
+        if _count(changes, Status.REGRESSION)
+        else ("error" if _count(changes, Status.ERROR) else "ok"),
         # tests neither passed nor failed: another engine kind, or another capacity
         "not_compared": [
             {"nodeid": test.nodeid, "reason": test.reason, "notes": list(test.notes)}
@@ -449,6 +481,8 @@ def render_json(
                         "threshold": _finite(c.threshold),
                         "significant": c.significant,
                         "beyond_threshold": c.beyond,
+                        "p_value": c.p_value,
+                        "adjusted_p_value": c.adjusted,
                         "status": c.status.value,
                     }
                     for c in test.changes

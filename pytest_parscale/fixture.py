@@ -2,8 +2,8 @@
 
 ``map`` is ``measure`` with a serial loop and the backend's map as the two
 callables, so both share one engine, one set of verdicts and one record format.
-The fixture gets narrow collaborators (where executors come from, the baseline
-record, where finished records go) rather than the whole session; the data flow
+The fixture gets narrow collaborators (where executors come from, where
+finished records go) rather than the whole session; the data flow
 is in docs/architecture.md.
 """
 
@@ -35,8 +35,7 @@ from pytest_parscale.parallel import (
 )
 from pytest_parscale.parametrize import adopt_cluster
 from pytest_parscale.payloads import KINDS, payload
-from pytest_parscale.record import build_record, intervals_of, requirements_for, verdict_text
-from pytest_parscale.regression import still_uncertain
+from pytest_parscale.record import build_record, requirements_for, verdict_intervals, verdict_text
 from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.transport import serialisation_cost
 from pytest_parscale.verdicts import Verdict
@@ -85,7 +84,6 @@ class Parscale:
         executors: ExecutorSource,
         add_record: Callable[[Record], None],
         thresholds: Thresholds,
-        baseline: Record | None = None,
     ) -> None:
         self.nodeid = nodeid
         self._param = param
@@ -93,7 +91,6 @@ class Parscale:
         self._settings = settings
         self._executors = executors
         self._add_record = add_record
-        self._baseline = baseline
         self.thresholds = thresholds
         self._runner: ParallelRunner | None = None
         self._used: str | None = None
@@ -300,32 +297,6 @@ class Parscale:
         self._executors.discard(self.backend, self.workers)
         self._runner = None
 
-    def _baseline_unsettled(self) -> Callable[[engine.Samples], bool]:
-        """Whether the change against --parscale-compare's record is still uncertain.
-
-        An uncertain change (beyond the threshold, interval still containing "no
-        change") earns more rounds within the time budget, as an undecided verdict does.
-        """
-        base = self._baseline
-        if base is None:
-            return lambda samples: False
-        thresholds = self.thresholds.effective
-        confidence = self._settings.confidence
-        workers = self.workers
-
-        def unsettled(samples: engine.Samples) -> bool:
-            return still_uncertain(
-                base,
-                samples.serial,
-                samples.parallel,
-                samples.transport,
-                workers,
-                thresholds,
-                confidence=confidence,
-            )
-
-        return unsettled
-
     @property
     def _probe(self) -> capacity.Probe:
         """How many cores each round actually had (docs/measurement.md)."""
@@ -345,16 +316,15 @@ class Parscale:
         transport: Callable[[], Any] | None,
         check: Callable[[Any, Any], None],
     ) -> engine.Outcome:
-        """Interleaved rounds until every bar (and the baseline change) is decided."""
+        """Interleaved rounds until every bar is decided (sequential.py keeps their level)."""
         requirements = requirements_for(self._param, self._spec)
-        unsettled = self._baseline_unsettled()
         confidence = self._settings.confidence
 
         def decided(samples: engine.Samples) -> bool:
-            intervals = intervals_of(samples, confidence)
+            intervals = verdict_intervals(samples, confidence)
             return all(
                 req.judge(intervals[req.metric]) is not Verdict.UNDECIDED for req in requirements
-            ) and not unsettled(samples)
+            )
 
         settings = self._settings
         limits = engine.Limits(settings.min_rounds, settings.max_rounds, settings.max_time)

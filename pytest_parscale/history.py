@@ -11,6 +11,8 @@ describes the model. Pure decisions: no pytest, no clock.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import math
 import os
 import statistics
@@ -20,23 +22,24 @@ from pathlib import Path
 
 from pytest_parscale import fmt
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.excuse import capacity_tolerance, excuse_by_capacity, fed_share
 from pytest_parscale.regression import (
+    Change,
     Judge,
     TestChange,
-    capacity_tolerance,
     compare_records,
     engine_mismatch,
-    excuse_by_capacity,
-    fed_share,
     judge_change,
 )
 from pytest_parscale.results import Record
-from pytest_parscale.stats import median
+from pytest_parscale.stats import median, t_cdf, t_quantile
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import FailOn
 
 WINDOW = 10  # the last K runs of a test make its history: older machines drift out
 MIN_RUNS = 3  # fewer runs give no spread worth the name: the single-run rule applies
+# a window saved within less than this saw one state of the machine (crowded_window)
+CROWDED = datetime.timedelta(hours=1)
 MIN_FIT_RUNS = 4  # a line through the runs keeps n - 2 >= 2 degrees of freedom for its spread
 
 
@@ -51,48 +54,40 @@ def transport_share(record: Record) -> float | None:
     return median(record.transport) / median(record.parallel)
 
 
-def t_quantile(probability: float, freedom: int) -> float:
-    """Student's t quantile for ``probability`` > 0.5 (scipy is only the report extra).
+@dataclass(frozen=True)
+class Band:
+    """Where one new run of a test is expected: a centre, the sd of a new run around
+    it (its own scatter and the centre's error) and the degrees of freedom of that sd."""
 
-    The density is integrated with Simpson's rule and the quantile found by
-    bisection; the error is far below what a CI threshold can tell apart.
-    """
-    if not 0.5 < probability < 1 or freedom < 1:
-        raise ValueError("need 0.5 < probability < 1 and at least one degree of freedom")
-    scale = math.exp(math.lgamma((freedom + 1) / 2) - math.lgamma(freedom / 2)) / math.sqrt(
-        freedom * math.pi
-    )
+    centre: float
+    scale: float
+    freedom: int
 
-    def density(x: float) -> float:
-        return float(scale * (1 + x * x / freedom) ** (-(freedom + 1) / 2))
+    def half(self, confidence: float) -> float:
+        """Half-width of the t prediction interval at ``confidence``."""
+        return t_quantile(1 - (1 - confidence) / 2, self.freedom) * self.scale
 
-    def upper_mass(x: float) -> float:  # P(0 <= T <= x)
-        steps = 2000
-        width = x / steps
-        total = density(0) + density(x)
-        total += sum((4 if i % 2 else 2) * density(i * width) for i in range(1, steps))
-        return total * width / 3
+    def p_values(self, beyond_worse: float, beyond_better: float) -> tuple[float, float]:
+        """(p_value, p_better) of a value lying these distances beyond the thresholds.
 
-    target = probability - 0.5
-    low, high = 0.0, 1.0
-    while upper_mass(high) < target:
-        high *= 2
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if upper_mass(middle) < target else (low, middle)
-    return (low + high) / 2
+        A distance is positive beyond the threshold; the p-value is the chance a new
+        run exactly at the threshold lies as far beyond it: 1 - T(distance / scale).
+        """
+
+        def tail(distance: float) -> float:
+            if self.scale <= 0:
+                return 0.0 if distance > 0 else 1.0
+            return 1 - t_cdf(distance / self.scale, self.freedom)
+
+        return tail(beyond_worse), tail(beyond_better)
 
 
-def _band(values: Sequence[float], confidence: float) -> tuple[float, float]:
-    """Mean of the history and the half-width of the t prediction interval of one new run.
-
-    A new run is one draw from the runs' spread: sd * sqrt(1 + 1/n) with n - 1 degrees
-    of freedom (the sampling error of the mean itself is in the ``1/n``).
-    """
+def _band(values: Sequence[float]) -> Band:
+    """The mean model: a new run is one draw from the runs' spread, sd * sqrt(1 + 1/n)
+    on n - 1 degrees of freedom (the sampling error of the mean is in the ``1/n``)."""
     count = len(values)
     spread = statistics.stdev(values)
-    quantile = t_quantile(1 - (1 - confidence) / 2, count - 1)
-    return statistics.fmean(values), quantile * spread * math.sqrt(1 + 1 / count)
+    return Band(statistics.fmean(values), spread * math.sqrt(1 + 1 / count), count - 1)
 
 
 @dataclass(frozen=True)
@@ -104,6 +99,8 @@ class CapacityFit:
     intercept: float
     expected: float  # the line at the head's x
     half: float  # half-width of the t prediction interval of one new run there
+    scale: float = 0.0  # sd of one new run there (half = t quantile * scale)
+    freedom: int = 1
 
 
 def fit_on_capacity(
@@ -127,9 +124,9 @@ def fit_on_capacity(
     intercept = y_mean - slope * x_mean
     residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
     spread = math.sqrt(residual / (count - 2))
-    quantile = t_quantile(1 - (1 - confidence) / 2, count - 2)
-    half = quantile * spread * math.sqrt(1 + 1 / count + (x0 - x_mean) ** 2 / sxx)
-    return CapacityFit(slope, intercept, intercept + slope * x0, half)
+    scale = spread * math.sqrt(1 + 1 / count + (x0 - x_mean) ** 2 / sxx)
+    band = Band(intercept + slope * x0, scale, count - 2)
+    return CapacityFit(slope, intercept, band.centre, band.half(confidence), scale, count - 2)
 
 
 def _capacity_shares(
@@ -182,95 +179,14 @@ def compare_to_history(
         raise ValueError("fail_on must give both thresholds")
     usable = [run for run in runs if engine_mismatch(run, head) is None][-window:]
     if len(usable) < MIN_RUNS:
-        latest = runs[-1] if runs else None
-        single = compare_records(latest, head, fail_on, confidence=confidence)
-        if latest is None:
-            return single
-        note = (
-            f"history has {len(usable)} comparable run(s) of this test, fewer than "
-            f"{MIN_RUNS}: judged against the latest run alone (single-run rule)"
-        )
-        return TestChange(
-            single.nodeid,
-            single.status,
-            single.base,
-            single.head,
-            single.changes,
-            (*single.notes, note),
-            single.reason,
-        )
+        return _single_run(runs, usable, head, fail_on, confidence)
     latest = usable[-1]
-    # speedups vary by factors (a slower runner divides them): the band is built on
-    # their logarithms, so it is symmetric in ratio and never reaches a speedup of 0
-    logs = [math.log(speedup_per_worker(run)) for run in usable]
-    value = speedup_per_worker(head)
-    shares = _capacity_shares(usable, head, fail_on.speedup)
-    reference: Record | None = latest  # whose capacity excuse_by_capacity weighs
-    if shares is None:
-        centre, half = _band(logs, confidence)
-        expected = math.exp(centre) * latest.workers
-        notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
-        notes += _unknown_capacity(usable, head)
-    else:
-        known, at_head = shares
-        fit = fit_on_capacity([math.log(s) for s in known], logs, math.log(at_head), confidence)
-        if fit.slope < 0:
-            # less capacity never raises a speedup: a falling line is noise, and the best
-            # line that does not fall is the flat one, the runs' mean and its band
-            mean, flat = _band(logs, confidence)
-            fit = CapacityFit(0.0, mean, mean, flat)
-        centre, half = fit.expected, fit.half
-        expected = math.exp(centre) * head.workers
-        assert head.capacity is not None  # _capacity_shares checked it
-        note = (
-            f"judged against the last {len(usable)} runs of the history, speedup fitted on "
-            f"capacity (slope {fit.slope:.2f}): expected {fmt.ratio(expected)}x at "
-            f"{fmt.capacity(head.capacity)} cores"
-        )
-        slack = 1 + capacity_tolerance(fail_on.speedup)
-        if min(known) / slack <= at_head <= max(known) * slack:
-            reference = None  # the capacity is modelled: nothing left for it to excuse
-        else:
-            # extrapolated: the line may not hold that far (an Amdahl curve bends), so
-            # the capacity gap from the nearest run may still excuse a regression
-            reference = min(  # the latest of equally near runs
-                reversed(list(zip(known, usable, strict=True))),
-                key=lambda pair: abs(math.log(pair[0] / at_head)),
-            )[1]
-            note += (
-                f", outside the {fmt.percent(min(known))}..{fmt.percent(max(known))} of its "
-                f"workers the runs' machines could feed ({fmt.percent(at_head)} now): "
-                "extrapolated, and weighed against the run of nearest capacity"
-            )
-        notes = [note]
-    shift = math.log(value) - centre
-    changes = [
-        judge_change(
-            "speedup",
-            expected,
-            value * head.workers,
-            math.expm1(shift),
-            (math.expm1(shift - half), math.expm1(shift + half)),
-            fail_on.speedup,
-            worse_when_lower=True,
-        )
-    ]
+    band, reference, notes, workers = _speedup_band(usable, head, fail_on.speedup, confidence)
+    changes = [_speedup_change(band, head, fail_on.speedup, confidence, workers)]
     transport = [share for share in map(transport_share, usable) if share is not None]
     share = transport_share(head)
     if share is not None and len(transport) >= MIN_RUNS:
-        share_mean, share_half = _band(transport, confidence)
-        change = share - share_mean
-        changes.append(
-            judge_change(
-                "overhead",
-                share_mean,
-                share,
-                change,
-                (change - share_half, change + share_half),
-                fail_on.overhead,
-                worse_when_lower=False,
-            )
-        )
+        changes.append(_overhead_change(_band(transport), share, fail_on.overhead, confidence))
     if latest.workers != head.workers:
         notes.append(
             f"workers differ ({latest.workers} in the latest run, {head.workers} now): "
@@ -281,6 +197,122 @@ def compare_to_history(
     if reference is None:
         return test
     return excuse_by_capacity(test, reference, fail_on.speedup)
+
+
+def _single_run(
+    runs: Sequence[Record],
+    usable: Sequence[Record],
+    head: Record,
+    fail_on: FailOn,
+    confidence: float,
+) -> TestChange:
+    """Fewer than MIN_RUNS comparable runs: the single-run rule against the latest run."""
+    latest = runs[-1] if runs else None
+    single = compare_records(latest, head, fail_on, confidence=confidence)
+    if latest is None:
+        return single
+    note = (
+        f"history has {len(usable)} comparable run(s) of this test, fewer than "
+        f"{MIN_RUNS}: judged against the latest run alone (single-run rule)"
+    )
+    return dataclasses.replace(single, notes=(*single.notes, note))
+
+
+def _speedup_band(
+    usable: Sequence[Record], head: Record, threshold: float, confidence: float
+) -> tuple[Band, Record | None, list[str], int]:
+    """The band of log speedup per worker a new run is expected in, the run whose
+    capacity excuse_by_capacity weighs (None: the capacity is modelled), the notes,
+    and the worker count of the expected speedup (the latest run's for the mean
+    model, the head's for a fit).
+
+    Speedups vary by factors (a slower runner divides them): the band is built on
+    their logarithms, so it is symmetric in ratio and never reaches a speedup of 0.
+    """
+    logs = [math.log(speedup_per_worker(run)) for run in usable]
+    shares = _capacity_shares(usable, head, threshold)
+    if shares is None:
+        notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
+        return _band(logs), usable[-1], notes + _unknown_capacity(usable, head), usable[-1].workers
+    known, at_head = shares
+    fit = fit_on_capacity([math.log(s) for s in known], logs, math.log(at_head), confidence)
+    band = Band(fit.expected, fit.scale, fit.freedom)
+    if fit.slope < 0:
+        # less capacity never raises a speedup: a falling line is noise, and the best
+        # line that does not fall is the flat one, the runs' mean and its band
+        band = _band(logs)
+    assert head.capacity is not None  # _capacity_shares checked it
+    note = (
+        f"judged against the last {len(usable)} runs of the history, speedup fitted on "
+        f"capacity (slope {max(fit.slope, 0.0):.2f}): expected "
+        f"{fmt.ratio(math.exp(band.centre) * head.workers)}x at "
+        f"{fmt.capacity(head.capacity)} cores"
+    )
+    slack = 1 + capacity_tolerance(threshold)
+    if min(known) / slack <= at_head <= max(known) * slack:
+        return band, None, [note], head.workers  # modelled: nothing left for it to excuse
+    # extrapolated: the line may not hold that far (an Amdahl curve bends), so the
+    # capacity gap from the nearest run may still excuse a regression
+    nearest = min(  # the latest of equally near runs
+        reversed(list(zip(known, usable, strict=True))),
+        key=lambda pair: abs(math.log(pair[0] / at_head)),
+    )[1]
+    note += (
+        f", outside the {fmt.percent(min(known))}..{fmt.percent(max(known))} of its "
+        f"workers the runs' machines could feed ({fmt.percent(at_head)} now): "
+        "extrapolated, and weighed against the run of nearest capacity"
+    )
+    return band, nearest, [note], head.workers
+
+
+def judge_on_band(
+    metric: str,
+    base_value: float,
+    head_value: float,
+    change: Band,
+    threshold: float,
+    confidence: float,
+) -> Change:
+    """A change whose estimate and spread are ``change`` (log of the speedup ratio, or
+    the transport share's difference), judged against the threshold: the one place a
+    t band becomes a verdict (histories here, paired runs in pairwise.py)."""
+    centre, half = change.centre, change.half(confidence)
+    if metric == "speedup":
+        worse = math.log1p(-threshold) - centre if threshold < 1 else -math.inf
+        better = centre - math.log1p(threshold) if math.isfinite(threshold) else -math.inf
+        estimate = math.expm1(centre)
+        interval = (math.expm1(centre - half), math.expm1(centre + half))
+    else:
+        worse, better = centre - threshold, -threshold - centre
+        estimate, interval = centre, (centre - half, centre + half)
+    return judge_change(
+        metric,
+        base_value,
+        head_value,
+        estimate,
+        interval,
+        threshold,
+        metric == "speedup",
+        change.p_values(worse, better),
+        confidence,
+    )
+
+
+def _speedup_change(
+    band: Band, head: Record, threshold: float, confidence: float, workers: int
+) -> Change:
+    """The head's speedup per worker against the band, in relative terms; ``workers``
+    turns the expected speedup per worker into the speedup the report shows."""
+    value = speedup_per_worker(head)
+    shift = Band(math.log(value) - band.centre, band.scale, band.freedom)
+    expected = math.exp(band.centre) * workers
+    return judge_on_band("speedup", expected, value * head.workers, shift, threshold, confidence)
+
+
+def _overhead_change(band: Band, share: float, threshold: float, confidence: float) -> Change:
+    """The head's transport share against the runs' mean and spread, in absolute terms."""
+    shift = Band(share - band.centre, band.scale, band.freedom)
+    return judge_on_band("overhead", band.centre, share, shift, threshold, confidence)
 
 
 def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[str]:
@@ -331,10 +363,38 @@ def describe(baseline: Results) -> str:
     """One line saying what the baseline is, for reports and summaries."""
     if not baseline.runs:
         return f"the single run {baseline.path}"
-    return (
+    text = (
         f"the history {baseline.path} ({len(baseline.runs)} runs): each test against the "
         f"spread between its last {WINDOW} runs at most (fitted on capacity where theirs "
         f"varies), the single-run rule below {MIN_RUNS}"
+    )
+    crowded = crowded_window(baseline.runs)
+    return text if crowded is None else f"{text}; warning: {crowded}"
+
+
+def crowded_window(runs: Sequence[Results], window: int = WINDOW) -> str | None:
+    """A warning when the window's runs were saved too close together, else None.
+
+    Runs saved minutes apart saw one state of the machine (the same neighbours, the
+    same runner): their spread understates the spread between states that a later
+    run meets, and the band calls that difference a change (issue 21 measured
+    11-16% A/A false alarms for such a history under the point-estimate rule).
+    """
+    kept = runs[-window:]
+    if len(kept) < MIN_RUNS:
+        return None
+    try:
+        times = [datetime.datetime.fromisoformat(run.created) for run in kept]
+        span = max(times) - min(times)
+    except (TypeError, ValueError):  # a hand-written or naive timestamp: say nothing
+        return None
+    if span >= CROWDED:
+        return None
+    return (
+        f"its last {len(kept)} runs were saved within {span.total_seconds() / 60:.0f} min "
+        f"of each other (less than {CROWDED.total_seconds() / 3600:g} h): their spread has "
+        "seen few machine states and may understate a later run's; save runs hours or days "
+        "apart, or judge with parscale paired"
     )
 
 

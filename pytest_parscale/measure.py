@@ -52,7 +52,12 @@ class Samples:
     transport: list[float] = field(default_factory=list)
     # cores the round had (capacity.Probe), None where unknown; empty without a probe
     capacity: list[float | None] = field(default_factory=list)
+    # cores this process tree itself used in each kept round (capacity.Probe.last_own)
+    own: list[float | None] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    # the round counts at which the verdicts were judged, the final count last
+    # (sequential.py keeps the verdicts' level over these looks)
+    looks: list[int] = field(default_factory=list)
 
     @property
     def rounds(self) -> int:
@@ -90,6 +95,16 @@ def _should_check(rounds: int, last_checked: int, min_rounds: int) -> bool:
     return rounds == min_rounds or rounds >= last_checked + max(1, last_checked // 5)
 
 
+def schedule(min_rounds: int, max_rounds: int) -> list[int]:
+    """The round counts at which ``run`` judges, up to ``max_rounds`` (its looks)."""
+    found, checked = [], 0
+    for rounds in range(1, max_rounds + 1):
+        if _should_check(rounds, checked, min_rounds):
+            found.append(rounds)
+            checked = rounds
+    return found
+
+
 def run(
     serial: Callable[[], Any],
     parallel: Callable[[], Any],
@@ -104,6 +119,9 @@ def run(
     reject: RejectRule | None = None,
 ) -> Outcome:
     """Measure until the verdicts are decided, the budget is spent or max_rounds is hit.
+
+    ``decided`` is asked at each look; ``samples.looks`` holds the round counts of
+    the looks so far, the current one last, and after the run the final count too.
 
     ``check(reference, result)`` compares each parallel result with the serial one
     taken during warm-up; it raises to fail the measurement. ``quiet()`` returns the
@@ -142,6 +160,7 @@ def run(
                 result = value
                 check(reference, value)
         capacity = probe.stop() if probe is not None else None
+        own = getattr(probe, "last_own", None)  # a probe may not measure it
         capacities.append(capacity)
         round_seconds = clock() - round_start
         over_budget = clock() - started + round_seconds > limits.max_time
@@ -159,12 +178,16 @@ def run(
             getattr(samples, name).append(seconds)
         if probe is not None:
             samples.capacity.append(capacity)
+            samples.own.append(own)
         if _should_check(samples.rounds, last_checked, limits.min_rounds):
             last_checked = samples.rounds
+            samples.looks.append(samples.rounds)
             if decided(samples):
                 stop_reason = "decided"
                 break
         if samples.rounds >= limits.min_rounds and over_budget:
             stop_reason = "time budget"
             break
+    if samples.rounds and (not samples.looks or samples.looks[-1] != samples.rounds):
+        samples.looks.append(samples.rounds)  # the verdict is judged on every round kept
     return Outcome(samples, reference, result, warmup, clock() - started, stop_reason, waited)

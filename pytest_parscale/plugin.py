@@ -28,6 +28,7 @@ from pytest_parscale.thresholds import FailOn, effective_fail_on
 
 if TYPE_CHECKING:
     from pytest_parscale.fixture import ExecutorSource, Parscale
+    from pytest_parscale.storage import Results
 
 session_key = pytest.StashKey[ParscaleSession]()
 last_use_key = pytest.StashKey[dict[str, list[tuple[str, int]]]]()
@@ -174,10 +175,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         param = _param(item)
         if param is not None:
             last[param.engine] = item.nodeid
+    parscale = session.config.stash[session_key]
+    if parscale.baseline is not None:
+        parscale.family_members = _comparisons(session.items, parscale.baseline)
     closing: dict[str, list[tuple[str, int]]] = {}
     for engine, nodeid in last.items():
         closing.setdefault(nodeid, []).append(engine)
     session.config.stash[last_use_key] = closing
+
+
+def _comparisons(items: list[pytest.Item], baseline: Results) -> int:
+    """How many comparisons the session's family will hold: one per collected
+    parscale test the baseline knows, two with an overhead marker (family.py)."""
+    known = set(baseline.records)
+    for run in baseline.runs:
+        known.update(run.records)
+    found = 0
+    for item in items:
+        param = _param(item)
+        if param is not None and item.nodeid in known:
+            found += 1 + (param.spec.overhead is not None)
+    return found
 
 
 @pytest.fixture
@@ -227,7 +245,6 @@ def parscale(request: pytest.FixtureRequest) -> Generator[Parscale, None, None]:
     session = request.config.stash[session_key]
     nodeid = request.node.nodeid
     own: FailOn = (param.spec.parscale.settings or {}).get("fail_on", FailOn())
-    baseline = session.baseline
     settings = settings_for_test(session.settings, param.spec, nodeid)
     source: ExecutorSource = session.executors
     refusal = None
@@ -247,7 +264,6 @@ def parscale(request: pytest.FixtureRequest) -> Generator[Parscale, None, None]:
         executors=source,
         add_record=session.add,
         thresholds=Thresholds(own, effective_fail_on(own, session.settings.fail_on)),
-        baseline=baseline.records.get(nodeid) if baseline is not None else None,
     )
     try:
         if not fixture.disabled:
@@ -296,15 +312,29 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
     from pytest_parscale.history import judge_test
     from pytest_parscale.regression import Status
 
-    change = judge_test(
-        session.baseline,
-        record,
-        fixture.thresholds.effective,
-        confidence=session.settings.confidence,
+    change = session.judge(
+        judge_test(
+            session.baseline,
+            record,
+            fixture.thresholds.effective,
+            confidence=session.settings.confidence,
+        )
     )
-    session.changes.append(change)
     if change.status is Status.REGRESSION:
         pytest.fail(failure_message(change, session.baseline.path), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Remember a measured test that failed: without a record, comparisons say so."""
+    report = yield
+    if report.failed and _param(item) is not None:
+        lines = [line.strip() for line in report.longreprtext.splitlines() if line.strip()]
+        text = f"{report.when}: {lines[-1] if lines else 'failed'}"[:300]
+        item.config.stash[session_key].failures.setdefault(item.nodeid, text)
+    return report
 
 
 @pytest.hookimpl(wrapper=True)
@@ -316,11 +346,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     return result
 
 
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    session = config.stash.get(session_key, None)
-    if session is None or not session.records:
-        return
-    from pytest_parscale.diffreport import summary_lines
+def _speedup_summary(terminalreporter: Any, session: ParscaleSession) -> None:
     from pytest_parscale.report import notes, sweeps, table
 
     terminalreporter.section("parscale: speedup summary")
@@ -333,10 +359,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line("")
         for line in extra:
             terminalreporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is None or not (session.records or session.failures):
+        return
+    if session.records:
+        _speedup_summary(terminalreporter, session)
     if session.baseline is not None:
+        from pytest_parscale.diffreport import family_lines, summary_lines
+
+        session.settle_family()
         terminalreporter.section("parscale: against baseline")
         for line in summary_lines(session.changes, session.baseline, session.usable_cores):
             terminalreporter.write_line(line)
+        if session.family is not None:
+            for line in family_lines(session.family, session.settings.confidence):
+                terminalreporter.write_line(line)
+        from pytest_parscale.history import crowded_window
+
+        crowded = crowded_window(session.baseline.runs)
+        if crowded is not None:
+            terminalreporter.write_line(f"warning: the history {crowded}")
+        for nodeid in session.called_at_end:
+            terminalreporter.write_line(
+                f"FAIL: {nodeid} regressed over the session's family (judged at the end: "
+                "its own test could only be judged at the first step); the session fails",
+                red=True,
+            )
     for path in (session.settings.json, session.settings.save):
         if path and session.writes_results:
             terminalreporter.write_line(f"results written to {path}")
@@ -348,6 +399,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     parscale_session = session.config.stash.get(session_key, None)
     if parscale_session is None:
         return
+    if parscale_session.baseline is not None:
+        parscale_session.settle_family()
+        if parscale_session.called_at_end and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     try:
         parscale_session.write_outputs()
     except BaselineError as error:

@@ -8,10 +8,12 @@ record once; nothing changes it after it is handed to the session.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.results import Capacity, ChunkAdvice, Projection, Record, RequirementResult
+from pytest_parscale.sequential import round_ratios, sequence_interval
 from pytest_parscale.stats import (
     Interval,
     amdahl_speedup,
@@ -60,6 +62,46 @@ def intervals_of(samples: Samples, confidence: float) -> dict[str, Interval]:
     return found
 
 
+# the engine ran out of time or rounds: its last look spends the error left (sequential.py)
+FINAL_STOPS = ("time budget", "max_rounds")
+
+
+def verdict_intervals(
+    samples: Samples, confidence: float, *, final: bool = False
+) -> dict[str, Interval]:
+    """The intervals the verdicts use: per-round ratios over every look so far.
+
+    Unlike :func:`intervals_of` (the bootstrap interval a report shows), these keep
+    their level however many looks the engine took (docs/measurement.md).
+    """
+    looks = samples.looks
+    if not looks:  # samples judged once, whole: one look, which spends everything
+        looks, final = [samples.rounds], True
+    found = {
+        "speedup": sequence_interval(
+            round_ratios(samples.serial, samples.parallel), looks, confidence, final=final
+        )
+    }
+    if samples.transport:
+        found["overhead"] = sequence_interval(
+            round_ratios(samples.transport, samples.parallel), looks, confidence, final=final
+        )
+    return found
+
+
+def judge(requirement: Requirement, intervals: Mapping[str, Interval]) -> RequirementResult:
+    """One bar's verdict, with the bounds of the interval that decided it."""
+    interval = intervals[requirement.metric]
+    return RequirementResult(
+        requirement.metric,
+        requirement.threshold,
+        requirement.declared,
+        requirement.judge(interval).value,
+        interval.low if math.isfinite(interval.low) else None,
+        interval.high if math.isfinite(interval.high) else None,
+    )
+
+
 def build_record(
     *,
     nodeid: str,
@@ -96,12 +138,8 @@ def build_record(
             fraction,
             plan.workers,
         )
-    judged = [
-        RequirementResult(
-            req.metric, req.threshold, req.declared, req.judge(intervals[req.metric]).value
-        )
-        for req in requirements
-    ]
+    decisive = verdict_intervals(samples, confidence, final=outcome.stop_reason in FINAL_STOPS)
+    judged = [judge(req, decisive) for req in requirements]
     record = Record(
         nodeid=nodeid,
         backend=param.backend,
@@ -145,6 +183,7 @@ def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
         return None
     # a probe reading can exceed the usable cores by rounding of /proc/stat ticks
     per_round = tuple(min(max(value, 0.0), float(usable)) for value in known)
+    own = [value for value in outcome.samples.own if value is not None]
     return Capacity(
         cores=median(per_round),
         low=min(per_round),
@@ -152,6 +191,7 @@ def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
         rounds_rejected=len(outcome.samples.rejected),
         quiet_wait_seconds=outcome.quiet_wait_seconds,
         per_round=per_round,
+        own=median(own) if own else None,
     )
 
 

@@ -1,37 +1,37 @@
 """Is a run worse than its baseline? Pure decisions on recorded samples, no pytest.
 
 Only ratios are compared (speedup per worker, transport share), never absolute
-times, so a baseline taken on another machine still means something. A change is a
-regression only when it is both statistically significant (its bootstrap interval
-excludes "no change") and beyond the threshold (pyperf's rule): noise alone never
-fails a test, and neither does a real but negligible drift.
+times, so a baseline taken on another machine still means something. The threshold
+is the null: a change is a regression only when its whole interval lies beyond the
+threshold, so neither noise nor a real drift within the threshold fails a test; an
+interval that straddles the threshold is ``uncertain``. Each change also carries the
+one-sided p-value of that test, and apply_family controls the error over all the
+cases of a run (family.py, docs/measurement.md).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from pytest_parscale import fmt
 from pytest_parscale.engines import configuration_mismatch
 from pytest_parscale.results import Record
 from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, median, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
 
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
-# a capacity change smaller than this is never material, however tight the speedup
-# threshold: a guard against the probe's own noise, a judgement not yet checked
-# against measured figures (docs/results-format.md, "Machine capacity")
-CAPACITY_FLOOR = 0.05
 
 
 class Status(str, enum.Enum):
     """Outcome for one test, in the order a reviewer wants to read them."""
 
     REGRESSION = "regression"
+    # present on both sides, but it failed without a measurement on one of them
+    # (TestChange.notes says which side and why): a gate cannot pass it
+    ERROR = "error"
     # not compared: an embedded engine on one side and a cluster on the other, an
     # engine configured differently, or a machine capacity that differs materially
     # (TestChange.reason says which)
@@ -39,7 +39,7 @@ class Status(str, enum.Enum):
     IMPROVEMENT = "improvement"
     NEW = "new"
     MISSING = "missing"
-    UNCERTAIN = "uncertain"  # beyond the threshold, but not significant
+    UNCERTAIN = "uncertain"  # the interval reaches past the threshold, but not wholly
     UNCHANGED = "unchanged"
 
     @property
@@ -53,6 +53,11 @@ class Change:
 
     ``change`` is relative for speedup (``head/base - 1`` of speedup per worker) and
     absolute for the transport share (``head - base``); ``low``/``high`` bound it.
+    ``significant``: the interval excludes no change; ``beyond``: it lies wholly beyond
+    the threshold on either side. ``p_value`` is the one-sided p-value of "worse by no
+    more than the threshold" (small: a regression), ``p_better`` the same towards an
+    improvement; ``adjusted`` is ``p_value`` after the run's family rule, and
+    ``unadjusted`` the status the rule withdrew (None when it changed nothing).
     """
 
     metric: str
@@ -65,6 +70,10 @@ class Change:
     significant: bool
     beyond: bool
     status: Status
+    p_value: float = 1.0
+    p_better: float = 1.0
+    adjusted: float | None = None
+    unadjusted: Status | None = None
 
 
 @dataclass(frozen=True)
@@ -87,28 +96,46 @@ def _bootstrap(
     base: tuple[Sequence[float], Sequence[float]],
     head: tuple[Sequence[float], Sequence[float]],
     combine: str,
-    confidence: float,
     seed: int,
     sessions: tuple[Sessions | None, Sessions | None] = (None, None),
-) -> tuple[float, float]:
-    """Percentile interval of the change between two ratios of medians.
+) -> Any:
+    """Bootstrap replicates of the change between two ratios of medians, or None.
 
     Each run's rounds are resampled as (numerator, denominator) pairs by the one
     bootstrap in stats.py; the two runs are resampled independently (two seeds).
-    Fewer than MIN_ROUNDS on either side gives the unbounded interval: never significant.
+    Fewer than MIN_ROUNDS on either side gives None: an unbounded interval.
     """
     if min(len(base[1]), len(head[1])) < MIN_ROUNDS:
-        return (-math.inf, math.inf)
+        return None
     import numpy as np
 
     base_ratios = bootstrap_ratios(*base, resamples=RESAMPLES, seed=seed, sessions=sessions[0])
     head_ratios = bootstrap_ratios(*head, resamples=RESAMPLES, seed=seed + 1, sessions=sessions[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         if combine == "relative":
-            values = np.where(base_ratios > 0, head_ratios / base_ratios - 1, np.inf)
-        else:
-            values = head_ratios - base_ratios
-    return percentile_interval(values, confidence)
+            return np.where(base_ratios > 0, head_ratios / base_ratios - 1, np.inf)
+        return head_ratios - base_ratios
+
+
+def bootstrap_evidence(
+    values: Any, confidence: float, threshold: float, worse_when_lower: bool
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(percentile interval, (p_value, p_better)) of replicate changes; unbounded for None.
+
+    The p-value of "worse by no more than the threshold" is the share of replicates
+    on the no-regression side, k / (B - 1): the percentile interval at tail ``a``
+    lies wholly beyond the threshold exactly when it is <= ``a``, so one case alone
+    is called by its interval and by its p-value alike.
+    """
+    if values is None:
+        return (-math.inf, math.inf), (1.0, 1.0)
+    import numpy as np
+
+    signed = -values if worse_when_lower else values  # worse is positive
+    last = max(1, len(values) - 1)
+    p_value = min(1.0, float(np.count_nonzero(signed <= threshold)) / last)
+    p_better = min(1.0, float(np.count_nonzero(signed >= -threshold)) / last)
+    return percentile_interval(values, confidence), (p_value, p_better)
 
 
 def judge_change(
@@ -119,20 +146,44 @@ def judge_change(
     interval: tuple[float, float],
     threshold: float,
     worse_when_lower: bool,
+    p_values: tuple[float, float] = (1.0, 1.0),
+    confidence: float = 0.95,
 ) -> Change:
-    """Significant AND beyond the threshold: the one rule every comparison applies."""
+    """The threshold is the null: the one rule every comparison applies.
+
+    A regression (improvement) needs its p-value at most the per-side error
+    ``(1 - confidence) / 2`` and the whole interval beyond the threshold; an interval
+    that reaches past the threshold on the worse side, but not wholly, is uncertain.
+    """
     low, high = min(interval[0], change), max(interval[1], change)
+    alpha = (1 - confidence) / 2
+    # in "worse is positive" terms: the interval's ends and the change
+    worst_low, worst_high = (-high, -low) if worse_when_lower else (low, high)
+    worse = -change if worse_when_lower else change
     significant = low > 0 or high < 0
-    beyond = abs(change) > threshold
-    worse = change < 0 if worse_when_lower else change > 0
-    if significant and beyond:
-        status = Status.REGRESSION if worse else Status.IMPROVEMENT
-    elif beyond:
+    beyond = worst_low > threshold or worst_high < -threshold
+    p_value, p_better = p_values
+    if p_value <= alpha and worst_low > threshold and worse > threshold:
+        status = Status.REGRESSION
+    elif p_better <= alpha and worst_high < -threshold and worse < -threshold:
+        status = Status.IMPROVEMENT
+    elif worst_high > threshold:
         status = Status.UNCERTAIN
     else:
         status = Status.UNCHANGED
     return Change(
-        metric, base_value, head_value, change, low, high, threshold, significant, beyond, status
+        metric,
+        base_value,
+        head_value,
+        change,
+        low,
+        high,
+        threshold,
+        significant,
+        beyond,
+        status,
+        p_value,
+        p_better,
     )
 
 
@@ -150,17 +201,12 @@ def compare_speedup(
     head_value = median(head.serial) / median(head.parallel) / head.workers
     change = head_value / base_value - 1
     relative = _bootstrap(
-        (base.serial, base.parallel),
-        (head.serial, head.parallel),
-        "relative",
-        confidence,
-        seed,
-        sessions,
+        (base.serial, base.parallel), (head.serial, head.parallel), "relative", seed, sessions
     )
     # per-worker scaling is a constant (positive) factor: it shifts the ratio, not its
     # spread, and an unbounded interval stays unbounded
-    factor = base.workers / head.workers
-    interval = ((1 + relative[0]) * factor - 1, (1 + relative[1]) * factor - 1)
+    values = None if relative is None else (1 + relative) * (base.workers / head.workers) - 1
+    interval, p_values = bootstrap_evidence(values, confidence, threshold, worse_when_lower=True)
     return judge_change(
         "speedup",
         base_value * base.workers,
@@ -168,7 +214,9 @@ def compare_speedup(
         change,
         interval,
         threshold,
-        worse_when_lower=True,
+        True,
+        p_values,
+        confidence,
     )
 
 
@@ -187,16 +235,12 @@ def compare_overhead(
     base_value = median(base.transport) / median(base.parallel)
     head_value = median(head.transport) / median(head.parallel)
     change = head_value - base_value
-    interval = _bootstrap(
-        (base.transport, base.parallel),
-        (head.transport, head.parallel),
-        "absolute",
-        confidence,
-        seed,
-        sessions,
+    values = _bootstrap(
+        (base.transport, base.parallel), (head.transport, head.parallel), "absolute", seed, sessions
     )
+    interval, p_values = bootstrap_evidence(values, confidence, threshold, worse_when_lower=False)
     return judge_change(
-        "overhead", base_value, head_value, change, interval, threshold, worse_when_lower=False
+        "overhead", base_value, head_value, change, interval, threshold, False, p_values, confidence
     )
 
 
@@ -230,6 +274,8 @@ def compare_records(
     if mixed is not None:
         reason, note = mixed
         return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (note,), reason)
+    from pytest_parscale.excuse import capacity_unknown, excuse_by_capacity  # it imports this
+
     notes = capacity_unknown(base, head)
     if base.workers != head.workers:
         notes.append(
@@ -249,72 +295,6 @@ def compare_records(
     status = min((change.status for change in changes), key=lambda status: status.rank)
     judged = TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
     return excuse_by_capacity(judged, base, fail_on.speedup) if excuse_capacity else judged
-
-
-def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: float) -> TestChange:
-    """Apply a material capacity difference only to the verdict it could explain.
-
-    A busier head can explain a regression as large as its loss of capacity: a map
-    fed ``r`` of the cores it had loses at most about ``1 - r`` of its speedup (less
-    when transport-bound), plus the threshold's slack. Such a regression is not
-    judged (INCOMPARABLE, reason "capacity"); a drop beyond that stands. A quieter
-    head can explain an improvement and hide a loss: the verdict stands with a note.
-    So a machine that got busier never fails a test for what it could have caused,
-    and one that was merely noisy still gates (docs/results-format.md).
-    """
-    head = test.head
-    why = capacity_mismatch(reference, head, speedup_threshold) if head is not None else None
-    if why is None or head is None:
-        return test
-    before, after = fed_share(reference) or 0.0, fed_share(head) or 0.0
-    busier = after < before
-    if busier and test.status is Status.REGRESSION:
-        ratio = after / before if before else 0.0
-        slack = capacity_tolerance(speedup_threshold)
-        explained = ratio * (1 - slack) - 1  # the worst change the lost cores explain
-        speedup = next((c for c in test.changes if c.metric == "speedup"), None)
-        if speedup is None or speedup.status is not Status.REGRESSION or speedup.high >= explained:
-            return dataclasses.replace(
-                test, status=Status.INCOMPARABLE, notes=(*test.notes, why), reason="capacity"
-            )
-        note = (
-            f"{why.split(';')[0]}; but the speedup fell by more than that could explain "
-            f"(at most {fmt.percent(-explained)}): judged"
-        )
-    elif busier:
-        note = f"{why.split(';')[0]}; the verdict stands: less capacity cannot hide a loss"
-    else:
-        note = (
-            f"{why.split(';')[0]}; the verdict stands, but the extra capacity may hide a "
-            "loss or explain a gain of about that size"
-        )
-    return dataclasses.replace(test, notes=(*test.notes, note))
-
-
-def still_uncertain(
-    base: Record,
-    serial: Sequence[float],
-    parallel: Sequence[float],
-    transport: Sequence[float],
-    workers: int,
-    fail_on: FailOn,
-    *,
-    confidence: float = 0.95,
-) -> bool:
-    """Would samples measured so far leave the change against ``base`` uncertain?
-
-    The engine asks this between rounds: an uncertain change (beyond the threshold,
-    not yet significant) is worth more rounds, exactly like an undecided verdict.
-    """
-    head = dataclasses.replace(
-        base,
-        serial=list(serial),
-        parallel=list(parallel),
-        transport=list(transport),
-        workers=workers,
-    )
-    change = compare_records(base, head, fail_on, confidence=confidence)
-    return change.status is Status.UNCERTAIN
 
 
 def engine_of(record: Record) -> str:
@@ -356,76 +336,6 @@ def _engine_words(record: Record) -> str:
     return f"the {record.backend} cluster at {engine} ({record.workers} workers)"
 
 
-def fed_share(record: Record) -> float | None:
-    """The share of its workers the machine could feed: min(cores, workers) / workers.
-
-    Cores beyond the worker count do not speed a map up, so 3.0 of 4 cores for 2
-    workers is as good as 4.0 of 4; None when the capacity was not measured.
-    """
-    if record.capacity is None:
-        return None
-    return min(record.capacity.cores, record.workers) / record.workers
-
-
-def capacity_tolerance(speedup_threshold: float) -> float:
-    """The relative change of fed share that is material (docs/results-format.md).
-
-    For work whose speedup scales with cores, a capacity change this large could
-    alone move the speedup past the threshold; an off speedup threshold falls back
-    to the default one, and CAPACITY_FLOOR keeps the probe's own noise out.
-    """
-    if not math.isfinite(speedup_threshold):
-        speedup_threshold = DEFAULT_FAIL_ON.speedup or CAPACITY_FLOOR
-    return max(CAPACITY_FLOOR, speedup_threshold)
-
-
-def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> str | None:
-    """Why the capacities of two runs differ materially, or None.
-
-    Normalising the speedup to the capacity would be sound only for work whose
-    speedup scales with cores, and transport-bound work does not, so no figure is
-    adjusted: excuse_by_capacity decides which verdicts the difference can explain.
-    When either side has no capacity this says nothing.
-    """
-    before, after = fed_share(base), fed_share(head)
-    if before is None or after is None or before == after:
-        return None
-    tolerance = capacity_tolerance(speedup_threshold)
-    if tolerance >= 1:
-        return None
-    low, high = sorted((before, after))
-    if high > 0 and low / high >= 1 - tolerance:
-        return None
-    assert base.capacity is not None
-    assert head.capacity is not None
-    word = "busier" if after < before else "quieter"
-    return (
-        f"machine {word}: capacity {fmt.capacity_words(head.capacity)} now vs "
-        f"{fmt.capacity_words(base.capacity)} in the baseline; the {head.workers} workers "
-        f"could use {fmt.percent(after / before) if before else 'more'} of what they had "
-        f"then, a change beyond the {fmt.percent(tolerance)} a comparison tolerates: not judged "
-        "(rerun on a quiet machine, or measure both with parscale paired)"
-    )
-
-
-def capacity_unknown(base: Record, head: Record) -> list[str]:
-    """A note when only one side measured its capacity: compared as before, but say so."""
-    if (base.capacity is None) == (head.capacity is None):
-        return []
-    if base.capacity is None:
-        assert head.capacity is not None
-        return [
-            f"capacity not measured in the baseline (this run had "
-            f"{fmt.capacity_words(head.capacity)}): a busier machine cannot be told from "
-            "a regression"
-        ]
-    return [
-        f"capacity not measured in this run (the baseline had "
-        f"{fmt.capacity_words(base.capacity)}): a busier machine cannot be told from a "
-        "regression"
-    ]
-
-
 def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:
     """Regressions first, the largest speedup loss at the top of each group."""
 
@@ -446,12 +356,17 @@ def compare_results(
     *,
     confidence: float = 0.95,
     judge: Judge | None = None,
+    base_errors: Mapping[str, str] | None = None,
+    head_errors: Mapping[str, str] | None = None,
 ) -> list[TestChange]:
     """Join two runs on test id (pandas outer join) and compare each pair, worst first.
 
     A head record's own ``fail_on`` (from its parscale marker) wins over ``fail_on``,
     the same precedence the plugin applies while the tests run. ``judge`` replaces
     ``compare_records`` for one pair (a history baseline, pooled paired sessions).
+    ``base_errors``/``head_errors`` name the tests that failed without a record on
+    that side (Results.errors): measured on the other side, they are ERROR, not
+    missing or new.
     """
     import pandas as pd  # the compare extra; only the parscale command needs it
 
@@ -465,6 +380,26 @@ def compare_results(
     for row in joined.itertuples(index=False):
         before = row.base if isinstance(row.base, Record) else None
         after = row.head if isinstance(row.head, Record) else None
+        failed = errored(before, after, base_errors or {}, head_errors or {})
+        if failed is not None:
+            found.append(failed)
+            continue
         thresholds = effective_fail_on(after.fail_on if after is not None else None, fail_on)
         found.append((judge or single)(before, after, thresholds))
     return worst_first(found)
+
+
+def errored(
+    base: Record | None,
+    head: Record | None,
+    base_errors: Mapping[str, str],
+    head_errors: Mapping[str, str],
+) -> TestChange | None:
+    """ERROR when one side measured the test and the other failed it without a record."""
+    if base is not None and head is None and base.nodeid in head_errors:
+        note = f"error on head: {head_errors[base.nodeid]}"
+        return TestChange(base.nodeid, Status.ERROR, base, None, (), (note,))
+    if head is not None and base is None and head.nodeid in base_errors:
+        note = f"error on base: {base_errors[head.nodeid]}"
+        return TestChange(head.nodeid, Status.ERROR, None, head, (), (note,))
+    return None

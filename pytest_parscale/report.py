@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from pytest_parscale.scaling import (
     usable_cores_of,
 )
 from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import serial_fraction
+from pytest_parscale.stats import Interval, serial_fraction
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record, RequirementResult
@@ -31,10 +32,26 @@ def describe_run(record: Record) -> str:
     return ", ".join(parts)
 
 
+def _decisive(record: Record, requirement: RequirementResult) -> Interval | None:
+    """The interval the verdict used: its per-round bounds over the looks, or, in a
+    file older than them, the record's own interval."""
+    shown = record.speedup if requirement.metric == "speedup" else record.transport_share
+    if shown is None or (requirement.low is None and requirement.high is None):
+        return shown
+    low = -math.inf if requirement.low is None else requirement.low
+    high = math.inf if requirement.high is None else requirement.high
+    return Interval(shown.estimate, low, high, shown.confidence)
+
+
 def requirement_line(record: Record, requirement: RequirementResult, where: str) -> str:
-    """``speedup 0.63x [0.58, 0.69] < required 1.50x (pool, 2 workers, 10B items)``."""
+    """``speedup 0.63x [0.58, 0.69] < required 1.50x (pool, 2 workers, 10B items)``.
+
+    The interval is the one the verdict used (sequential.py); ``?`` where no look
+    bounded it yet.
+    """
+    interval = _decisive(record, requirement)
+    assert interval is not None
     if requirement.metric == "speedup":
-        interval = record.speedup
         measured = f"speedup {fmt.speedup_interval(interval)}"
         relation = {"fail": "<", "pass": ">="}.get(requirement.verdict, "undecided against")
         bar = f"required {requirement.threshold:.2f}x"
@@ -44,14 +61,16 @@ def requirement_line(record: Record, requirement: RequirementResult, where: str)
                 f"scaled to {record.workers} usable cores)"
             )
     else:
-        interval = record.transport_share  # type: ignore[assignment]
-        assert interval is not None
-        measured = (
-            f"transport share {interval.estimate:.2f} [{interval.low:.2f}, {interval.high:.2f}]"
+        measured = f"transport share {interval.estimate:.2f} [{_share(interval.low)}, " + (
+            f"{_share(interval.high)}]"
         )
         relation = {"fail": ">", "pass": "<="}.get(requirement.verdict, "undecided against")
         bar = f"allowed {requirement.threshold:.2f}"
     return f"{measured} {relation} {bar} ({where})"
+
+
+def _share(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else fmt.UNKNOWN
 
 
 def table(records: Sequence[Record]) -> list[str]:

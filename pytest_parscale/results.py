@@ -20,10 +20,18 @@ SCHEMA_VERSION = 2
 
 @dataclass(frozen=True)
 class RequirementResult:
+    """A bar's verdict and the interval that decided it.
+
+    ``low``/``high`` bound the per-round ratios over every look of the engine
+    (sequential.py); None where unbounded, or in files older than the rule.
+    """
+
     metric: str
     threshold: float
     declared: float
     verdict: str
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,10 @@ class Capacity:
     rounds_rejected: int = 0  # rounds measured on a disturbed machine and left out
     quiet_wait_seconds: float = 0.0  # waited for the machine to be quiet before the test
     per_round: tuple[float, ...] = ()  # per kept round, in the order of the samples
+    # median cores this process tree itself used over the kept rounds; None: not
+    # measured (files before issue 21). A capacity loss excuses a regression only
+    # when this did not fall (regression.excuse_by_capacity)
+    own: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Capacity:
@@ -115,6 +127,13 @@ class Record:
         cost = data.pop("serialisation")
         if cost is not None:
             data["executor"] = {**data["executor"], "serialisation": cost}
+        if data["capacity"] is not None and data["capacity"]["own"] is None:
+            del data["capacity"]["own"]  # not measured: left out, as in older files
+        # a verdict's bounds are left out where unbounded (and in files older than them)
+        data["requirements"] = [
+            {key: value for key, value in item.items() if value is not None}
+            for item in data["requirements"]
+        ]
         data["samples"] = {
             "serial": data.pop("serial"),
             "parallel": data.pop("parallel"),
@@ -177,9 +196,15 @@ def document(
     machine: dict[str, Any],
     engines: list[dict[str, Any]],
     git: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The versioned results document (schema/results-v2.json, docs/results-format.md)."""
-    return {
+    """The versioned results document (schema/results-v2.json, docs/results-format.md).
+
+    ``errors``: measured tests that failed without a record (a result mismatch, a
+    crash, a timeout), by test id, so a comparison can say "error on head" rather
+    than "missing"; left out when there are none.
+    """
+    data = {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git": git,
@@ -187,6 +212,9 @@ def document(
         "engines": engines,
         "results": [record.to_dict() for record in records],
     }
+    if errors:
+        data["errors"] = [{"nodeid": nodeid, "message": text} for nodeid, text in errors.items()]
+    return data
 
 
 def write_atomic(path: Path, data: dict[str, Any], *, overwrite: bool = True) -> None:

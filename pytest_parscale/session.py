@@ -15,6 +15,7 @@ from pytest_parscale.machine import fingerprint, git_state, usable_cores
 if TYPE_CHECKING:
     from pytest_parscale.backends.base import Executor
     from pytest_parscale.config import Settings
+    from pytest_parscale.family import Family
     from pytest_parscale.regression import TestChange
     from pytest_parscale.results import Record
     from pytest_parscale.storage import Results
@@ -159,6 +160,58 @@ class ParscaleSession:
         self.baseline: Results | None = None  # loaded at startup by --parscale-compare
         self.changes: list[TestChange] = []  # each measured test against the baseline
         self.writes_results = True  # False on xdist workers and controllers
+        # one family per run (family.py): the comparisons expected at collection, each
+        # test's comparison before any family rule, and what the whole family said
+        self.failures: dict[str, str] = {}  # measured tests that failed: the first line
+        self.family_members = 0
+        self.judged: list[TestChange] = []
+        self.family: Family | None = None
+        self.called_at_end: list[str] = []
+
+    def errors(self) -> dict[str, str]:
+        """Measured tests that failed without leaving a record (item 7 of issue 21)."""
+        recorded = {record.nodeid for record in self.records}
+        return {nodeid: text for nodeid, text in self.failures.items() if nodeid not in recorded}
+
+    def judge(self, change: TestChange) -> TestChange:
+        """A test's comparison as the session can judge it when the test ends: at the
+        family's first step over the comparisons collected (family.judge_first_step)."""
+        from pytest_parscale.family import judge_first_step
+
+        self.judged.append(change)
+        members = max(self.family_members, len(change.changes), 1)
+        settings = self.settings
+        judged = judge_first_step(change, members, settings.family, settings.confidence)
+        self.changes.append(judged)
+        return judged
+
+    def settle_family(self) -> None:
+        """Judge the session's comparisons as one family, once, at the end.
+
+        A test the whole family calls a regression but its first step did not (Holm
+        and BH call more than alpha / m) lands in ``called_at_end``: it passed as a
+        test, and fails the session.
+        """
+        if self.family is not None or self.baseline is None:
+            return
+        from pytest_parscale.family import apply_family
+        from pytest_parscale.regression import errored
+
+        early = {test.nodeid for test in self.changes if test.status.value == "regression"}
+        final, self.family = apply_family(
+            self.judged, self.settings.family, self.settings.confidence
+        )
+        errors = self.errors()
+        for nodeid in errors:  # measured in the baseline, failed here without a record
+            failed = errored(self.baseline.records.get(nodeid), None, {}, errors)
+            if failed is not None:
+                final.insert(0, failed)
+        self.changes = final
+        self.called_at_end = [
+            test.nodeid
+            for test in final
+            if test.status.value == "regression" and test.nodeid not in early
+        ]
 
     def machine(self) -> dict[str, Any]:
         if self._machine is None:
@@ -184,7 +237,8 @@ class ParscaleSession:
             from pytest_parscale.results import document
 
             git = git_state(self.rootdir) if self.rootdir is not None else None
-            self._results = document(self.records, self.machine(), engines, git)
+            errors = self.errors()
+            self._results = document(self.records, self.machine(), engines, git, errors)
         return self._results
 
     def write_outputs(self) -> None:

@@ -125,6 +125,74 @@ def ratio_of_medians_ci(
     return Interval(estimate, min(low, estimate), max(high, estimate), confidence)
 
 
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    total = d
+    for m in range(1, 300):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            total *= c * d
+        if abs(c * d - 1) < 1e-14:
+            break
+    return total
+
+
+def incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b), for the t distribution."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1) / (a + b + 2):
+        return front * _beta_fraction(a, b, x) / a
+    return 1 - front * _beta_fraction(b, a, 1 - x) / b
+
+
+def t_cdf(value: float, freedom: float) -> float:
+    """P(T <= value) for Student's t with ``freedom`` degrees of freedom.
+
+    Written here because scipy is only the report extra; checked against scipy in
+    tests/unit/test_stats.py.
+    """
+    if freedom <= 0:
+        raise ValueError("need a positive number of degrees of freedom")
+    if math.isnan(value):
+        raise ValueError("t_cdf of NaN")
+    if math.isinf(value):
+        return 1.0 if value > 0 else 0.0
+    if freedom > 1e4:  # the fraction converges slowly there, and T is normal to 1e-5
+        return 0.5 * math.erfc(-value / math.sqrt(2))
+    tail = 0.5 * incomplete_beta(freedom / 2, 0.5, freedom / (freedom + value * value))
+    return 1 - tail if value > 0 else tail
+
+
+def t_quantile(probability: float, freedom: float) -> float:
+    """Student's t quantile, by bisection on :func:`t_cdf` (0 < probability < 1)."""
+    if not 0 < probability < 1 or freedom <= 0:
+        raise ValueError("need 0 < probability < 1 and a positive number of degrees of freedom")
+    if probability < 0.5:
+        return -t_quantile(1 - probability, freedom)
+    low, high = 0.0, 1.0
+    while t_cdf(high, freedom) < probability:
+        low, high = high, high * 2
+    for _ in range(80):
+        middle = (low + high) / 2
+        low, high = (middle, high) if t_cdf(middle, freedom) < probability else (low, middle)
+    return (low + high) / 2
+
+
 def karp_flatt(speedup: float, workers: int) -> float:
     """Experimentally determined serial fraction ``e = (1/S - 1/N) / (1 - 1/N)``.
 

@@ -52,6 +52,8 @@ class Results:
     # a history baseline (docs/results-format.md): every run, oldest first; this
     # Results is then the latest of them. Empty for a single results file.
     runs: tuple[Results, ...] = ()
+    # measured tests that failed without a record, by test id: the message
+    errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @functools.cache
@@ -199,6 +201,7 @@ def _results(data: dict[str, Any], version: int, path: str, records: dict[str, R
         machine=data["machine"],
         engines=data["engines"],
         records=records,
+        errors={item["nodeid"]: item["message"] for item in data.get("errors", ())},
     )
 
 

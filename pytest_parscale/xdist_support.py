@@ -57,6 +57,9 @@ def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(documents[0])
     merged["results"] = [record for document in documents for record in document["results"]]
     merged["engines"] = [engine for document in documents for engine in document["engines"]]
+    errors = [error for document in documents for error in document.get("errors", ())]
+    if errors:
+        merged["errors"] = errors
     return merged
 
 
@@ -92,7 +95,7 @@ class XdistSupport:
         session = self.session
         if self.role == "worker":
             session.writes_results = False
-            if session.records:
+            if session.records or session.failures:
                 output = getattr(self.config, "workeroutput", None)
                 if output is not None:
                     output[RESULTS_KEY] = json.dumps(session.results())

@@ -203,3 +203,42 @@ def test_two_sessions_saving_to_one_path_leave_one_whole_file(pytester: pytest.P
     assert sorted(path.name for path in pytester.path.iterdir() if "same.json" in path.name) == [
         "same.json"
     ]
+
+
+def _mapped(body: str) -> str:
+    return f"""
+import threading
+
+def work(x):
+    {body}
+
+def test_it(parscale):
+    parscale.map(work, list(range(16)))
+"""
+
+
+THREAD = ("-p", "no:cacheprovider", "--parscale-backends=thread", "--parscale-min-rounds=2")
+
+
+def test_a_test_failing_on_head_is_an_error_not_missing(pytester: pytest.Pytester) -> None:
+    """Issue 21 item 7: the head's parallel results differ from the serial reference,
+    so it records nothing; the session and `parscale compare` say "error on head" and
+    exit non-zero, where the comparison said "missing" and passed before."""
+    pytester.makepyfile(test_x=_mapped("return x * 2"))
+    pytester.runpytest_subprocess(*THREAD, "--parscale-save=base.json").assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_x=_mapped("return x * 2 + (threading.current_thread() is not threading.main_thread())")
+    )
+    head = pytester.runpytest_subprocess(
+        *THREAD, "--parscale-compare=base.json", "--parscale-json=head.json"
+    )
+    head.assert_outcomes(failed=1)
+    head.stdout.fnmatch_lines(["FAIL: 1 test failed on one side*", "error * error on head: *"])
+    assert json.loads((pytester.path / "head.json").read_text())["errors"][0]["nodeid"] == (
+        "test_x.py::test_it[thread]"
+    )
+    report = pytester.run(
+        sys.executable, "-m", "pytest_parscale", "compare", "base.json", "head.json"
+    )
+    assert report.ret == 1
+    assert report.outlines[0].startswith("FAIL: 1 test failed on one side without a measurement")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
+
+from tests.benchmarks import load
 
 ROOT = Path(__file__).parents[2]
 
@@ -25,18 +25,8 @@ def test_benchmark_harness_lists_its_phases() -> None:
     assert "crossrun" in done.stdout
 
 
-def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run"] = module  # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_crossrun_is_named_only_and_counts_alarms_detections_and_not_judged() -> None:
-    run = _harness()
+    run = load("run")
     assert "crossrun" in run.PHASES
     assert "crossrun" not in run.DEFAULT_PHASES  # its full mode is the longest phase
     judged = [

@@ -191,3 +191,32 @@ def test_probe_rescans_when_a_known_process_left(tmp_path: Path) -> None:
     (proc / "12" / "stat").write_text("12 (python) S 10 0 0 0 -1 0 0 0 0 0 150 0 0 0 20 0 1 0 5")
     # all 100 busy ticks were the new worker's: the machine was ours
     assert probe.stop() == pytest.approx(2.0)
+
+
+def _stat(pid: int, parent: int, utime: int, cutime: int = 0) -> str:
+    return f"{pid} (python) S {parent} 0 0 0 -1 0 0 0 0 0 {utime} 0 {cutime} 0 20 0 1 0 5"
+
+
+def test_children_reaped_within_a_round_count_as_ours(tmp_path: Path) -> None:
+    """A child that starts and exits inside one round is never seen in the tree; its
+    time reaches its parent's cutime once reaped, and stays this tree's (issue 21)."""
+    assert parse_pid_stat(_stat(10, 1, 30, cutime=70)) == (1, 100)
+    proc = _fake_proc(tmp_path, "cpu  0 0 0 0 0 0 0 0\n", {10: (1, 0)})
+    probe = Probe(2, root=10, proc=proc)
+    probe.start()
+    (proc / "stat").write_text("cpu  160 0 0 40 0 0 0 0\n")
+    (proc / "10" / "stat").write_text(_stat(10, 1, 20, cutime=140))  # a child did 140
+    assert probe.stop() == pytest.approx(2.0)  # every busy tick was this tree's
+    assert probe.last_own == pytest.approx(1.6)
+
+
+def test_the_tree_is_rescanned_at_every_stop(tmp_path: Path) -> None:
+    """A worker started during the round is found at its end: its time is ours."""
+    proc = _fake_proc(tmp_path, "cpu  0 0 0 0 0 0 0 0\n", {10: (1, 0)})
+    probe = Probe(2, root=10, proc=proc)
+    probe.start()
+    (proc / "11").mkdir()
+    (proc / "11" / "stat").write_text(_stat(11, 10, 100))
+    (proc / "stat").write_text("cpu  100 0 0 100 0 0 0 0\n")
+    assert probe.stop() == pytest.approx(2.0)
+    assert probe.last_own == pytest.approx(1.0)

@@ -21,18 +21,12 @@ from pytest_parscale.diffreport import (
     summary_lines,
     verdict_line,
 )
+from pytest_parscale.excuse import capacity_mismatch, capacity_tolerance, fed_share
 from pytest_parscale.history import compare_to_history, judge_test
 from pytest_parscale.html import write_html_report
 from pytest_parscale.markdown import md
 from pytest_parscale.paired.pooling import pool_capacity, pool_records
-from pytest_parscale.regression import (
-    Status,
-    capacity_mismatch,
-    capacity_tolerance,
-    compare_records,
-    compare_results,
-    fed_share,
-)
+from pytest_parscale.regression import Status, compare_records, compare_results
 from pytest_parscale.report import table
 from pytest_parscale.results import Capacity, Record, document
 from pytest_parscale.show import show_markdown
@@ -46,7 +40,7 @@ TEST = "t.py::test_scales[pool]"
 
 def busy(base: Record, cores: float | None, usable: int = 2) -> Record:
     """``base`` measured with ``cores`` of ``usable`` (None: capacity not measured)."""
-    capacity = None if cores is None else Capacity(cores=cores, low=cores, usable=usable)
+    capacity = None if cores is None else Capacity(cores=cores, low=cores, usable=usable, own=1.0)
     return dataclasses.replace(base, capacity=capacity)
 
 
@@ -211,12 +205,33 @@ def test_history_keeps_busy_runs_and_their_capacity_explains_them() -> None:
     )
 
 
-def test_busy_head_against_a_quiet_history_is_incomparable() -> None:
-    quiet = [run(value, 2.0) for value in SPREAD]
-    change = compare_to_history(quiet, run(0.95, 1.0), DEFAULT_FAIL_ON)
+def test_busy_head_against_a_quiet_history_is_incomparable_when_wholly_explained() -> None:
+    """Half the cores explain a drop to about 45% less; against a tight history the
+    whole interval of a -47% drop lies within that: not judged. Against a history
+    spread +-10% the band reaches beyond it: judged (issue 21)."""
+    tight = [run(value, 2.0) for value in (1.9, 1.92, 1.88, 1.91, 1.89, 1.9)]
+    change = compare_to_history(tight, run(1.0, 1.0), DEFAULT_FAIL_ON)
     assert change.status is Status.INCOMPARABLE
     assert change.reason == "capacity"
     assert change.notes[-1].startswith("machine busier: capacity 1.0 of 2 now vs 2.0 of 2")
+    quiet = [run(value, 2.0) for value in SPREAD]
+    wide = compare_to_history(quiet, run(0.95, 1.0), DEFAULT_FAIL_ON)
+    assert wide.status is Status.REGRESSION
+    assert "more than that could explain" in wide.notes[-1]
+
+
+def test_a_busier_head_whose_own_cpu_fell_is_judged() -> None:
+    """The head left a core idle and a neighbour took it: the machine reads busier by
+    the code's own doing, so the capacity excuses nothing (issue 21 item 5)."""
+    base = busy(record(TEST), 2.0)
+    idle = dataclasses.replace(
+        busy(slower(1.4), 1.4), capacity=Capacity(cores=1.4, low=1.4, usable=2, own=0.7)
+    )
+    change = compare_records(base, idle, DEFAULT_FAIL_ON)
+    assert change.status is Status.REGRESSION
+    assert "this tree itself used 0.70 cores against 1.00" in change.notes[-1]
+    unknown = dataclasses.replace(idle, capacity=Capacity(cores=1.4, low=1.4, usable=2))
+    assert compare_records(base, unknown, DEFAULT_FAIL_ON).status is Status.REGRESSION
 
 
 def test_busy_history_judges_a_busy_head_against_its_latest_capacity() -> None:
@@ -242,14 +257,16 @@ def test_mixed_v1_v2_history_file_loads_and_judges(tmp_path: Path) -> None:
     assert [r.schema_version for r in loaded.runs] == [1, 1, 1, 2, 2, 2]
     assert [r.records[TEST].capacity is None for r in loaded.runs] == [True] * 3 + [False] * 3
     change = judge_test(loaded, run(1.9, 2.0), DEFAULT_FAIL_ON)
-    assert change.status is Status.UNCHANGED
+    assert change.status in (Status.UNCHANGED, Status.UNCERTAIN)  # judged, not a regression
     assert change.notes[1] == (
         "capacity not measured in 3 of the 6 runs judged against (schema v1): a busier "
         "machine cannot be told from a regression there"
     )
-    # a busy head whose speedup halved: the busy machine explains it, not judged
+    # a busy head whose speedup halved: the busy machine could explain about that
+    # much, but the band of a +-10% history reaches beyond it: judged (issue 21)
     change = judge_test(loaded, run(1.0, 1.0), DEFAULT_FAIL_ON)
-    assert change.status is Status.INCOMPARABLE
+    assert change.status is Status.REGRESSION
+    assert "more than that could explain" in change.notes[-1]
 
 
 # -- paired pooling ---------------------------------------------------------------
@@ -319,6 +336,7 @@ def test_reports_list_incomparable_tests_loudly() -> None:
     assert first["head"]["capacity"] == {
         "cores": 1.4,
         "low": 1.4,
+        "own": 1.0,
         "usable": 2,
         "rounds_rejected": 0,
         "quiet_wait_seconds": 0.0,

@@ -8,7 +8,7 @@ from pytest_parscale.regression import (
     Status,
     compare_records,
     compare_results,
-    still_uncertain,
+    judge_change,
     worst_first,
 )
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, parse_fail_on
@@ -46,7 +46,7 @@ def test_change_beyond_threshold_but_within_noise_is_uncertain() -> None:
     result = compare_records(base, head)
     speedup = result.changes[0]
     assert speedup.change == pytest.approx(-0.2)
-    assert speedup.beyond
+    assert not speedup.beyond  # the point is beyond the threshold, the interval is not
     assert not speedup.significant
     assert result.status is Status.UNCERTAIN
 
@@ -150,13 +150,49 @@ def test_compare_results_of_empty_runs() -> None:
     assert compare_results({}, {}) == []
 
 
-def test_uncertain_change_asks_for_more_rounds_until_settled() -> None:
-    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)  # speedup 2.0, tight
-    noisy_serial, noisy_parallel = (1.6, 2.6, 1.0), (1.0, 1.0, 1.0)  # median 1.6, wide
-    assert still_uncertain(base, noisy_serial, noisy_parallel, (), 2, DEFAULT_FAIL_ON)
-    # more rounds at the lower speedup make the drop significant: nothing to add
-    settled_serial = noisy_serial + (1.6, 1.61, 1.59) * 4
-    settled_parallel = noisy_parallel + (1.0,) * 12
-    assert not still_uncertain(base, settled_serial, settled_parallel, (), 2, DEFAULT_FAIL_ON)
-    # a change within the threshold never needs more rounds
-    assert not still_uncertain(base, base.serial, base.parallel, (), 2, DEFAULT_FAIL_ON)
+def _judged(change: float, low: float, high: float, p_value: float = 1.0) -> Status:
+    return judge_change(
+        "speedup", 2.0, 2.0 * (1 + change), change, (low, high), 0.10, True, (p_value, 1.0)
+    ).status
+
+
+def test_the_threshold_is_the_null() -> None:
+    """A regression needs the whole interval beyond the threshold (issue 21: paired
+    called -32% [-39%, -1%] a regression; its near end is inside the 10% threshold)."""
+    assert _judged(-0.32, -0.39, -0.01, p_value=0.01) is Status.UNCERTAIN
+    assert _judged(-0.32, -0.39, -0.12, p_value=0.01) is Status.REGRESSION
+    # a real drift inside the threshold: unchanged when the interval rules out more
+    assert _judged(-0.08, -0.09, -0.07) is Status.UNCHANGED
+    # ... uncertain when it does not; never a regression
+    assert _judged(-0.08, -0.12, -0.04, p_value=0.01) is Status.UNCERTAIN
+    # the interval wholly beyond but the p-value above the per-side error: not called
+    assert _judged(-0.32, -0.39, -0.12, p_value=0.2) is Status.UNCERTAIN
+
+
+def test_p_value_and_interval_call_one_case_alike() -> None:
+    """One case alone: regression exactly when its 95% interval lies beyond the
+    threshold, and then its p-value is at most 2.5%."""
+    base = record(serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    for factor in (0.95, 0.9, 0.88, 0.85, 0.8, 0.6):
+        (speedup,) = compare_records(base, scaled(base, factor)).changes
+        called = speedup.status is Status.REGRESSION
+        assert called == (speedup.high < -0.10), factor
+        assert called == (speedup.p_value <= 0.025), (factor, speedup.p_value)
+
+
+def test_a_test_that_failed_on_one_side_is_an_error_not_missing_or_new() -> None:
+    kept = record("t.py::kept", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    broken = record("t.py::broken", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    fixed = record("t.py::fixed", serial=TIGHT_SERIAL, parallel=TIGHT_PARALLEL)
+    changes = compare_results(
+        {kept.nodeid: kept, broken.nodeid: broken},
+        {kept.nodeid: kept, fixed.nodeid: fixed},
+        base_errors={fixed.nodeid: "call: result 3 differs"},
+        head_errors={broken.nodeid: "call: result 0 differs", "t.py::other": "setup: boom"},
+    )
+    by_id = {test.nodeid: test for test in changes}
+    assert by_id["t.py::broken"].status is Status.ERROR
+    assert by_id["t.py::broken"].notes == ("error on head: call: result 0 differs",)
+    assert by_id["t.py::fixed"].notes == ("error on base: call: result 3 differs",)
+    assert "t.py::other" not in by_id  # measured on neither side: nothing to compare
+    assert [test.nodeid for test in changes][:2] == ["t.py::broken", "t.py::fixed"]

@@ -75,3 +75,44 @@ def test_nothing_is_written_when_nothing_is_asked(tmp_path: Path) -> None:
     session.add(record())
     session.write_outputs()
     assert list(tmp_path.iterdir()) == []
+
+
+def _compared(nodeid: str, p_value: float) -> Any:
+    from pytest_parscale.regression import Change, Status, TestChange
+
+    status = Status.REGRESSION if p_value <= 0.025 else Status.UNCHANGED
+    change = Change("speedup", 2.0, 1.5, -0.25, -0.3, -0.2, 0.1, True, True, status, p_value)
+    return TestChange(nodeid, status, None, None, (change,))
+
+
+@pytest.mark.parametrize(
+    ("family", "at_first_step", "at_end"),
+    [
+        ("holm", ["t::a"], ["t::b"]),
+        ("bh", ["t::a"], ["t::b", "t::c"]),
+        ("none", ["t::a", "t::b", "t::c"], []),
+    ],
+)
+def test_a_session_judges_each_test_at_the_first_step_and_the_family_at_the_end(
+    family: str, at_first_step: list[str], at_end: list[str]
+) -> None:
+    """10 comparisons collected: a test ending fails at p <= 2.5%/10 (Holm's and BH's
+    first step); at the end Holm also calls p = 0.0027 (x9 = 2.43%) and BH p = 0.004
+    (x10/3 = 1.3%): those pass as tests and fail the session."""
+    from pytest_parscale.storage import Results
+
+    session = ParscaleSession(Settings(family=family))
+    session.baseline = Results("base.json", 2, "2026-01-01T00:00:00+00:00", None, {}, [])
+    session.family_members = 10
+    p_values = {"t::a": 0.001, "t::b": 0.0027, "t::c": 0.004}
+    p_values.update({f"t::q{i}": 0.5 for i in range(7)})
+    failed = [
+        nodeid
+        for nodeid, p in p_values.items()
+        if session.judge(_compared(nodeid, p)).status.value == "regression"
+    ]
+    assert failed == at_first_step
+    session.settle_family()
+    assert session.called_at_end == at_end
+    assert session.family is not None
+    assert session.family.cases == 10

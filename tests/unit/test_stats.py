@@ -95,19 +95,7 @@ def test_amdahl_limits() -> None:
     assert amdahl_speedup(0.5, 1_000_000) == pytest.approx(2.0, rel=1e-5)
 
 
-# -- calibration: the interval under the engine's adaptive looks --------------------
-
-
-def _looks(first: int, last: int) -> list[int]:
-    """The round counts at which measure.run asks ``decided`` (min_rounds, then +20%)."""
-    from pytest_parscale.measure import _should_check
-
-    found, checked = [], 0
-    for rounds in range(1, last + 1):
-        if _should_check(rounds, checked, first):
-            found.append(rounds)
-            checked = rounds
-    return found
+# -- calibration: the verdicts under the engine's adaptive looks --------------------
 
 
 def _rounds(rng: object, count: int, true: float) -> tuple[list[float], list[float]]:
@@ -126,21 +114,27 @@ def _rounds(rng: object, count: int, true: float) -> tuple[list[float], list[flo
 
 
 def _calibrate(
-    true: float, bar: float, trials: int, seed: int, first: int = 5
+    true: float, bar: float, trials: int, seed: int, last: int = 30
 ) -> tuple[float, float, float]:
-    """(decided rate, wrong rate, coverage of ``true`` when the engine stops)."""
+    """(decided rate, wrong rate, coverage of ``true`` when the engine stops) under the
+    shipped rule: per-round votes over the looks (sequential.py), the last look at
+    ``last`` rounds spending the error left, as a spent time budget does."""
     import numpy as np
 
+    from pytest_parscale.measure import Samples, schedule
+    from pytest_parscale.record import verdict_intervals
     from pytest_parscale.verdicts import Requirement, Verdict
 
     rng = np.random.default_rng(seed)
     requirement = Requirement("speedup", bar, bar, True)
-    looks = _looks(first, 25)
+    looks = schedule(5, last)
     decided = wrong = covered = 0
     for _ in range(trials):
         serial, parallel = _rounds(rng, looks[-1], true)
-        for rounds in looks:
-            interval = ratio_of_medians_ci(serial[:rounds], parallel[:rounds])
+        for index, rounds in enumerate(looks):
+            samples = Samples(serial[:rounds], parallel[:rounds], looks=looks[: index + 1])
+            final = index == len(looks) - 1
+            interval = verdict_intervals(samples, 0.95, final=final)["speedup"]
             verdict = requirement.judge(interval)
             if verdict is not Verdict.UNDECIDED:
                 break
@@ -153,13 +147,15 @@ def _calibrate(
 @pytest.mark.parametrize("bar", [1.25, 2.0])
 def test_clear_cases_are_decided_and_never_wrong_under_adaptive_looks(bar: float) -> None:
     """True speedup 1.6 against a bar >= 20% away: the issue 15 target (>= 95% decided,
-    0 wrong) on synthetic rounds. Measured with seed 3, 300 trials: decided 0.993 (bar
-    1.25) and 0.997 (bar 2.0), wrong 0, coverage 0.937 and 0.927 at the stopping look:
-    slightly under the nominal 0.95, the price of stopping at the first decisive look."""
+    0 wrong) on synthetic rounds with 10% disturbed parallel runs. Measured with seed 3,
+    300 trials, looks from 5 to 30 rounds: decided 0.98 (bar 1.25) and 0.99 (bar 2.0),
+    wrong 0. The rule that keeps its level at the bar (issue 21) needs more rounds than
+    the uncorrected 95% bootstrap did (median 12 rounds at bar 1.25, against 5-7): at
+    25 rounds it decided 0.90 of the bar-1.25 cases."""
     decided, wrong, coverage = _calibrate(1.6, bar, trials=300, seed=3)
     assert decided >= 0.95
     assert wrong == 0
-    assert coverage >= 0.90
+    assert coverage >= 0.93
 
 
 def test_coverage_at_a_fixed_round_count_is_nominal() -> None:
@@ -187,15 +183,6 @@ def test_bootstrap_is_vectorised_and_seeded() -> None:
     assert set(first) <= {1.0, 2.0, 3.0}
 
 
-def test_three_rounds_are_too_few_for_a_trusted_interval() -> None:
-    """Why min_rounds stays 5 although <= 4x bare work needs 3: judged from round 3,
-    the percentile interval covers the true ratio far less than 95% (seeded; measured
-    0.82 here against 0.94 from round 5)."""
-    early = _calibrate(1.6, 1.25, trials=300, seed=3, first=3)[2]
-    late = _calibrate(1.6, 1.25, trials=300, seed=3, first=5)[2]
-    assert early < 0.9 < late
-
-
 def test_cluster_bootstrap_widens_with_noise_between_sessions() -> None:
     """Three sessions whose level differs: resampling sessions sees that spread,
     resampling rounds alone does not."""
@@ -217,3 +204,20 @@ def test_cluster_bootstrap_widens_with_noise_between_sessions() -> None:
     assert clustered[1] >= 1.95 > rounds[1]
     with pytest.raises(ValueError, match="add up"):
         bootstrap_ratios(numerator, denominator, sessions=[8, 8])
+
+
+def test_t_distribution_matches_scipy() -> None:
+    """stats.t_cdf and t_quantile (written here: scipy is only an extra) against scipy."""
+    scipy_stats = pytest.importorskip("scipy.stats")
+    from pytest_parscale.stats import t_cdf, t_quantile
+
+    for freedom in (1, 2, 4, 9, 30, 500):
+        for value in (-6.0, -2.26, -0.4, 0.0, 0.9, 2.26, 12.0):
+            assert t_cdf(value, freedom) == pytest.approx(
+                scipy_stats.t.cdf(value, freedom), abs=1e-10
+            )
+        for probability in (0.01, 0.6, 0.975, 0.999):
+            assert t_quantile(probability, freedom) == pytest.approx(
+                scipy_stats.t.ppf(probability, freedom), abs=1e-7
+            )
+    assert t_cdf(0.5, 1e6) == pytest.approx(scipy_stats.norm.cdf(0.5), abs=1e-5)

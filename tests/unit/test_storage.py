@@ -294,3 +294,14 @@ def test_check_save_target(tmp_path: Path) -> None:
     check_save_target(str(existing), overwrite=True)
     with pytest.raises(BaselineError, match="is a directory"):
         check_save_target(str(tmp_path), overwrite=True)
+
+
+def test_tests_that_failed_without_a_record_are_saved_and_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "saved.json"
+    errors = {"t.py::broken": "call: result 0 differs"}
+    save(str(path), document([record("t.py::a")], MACHINE, [], None, errors), overwrite=False)
+    assert load(path).errors == errors
+    plain = tmp_path / "plain.json"
+    save(str(plain), document([record("t.py::a")], MACHINE, [], None), overwrite=False)
+    assert "errors" not in json.loads(plain.read_text())
+    assert load(plain).errors == {}
