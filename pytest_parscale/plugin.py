@@ -341,8 +341,11 @@ def pytest_runtest_makereport(
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     result = yield
     closing = item.config.stash.get(last_use_key, {}).get(item.nodeid, [])
+    executors = item.config.stash[session_key].executors
     for backend, workers in closing:
-        item.config.stash[session_key].executors.discard(backend, workers)
+        executors.discard(backend, workers)
+    if "celery_worker" in item.fixturenames:  # function-scoped: it has just ended
+        executors.user_celery_worker_ended()
     return result
 
 

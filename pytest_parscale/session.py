@@ -84,6 +84,16 @@ class Executors:
         if executor is not None:
             executor.close()
 
+    def user_celery_worker_ended(self) -> None:
+        """Close the embedded Celery worker after a user's ``celery_worker`` ended.
+
+        celery.contrib.pytest ends its worker with a flag that every worker loop of
+        the process obeys for a moment; ours may have seen it and not yet begun to
+        stop, and a map on it would then fail as a crash. A fresh start is certain.
+        """
+        if not self.on_cluster("celery"):
+            self.close_backend("celery")
+
     def close_backend(self, backend: str) -> None:
         for key in [key for key in self._live if key[0] == backend]:
             self.discard(*key)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import celery
 import kombu.serialization
-from celery import Celery, group
+from celery import Celery, bootsteps, group
 from celery.exceptions import WorkerLostError
 from kombu.exceptions import EncodeError
 
@@ -227,9 +227,17 @@ class CeleryExecutor(_remote.RemoteExecutor):
 
         celery.contrib.pytest stops its worker by setting a flag every worker loop of
         the process obeys, so a user's ``celery_worker`` ending stops ours too; the
-        session then starts a fresh one (session.Executors.get).
+        session then starts a fresh one (session.Executors.get), and closes ours
+        after each such test in case it saw the flag but has not begun to stop.
         """
-        return self._thread is None or self._thread.is_alive()
+        if self._thread is None:
+            return True
+        # The thread outlives the stop by a second or so while billiard ends the pool:
+        # a worker no longer in RUN is stopping, and a map on it would see its pool
+        # vanish and report a crash.
+        blueprint = getattr(self._worker, "blueprint", None)
+        running = blueprint is None or blueprint.state == bootsteps.RUN
+        return running and self._thread.is_alive()
 
     def _members(self) -> dict[str, int]:
         """Pool concurrency of each worker answering on the broker, by worker name."""

@@ -49,6 +49,35 @@ def test_each_engine_starts_once_and_a_discarded_one_restarts() -> None:
 
 
 @pytest.mark.usefixtures("fake_backend")
+def test_the_embedded_celery_engine_is_closed_after_a_users_celery_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # celery.contrib.pytest's teardown flag may have reached our worker loop too
+    monkeypatch.setitem(BACKENDS, "celery", BackendInfo("celery", __name__))
+    executors = Executors(resolve({}, {}, {}))
+    embedded, other = executors.get("celery", 2), executors.get("fake", 2)
+    executors.user_celery_worker_ended()
+    assert isinstance(embedded, FakeExecutor)
+    assert embedded.closed
+    assert not executors.holds("celery")
+    assert executors.get("fake", 2) is other
+    executors.close_all()
+
+
+@pytest.mark.usefixtures("fake_backend")
+def test_a_users_celery_worker_leaves_a_celery_cluster_connection_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(BACKENDS, "celery", BackendInfo("celery", __name__))
+    settings = resolve({"celery_broker": "redis://127.0.0.1:6379/0"}, {}, {})
+    executors = Executors(settings)
+    connection = executors.get("celery", 2)
+    executors.user_celery_worker_ended()
+    assert executors.get("celery", 2) is connection
+    executors.close_all()
+
+
+@pytest.mark.usefixtures("fake_backend")
 def test_a_failed_start_is_remembered_not_retried() -> None:
     executors = Executors(resolve({}, {}, {}))
     for _ in range(2):
