@@ -344,7 +344,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     executors = item.config.stash[session_key].executors
     for backend, workers in closing:
         executors.discard(backend, workers)
-    if "celery_worker" in item.fixturenames:  # function-scoped: it has just ended
+    if "celery_worker" in getattr(item, "fixturenames", ()):  # function-scoped: just ended
         executors.user_celery_worker_ended()
     return result
 
