@@ -11,6 +11,7 @@ existing RESULTS.md (the hand-written analysis) is kept.
     ./scripts/run-benchmarks.sh --quick    # a few minutes, for trying the harness
     ./scripts/run-benchmarks.sh --only decided   # the decided-rate phase alone (issue 15)
     ./scripts/run-benchmarks.sh --only crossrun  # verdicts across runs (issue 14): not by default
+    ./scripts/run-benchmarks.sh --only engines   # a user's Celery worker (issue 22): named only
 """
 
 from __future__ import annotations
@@ -972,9 +973,19 @@ def kept_notes() -> str:
     return f"\n{NOTES}\n" if index < 0 else "\n" + text[index:]
 
 
-PHASES = ("accuracy", "verdict", "stability", "alarms", "session", "decided", "crossrun")
-# crossrun runs only when named: its full mode alone takes longer than all the others
-DEFAULT_PHASES = PHASES[:-1]
+PHASES = (
+    "accuracy",
+    "verdict",
+    "stability",
+    "alarms",
+    "session",
+    "decided",
+    "crossrun",
+    "engines",
+)
+# crossrun and engines run only when named: crossrun's full mode alone takes longer
+# than all the others; engines measures Celery settings, not the plugin's accuracy
+DEFAULT_PHASES = PHASES[:-2]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -983,7 +994,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default=",".join(DEFAULT_PHASES),
-        help=f"comma-separated phases of {','.join(PHASES)} (default: all but crossrun)",
+        help=f"comma-separated phases of {','.join(PHASES)} (default: all but crossrun, engines)",
     )
     parser.add_argument("--backends", default=",".join(ALL_BACKENDS))
     parser.add_argument("--output", type=Path, default=RESULTS, help="Markdown file to write")
@@ -1020,6 +1031,11 @@ def main(argv: list[str] | None = None) -> int:
             decided_rate(mode, backends, report, scratch)
         if "crossrun" in phases:
             crossrun(mode, report, scratch)
+        if "engines" in phases:  # issue 22: benchmarks/engines.py
+            from engines import user_engines
+
+            repeats = 1 if mode.name == "quick" else 3
+            user_engines(repeats, report, scratch, run_pytest, case_args)
     header.append("- " + load_line("At end"))
     minutes = (time.perf_counter() - started) / 60
     text = markdown(report, command.strip(), header, minutes)

@@ -7,6 +7,7 @@ on top would only measure contention. Set before numpy is imported (here, first)
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -20,3 +21,10 @@ if "numpy" in sys.modules:  # pragma: no cover - a plugin imported it before us
         "numpy was imported before examples/conftest.py: BLAS may be multithreaded",
         stacklevel=1,
     )
+
+# celery_project/ measures a Celery project's own tasks through celery.contrib.pytest's
+# fixtures; a top-level conftest is where pytest accepts a plugin list.
+if importlib.util.find_spec("celery") is not None:
+    pytest_plugins = ["celery.contrib.pytest"]
+else:  # pragma: no cover - the example needs pytest-parscale[celery]
+    collect_ignore = ["celery_project"]

@@ -12,21 +12,15 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pytest_parscale import ci, paired
-from pytest_parscale.diffreport import (
-    family_lines,
-    md,
-    plain,
-    render_json,
-    render_markdown,
-    render_text,
-    show_markdown,
-    show_text,
-)
+from pytest_parscale.action import command as ci
+from pytest_parscale.diffreport import family_lines, render_json, render_markdown, render_text
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.family import DEFAULT_RULE, RULES, Family, apply_family
 from pytest_parscale.history import describe, judge_for
+from pytest_parscale.markdown import md, plain
+from pytest_parscale.paired import command as paired
 from pytest_parscale.regression import Status, TestChange, compare_results
+from pytest_parscale.show import show_markdown, show_text
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import (
     DEFAULT_FAIL_ON,
@@ -38,6 +32,8 @@ from pytest_parscale.thresholds import (
 
 OK, REGRESSION, USAGE = 0, 1, 2
 FORMATS = ("table", "markdown", "json")
+# argparse formats help lines with %: the thresholds' own % must be doubled
+DEFAULT_FAIL_ON_HELP = str(DEFAULT_FAIL_ON).replace("%", "%%")
 
 
 def _fail_on(text: str) -> FailOn:
@@ -81,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
         type=_fail_on,
         default=NOT_SAID,
         metavar="SPEC",
-        help=f"thresholds, default {DEFAULT_FAIL_ON} (a test's own marker value wins)",
+        help=f"thresholds, default {DEFAULT_FAIL_ON_HELP} (a test's own marker value wins)",
     )
     compare.add_argument(
         "--confidence", type=_confidence, default=0.95, help="of the intervals (default 0.95)"
@@ -108,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
         type=_fail_on,
         default=NOT_SAID,
         metavar="SPEC",
-        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON} "
+        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON_HELP} "
         "(a test's own marker value wins)",
     )
     report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")

@@ -238,6 +238,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "celery_backend", _text, None, "Celery result backend to use with --parscale-celery-broker"
     ),
+    Option(
+        "only",
+        _text,
+        None,
+        "run only the test ids listed in this file, one a line (the Action's paired confirmation)",
+    ),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 # What @pytest.mark.parscale may set for its test, besides backends/item_sizes/workers.
@@ -279,6 +285,7 @@ class Settings:
     dask_scheduler: str | None = _default("dask_scheduler")
     celery_broker: str | None = _default("celery_broker")
     celery_backend: str | None = _default("celery_backend")
+    only: str | None = _default("only")
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
 
     def source_of(self, name: str) -> str:

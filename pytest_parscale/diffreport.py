@@ -8,14 +8,13 @@ ids, parameters, host and CPU names) goes through ``md`` and renders as text.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale import fmt
+from pytest_parscale.markdown import cell, code, md, md_table, plain
 from pytest_parscale.regression import Change, Status, TestChange
-from pytest_parscale.report import table
-from pytest_parscale.sizes import format_size
+from pytest_parscale.show import run_label, share_text, size_text
 from pytest_parscale.thresholds import FailOn
 
 if TYPE_CHECKING:
@@ -36,81 +35,6 @@ _HEADINGS = {
 }
 
 
-# -- escaping -----------------------------------------------------------------
-
-
-def md(text: object, *, inline: bool = False) -> str:
-    """Markdown-safe text that still reads plainly in a raw log or report.md.
-
-    Only what GitHub's Markdown would misread is escaped (docs/github-action.md,
-    "Readable raw Markdown"): characters that open markup anywhere in a line
-    (``\\ ` * < | ~ & $``), ``]`` before ``(`` or ``[`` (links),
-    ``_`` where it could start or end emphasis,
-    ``#`` before a digit (issue links), ``:`` that would close an emoji code or
-    start ``//`` of an autolink, and a block marker (``#``, ``>``, ``-``, ``+``,
-    ``=``, ``1.``) at the start. A zero-width space after ``@`` stops mentions; line
-    breaks and control characters become spaces. Test ids go in ``code`` instead.
-    ``inline``: the text never starts a line (a table cell), so no block marker.
-    """
-    chars = [char if char.isprintable() else " " for char in str(text)]
-    out = []
-    for index, char in enumerate(chars):
-        before = chars[index - 1] if index else " "
-        after = chars[index + 1] if index + 1 < len(chars) else " "
-        if char in _ALWAYS:
-            out.append("\\" + char)
-        elif char == "]" and after in "([":  # a link or image needs ]( or ][; [x] alone is text
-            out.append("\\]")
-        elif char == "_" and not (before.isalnum() and after.isalnum()):
-            out.append("\\_")
-        elif char == "#" and after.isdigit():
-            out.append("\\#")
-        elif char == "@":
-            out.append("@&#8203;")
-        else:
-            out.append(char)
-    escaped = _EMOJI_OR_URL.sub(r"\\:", "".join(out))
-    return escaped if inline else _BLOCK_START.sub(_escape_block_marker, escaped)
-
-
-def cell(text: object) -> str:
-    """A table cell's text: ``md`` without line-start escapes (a cell starts no block)."""
-    return md(text, inline=True)
-
-
-def _escape_block_marker(found: re.Match[str]) -> str:
-    """``# x`` -> ``\\# x``, ``1. x`` -> ``1\\. x``: text, not a heading or list."""
-    lead, marker = (found.group(1), found.group(2)) if found.group(2) else found.group(3, 4)
-    return f"{lead}\\{marker}"
-
-
-_ALWAYS = frozenset("\\`*<|~&$")
-# an emoji code has a letter, or is :+1: / :-1:; 12:34:56+00:00 stays as it is
-_EMOJI_OR_URL = re.compile(r"(?<!\\):(?=[A-Za-z0-9_+-]*[A-Za-z][A-Za-z0-9_+-]*:|[+-]1:|//)")
-_BLOCK_START = re.compile(r"^(\s*)([#>+=-])|^(\s*\d+)([.)])(?=\s|$)")
-
-
-def code(text: object, *, table: bool = False) -> str:
-    """A code span: shows the text as it is (ids, paths), since nothing in it is markup.
-
-    The fence is one backtick longer than any run inside; in a table cell ``|``
-    still needs ``\\|`` (GitHub splits cells before it reads spans). ``@`` in a
-    span is no mention; line breaks and control characters become spaces.
-    """
-    body = "".join(char if char.isprintable() else " " for char in str(text))
-    if table:
-        body = body.replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if body.startswith(("`", " ")) or body.endswith(("`", " ")) or not body else ""
-    return f"{fence}{pad}{body}{pad}{fence}"
-
-
-def plain(text: object) -> str:
-    """Terminal-safe text: control characters (escape sequences, newlines) become spaces."""
-    return "".join(char if char.isprintable() else " " for char in str(text))
-
-
 # -- numbers --------------------------------------------------------------------
 
 
@@ -120,11 +44,6 @@ def change_text(change: Change) -> str:
     return fmt.signed_interval(change.change, change.low, change.high, unit)
 
 
-def _share(record: Record | None) -> str:
-    share = record.transport_share if record is not None else None
-    return fmt.clipped_fraction(share.estimate) if share is not None else "-"
-
-
 def _workers(test: TestChange) -> str:
     counts = [str(r.workers) for r in (test.base, test.head) if r is not None]
     return " -> ".join(counts) if len(set(counts)) > 1 else counts[0]
@@ -132,10 +51,6 @@ def _workers(test: TestChange) -> str:
 
 def _speedup(record: Record | None) -> str:
     return fmt.speedup_interval(record.speedup) if record is not None else "-"
-
-
-def _size(record: Record) -> str:
-    return format_size(record.item_size) if record.item_size is not None else "-"
 
 
 def _metric(test: TestChange, metric: str) -> Change | None:
@@ -156,6 +71,7 @@ def _incomparable_heading(group: Sequence[TestChange]) -> str:
         text
         for reason, text in (
             ("engine", "embedded engine on one side, cluster on the other"),
+            ("config", "engine configuration differs"),
             ("capacity", "machine capacity differs materially"),
         )
         if reason in reasons
@@ -260,7 +176,7 @@ def failure_message(test: TestChange, baseline_path: str) -> str:
 
 def summary_lines(changes: Sequence[TestChange], baseline: Results, usable_cores: int) -> list[str]:
     """The terminal section under the speedup table when --parscale-compare is given."""
-    lines = [f"baseline {baseline.path} ({_run_label(baseline)})", verdict_line(changes)]
+    lines = [f"baseline {baseline.path} ({run_label(baseline)})", verdict_line(changes)]
     if int(baseline.machine["usable_cores"]) != usable_cores:
         lines.append(
             f"warning: the baseline had {baseline.machine['usable_cores']} usable cores, "
@@ -284,12 +200,6 @@ def _changes_text(test: TestChange) -> str:
     return "; ".join(parts + list(test.notes))
 
 
-def _run_label(results: Results) -> str:
-    git = results.git
-    commit = f"{git['commit'][:10]}{' dirty' if git['dirty'] else ''}" if git else "no git"
-    return f"{commit}, {results.machine['usable_cores']} usable cores, {results.created}"
-
-
 # -- parscale compare -------------------------------------------------------------
 
 
@@ -298,14 +208,14 @@ def _rows(test: TestChange, capacity: bool = False) -> list[str]:
     assert record is not None
     speedup = _metric(test, "speedup")
     overhead = _metric(test, "overhead")
-    share = f"{_share(test.base)} -> {_share(test.head)}"
+    share = f"{share_text(test.base)} -> {share_text(test.head)}"
     if overhead is not None:
         share += f" ({change_text(overhead)})"
     return [
         test.nodeid,
         record.backend,
         _workers(test),
-        _size(record),
+        size_text(record),
         _speedup(test.base),
         _speedup(test.head),
         change_text(speedup) if speedup is not None else "-",
@@ -399,7 +309,10 @@ def _count_line(changes: Sequence[TestChange], reason: str, what: str) -> str | 
 
 def incomparable_warnings(changes: Sequence[TestChange]) -> list[str]:
     """Every warning about tests that were not compared, engines first."""
-    found = (engine_warning(changes), capacity_warning(changes))
+    config = _count_line(
+        changes, "config", "not compared: the engine's configuration differs (see each test's note)"
+    )
+    found = (engine_warning(changes), config, capacity_warning(changes))
     return [warning for warning in found if warning]
 
 
@@ -438,13 +351,6 @@ def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A GitHub table; cells are escaped by the caller with ``cell`` or ``code``."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
 
 
 def _md_row(test: TestChange, capacity: bool = False) -> list[str]:
@@ -486,20 +392,20 @@ def render_markdown(
             continue
         heading = _incomparable_heading(group) if status is Status.INCOMPARABLE else None
         lines += ["", f"#### {heading or _HEADINGS[status]} ({len(group)})", ""]
-        lines += _md_table(_columns(capacity), [_md_row(test, capacity) for test in group])
+        lines += md_table(_columns(capacity), [_md_row(test, capacity) for test in group])
         notes = [f"- {code(test.nodeid)}: {md(note)}" for test in group for note in test.notes]
         if notes:
             lines += ["", *notes]
     rest = [t for t in changes if t.status in (Status.UNCERTAIN, Status.UNCHANGED)]
     if rest:
         lines += ["", f"<details><summary>Unchanged or uncertain ({len(rest)})</summary>", ""]
-        lines += _md_table(
+        lines += md_table(
             ["status", *_columns(capacity)],
             [[cell(t.status.value), *_md_row(t, capacity)] for t in rest],
         )
         lines += ["", "</details>"]
     lines += ["", "#### Machines", ""]
-    lines += _md_table(
+    lines += md_table(
         ["", "baseline", "head"],
         [[cell(text) for text in row] for row in _machine_rows(base, head)],
     )
@@ -587,58 +493,3 @@ def render_json(
             for test in changes
         ],
     }
-
-
-# -- parscale show ----------------------------------------------------------------
-
-
-def show_text(results: Results) -> str:
-    """One results file for a terminal: where it ran, then the usual speedup table."""
-    lines = [
-        f"{plain(results.path)}: schema v{results.schema_version}, {plain(_run_label(results))}"
-    ]
-    machine = results.machine
-    described = (
-        f"{machine.get('cpu_model', '-')}, Python {machine.get('python', '-')}, "
-        f"start method {machine.get('start_method', '-')}"
-    )
-    lines.append(f"machine: {plain(described)}")
-    records = list(results.records.values())
-    if records:
-        lines += ["", *(plain(line) for line in table(records))]
-    else:
-        lines.append("no measured tests")
-    return "\n".join(lines)
-
-
-def show_markdown(results: Results) -> str:
-    header = [
-        "test",
-        "backend",
-        "workers",
-        "size",
-        "speedup",
-        "efficiency",
-        "transport share",
-        "verdict",
-    ]
-    records = list(results.records.values())
-    capacity = any(record.capacity is not None for record in records)
-    rows = [
-        [
-            code(record.nodeid, table=True),
-            cell(record.backend),
-            str(record.workers),
-            cell(_size(record)),
-            cell(fmt.speedup_interval(record.speedup)),
-            cell(fmt.clipped_fraction(record.efficiency)),
-            cell(_share(record)),
-            cell(record.verdict),
-            *([cell(fmt.capacity(record.capacity))] if capacity else []),
-        ]
-        for record in records
-    ]
-    if capacity:
-        header.append("capacity")
-    lines = [f"### pytest-parscale results: {md(results.path)}", "", md(_run_label(results)), ""]
-    return "\n".join(lines + _md_table(header, rows)) + "\n"

@@ -22,6 +22,7 @@ from pytest_parscale import capacity, deadline
 from pytest_parscale import measure as engine
 from pytest_parscale.backends import zerocopy
 from pytest_parscale.checking import Check, check_lists, check_whole, comparer
+from pytest_parscale.engines import task_map_parts
 from pytest_parscale.errors import ConfigError, ParscaleWarning, ResultMismatch, ShippingError
 from pytest_parscale.machine import usable_cores
 from pytest_parscale.parallel import (
@@ -179,21 +180,23 @@ class Parscale:
         runner = self._live()
         executor = runner.executor
         problem = None
+        reference = fn  # what the serial reference calls: a Celery task's own function
         try:
+            reference, compare = task_map_parts(fn, self.backend, executor, compare)
             executor.check_shippable(fn)
         except ShippingError as error:
             problem = str(error)
         if problem is None:
-            problem = memory_problem(fn, items, self._settings, runner.where())
+            problem = memory_problem(reference, items, self._settings, runner.where())
         if problem is not None:
             pytest.fail(problem, pytrace=False)
         timeout = self._settings.timeout
         transport = None
         if self._spec.overhead is not None or self.item_size is not None:
-            transport = transport_run(runner, fn, items, chunksize, timeout)
+            transport = transport_run(runner, reference, items, chunksize, timeout)
         outcome = self._run(
             deadline.bounded(
-                functools.partial(run_serial, fn, items), timeout, "the serial reference"
+                functools.partial(run_serial, reference, items), timeout, "the serial reference"
             ),
             runner.map(fn, items, chunksize, timeout, name_items=True),
             transport=transport,
@@ -278,7 +281,10 @@ class Parscale:
         if self._runner is None:
             executor = self._executors.get(self.backend, self.workers)
             if self._executors.on_cluster(self.backend):
-                where = f"the {self.backend} cluster at {executor.describe().get('engine')}"
+                described = executor.describe()
+                where = described.get("where") or (
+                    f"the {self.backend} cluster at {described.get('engine')}"
+                )
                 param, skip = adopt_cluster(self._param, self._settings, executor.workers, where)
                 if skip is not None:
                     pytest.skip(skip)

@@ -7,6 +7,7 @@ same figure the same way. Pure and light: no pytest, no numpy.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def seconds(value: float) -> str:
         return f"{value * 1e6:.3g}us"
     if value < 1:
         return f"{value * 1e3:.3g}ms"
-    return f"{value:.3g}s"
+    return f"{value:.3g}s" if value < 1000 else f"{value:.0f}s"  # 1351s, not 1.35e+03s
 
 
 def percent(value: float) -> str:
@@ -64,23 +65,22 @@ def clipped_percent(interval: Interval, low: float = 0.0, high: float = 1.0) -> 
     A transport share or an efficiency above 100% (or below 0) is noise of the ratio,
     not a measurement; the clipped figures come first and the raw interval after them,
     so nothing is hidden: ``64% [9%, 100%] (raw 64% [9%, 242%])`` (docs/scaling.md).
+    A raw figure that prints the same (100.4% is ``100%``) is not repeated.
     """
     ends = (interval.estimate, interval.low, interval.high)
     if all(math.isfinite(end) and low <= end <= high for end in ends):
         return percent_interval(interval)
     clipped = [min(max(end, low), high) if not math.isnan(end) else math.nan for end in ends]
-    return (
-        f"{percent(clipped[0])} [{percent(clipped[1])}, {percent(clipped[2])}] "
-        f"(raw {percent_interval(interval)})"
-    )
+    shown = f"{percent(clipped[0])} [{percent(clipped[1])}, {percent(clipped[2])}]"
+    raw = percent_interval(interval)
+    return shown if raw == shown else f"{shown} (raw {raw})"
 
 
 def clipped_fraction(value: float, low: float = 0.0, high: float = 1.0) -> str:
     """A single fraction clipped to [low, high], with the raw value when it strays."""
-    if low <= value <= high:
-        return percent(value)
     clipped = min(max(value, low), high) if math.isfinite(value) else math.nan
-    return f"{percent(clipped)} (raw {percent(value)})"
+    shown, raw = percent(clipped), percent(value)
+    return shown if raw == shown else f"{shown} (raw {raw})"
 
 
 def signed_interval(change: float, low: float, high: float, unit: str) -> str:
@@ -111,3 +111,24 @@ def short_id(nodeid: str) -> str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+#: What a table cell with nothing to show (no item size, no transport samples) prints as.
+NONE = "-"
+
+
+def workers(used: int, asked: int, oversubscribed: bool) -> str:
+    """Workers used of those asked for: ``2/2``; ``2/4`` capped at the usable cores;
+    ``8/8!`` when more workers ran than there are usable cores (oversubscribed)."""
+    return f"{used}/{asked}" + ("!" if oversubscribed else "")
+
+
+def cpus(value: float) -> str:
+    """A CPU count that may be fractional (a cgroup quota): ``1.5 CPUs``, ``2 CPUs``."""
+    return f"{value:g} CPU" if value == 1 else f"{value:g} CPUs"
+
+
+def load_average(values: Sequence[float]) -> str:
+    """``1.83, 1.29 and 0.69`` for the 1, 5 and 15 minute load averages."""
+    shown = [f"{value:.2f}" for value in values]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]

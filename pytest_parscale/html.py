@@ -11,13 +11,28 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import json
-from collections.abc import Callable, Sequence
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_parscale import fmt
-from pytest_parscale.report import projection
+from pytest_parscale import facts, fmt
+from pytest_parscale.columns import (
+    EFFICIENCY,
+    SPEEDUP,
+    TEST,
+    VERDICT,
+    WORKERS,
+    Column,
+    cells,
+    columns,
+)
+from pytest_parscale.record import verdict_text
+from pytest_parscale.regression import Status
+from pytest_parscale.report import describe_run, engine_line, projection_note, requirement_line
 from pytest_parscale.scaling import (
     NoFit,
     SizeSeries,
@@ -28,37 +43,31 @@ from pytest_parscale.scaling import (
     group_sweeps,
     usable_cores_of,
 )
-from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import Interval, median, serial_fraction
 from pytest_parscale.storage import load
 from pytest_parscale.thresholds import NOT_SAID, FailOn
+from pytest_parscale.verdicts import Verdict
 
 if TYPE_CHECKING:
+    from pytest_parscale.regression import TestChange
     from pytest_parscale.results import Record
     from pytest_parscale.storage import Results
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-_VERDICT_CLASSES = {"pass": "pass", "fail": "fail", "undecided": "undecided"}
-_STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 76em; color: #222; }
-h1, h2, h3 { line-height: 1.2; }
-table { border-collapse: collapse; margin: 0.6em 0 1.2em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.7em; text-align: right; }
-th { background: #f3f3f3; }
-td.text, th.text { text-align: left; }
-td { white-space: nowrap; }
-td.test { font-family: ui-monospace, monospace; white-space: normal; overflow-wrap: anywhere;
-  min-width: 16em; }
-.pass { color: #176f2c; } .fail { color: #b00020; font-weight: 600; }
-.undecided { color: #8a5a00; }
-.badge { font-size: 0.8em; background: #fde8c8; border-radius: 3px; padding: 0 0.3em; }
-.nofit { color: #8a5a00; } .projection { font-style: italic; }
-figure { margin: 0.5em 0 1.5em; } figure img { max-width: 100%; height: auto; }
-section.sweep { border-top: 1px solid #ccc; padding-top: 0.4em; display: grid;
-  grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0 1.5em; }
-section.sweep > h3 { grid-column: 1 / -1; margin-bottom: 0.2em; }
-section.sweep li { margin-bottom: 0.3em; }
-"""
+_VERDICT_CLASSES = {verdict.value: verdict.value for verdict in Verdict}
+_PAST = {Verdict.PASS: "passed", Verdict.FAIL: "failed", Verdict.UNDECIDED: "undecided"}
+_BREAK = re.compile(r"(?=\[)|(?<=[-_/,])")  # before [, after - _ / ,
+_ASIDE = re.compile(r" (?=[\[(])")  # the space before a bracketed interval or raw figure
+_RANK: Mapping[str, int] = defaultdict(lambda: 3, {"failed": 0, "undecided": 1, "warning": 2})
+_NOTE_CLASSES = {
+    "failed": "fail",
+    "undecided": "undecided",
+    "warning": "undecided",
+    "no projection (Amdahl)": "nofit",
+    "projection (Amdahl, not measured)": "projection",
+}
+_UNFOLDED = 6  # a note names up to this many tests in the open
+# The style sheet, inlined into each page: the policy above lets the page load nothing.
+_STYLE = resources.files("pytest_parscale").joinpath("report.css").read_text(encoding="utf-8")
 
 
 def _e(value: object) -> str:
@@ -66,12 +75,20 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def write_html_report(results: Results, out_dir: Path | str, *, plots: bool = True) -> Path:
+def write_html_report(
+    results: Results,
+    out_dir: Path | str,
+    *,
+    plots: bool = True,
+    changes: Sequence[TestChange] | None = None,
+) -> Path:
     """Write ``out_dir/index.html`` (and ``out_dir/plots/``) and return the page's path.
 
     ``results`` comes from ``storage.load`` or ``storage.from_document``: the one
-    loader checks the schema version. Without matplotlib (the ``plot`` extra) the page
-    is still written, with tables and fits, and says how to get the pictures.
+    loader checks the schema version. ``changes`` are the tests judged against a
+    baseline (``--parscale-compare``), None when there was none. Without matplotlib
+    (the ``plot`` extra) the page is still written, with tables and fits, and says how
+    to get the pictures.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,16 +99,67 @@ def write_html_report(results: Results, out_dir: Path | str, *, plots: bool = Tr
 
     body = [
         "<h1>pytest-parscale report</h1>",
-        _overview(results, records),
+        _headline(records, changes),
+        _record_notes(records),
+        "<h2>Results: one row per measured test</h2>",
+        _results_table(records),
+        "<h2>Where and when it ran</h2>",
+        _facts(results),
         "<h2>Scaling with workers</h2>",
         _sweeps_section(sweeps, records, figures),
         "<h2>Speedup against item size</h2>",
         _sizes_section(series, figures),
-        "<h2>Results: one row per measured test</h2>",
-        _results_table(records),
-        _record_notes(records),
     ]
     return _write_page(out, "pytest-parscale report", body, figures)
+
+
+def _headline(records: Sequence[Record], changes: Sequence[TestChange] | None) -> str:
+    """How many tests passed, failed and were undecided; regressions when compared."""
+    counts = Counter(record.verdict for record in records)
+    said = ", ".join(
+        f'<span class="{verdict.value if counts[verdict.value] else ""}">'
+        f"{counts[verdict.value]} {_PAST[verdict]}</span>"
+        for verdict in Verdict
+    )
+    line = (
+        f'<p class="headline"><strong>{_e(fmt.plural(len(records), "test"))} measured</strong>: '
+        f"{said}.</p>"
+    )
+    if changes is None:
+        compared = (
+            "Not compared with a baseline: <code>--parscale-compare</code> or "
+            "<code>parscale compare</code> says what regressed."
+        )
+    else:
+        from pytest_parscale.diffreport import verdict_line
+
+        regressed = any(test.status is Status.REGRESSION for test in changes)
+        css = "fail" if regressed else "pass"
+        compared = f'<span class="{css}">{_e(verdict_line(changes))}</span>'
+    return f'{line}<p class="compared">{compared}</p>'
+
+
+def _facts(results: Results) -> str:
+    """When, which checkout, which machine and engines: labelled phrases, nothing raw."""
+    found = [("created", facts.created(results.created))]
+    where = facts.checkout(results.git)
+    if where is not None:
+        found.append(("commit", where))
+    found += facts.machine_facts(results.machine)
+    items = [f"<dt>{_e(label)}</dt><dd>{_e(phrase)}</dd>" for label, phrase in found]
+    engines = [
+        engine_line(
+            str(engine.get("backend", "?")),
+            int(engine.get("workers", 0)),
+            float(engine.get("start_seconds", math.nan)),
+            engine,
+        )
+        for engine in results.engines
+    ]
+    if engines:
+        listed = "".join(f"<li>{_e(line)}</li>" for line in engines)
+        items.append(f"<dt>engines</dt><dd><ul>{listed}</ul></dd>")
+    return f'<dl class="facts">{"".join(items)}</dl>'
 
 
 def _write_page(out: Path, title: str, body: list[str], figures: _Figures) -> Path:
@@ -167,19 +235,16 @@ def _trend_section(runs: Sequence[Results], nodeid: str, fail_on: FailOn, figure
             base,
         ),
     )
+    chosen = [WORKERS, SPEEDUP, EFFICIENCY, VERDICT]
     rows = "".join(
         f'<tr><td>{i + 1}</td><td class="text"><code>{_e(label)}</code></td>'
-        f'<td class="text">{_e(runs[i].created)}</td><td>{_e(record.workers)}</td>'
-        f"<td>{_e(fmt.speedup_interval(record.speedup))}</td>"
-        f"<td>{_e(_efficiency(record))}</td>"
-        f'<td class="text {_VERDICT_CLASSES.get(record.verdict, "")}">{_e(record.verdict)}</td>'
-        "</tr>"
+        f'<td class="text">{_e(facts.created(runs[i].created))}</td>'
+        f"{_cells(chosen, record)}</tr>"
         for label, (i, record) in zip(labels, present, strict=True)
     )
     table = (
         '<table class="trend"><tr><th>run</th><th class="text">commit</th>'
-        '<th class="text">created</th><th>workers</th><th>speedup [CI]</th>'
-        '<th>efficiency</th><th class="text">verdict</th></tr>' + rows + "</table>"
+        f'<th class="text">created</th>{_headers(chosen)}</tr>{rows}</table>'
     )
     if figure:
         table = f"<details><summary>the runs</summary>{table}</details>"
@@ -224,93 +289,103 @@ class _Figures:
         )
 
 
-def _overview(results: Results, records: Sequence[Record]) -> str:
-    rows = [("results", str(len(records))), ("created", results.created)]
-    for key, value in results.machine.items():
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-        rows.append((str(key), text))
-    cells = "".join(
-        f'<tr><th class="text">{_e(key)}</th><td class="text">{_e(value)}</td></tr>'
-        for key, value in rows
-    )
-    return f'<table class="machine">{cells}</table>'
+def _breakable(text: str) -> str:
+    """Escaped, with line-break chances before ``[`` and after ``-``, ``_``, ``/`` and
+    ``,``: a long test id wraps between its parts, never inside a word."""
+    return "<wbr>".join(_e(part) for part in _BREAK.split(text))
 
 
-def _sample_median(samples: Sequence[float]) -> str:
-    return fmt.seconds(median(samples)) if samples else "-"
-
-
-def _efficiency(record: Record) -> str:
-    """Efficiency with its interval, clipped to [0, 100%] with the raw figures beside."""
-    speedup, workers = record.speedup, record.workers
-    interval = Interval(
-        speedup.estimate / workers, speedup.low / workers, speedup.high / workers, 0.95
-    )
-    return fmt.clipped_percent(interval)
-
-
-def _workers_cell(record: Record) -> str:
-    text = _e(record.workers)
-    if record.workers_requested != record.workers:
-        text += f" of {_e(record.workers_requested)} asked"
-    if record.oversubscribed:
-        text += ' <span class="badge">oversubscribed</span>'
-    return text
+def _figure(text: str) -> str:
+    """Escaped, wrapping only before a bracketed part: ``1.62x`` over ``[1.50, 1.75]``."""
+    parts = _ASIDE.split(text)
+    if len(parts) == 1:
+        return _e(text)
+    return " ".join(f'<span class="nobr">{_e(part)}</span>' for part in parts)
 
 
 def _results_table(records: Sequence[Record]) -> str:
-    """One row per measured test, in the document's order."""
-    header = (
-        '<tr><th class="text">test</th><th class="text">backend</th><th>workers</th>'
-        "<th>item size</th><th>serial</th><th>parallel</th><th>speedup [CI]</th>"
-        "<th>efficiency</th><th>Karp-Flatt</th><th>transport share</th>"
-        '<th title="cores the measurement had, of the usable cores">capacity</th>'
-        '<th class="text">verdict</th></tr>'
-    )
-    rows = []
-    for record in records:
-        css = _VERDICT_CLASSES.get(record.verdict, "")
-        size = record.item_size
-        share = record.transport_share
-        fraction = serial_fraction(record.speedup.estimate, record.workers)
-        rows.append(
-            '<tr class="result">'
-            f'<td class="text test" title="{_e(record.nodeid)}">'
-            f"{_e(fmt.short_id(record.nodeid))}</td>"
-            f'<td class="text">{_e(record.backend)}</td>'
-            f"<td>{_workers_cell(record)}</td>"
-            f"<td>{_e(format_size(size)) if size is not None else '-'}</td>"
-            f"<td>{_sample_median(record.serial)}</td>"
-            f"<td>{_sample_median(record.parallel)}</td>"
-            f"<td>{_e(fmt.speedup_interval(record.speedup))}</td>"
-            f"<td>{_e(_efficiency(record))}</td>"
-            f'<td title="{_e(fraction.reason or "")}">{_e(fraction.text())}</td>'
-            f"<td>{_e(fmt.clipped_percent(share)) if share is not None else '-'}</td>"
-            f"<td>{_e(fmt.capacity(record.capacity))}</td>"
-            f'<td class="text {css}">{_e(record.verdict)}</td></tr>'
-        )
-    if not rows:
+    """One row per measured test, in the document's order. The table scrolls inside
+    itself if it must, with the test column held in place."""
+    if not records:
         return "<p>No measured tests in this results file.</p>"
-    return f'<table class="results">{header}{"".join(rows)}</table>'
+    chosen = columns(records)
+    rows = "".join(f'<tr class="result">{_cells(chosen, record)}</tr>' for record in records)
+    return (
+        f'<div class="wide"><table class="results"><tr>{_headers(chosen)}</tr>{rows}</table></div>'
+    )
+
+
+def _headers(chosen: Sequence[Column]) -> str:
+    return "".join(
+        f"<th{_attribute('class', _css(column))}{_attribute('title', column.meaning)}>"
+        f"{_e(column.header)}</th>"
+        for column in chosen
+    )
+
+
+def _cells(chosen: Sequence[Column], record: Record) -> str:
+    """One row's cells as columns.py defines them; what a cell leaves out on hover."""
+    laid = []
+    for column, text in zip(chosen, cells(chosen, record), strict=True):
+        detail = column.detail(record) if column.detail is not None else ""
+        detail = "" if detail == text else detail
+        css = _css(column, _VERDICT_CLASSES.get(text, "") if column is VERDICT else "")
+        shown = _breakable(text) if column is TEST else _figure(text)
+        laid.append(f"<td{_attribute('class', css)}{_attribute('title', detail)}>{shown}</td>")
+    return "".join(laid)
+
+
+def _attribute(name: str, value: str) -> str:
+    """`` name="value"``, or nothing for an empty value."""
+    return f' {name}="{_e(value)}"' if value else ""
+
+
+def _css(column: Column, extra: str = "") -> str:
+    names = ["test" if column is TEST else "", "text" if column.words else "", extra]
+    return " ".join(name for name in names if name)
 
 
 def _record_notes(records: Sequence[Record]) -> str:
-    """Projections (or why none), Karp-Flatt values withheld and why, warnings."""
-    items = []
+    """Why tests failed or stayed undecided, then projections (or why none): each text
+    once, with the tests it applies to."""
+    grouped: dict[tuple[str, str], list[str]] = {}
     for record in records:
-        name = record.nodeid
-        projected = projection(record)
-        if projected is not None:
-            items.append(f'<li class="projection">{_e(projected)}</li>')
-        fraction = serial_fraction(record.speedup.estimate, record.workers)
-        if record.workers >= 2 and fraction.value is None:
-            items.append(
-                f'<li class="nofit">{_e(name)}: no Karp-Flatt serial fraction: '
-                f"{_e(fraction.reason)}</li>"
-            )
-        for warning in record.warnings:
-            items.append(f"<li>{_e(name)}: {_e(warning)}</li>")
-    return f"<ul>{''.join(items)}</ul>" if items else ""
+        for note in _notes_of(record):
+            grouped.setdefault(note, []).append(record.nodeid)
+    if not grouped:
+        return ""
+    items = []
+    for (what, words), nodeids in sorted(grouped.items(), key=lambda item: _RANK[item[0][0]]):
+        css = _NOTE_CLASSES.get(what, "")
+        items.append(
+            f'<li><span class="what {css}">{_e(what)}</span>: {_e(words)}<br>{_tests(nodeids)}</li>'
+        )
+    return f'<ul class="notes">{"".join(items)}</ul>'
+
+
+def _notes_of(record: Record) -> list[tuple[str, str]]:
+    """(what, words) for one record, the test's name left out so that tests can share."""
+    where = describe_run(record)
+    found = [
+        (_PAST[Verdict(result.verdict)], requirement_line(record, result, where))
+        for result in record.requirements
+        if result.verdict != Verdict.PASS.value
+    ]
+    undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
+    found += [("warning", text) for text in record.warnings if text != undecided]
+    projected = projection_note(record)
+    return found + ([projected] if projected is not None else [])
+
+
+def _tests(nodeids: Sequence[str]) -> str:
+    """The tests a note applies to; folded away when there are many."""
+    names = ", ".join(_breakable(fmt.short_id(nodeid)) for nodeid in nodeids)
+    if len(nodeids) <= _UNFOLDED:
+        return f'<span class="tests">{names}</span>'
+    return (
+        f"<details><summary>{_e(fmt.plural(len(nodeids), 'test'))}</summary>"
+        f'<span class="tests">{names}</span></details>'
+    )
 
 
 def _sweeps_section(

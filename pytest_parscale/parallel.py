@@ -18,7 +18,12 @@ from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 from pytest_parscale.results import ChunkAdvice
 from pytest_parscale.sizes import approx_size
 from pytest_parscale.stats import median
-from pytest_parscale.transport import TransportStub, first_unshippable, mean_payload
+from pytest_parscale.transport import (
+    TransportStub,
+    carries_bytes,
+    first_unshippable,
+    mean_payload,
+)
 
 if TYPE_CHECKING:
     from pytest_parscale.backends.base import Executor
@@ -125,9 +130,11 @@ class ParallelRunner:
         if found is None:
             return None
         index, error = found
+        name = getattr(self.executor, "serializer_name", None)
+        how = f" (the {name} serializer)" if name else ""
         return (
             f"item {index} ({type(items[index]).__name__}) cannot be shipped to "
-            f"{self.backend!r} workers: {error}. Send what it refers to instead "
+            f"{self.backend!r} workers: {error}{how}. Send what it refers to instead "
             "(a path, the bytes, the parameters) and open it in the worker."
         )
 
@@ -148,8 +155,9 @@ def transport_stub(runner: ParallelRunner, fn: Callable[[Any], Any], items: list
     serializer = runner.executor.serializer()
     sample = items[:: max(1, len(items) // 64)][:64]
     dumps = serializer[0] if serializer else pickle.dumps
-    result_bytes = mean_payload(dumps, run_serial(fn, sample)) - len(dumps(b""))
-    return TransportStub(max(0, int(result_bytes)))
+    text = not carries_bytes(dumps)
+    result_bytes = mean_payload(dumps, run_serial(fn, sample)) - len(dumps("" if text else b""))
+    return TransportStub(max(0, int(result_bytes)), text)
 
 
 def memory_problem(

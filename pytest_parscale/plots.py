@@ -12,13 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.errors import ParscaleError
-from pytest_parscale.scaling import (
-    AmdahlFit,
-    SizeSeries,
-    Sweep,
-    SweepAnalysis,
-    USLFit,
-)
+from pytest_parscale.scaling.crossover import SizeSeries
+from pytest_parscale.scaling.fits import AmdahlFit, USLFit
+from pytest_parscale.scaling.sweeps import Sweep, SweepAnalysis
 from pytest_parscale.sizes import approx_size
 
 if TYPE_CHECKING:
@@ -202,7 +198,7 @@ def speedup_vs_item_size(series: SizeSeries, base: Path) -> list[Path]:
         _shorten(f"{series.test} · {series.workers} workers"), fontsize="medium", parse_math=False
     )
     axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize="small", loc="upper left")
+    axes.legend(fontsize="small", loc="best")  # up to six backends: where no line runs
     return _save(figure, base)
 
 

@@ -18,7 +18,8 @@ import pytest
 from pytest_parscale import xdist_support
 from pytest_parscale.backends.base import BACKENDS
 from pytest_parscale.config import OPTIONS, Settings, resolve
-from pytest_parscale.errors import BackendUnavailable, BaselineError, ConfigError
+from pytest_parscale.engines import CELERY_WORKER_FIXTURES, for_user_worker
+from pytest_parscale.errors import BaselineError, ConfigError, ParscaleError
 from pytest_parscale.machine import xdist_role
 from pytest_parscale.markers import MARKER_HELP, check_backends, spec_of
 from pytest_parscale.parametrize import ParscaleParam, expand, settings_for_test
@@ -26,7 +27,7 @@ from pytest_parscale.session import ParscaleSession
 from pytest_parscale.thresholds import FailOn, effective_fail_on
 
 if TYPE_CHECKING:
-    from pytest_parscale.fixture import Parscale
+    from pytest_parscale.fixture import ExecutorSource, Parscale
     from pytest_parscale.storage import Results
 
 session_key = pytest.StashKey[ParscaleSession]()
@@ -125,6 +126,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except ConfigError as error:
         pytest.fail(f"pytest-parscale: {error}", pytrace=False)
     settings = settings_for_test(session.settings, spec, nodeid)
+    # A test on the user's own Celery worker measures Celery unless its marker says more.
+    spec = for_user_worker(spec, metafunc.fixturenames)
     # The markers are parsed here, once; the spec travels on each ParscaleParam.
     params = [
         pytest.param(param, id=param.id, marks=[pytest.mark.skip(reason=reason)] if reason else [])
@@ -140,13 +143,18 @@ def _param(item: pytest.Item) -> ParscaleParam | None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run parscale tests grouped by engine (backend, workers), in their slots.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep only the --parscale-only ids, then run parscale tests grouped by engine.
 
     Ray, for one, can only run one cluster per process: interleaving worker counts
     would restart it per test. Other tests keep their places; the relative order of
     parscale tests within one engine is kept.
     """
+    settings = config.stash[session_key].settings
+    if settings.only is not None:
+        from pytest_parscale.selection import deselect_unlisted
+
+        deselect_unlisted(config, items, settings.only, settings.source_of("only"))
     order = list(BACKENDS)
     slots = [index for index, item in enumerate(items) if _param(item) is not None]
     grouped = sorted(
@@ -191,7 +199,42 @@ def _comparisons(items: list[pytest.Item], baseline: Results) -> int:
 
 
 @pytest.fixture
-def parscale(request: pytest.FixtureRequest) -> Parscale:
+def parscale_dask_client() -> Any:
+    """Override to return your Dask ``Client`` (or ``LocalCluster``): the dask backend then
+    measures on it instead of starting its own (docs/engines.md)."""
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: Any, request: pytest.FixtureRequest
+) -> Generator[Any, Any, Any]:
+    """Before celery.contrib.pytest starts a worker, prepare its app for parscale tests.
+
+    A refusal takes the fixture function's place for this one call, so pytest
+    records and reports it as that fixture's error (raising here, outside the
+    fixture, would leave pytest's own bookkeeping of the fixture half done).
+    """
+    if fixturedef.argname not in CELERY_WORKER_FIXTURES:
+        return (yield)
+    from pytest_parscale.engines import prepare_celery_worker
+
+    refusal = prepare_celery_worker(request, fixturedef.argname, "parscale" in request.fixturenames)
+    if refusal is None:
+        return (yield)
+
+    def refuse(**_: Any) -> Any:
+        pytest.fail(refusal, pytrace=False)
+
+    original, fixturedef.func = fixturedef.func, refuse
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = original
+
+
+@pytest.fixture
+def parscale(request: pytest.FixtureRequest) -> Generator[Parscale, None, None]:
     """Measure serial against parallel on the backend this test is parametrized with."""
     param = getattr(request, "param", None)
     if not isinstance(param, ParscaleParam):
@@ -202,20 +245,38 @@ def parscale(request: pytest.FixtureRequest) -> Parscale:
     session = request.config.stash[session_key]
     nodeid = request.node.nodeid
     own: FailOn = (param.spec.parscale.settings or {}).get("fail_on", FailOn())
+    settings = settings_for_test(session.settings, param.spec, nodeid)
+    source: ExecutorSource = session.executors
+    refusal = None
+    if not settings.disable:
+        from pytest_parscale.engines import user_engine
+
+        try:
+            source = user_engine(request, param, session.executors) or source
+        except ParscaleError as error:  # the user's engine cannot be measured: say why
+            refusal = str(error)
+    if refusal is not None:
+        pytest.fail(refusal, pytrace=False)
     fixture = Parscale(
         nodeid=nodeid,
         param=param,
-        settings=settings_for_test(session.settings, param.spec, nodeid),
-        executors=session.executors,
+        settings=settings,
+        executors=source,
         add_record=session.add,
         thresholds=Thresholds(own, effective_fail_on(own, session.settings.fail_on)),
     )
-    if not fixture.disabled:
-        try:
-            fixture.start()  # start (or reuse) the executor outside the test's own time
-        except BackendUnavailable as error:
-            pytest.fail(str(error), pytrace=False)
-    return fixture
+    try:
+        if not fixture.disabled:
+            try:
+                fixture.start()  # start (or reuse) the executor outside the test's own time
+            except ParscaleError as error:  # could not start, or the user's engine refused
+                refusal = str(error)
+            if refusal is not None:
+                pytest.fail(refusal, pytrace=False)
+        yield fixture
+    finally:
+        if source is not session.executors:  # let go of the user's engine; it keeps running
+            source.discard(param.backend, param.plan.workers)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

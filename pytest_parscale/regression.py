@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_parscale.engines import configuration_mismatch
 from pytest_parscale.results import Record
 from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, median, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
@@ -31,8 +32,9 @@ class Status(str, enum.Enum):
     # present on both sides, but it failed without a measurement on one of them
     # (TestChange.notes says which side and why): a gate cannot pass it
     ERROR = "error"
-    # not compared: an embedded engine on one side and a cluster on the other, or a
-    # machine capacity that differs materially (TestChange.reason says which)
+    # not compared: an embedded engine on one side and a cluster on the other, an
+    # engine configured differently, or a machine capacity that differs materially
+    # (TestChange.reason says which)
     INCOMPARABLE = "incomparable"
     IMPROVEMENT = "improvement"
     NEW = "new"
@@ -84,7 +86,7 @@ class TestChange:
     head: Record | None
     changes: tuple[Change, ...] = ()
     notes: tuple[str, ...] = ()
-    reason: str = ""  # INCOMPARABLE only: "engine" or "capacity"
+    reason: str = ""  # INCOMPARABLE only: "engine", "config" or "capacity"
 
 
 Sessions = Sequence[int]  # how many rounds each session gave, in order
@@ -268,9 +270,10 @@ def compare_records(
         return TestChange(head.nodeid, Status.NEW, None, head)
     if fail_on.speedup is None or fail_on.overhead is None:
         raise ValueError("fail_on must give both thresholds")
-    mixed = engine_mismatch(base, head)
+    mixed = engine_difference(base, head)
     if mixed is not None:
-        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (mixed,), "engine")
+        reason, note = mixed
+        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (note,), reason)
     from pytest_parscale.excuse import capacity_unknown, excuse_by_capacity  # it imports this
 
     notes = capacity_unknown(base, head)
@@ -300,23 +303,34 @@ def engine_of(record: Record) -> str:
 
 
 def engine_mismatch(base: Record, head: Record) -> str | None:
-    """Why an embedded run and a cluster run of one test are not compared, or None.
+    """Why two runs of one test are not compared for their engines, or None."""
+    found = engine_difference(base, head)
+    return None if found is None else found[1]
 
-    A cluster's workers are other machines (or other processes with their own
-    transport), so a change of speedup between the two says nothing about the code.
-    Two clusters at different addresses are compared: CI clusters move.
+
+def engine_difference(base: Record, head: Record) -> tuple[str, str] | None:
+    """(reason, note) when the runs' engines differ in kind or configuration, or None.
+
+    ``engine``: an embedded run and a cluster (or user's) run; a cluster's workers are
+    other machines or processes with their own transport, so a change of speedup
+    between the two says nothing about the code. Two clusters at different addresses
+    are compared: CI clusters move. ``config``: see configuration_mismatch.
     """
     before, after = engine_of(base), engine_of(head)
-    if (before == "embedded") == (after == "embedded"):
-        return None
-    return (
-        f"not compared: the baseline ran on {_engine_words(base)} and this run on "
-        f"{_engine_words(head)}; save a baseline on the same kind of engine"
-    )
+    if (before == "embedded") != (after == "embedded"):
+        return "engine", (
+            f"not compared: the baseline ran on {_engine_words(base)} and this run on "
+            f"{_engine_words(head)}; save a baseline on the same kind of engine"
+        )
+    differs = configuration_mismatch(base, head)
+    return None if differs is None else ("config", differs)
 
 
 def _engine_words(record: Record) -> str:
     engine = engine_of(record)
+    where = record.executor.get("where")
+    if where:
+        return f"{where} ({record.workers} workers)"
     if engine == "embedded":
         return f"an embedded {record.backend} engine ({record.workers} workers)"
     return f"the {record.backend} cluster at {engine} ({record.workers} workers)"

@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale import fmt
+from pytest_parscale.columns import cells, columns
 from pytest_parscale.scaling import (
     analyse_records,
     group_size_series,
     usable_cores_of,
 )
 from pytest_parscale.sizes import format_size
-from pytest_parscale.stats import Interval, median, serial_fraction
+from pytest_parscale.stats import Interval, serial_fraction
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record, RequirementResult
@@ -73,53 +74,18 @@ def _share(value: float) -> str:
 
 
 def table(records: Sequence[Record]) -> list[str]:
-    """The summary table, one row per measured test."""
-    header = [
-        "test",
-        "backend",
-        "workers",
-        "size",
-        "serial",
-        "parallel",
-        "speedup [CI]",
-        "eff",
-        "transport",
-        "verdict",
-    ]
-    # capacity: the cores the measurement had (docs/results-format.md), when measured
-    capacity = any(record.capacity is not None for record in records)
-    if capacity:
-        header.insert(-1, "capacity")
-    rows = [header]
-    for record in records:
-        workers = f"{record.workers}/{record.workers_requested}"
-        if record.oversubscribed:
-            workers += "!"
-        share = record.transport_share
-        rows.append(
-            [
-                fmt.short_id(record.nodeid),
-                record.backend,
-                workers,
-                format_size(record.item_size) if record.item_size is not None else "-",
-                fmt.seconds(median(record.serial)),
-                fmt.seconds(median(record.parallel)),
-                fmt.speedup_interval(record.speedup),
-                fmt.clipped_fraction(record.efficiency),
-                fmt.clipped_fraction(share.estimate) if share is not None else "-",
-                *([fmt.capacity(record.capacity)] if capacity else []),
-                record.verdict,
-            ]
-        )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    """The summary table, one row per measured test (columns.py defines the columns)."""
+    chosen = columns(records)
+    rows = [[column.header for column in chosen], *(cells(chosen, record) for record in records)]
+    widths = [max(len(row[index]) for row in rows) for index in range(len(chosen))]
     lines = []
-    for index, row in enumerate(rows):
-        cells = [
-            cell.ljust(width) if column < 4 else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=False))
+    for number, row in enumerate(rows):
+        laid = [
+            cell.ljust(width) if column.words else cell.rjust(width)
+            for column, cell, width in zip(chosen, row, widths, strict=True)
         ]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
+        lines.append("  ".join(laid).rstrip())
+        if number == 0:
             lines.append("  ".join("-" * width for width in widths))
     return lines
 
@@ -151,23 +117,33 @@ def serialisation(record: Record) -> str | None:
     )
 
 
-def projection(record: Record) -> str | None:
-    """The Amdahl projection line, or why there is none (docs/scaling.md, honesty rules)."""
+def projection_note(record: Record) -> tuple[str, str] | None:
+    """The Amdahl projection, or why there is none, as (what, words) without the test's
+    name: the HTML report groups tests that share the words (docs/scaling.md)."""
     if record.workers_requested <= record.workers:
         return None  # ran at the count asked for: nothing to project
-    name = fmt.short_id(record.nodeid)
     fraction = serial_fraction(record.speedup.estimate, record.workers)
     p = record.projection
     if fraction.value is None or p is None:
         return (
-            f"no projection (Amdahl): {name} at {record.workers_requested} workers: "
-            f"no serial fraction at {record.workers} workers, {fraction.reason}"
+            "no projection (Amdahl)",
+            f"at {record.workers_requested} workers: no serial fraction at "
+            f"{record.workers} workers, {fraction.reason}",
         )
     return (
-        f"projection (Amdahl, not measured): {name} "
+        "projection (Amdahl, not measured)",
         f"~{fmt.ratio(p.speedup)}x at {p.workers} workers from Karp-Flatt serial "
-        f"fraction {fraction.value:.3f} measured at {p.measured_workers} workers"
+        f"fraction {fraction.value:.3f} measured at {p.measured_workers} workers",
     )
+
+
+def projection(record: Record) -> str | None:
+    """The Amdahl projection line, or why there is none (docs/scaling.md, honesty rules)."""
+    note = projection_note(record)
+    if note is None:
+        return None
+    what, words = note
+    return f"{what}: {fmt.short_id(record.nodeid)} {words}"
 
 
 def sweeps(records: Sequence[Record], machine: Mapping[str, Any]) -> list[str]:
@@ -216,24 +192,33 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
             lines.append(projected)
         for warning in record.warnings:
             lines.append(f"undecided: {fmt.short_id(record.nodeid)}: {warning}")
-    for start in starts:
-        address = start.details.get("engine", "embedded")
-        if address == "embedded":
-            line = (
-                f"engine: {start.backend} with {plural(start.workers, 'worker')} started once "
-                f"in {fmt.seconds(start.seconds)}"
-            )
-        else:
-            nodes = start.details.get("nodes")
-            kind = str(start.details.get("node_kind", "node"))
-            on = f" on {plural(nodes, kind)}" if isinstance(nodes, int) else ""
-            line = (
-                f"engine: {start.backend} cluster at {address} with "
-                f"{plural(start.workers, 'worker')}{on}, connected in {fmt.seconds(start.seconds)} "
-                "(not started or stopped by pytest-parscale)"
-            )
-        per_task = start.details.get("per_task_seconds")
-        if per_task is not None:
-            line += f"; {start.backend}: {per_task * 1e3:.2g} ms/task"
-        lines.append(line)
+    lines += [
+        "engine: " + engine_line(start.backend, start.workers, start.seconds, start.details)
+        for start in starts
+    ]
     return lines
+
+
+def engine_line(backend: str, workers: int, seconds: float, details: Mapping[str, Any]) -> str:
+    """How one executor was started (or reached), with its per-task cost where measured."""
+    address = details.get("engine", "embedded")
+    where = details.get("where")  # an engine the user's fixtures started
+    if where:
+        line = (
+            f"{backend} on {where}, adopted in {fmt.seconds(seconds)} "
+            "(not started or stopped by pytest-parscale)"
+        )
+    elif address == "embedded":
+        line = f"{backend} with {plural(workers, 'worker')} started once in {fmt.seconds(seconds)}"
+    else:
+        nodes = details.get("nodes")
+        kind = str(details.get("node_kind", "node"))
+        on = f" on {plural(nodes, kind)}" if isinstance(nodes, int) else ""
+        line = (
+            f"{backend} cluster at {address} with {plural(workers, 'worker')}{on}, connected in "
+            f"{fmt.seconds(seconds)} (not started or stopped by pytest-parscale)"
+        )
+    per_task = details.get("per_task_seconds")
+    if per_task is not None:
+        line += f"; {backend}: {per_task * 1e3:.2g} ms/task"
+    return line

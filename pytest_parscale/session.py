@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.backends.base import BACKENDS
-from pytest_parscale.errors import BackendUnavailable
+from pytest_parscale.errors import BackendUnavailable, ParscaleError
 from pytest_parscale.machine import fingerprint, git_state, usable_cores
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ class Executors:
         """True when the user named a running engine for ``backend`` (an address)."""
         return self._settings.cluster_address(backend) is not None
 
+    def holds(self, backend: str) -> bool:
+        """Whether an engine of ``backend`` this session started is live."""
+        return any(key[0] == backend for key in self._live)
+
     def _key(self, backend: str, workers: int) -> tuple[str, int]:
         # A cluster has the size it has: one connection serves every worker count.
         return (backend, 0) if self.on_cluster(backend) else (backend, workers)
@@ -53,7 +58,10 @@ class Executors:
     def get(self, backend: str, workers: int) -> Executor:
         key = self._key(backend, workers)
         if key in self._live:
-            return self._live[key]
+            executor = self._live[key]
+            if getattr(executor, "alive", lambda: True)():
+                return executor
+            self.discard(backend, workers)  # it stopped by itself: start another
         if key in self._failed:
             raise BackendUnavailable(self._failed[key])
         info = BACKENDS[backend]
@@ -89,6 +97,53 @@ class Executors:
                 errors.append(f"{key[0]}: {error}")
         if errors:
             raise BackendUnavailable("closing executors failed: " + "; ".join(errors))
+
+
+class UserEngine:
+    """An engine the test's own fixtures started (pytest_parscale/engines.py), as the
+    fixture's executor source: adopted once per test, never started or stopped.
+
+    Adopting is cheap (a few no-op tasks time the per-task cost) and per test, so a
+    function-scoped worker or client that is gone after its test is never reused.
+    Each distinct engine is listed once among the session's engines.
+    """
+
+    def __init__(self, backend: str, adopt: Callable[[], Executor], starts: list[EngineStart]):
+        self.backend = backend
+        self._adopt = adopt
+        self._starts = starts
+        self._executor: Executor | None = None
+
+    def get(self, backend: str, workers: int) -> Executor:
+        if self._executor is None:
+            started = time.perf_counter()
+            try:
+                executor = self._adopt()
+            except ParscaleError:  # a refusal names what to change: keep its words
+                raise
+            except Exception as error:
+                raise BackendUnavailable(
+                    f"could not use the {backend} engine your fixtures started: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
+            seconds = time.perf_counter() - started
+            details = executor.describe()
+            same = (details.get("engine"), details.get("config"))
+            if not any(
+                (s.details.get("engine"), s.details.get("config")) == same for s in self._starts
+            ):
+                self._starts.append(EngineStart(backend, executor.workers, seconds, details))
+            self._executor = executor
+        return self._executor
+
+    def on_cluster(self, backend: str) -> bool:
+        return True  # it has the size it has: the fixture re-plans on it
+
+    def discard(self, backend: str, workers: int) -> None:
+        """Let go of the engine (a client we opened on it is closed); it keeps running."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.close()
 
 
 class ParscaleSession:
@@ -204,4 +259,7 @@ class ParscaleSession:
             from pytest_parscale.html import write_html_report
             from pytest_parscale.storage import from_document
 
-            write_html_report(from_document(results, "this run"), self.settings.html)
+            compared = self.changes if self.baseline is not None else None
+            write_html_report(
+                from_document(results, "this run"), self.settings.html, changes=compared
+            )

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import celery
@@ -45,6 +45,7 @@ from kombu.exceptions import EncodeError
 
 from pytest_parscale.backends import _mp, _remote
 from pytest_parscale.backends.base import check_picklable_by_reference
+from pytest_parscale.engines import celery_task, scheme
 from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -85,6 +86,21 @@ def build_app(broker: str | None, backend: str | None, *, remote_control: bool =
     return app
 
 
+def kombu_codec(name: str) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
+    """(dumps, loads) of kombu's serializer ``name``, as a Celery message carries it."""
+    kombu_serialization: Any = kombu.serialization
+    content_type, encoding, _ = kombu_serialization.dumps(None, serializer=name)
+
+    def dumps(obj: Any) -> bytes:
+        data = kombu_serialization.dumps(obj, serializer=name)[2]
+        return data.encode(encoding) if isinstance(data, str) else bytes(data)
+
+    def loads(data: bytes) -> Any:
+        return kombu_serialization.loads(data, content_type, encoding, accept=[content_type])
+
+    return dumps, loads
+
+
 def _billiard_children() -> list[Any]:
     """Live processes billiard started from this process (reaps the finished ones)."""
     process: Any = importlib.import_module("billiard.process")
@@ -98,6 +114,7 @@ app = build_app(None, None)
 
 class CeleryExecutor(_remote.RemoteExecutor):
     backend = "celery"
+    per_task_seconds: float | None
 
     def __init__(
         self,
@@ -115,10 +132,15 @@ class CeleryExecutor(_remote.RemoteExecutor):
         # instead of letting billiard wait on tasks that will never finish.
         self._broken = False
         self._older_children = {child.pid for child in _billiard_children()}
+        self._owns_worker = broker is None
         if broker is None:
             self._tempdir = tempfile.mkdtemp(prefix="parscale-celery-")
             backend = result_backend or f"file://{self._tempdir}"
             self.app = build_app("memory://", backend, remote_control=False)
+            # kombu's memory:// queues are shared by every connection in the process: a
+            # user's celery.contrib.pytest worker consuming "celery" would take our
+            # tasks (and fail them as unknown) without a queue of our own
+            self.app.conf.task_default_queue = f"parscale-{os.getpid()}-{id(self)}"
         else:
             if not result_backend:
                 raise RuntimeError(
@@ -194,10 +216,20 @@ class CeleryExecutor(_remote.RemoteExecutor):
 
     def _pool_pids(self) -> list[int]:
         """Pids of the embedded prefork children (none to watch for an external worker)."""
-        if self._worker is None:
-            return []
-        pids: list[int] = self._worker.pool.info.get("processes", [])
+        pool = getattr(self._worker, "pool", None)
+        if pool is None or (self._owns_worker and not self.alive()):
+            return []  # no worker, or one that stopped and closed its pool
+        pids: list[int] = pool.info.get("processes", [])
         return sorted(pids)
+
+    def alive(self) -> bool:
+        """False once the embedded worker stopped by itself.
+
+        celery.contrib.pytest stops its worker by setting a flag every worker loop of
+        the process obeys, so a user's ``celery_worker`` ending stops ours too; the
+        session then starts a fresh one (session.Executors.get).
+        """
+        return self._thread is None or self._thread.is_alive()
 
     def _members(self) -> dict[str, int]:
         """Pool concurrency of each worker answering on the broker, by worker name."""
@@ -220,14 +252,9 @@ class CeleryExecutor(_remote.RemoteExecutor):
         chunksize: int | None,
         timeout: float | None,
     ) -> list[Any]:
-        if chunksize is None:
-            signatures = (self._call.s(fn, item) for item in items)
-        else:
-            parts = _remote.chunks(items, chunksize)
-            signatures = (self._run_chunk.s(fn, part) for part in parts)
         before = self._pool_pids()
         try:
-            pending = group(signatures).apply_async()
+            pending = group(self._signatures(fn, items, chunksize)).apply_async()
         except EncodeError as error:
             raise ShippingError(f"celery could not encode a task: {error}") from None
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -247,7 +274,7 @@ class CeleryExecutor(_remote.RemoteExecutor):
                         ) from None
                     if deadline is not None and time.monotonic() >= deadline:
                         self._broken = True
-                        if self._worker is None:
+                        if not self._owns_worker:  # stop our tasks on a worker we keep
                             pending.revoke(terminate=True)
                         raise MapTimeout(
                             f"the celery map did not finish within {timeout:g} s"
@@ -269,22 +296,32 @@ class CeleryExecutor(_remote.RemoteExecutor):
                     result.forget()
         return results if chunksize is None else _remote.flatten(results)
 
+    def _signatures(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], chunksize: int | None
+    ) -> Iterable[Any]:
+        """One generic task per item (or chunk), carrying fn pickled by reference."""
+        if chunksize is None:
+            return (self._call.s(fn, item) for item in items)
+        return (self._run_chunk.s(fn, part) for part in _remote.chunks(items, chunksize))
+
     def check_shippable(self, fn: Callable[..., Any]) -> None:
+        task = celery_task(fn)
+        if task is not None:
+            raise ShippingError(
+                f"{task.name} is a Celery task of app {task.app.main!r}: it is measured on "
+                "the worker that runs its app; request celery.contrib.pytest's "
+                "celery_session_worker (or celery_worker) in this test (docs/engines.md)"
+            )
         check_picklable_by_reference(fn, self.backend)
+
+    @property
+    def serializer_name(self) -> str:
+        """The app's task serializer: the one items travel with."""
+        return str(self.app.conf.task_serializer)
 
     def serializer(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
         """kombu's encoder for the serializer this app is configured with."""
-        name = self.app.conf.task_serializer
-        kombu_serialization: Any = kombu.serialization
-        content_type, encoding, _ = kombu_serialization.dumps(None, serializer=name)
-
-        def dumps(obj: Any) -> bytes:
-            return bytes(kombu_serialization.dumps(obj, serializer=name)[2])
-
-        def loads(data: bytes) -> Any:
-            return kombu_serialization.loads(data, content_type, encoding, accept=[content_type])
-
-        return dumps, loads
+        return kombu_codec(self.serializer_name)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -295,8 +332,22 @@ class CeleryExecutor(_remote.RemoteExecutor):
             "pool": "prefork" if self.broker is None else "external worker",
             "workers": self.workers,
             "per_task_seconds": self.per_task_seconds,
+            "config": self.config(),
             **(self.cluster.describe() if self.cluster is not None else {}),
         }
+
+    def config(self) -> dict[str, Any]:
+        """The engine configuration a record keeps (``parscale compare`` matches it)."""
+        conf = self.app.conf
+        found: dict[str, Any] = {
+            "serializer": str(conf.task_serializer),
+            "result_serializer": str(conf.result_serializer),
+            "broker": scheme(conf.broker_url),
+            "result_backend": scheme(conf.result_backend),
+        }
+        if self._owns_worker:
+            found = {"pool": "prefork", "concurrency": self.workers, **found}
+        return found
 
     def close(self) -> None:
         """Stop the embedded worker and its children; nothing the user started."""

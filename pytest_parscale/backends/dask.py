@@ -19,13 +19,16 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.backends import _remote
 from pytest_parscale.backends.base import qualified_name
+from pytest_parscale.engines import DASK_FIXTURE, EngineRefused, dask_config, dask_refusal
 from pytest_parscale.errors import MapTimeout, ShippingError, WorkerCrashed
+from pytest_parscale.fmt import plural
 
 if TYPE_CHECKING:
     from pytest_parscale.config import Settings
@@ -37,7 +40,14 @@ CONNECT_GRACE = 10.0
 class DaskExecutor(_remote.RemoteExecutor):
     backend = "dask"
 
-    def __init__(self, workers: int, scheduler: str | None, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        workers: int,
+        scheduler: str | None,
+        connect_timeout: float = 5.0,
+        *,
+        handed: Any = None,
+    ) -> None:
         import dask
         import distributed
 
@@ -46,6 +56,12 @@ class DaskExecutor(_remote.RemoteExecutor):
         self.workers = workers
         self.scheduler = scheduler
         self._cluster: Any = None
+        client_type: Any = distributed.Client
+        if handed is not None:
+            check_handed(handed, client_type)
+        # The client to close: not one the user handed over (parscale_dask_client).
+        self._owns_client = handed is None or not isinstance(handed, client_type)
+        self._handed = handed is not None
         # Set when a map timed out or lost a worker: close() kills the worker
         # processes first, since a hung task keeps a graceful close waiting.
         self._broken = False
@@ -55,29 +71,46 @@ class DaskExecutor(_remote.RemoteExecutor):
         self._logger_level = self._logger.level
         self._logger.setLevel(max(logging.WARNING, self._logger.getEffectiveLevel()))
         with _remote.engine_warnings_ignored():
-            if scheduler is None:
-                with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                    self._cluster = self._distributed.LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                        memory_limit=0,
-                        silence_logs=logging.ERROR,
-                    )
-                self._client: Any = self._distributed.Client(self._cluster, set_as_default=False)
+            self._client: Any
+            if isinstance(handed, client_type):
+                self._client = handed
+            elif handed is not None:  # the user's cluster: a client of our own on it
+                self._client = client_type(handed, set_as_default=False)
+            elif scheduler is None:
+                self._cluster = self._local_cluster(workers)
+                self._client = self._distributed.Client(self._cluster, set_as_default=False)
             else:
                 self._client = self._connect(scheduler, connect_timeout)
         self.cluster: _remote.Cluster | None = None
         try:
-            if scheduler is not None:
+            if scheduler is not None or handed is not None:
+                address = scheduler or str(self._client.scheduler.address)
                 members = _remote.polled_members(self._members, CONNECT_GRACE)
-                self.cluster = _remote.Cluster("dask", scheduler, "dask worker", members)
+                self.cluster = _remote.Cluster("dask", address, "dask worker", members)
                 self.workers = self.cluster.workers
+            self._config = dask_config(self._members(), self._in_processes())
             self.per_task_seconds = _remote.per_task_seconds(self._map_plain, self.workers)
         except BaseException:
             self.close()
             raise
+
+    def _local_cluster(self, workers: int) -> Any:
+        """The embedded cluster: single-threaded worker processes, no retry, no spilling."""
+        with self._dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            return self._distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit=0,
+                silence_logs=logging.ERROR,
+            )
+
+    def _in_processes(self) -> bool:
+        """Whether every worker runs in a process of its own (not threads of this one)."""
+        here = (socket.gethostname(), os.getpid())
+        places = self._client.run(_where_am_i)
+        return all(tuple(place) != here for place in places.values())
 
     def _members(self) -> dict[str, int]:
         """Threads of each worker the scheduler knows, by address: the worker slots."""
@@ -161,7 +194,21 @@ class DaskExecutor(_remote.RemoteExecutor):
             "engine": "embedded",
             "workers": self.workers,
             "per_task_seconds": self.per_task_seconds,
+            "config": self._config,
             **(self.cluster.describe() if self.cluster is not None else {}),
+            **(self._handed_words() if self._handed else {}),
+        }
+
+    def _handed_words(self) -> dict[str, Any]:
+        config = self._config
+        kind = "processes" if config["processes"] else "threads of the test process"
+        threads = config["threads_per_worker"]
+        each = plural(threads, "thread") if isinstance(threads, int) else f"{threads} threads"
+        return {
+            "where": (
+                f"your Dask cluster at {self.cluster.address if self.cluster else '?'} "
+                f"({DASK_FIXTURE}: {plural(config['n_workers'], 'worker')} x {each}, {kind})"
+            )
         }
 
     def close(self) -> None:
@@ -170,7 +217,8 @@ class DaskExecutor(_remote.RemoteExecutor):
             with _remote.engine_warnings_ignored():
                 if self._broken and self._cluster is not None:
                     self._kill_workers()
-                self._client.close()
+                if self._owns_client:
+                    self._client.close()
                 if self._cluster is not None:
                     self._cluster.close()
         finally:
@@ -183,6 +231,24 @@ class DaskExecutor(_remote.RemoteExecutor):
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def check_handed(handed: Any, client_type: type) -> None:
+    """Refuse what parscale_dask_client returned unless a synchronous Client or cluster."""
+    if getattr(handed, "asynchronous", False) or getattr(
+        getattr(handed, "cluster", None), "asynchronous", False
+    ):
+        raise EngineRefused(dask_refusal(f"{DASK_FIXTURE} returned an asynchronous client"))
+    if not isinstance(handed, client_type) and not hasattr(handed, "scheduler_address"):
+        raise EngineRefused(
+            f"{DASK_FIXTURE} returned {type(handed).__name__}: expected a "
+            "distributed.Client or a cluster such as LocalCluster (docs/engines.md)"
+        )
+
+
+def _where_am_i() -> tuple[str, int]:
+    """Run on each worker: its host and process."""
+    return socket.gethostname(), os.getpid()
 
 
 def start(workers: int, settings: Settings) -> DaskExecutor:

@@ -61,7 +61,14 @@ def check_reachable(address: str, timeout: float) -> None:
 class RayExecutor(_remote.RemoteExecutor):
     backend = "ray"
 
-    def __init__(self, workers: int, address: str | None, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        workers: int,
+        address: str | None,
+        connect_timeout: float = 5.0,
+        *,
+        adopt: bool = False,
+    ) -> None:
         # Ray 2.60 writes ~/.ray/auth_token for a local cluster unless told not to.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         if address is None:
@@ -73,12 +80,17 @@ class RayExecutor(_remote.RemoteExecutor):
         self._ray: Any = ray
         self.workers = workers
         self.address = address
-        if ray.is_initialized():
+        # True: the user's code ran ray.init; used with its CPUs and never shut down
+        self.adopted = adopt
+        if adopt:
+            address = str(ray.get_runtime_context().gcs_address)
+        elif ray.is_initialized():
             raise RuntimeError(
                 "Ray is already initialised in this process (by a test or fixture); "
                 "pytest-parscale needs its own ray.init with num_cpus=workers, or pass "
                 "--parscale-ray-address to share a cluster"
             )
+        self._remote_functions: dict[Callable[..., Any], Any] = {}
         with _remote.engine_warnings_ignored():
             if address is None:
                 ray.init(
@@ -88,7 +100,7 @@ class RayExecutor(_remote.RemoteExecutor):
                     log_to_driver=False,
                     logging_level=logging.ERROR,
                 )
-            else:
+            elif not adopt:
                 check_reachable(address, connect_timeout)
                 ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         self.cluster: _remote.Cluster | None = None
@@ -100,7 +112,6 @@ class RayExecutor(_remote.RemoteExecutor):
                 self.close()
                 raise
             self.workers = self.cluster.workers
-        self._remote_functions: dict[Callable[..., Any], Any] = {}
         self._call = ray.remote(max_retries=0)(_remote.call)
         self._run_chunk = ray.remote(max_retries=0)(_remote.run_chunk)
         try:
@@ -229,18 +240,28 @@ class RayExecutor(_remote.RemoteExecutor):
         return self._ray.cloudpickle.dumps, self._ray.cloudpickle.loads
 
     def describe(self) -> dict[str, Any]:
-        return {
+        found = {
             "ray": self._ray.__version__,
             "python": sys.version.split()[0],
             "engine": "embedded",
             "workers": self.workers,
             "per_task_seconds": self.per_task_seconds,
+            "config": {"num_cpus": self.workers},
             **(self.cluster.describe() if self.cluster is not None else {}),
         }
+        if self.adopted and self.cluster is not None:
+            found["where"] = (
+                f"your Ray (initialised by your code, {self.workers} CPUs at "
+                f"{self.cluster.address})"
+            )
+        return found
 
     def close(self) -> None:
-        """``ray.shutdown`` stops a cluster ``ray.init`` started, and only disconnects otherwise."""
+        """``ray.shutdown`` stops a cluster ``ray.init`` started, and only disconnects
+        otherwise; a Ray the user's code initialised is left as it is."""
         self._remote_functions.clear()
+        if self.adopted:
+            return
         with _remote.engine_warnings_ignored():
             self._ray.shutdown()
 

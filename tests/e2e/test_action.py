@@ -47,7 +47,7 @@ def test_spin(parscale):
 
 
 class GitHubStub:
-    """The REST paths ci.py uses: one pull request's comments, the token's identity,
+    """The REST paths the Action uses: one pull request's comments, the token's identity,
     the pull request's head, and the artifacts the fake runner uploaded."""
 
     def __init__(self) -> None:

@@ -126,6 +126,50 @@ def synthetic_document(usable_cores: int = 16) -> dict[str, Any]:
     }
 
 
+def reviewed_document() -> dict[str, Any]:
+    """What a reviewer opens after a run of the examples on a busy 2-core machine: long
+    test ids, speedups of 1e-4 with their intervals, transport shares clipped at 100%,
+    capacity per test, a failure, undecided tests and projections to 8 workers."""
+    results = []
+    tests = [("test_cpu_work_scales", None), ("test_groupby_per_shard", None)]
+    tests += [("test_checksum_serialisation_tax", size) for size in (10, 1000, 100_000, 10**7)]
+    tests += [("test_threads_share_one_interpreter_lock", None)]
+    for number, backend in enumerate(("pool", "process", "thread", "ray", "dask", "celery")):
+        for name, size in tests:
+            label = f"{backend}-{format_size(size)}" if size is not None else backend
+            speedup = 0.000148 * 10 ** (number % 4) if size == 10 else 1.05
+            record = make_record(
+                f"test_serialisation_tax.py::{name}[{label}]",
+                backend,
+                2,
+                speedup,
+                item_size=size,
+                usable_cores=2,
+            )
+            record["speedup"].update(low=speedup * 0.66, high=speedup * 1.04)
+            record["transport_share"].update(estimate=1.035, low=0.97, high=1.43)
+            record["capacity"] = {"cores": 1.4, "low": 0.9, "usable": 2, "rounds_rejected": 0}
+            record["capacity"].update(quiet_wait_seconds=0.0, per_round=[1.4] * 5)
+            results.append(record)
+    failed, undecided, projected = results[0], results[7], results[14]
+    failed["requirements"] = [
+        {"metric": "speedup", "threshold": 1.3, "declared": 1.3, "verdict": "fail"}
+    ]
+    failed["verdict"] = "fail"
+    undecided["requirements"] = [
+        {"metric": "speedup", "threshold": 1.0, "declared": 1.0, "verdict": "undecided"}
+    ]
+    undecided["verdict"] = "undecided"
+    projected.update(workers_requested=8, projection=None)
+    projected["speedup"].update(estimate=0.66)  # below 1x: no serial fraction to project from
+    return {
+        **synthetic_document(usable_cores=2),
+        "schema_version": 2,
+        "machine": {**MACHINE, "load_average": [1.83, 1.29, 0.69]},
+        "results": results,
+    }
+
+
 @pytest.fixture
 def report(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     pytest.importorskip("matplotlib", reason=f"plots need the plot extra: {INSTALL_HINT}")
@@ -180,6 +224,7 @@ window.addEventListener("load", () => {
     rows: document.querySelectorAll("table.results tr.result").length,
     scripts: document.scripts.length,
     title: document.title,
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
   });
   document.body.appendChild(out);
 });
@@ -198,6 +243,8 @@ def test_report_renders_in_chromium_with_images_and_one_row_per_test(
     probe_page.write_text(probed.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     dom = run_chromium(
         tmp_path / "profile-probe",
+        "--window-size=1280,2400",
+        "--hide-scrollbars",
         "--virtual-time-budget=10000",
         "--dump-dom",
         probe_page.as_uri(),
@@ -213,6 +260,7 @@ def test_report_renders_in_chromium_with_images_and_one_row_per_test(
     assert probe["rows"] == len(document["results"])
     assert probe["scripts"] == 1  # the probe itself: the hostile test id made none
     assert probe["title"] == "pytest-parscale report"
+    assert probe["page"][0] <= probe["page"][1], "sweeps and plots scroll sideways at 1280 px"
 
     screenshot = tmp_path / "report-screenshot.png"
     run_chromium(
@@ -228,6 +276,93 @@ def test_report_renders_in_chromium_with_images_and_one_row_per_test(
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 2400)
     assert len(data) > 50_000, "a page with tables and plots compresses to more than this"
+
+
+LAYOUT = """<script>
+window.addEventListener("load", () => {
+  const out = document.createElement("pre");
+  const wide = document.querySelector("div.wide");
+  const test = document.querySelector("table.results td.test");
+  out.id = "layout";
+  out.textContent = JSON.stringify({
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+    table: [wide.scrollWidth, wide.clientWidth],
+    sticky: getComputedStyle(test).position,
+    headline: document.querySelector(".headline").textContent,
+  });
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def layout(index: Path, profile: Path, width: int) -> dict[str, Any]:
+    """How the page lays out in a window ``width`` pixels wide, read by a load-time probe."""
+    page = index.read_text(encoding="utf-8")
+    probed = page.replace("default-src 'none';", "default-src 'none'; script-src 'unsafe-inline';")
+    probe_page = index.with_name(f"layout-{width}.html")
+    probe_page.write_text(probed.replace("</body>", LAYOUT + "</body>"), encoding="utf-8")
+    dom = run_chromium(
+        profile,
+        f"--window-size={width},900",
+        "--hide-scrollbars",
+        "--dump-dom",
+        probe_page.as_uri(),
+    )
+    match = re.search(r'<pre id="layout">(.*?)</pre>', dom, re.S)
+    assert match is not None, dom[-2000:]
+    found: dict[str, Any] = json.loads(html.unescape(match.group(1)))
+    return found
+
+
+@needs_chromium
+def test_a_reviewer_at_1280_px_reads_the_whole_table_without_scrolling_sideways(
+    tmp_path: Path, record_property: Any
+) -> None:
+    results = from_document(reviewed_document(), "reviewed")
+    index = write_html_report(results, tmp_path / "report", plots=False)
+    wide = layout(index, tmp_path / "profile-1280", 1280)
+    assert wide["page"][0] <= wide["page"][1], "the page scrolls sideways at 1280 px"
+    assert wide["table"][0] <= wide["table"][1], "the results table scrolls at 1280 px"
+    measured = len(results.records)
+    assert wide["headline"] == (
+        f"{measured} tests measured: {measured - 2} passed, 1 failed, 1 undecided."
+    )
+    # Narrower than the table: it scrolls inside itself, the test ids held in place.
+    narrow = layout(index, tmp_path / "profile-800", 800)
+    assert narrow["page"][0] <= narrow["page"][1], "the page scrolls sideways at 800 px"
+    assert narrow["table"][0] > narrow["table"][1]
+    assert narrow["sticky"] == "sticky"
+
+    screenshot = tmp_path / "reviewed-1280.png"
+    run_chromium(
+        tmp_path / "profile-shot",
+        "--window-size=1280,1600",
+        "--hide-scrollbars",
+        f"--screenshot={screenshot}",
+        index.as_uri(),
+    )
+    record_property("screenshot", str(screenshot))
+
+
+def test_the_page_says_the_machine_in_words_and_each_note_once(tmp_path: Path) -> None:
+    document = reviewed_document()
+    sharing = document["results"][20:28]  # eight tests with one warning
+    for record in sharing:
+        record["warnings"] = ["a neighbour took a core"]
+    page = write_html_report(from_document(document, "reviewed"), tmp_path, plots=False)
+    text = page.read_text(encoding="utf-8")
+    for raw in ("load_average", "cgroup_cpu_quota", "null", "[1.83"):
+        assert raw not in text
+    assert "2 usable (2 logical CPUs, no cgroup CPU quota)" in text
+    assert "1.83, 1.29 and 0.69 over the last 1, 5 and 15 minutes" in text
+    assert text.count("a neighbour took a core") == 1
+    shared = re.search(r"a neighbour took a core<br>(.*?)</li>", text)
+    assert shared is not None
+    assert shared.group(1).count(", ") == len(sharing) - 1  # each test once, folded away:
+    assert f"<summary>{len(sharing)} tests</summary>" in shared.group(1)
+    assert text.count("speedup 1.05x [0.69, 1.09] &lt; required 1.30x") == 1  # the failure
+    assert "no projection (Amdahl)</span>: at 8 workers: no serial fraction at 2 workers" in text
+    assert "Not compared with a baseline" in text
 
 
 @needs_chromium

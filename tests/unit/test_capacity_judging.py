@@ -15,21 +15,21 @@ import pytest
 
 from pytest_parscale.cli import main
 from pytest_parscale.diffreport import (
-    md,
     render_json,
     render_markdown,
     render_text,
-    show_markdown,
     summary_lines,
     verdict_line,
 )
 from pytest_parscale.excuse import capacity_mismatch, capacity_tolerance, fed_share
 from pytest_parscale.history import compare_to_history, judge_test
 from pytest_parscale.html import write_html_report
-from pytest_parscale.paired import pool_capacity, pool_records
+from pytest_parscale.markdown import md
+from pytest_parscale.paired.pooling import pool_capacity, pool_records
 from pytest_parscale.regression import Status, compare_records, compare_results
 from pytest_parscale.report import table
 from pytest_parscale.results import Capacity, Record, document
+from pytest_parscale.show import show_markdown
 from pytest_parscale.storage import load, save
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, parse_fail_on
 from tests.records import MACHINE, record, scaled
@@ -389,5 +389,5 @@ def test_html_report_shows_capacity_per_test(tmp_path: Path) -> None:
     golden = load(Path(__file__).parent.parent / "data" / "results-v2.json")
     page = write_html_report(golden, tmp_path / "html", plots=False).read_text()
     assert "capacity</th>" in page
-    assert "<td>1.9/2</td>" in page  # the pool record
-    assert "<td>-</td>" in page  # the process record measured none
+    assert 'title="1.9 of 2 usable cores, the median over its rounds">1.9/2</td>' in page  # pool
+    assert '<td title="not measured">-</td>' in page  # the process record measured none

@@ -17,10 +17,26 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale import ci, github
+from pytest_parscale.action import github
+from pytest_parscale.action.baseline import Baseline, Head, load_baseline, store
+from pytest_parscale.action.command import main as ci_main
+from pytest_parscale.action.event import read_event, write_outputs
+from pytest_parscale.action.judge import judge
+from pytest_parscale.action.options import (
+    RunOptions,
+    cache_keys,
+    cpu_family,
+    environment,
+    environment_changes,
+    environment_key,
+    plan,
+)
+from pytest_parscale.action.steps import comment as ci_comment
+from pytest_parscale.action.steps import run as ci_run
 from pytest_parscale.cli import main, parser
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.results import document, write_atomic
+from pytest_parscale.storage import load
 from pytest_parscale.thresholds import FailOn
 from tests.records import MACHINE, record, scaled
 
@@ -52,25 +68,25 @@ def pull_request_env(tmp_path: Path, *, fork: bool = False) -> dict[str, str]:
 
 
 def test_a_pull_request_is_judged_against_its_base_branch(tmp_path: Path) -> None:
-    event = ci.read_event(pull_request_env(tmp_path))
+    event = read_event(pull_request_env(tmp_path))
     assert (event.branch, event.pull_request, event.head_sha) == ("release/1.x", 12, "abc")
     assert not event.from_fork
     assert not event.stores_baseline
-    assert ci.read_event(pull_request_env(tmp_path, fork=True)).from_fork
+    assert read_event(pull_request_env(tmp_path, fork=True)).from_fork
 
 
 def test_a_push_to_a_branch_stores_its_baseline_a_tag_does_not() -> None:
-    branch = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
+    branch = read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
     assert branch.branch == "main"
     assert branch.stores_baseline
-    tag = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/tags/v1"})
+    tag = read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/tags/v1"})
     assert tag.branch is None
     assert not tag.stores_baseline
 
 
 def test_cache_keys_restore_by_branch_prefix_and_save_per_run(tmp_path: Path) -> None:
     env = pull_request_env(tmp_path)
-    keys = ci.cache_keys(ci.read_event(env), "py3.12, fast", env, "Linux-py3.12-2c-abcd1234")
+    keys = cache_keys(read_event(env), "py3.12, fast", env, "Linux-py3.12-2c-abcd1234")
     assert keys == {
         "restore-prefix": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-Linux-py3.12-2c-abcd1234-",
         "restore-fallback": "pytest-parscale-v1-Linux-py3.12_fast-release/1.x-",
@@ -83,7 +99,7 @@ def test_cache_keys_restore_by_branch_prefix_and_save_per_run(tmp_path: Path) ->
 def test_plan_writes_its_outputs_to_github_output(tmp_path: Path) -> None:
     env = pull_request_env(tmp_path)
     env["GITHUB_OUTPUT"] = str(tmp_path / "out.txt")
-    ci.write_outputs(ci.plan("k", env), env)
+    write_outputs(plan("k", env), env)
     written = dict(line.split("=", 1) for line in Path(env["GITHUB_OUTPUT"]).read_text().split())
     assert written["baseline-dir"] == str(tmp_path / "pytest-parscale" / "baseline")
     assert written["branch"] == "release/1.x"
@@ -91,7 +107,7 @@ def test_plan_writes_its_outputs_to_github_output(tmp_path: Path) -> None:
 
 def test_an_output_must_be_one_line() -> None:
     with pytest.raises(ValueError, match="one line"):
-        ci.write_outputs({"verdict": "pass\nevil=1"}, {"GITHUB_OUTPUT": "/nonexistent"})
+        write_outputs({"verdict": "pass\nevil=1"}, {"GITHUB_OUTPUT": "/nonexistent"})
 
 
 def test_marker_keeps_html_comments_closed() -> None:
@@ -198,7 +214,7 @@ def test_a_read_only_token_warns_instead_of_failing(
     report = tmp_path / "report.md"
     report.write_text("### report\n")
     env = {**pull_request_env(tmp_path), "GITHUB_TOKEN": "t0ken"}
-    assert ci.comment(str(report), "default", env, send=forbidden) == 0
+    assert ci_comment(str(report), "default", env, send=forbidden) == 0
     assert "::warning::pytest-parscale: could not comment on pull request 12: HTTP 403" in (
         capsys.readouterr().out
     )
@@ -209,10 +225,10 @@ def test_run_reports_a_bad_cached_baseline_as_no_baseline(tmp_path: Path) -> Non
     write_atomic(head, document([record()], dict(MACHINE), [], None))
     (tmp_path / "baseline").mkdir()
     (tmp_path / "baseline" / "results.json").write_text("{")
-    options = ci.RunOptions(
+    options = RunOptions(
         results_file=str(head), baseline_dir=tmp_path / "baseline", out_dir=tmp_path / "out"
     )
-    outcome = ci.run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    outcome = ci_run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
     assert (outcome.verdict, outcome.exit_code) == ("no-baseline", 0)
     assert "the cached baseline was unusable" in outcome.report
 
@@ -228,12 +244,12 @@ def test_run_fails_with_verdict_error_without_measurements(
     tmp_path: Path, options: str, why: str
 ) -> None:
     (tmp_path / "test_nothing.py").write_text("def test_plain():\n    assert True\n")
-    run_options = ci.RunOptions(
+    run_options = RunOptions(
         pytest_args=f"{tmp_path} -q -p no:cacheprovider {options}",
         baseline_dir=tmp_path / "baseline",
         out_dir=tmp_path / "out",
     )
-    outcome = ci.run(run_options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    outcome = ci_run(run_options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
     assert outcome.verdict == "error"
     assert outcome.exit_code == 1
     assert outcome.outputs["results-path"] == ""
@@ -273,7 +289,7 @@ def test_workflow_run_comment_reads_the_number_from_the_artifact(
 
     def comment(*extra: str) -> int:
         argv = ["ci", "comment", *judge_again, "--pr-file", str(pull), *extra]
-        return ci.main(parser().parse_args(argv), env, send=fake)
+        return ci_main(parser().parse_args(argv), env, send=fake)
 
     assert comment("--expect-head-sha", "abc") == 0
     assert list(fake.comments) == [1]
@@ -284,18 +300,18 @@ def test_workflow_run_comment_reads_the_number_from_the_artifact(
     )
     posted = ["ci", "comment", "--report", str(report), "--pr-file", str(pull)]
     with pytest.raises(BaselineError, match="must judge --results itself"):
-        ci.main(parser().parse_args(posted), env, send=fake)  # never the artifact's Markdown
+        ci_main(parser().parse_args(posted), env, send=fake)  # never the artifact's Markdown
     pull.write_text(json.dumps({"number": "12; rm -rf /"}))
     assert main(["ci", "comment", *judge_again, "--pr-file", str(pull)]) == 2
 
 
 def test_a_missing_results_file_is_an_error_naming_it(tmp_path: Path) -> None:
-    options = ci.RunOptions(
+    options = RunOptions(
         results_file=str(tmp_path / "nope.json"),
         baseline_dir=tmp_path / "baseline",
         out_dir=tmp_path / "out",
     )
-    outcome = ci.run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    outcome = ci_run(options, {"GITHUB_OUTPUT": str(tmp_path / "o.txt")})
     assert (outcome.verdict, outcome.exit_code) == ("error", 1)
     assert "nope.json: does not exist" in re.sub(r"\\(.)", r"\1", outcome.report)
 
@@ -307,14 +323,14 @@ def test_a_push_whose_pytest_failed_keeps_the_old_baseline(tmp_path: Path) -> No
         "def test_measured(parscale):\n    parscale.map(abs, [1, -2, 3, -4])\n\n"
         "def test_broken():\n    assert False\n"
     )
-    options = ci.RunOptions(
+    options = RunOptions(
         pytest_args=f"{tmp_path} -q -p no:cacheprovider --parscale-min-rounds=3 "
         "--parscale-max-time=1",
         baseline_dir=tmp_path / "baseline",
         out_dir=tmp_path / "out",
     )
     push = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"}
-    outcome = ci.run(options, {**push, "GITHUB_OUTPUT": str(tmp_path / "o.txt")})
+    outcome = ci_run(options, {**push, "GITHUB_OUTPUT": str(tmp_path / "o.txt")})
     assert (outcome.verdict, outcome.exit_code) == ("no-baseline", 1)
     assert outcome.outputs["save-baseline"] == "false"
     assert not (tmp_path / "baseline").exists()
@@ -346,30 +362,30 @@ def test_a_merge_queue_run_judges_against_its_base_branch(tmp_path: Path) -> Non
         "GITHUB_EVENT_PATH": str(event),
         "GITHUB_REF": "refs/heads/gh-readonly-queue/main/pr-3-abc",
     }
-    read = ci.read_event(env)
+    read = read_event(env)
     assert (read.branch, read.head_sha, read.merge_queue) == ("main", "abc", True)
     assert not read.stores_baseline
 
 
 def test_the_environment_identity_and_what_changed() -> None:
-    assert ci.cpu_family("Intel(R) Xeon(R) CPU E5-2673 v4 @ 2.30GHz") == "Intel Xeon E5-2673 v4"
-    assert ci.cpu_family("AMD EPYC 7763 64-Core Processor") == "AMD EPYC 7763"
+    assert cpu_family("Intel(R) Xeon(R) CPU E5-2673 v4 @ 2.30GHz") == "Intel Xeon E5-2673 v4"
+    assert cpu_family("AMD EPYC 7763 64-Core Processor") == "AMD EPYC 7763"
     base = {**MACHINE, "platform": "Linux-6.5-x86_64", "python": "3.11.7", "start_method": "fork"}
-    env = ci.environment(base)
+    env = environment(base)
     assert env == {
         "os": "Linux",
-        "cpu": ci.cpu_family(MACHINE["cpu_model"]),
+        "cpu": cpu_family(MACHINE["cpu_model"]),
         "cores": "2",
         "python": "3.11",
     }
-    assert ci.environment_changes(base, {**base, "python": "3.11.9"}) == []  # same minor
+    assert environment_changes(base, {**base, "python": "3.11.9"}) == []  # same minor
     head = {**base, "python": "3.12.1", "usable_cores": 4, "start_method": "spawn"}
-    assert ci.environment_changes(base, head) == [
+    assert environment_changes(base, head) == [
         "usable cores 2 -> 4",
         "Python 3.11 -> 3.12",
         "start method fork -> spawn",
     ]
-    assert ci.environment_key(env) != ci.environment_key(ci.environment(head))
+    assert environment_key(env) != environment_key(environment(head))
 
 
 def zip_of(files: dict[str, bytes]) -> bytes:
@@ -438,20 +454,20 @@ def test_the_baseline_artifact_tells_an_eviction_from_a_first_run(tmp_path: Path
 def test_a_missing_baseline_passes_warns_or_fails_by_policy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    head = ci.load(write_head(tmp_path))
-    none = ci.Baseline(None, "none", "", None)
+    head = load(write_head(tmp_path))
+    none = Baseline(None, "none", "", None)
     for policy, gate, level in (
         ("pass", False, None),
         ("warn", False, "warning"),
         ("fail", True, "error"),
     ):
-        options = ci.RunOptions(on_missing_baseline=policy, baseline_history="evicted")
-        judged = ci.judge(head, none, options, "main", stores=False)
+        options = RunOptions(on_missing_baseline=policy, baseline_history="evicted")
+        judged = judge(head, none, options, "main", stores=False)
         assert (judged.verdict, judged.gate) == ("no-baseline", gate)
         assert "was stored before but is gone" in judged.lines[2]
         out = capsys.readouterr().out
         assert (f"::{level}::" in out) if level else out == ""
-    stored = ci.judge(head, none, ci.RunOptions(on_missing_baseline="fail"), "main", stores=True)
+    stored = judge(head, none, RunOptions(on_missing_baseline="fail"), "main", stores=True)
     assert not stored.gate  # the run that stores the first baseline never fails for lacking one
 
 
@@ -464,12 +480,12 @@ def write_head(tmp_path: Path) -> Path:
 def test_without_a_confirmer_every_flag_stands_judged_by_the_single_baseline(
     tmp_path: Path,
 ) -> None:
-    head = ci.load(write_head(tmp_path))
+    head = load(write_head(tmp_path))
     write_atomic(
         tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
     )
-    baseline = ci.load_baseline(tmp_path / "b", "cache")
-    judged = ci.judge(head, baseline, ci.RunOptions(), "main", stores=False)
+    baseline = load_baseline(tmp_path / "b", "cache")
+    judged = judge(head, baseline, RunOptions(), "main", stores=False)
     assert judged.flagged == [record().nodeid]
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, True)
     assert (judged.source, judged.confirmation) == ("single", None)
@@ -477,12 +493,10 @@ def test_without_a_confirmer_every_flag_stands_judged_by_the_single_baseline(
 
 
 def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: Path) -> None:
-    head = ci.load(write_head(tmp_path))
+    head = load(write_head(tmp_path))
     machine = {**MACHINE, "python": "3.12.1", "usable_cores": 4}
     write_atomic(tmp_path / "b" / "results.json", document([record()], machine, [], None))
-    judged = ci.judge(
-        head, ci.load_baseline(tmp_path / "b", "cache"), ci.RunOptions(), "main", False
-    )
+    judged = judge(head, load_baseline(tmp_path / "b", "cache"), RunOptions(), "main", False)
     text = "\n".join(judged.lines)
     assert "different environments: Python 3.12 -> 3.11" in text
     assert "usable cores 4 -> 2" not in text  # said once, by the report's machine warning
@@ -490,15 +504,15 @@ def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: P
 
 
 def test_the_history_keeps_the_last_runs_oldest_first(tmp_path: Path) -> None:
-    event = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
+    event = read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
     for index in range(4):
         path = tmp_path / f"h{index}.json"
         write_atomic(path, document([scaled(record(), 1 + index)], dict(MACHINE), [], None))
-        head = ci.Head(ci.load(path), path, 0)
-        ci.store(head, tmp_path / "b", event, {}, keep=3)
+        head = Head(load(path), path, 0)
+        store(head, tmp_path / "b", event, {}, keep=3)
     names = sorted(p.name for p in (tmp_path / "b" / "history").iterdir())
     assert names == ["000002-unknown.json", "000003-unknown.json", "000004-unknown.json"]
-    history = ci.load_baseline(tmp_path / "b", "cache").history
+    history = load_baseline(tmp_path / "b", "cache").history
     assert [round(run.records[record().nodeid].speedup.estimate) for run in history] == [4, 6, 8]
 
 
@@ -528,14 +542,12 @@ def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
 
 
 def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
-    head = ci.load(write_head(tmp_path))
+    head = load(write_head(tmp_path))
     write_atomic(
         tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
     )
-    baseline = ci.load_baseline(tmp_path / "b", "cache")
-    judged = ci.judge(
-        head, baseline, ci.RunOptions(acceptance=github.Acceptance("@lead")), "main", False
-    )
+    baseline = load_baseline(tmp_path / "b", "cache")
+    judged = judge(head, baseline, RunOptions(acceptance=github.Acceptance("@lead")), "main", False)
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
     assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
 
@@ -574,36 +586,36 @@ def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> No
 
 
 def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
-    head = ci.load(write_head(tmp_path))
+    head = load(write_head(tmp_path))
     write_atomic(
         tmp_path / "b" / "results.json", document([scaled(record(), 2.0)], dict(MACHINE), [], None)
     )
-    baseline = ci.load_baseline(tmp_path / "b", "cache")
+    baseline = load_baseline(tmp_path / "b", "cache")
     acked = github.Acceptance(tests={record().nodeid: "lead"})
-    judged = ci.judge(head, baseline, ci.RunOptions(acceptance=acked), "main", False)
+    judged = judge(head, baseline, RunOptions(acceptance=acked), "main", False)
     assert (judged.regressions, judged.gate) == (1, False)
     other = github.Acceptance(tests={"t.py::else": "lead"})
-    assert ci.judge(head, baseline, ci.RunOptions(acceptance=other), "main", False).gate
+    assert judge(head, baseline, RunOptions(acceptance=other), "main", False).gate
     text = github.Acceptance("lead", {"a": "b"}).to_json()
     assert github.Acceptance.from_json(text) == github.Acceptance("lead", {"a": "b"})
     assert github.Acceptance.from_json("") == github.Acceptance()
 
 
 def test_the_summary_names_the_commit_where_a_test_s_scaling_changed(tmp_path: Path) -> None:
-    event = ci.read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
+    event = read_event({"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main"})
     factors = [1.0] * 5 + [0.7] * 2  # the step comes with the sixth stored run
     for index, factor in enumerate(factors):
         path = tmp_path / f"h{index}.json"
         git = {"commit": f"{index}" * 40, "dirty": False}
         write_atomic(path, document([scaled(record(), factor)], dict(MACHINE), [], git))
-        ci.store(ci.Head(ci.load(path), path, 0), tmp_path / "b", event, {}, keep=20)
+        store(Head(load(path), path, 0), tmp_path / "b", event, {}, keep=20)
     head_path = tmp_path / "head.json"
     write_atomic(head_path, document([scaled(record(), 0.7)], dict(MACHINE), [], None))
-    head = ci.load(head_path)
-    baseline = ci.load_baseline(tmp_path / "b", "cache")
-    lines = ci.judge(head, baseline, ci.RunOptions(), "main", stores=False).lines
+    head = load(head_path)
+    baseline = load_baseline(tmp_path / "b", "cache")
+    lines = judge(head, baseline, RunOptions(), "main", stores=False).lines
     said = [line for line in lines if "scaling changed" in line]
     assert said == [f"- `{record().nodeid}`: scaling changed at 5555555: 2.00x -> 1.40x"]
-    wide = ci.RunOptions(fail_on=FailOn(speedup=0.40, overhead=0.05))  # a 30% step is under 40%
-    lines = ci.judge(head, baseline, wide, "main", stores=False).lines
+    wide = RunOptions(fail_on=FailOn(speedup=0.40, overhead=0.05))  # a 30% step is under 40%
+    lines = judge(head, baseline, wide, "main", stores=False).lines
     assert not [line for line in lines if "scaling changed" in line]

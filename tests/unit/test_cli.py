@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_parscale.cli import main
+from pytest_parscale.cli import main, parser
 from pytest_parscale.results import Record, document, write_atomic
 from tests.records import MACHINE, record, scaled
 
@@ -130,3 +131,35 @@ def test_report_of_a_bad_file_is_a_usage_error(
     bad.write_text("{not json")
     assert main(["report", str(bad), "--html", str(tmp_path / "out")]) == 2
     assert "bad.json" in capsys.readouterr().err
+
+
+def _command_paths(command: argparse.ArgumentParser) -> list[list[str]]:
+    """Every command and subcommand of ``command``, as the words that reach it."""
+    paths: list[list[str]] = [[]]
+    for action in command._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                paths += [[name, *words] for words in _command_paths(sub)]
+    return paths
+
+
+COMMAND_PATHS = _command_paths(parser())
+
+
+def test_the_walk_finds_the_nested_commands() -> None:
+    assert ["ci", "run"] in COMMAND_PATHS
+    assert ["paired"] in COMMAND_PATHS
+
+
+@pytest.mark.parametrize("words", COMMAND_PATHS, ids=lambda words: " ".join(words) or "parscale")
+def test_every_command_has_a_working_help(words: list[str]) -> None:
+    """`parscale ... --help` exits 0 for each command the parser has, new ones included."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_parscale", *words, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: parscale")

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from pytest_parscale.backends._remote import Cluster, redacted
-from pytest_parscale.diffreport import code, md, render_markdown, render_text, summary_lines
+from pytest_parscale.diffreport import render_markdown, render_text, summary_lines
+from pytest_parscale.markdown import code, md
 from pytest_parscale.parametrize import plan_cluster
 from pytest_parscale.regression import Status, compare_records, compare_results
 from pytest_parscale.results import Record

@@ -1,4 +1,4 @@
-"""The Action's paired confirmation: which flags stand (confirm.decide, ci.judge).
+"""The Action's paired confirmation: which flags stand (confirm.decide, judge).
 
 The paired runner is a fake callable here, as allowed for a unit test of the
 decision; tests/e2e/test_action.py runs the real `parscale paired` on a git repo.
@@ -7,6 +7,7 @@ decision; tests/e2e/test_action.py runs the real `parscale paired` on a git repo
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -15,9 +16,13 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale import ci
-from pytest_parscale.confirm import Confirmation, PairedRun, decide, skipped
+from pytest_parscale.action.baseline import load_baseline
+from pytest_parscale.action.confirm import Confirmation, PairedRun, decide, skipped
+from pytest_parscale.action.event import Event, read_event
+from pytest_parscale.action.judge import Judgement, confirm_regressions, confirmer, judge
+from pytest_parscale.action.options import RunOptions
 from pytest_parscale.results import document, write_atomic
+from pytest_parscale.storage import Results, load
 from tests.records import MACHINE, record, scaled
 
 SLOW, STEADY = "t.py::slow", "t.py::steady"
@@ -90,7 +95,7 @@ def test_a_failed_paired_run_fails_no_undecided_test() -> None:
     assert skipped([STEADY], "no base", [SLOW]).standing == (STEADY,)
 
 
-# -- ci.judge with a fake paired runner ---------------------------------------------
+# -- judge with a fake paired runner ---------------------------------------------
 
 
 def baseline_dir(tmp_path: Path, records: list[Any], history: int = 0) -> Path:
@@ -102,16 +107,16 @@ def baseline_dir(tmp_path: Path, records: list[Any], history: int = 0) -> Path:
     return folder
 
 
-def head_results(tmp_path: Path) -> ci.Results:
+def head_results(tmp_path: Path) -> Results:
     """The baseline's SLOW test at half its speedup, STEADY unchanged."""
     path = tmp_path / "head.json"
     write_atomic(path, document([record(SLOW), record(STEADY)], dict(MACHINE), [], None))
-    return ci.load(path)
+    return load(path)
 
 
 def judged_with(
     tmp_path: Path, run: PairedRun, history: int = 0
-) -> tuple[ci.Judgement, list[Sequence[str]]]:
+) -> tuple[Judgement, list[Sequence[str]]]:
     calls: list[Sequence[str]] = []
 
     def runner(flagged: Sequence[str]) -> PairedRun:
@@ -119,12 +124,12 @@ def judged_with(
         return run
 
     def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
-        return ci.confirm_regressions(flagged, runner, undecided)
+        return confirm_regressions(flagged, runner, undecided)
 
     folder = baseline_dir(tmp_path, [scaled(record(SLOW), 2.0), record(STEADY)], history)
-    baseline = ci.load_baseline(folder, "cache")
+    baseline = load_baseline(folder, "cache")
     head = head_results(tmp_path)
-    judged = ci.judge(head, baseline, ci.RunOptions(), "main", False, confirm)
+    judged = judge(head, baseline, RunOptions(), "main", False, confirm)
     return judged, calls
 
 
@@ -175,8 +180,8 @@ def test_nothing_flagged_runs_no_paired_run(tmp_path: Path) -> None:
         calls.append(flagged)
         raise AssertionError("no flag, no paired run")
 
-    judged = ci.judge(
-        head_results(tmp_path), ci.load_baseline(folder, "cache"), ci.RunOptions(), "main", False,
+    judged = judge(
+        head_results(tmp_path), load_baseline(folder, "cache"), RunOptions(), "main", False,
         confirm,
     )  # fmt: skip
     assert (judged.verdict, judged.source, calls) == ("pass", "single", [])
@@ -186,30 +191,26 @@ def test_a_history_of_three_runs_judges_by_the_spread_between_runs(tmp_path: Pat
     judged, _ = judged_with(tmp_path, paired(1, report(**{SLOW: "regression"})), history=3)
     assert judged.source == "paired"  # the confirmation made the final verdict
     folder = tmp_path / "baseline"
-    baseline = ci.load_baseline(folder, "cache")
-    alone = ci.judge(head_results(tmp_path), baseline, ci.RunOptions(), "main", False)
+    baseline = load_baseline(folder, "cache")
+    alone = judge(head_results(tmp_path), baseline, RunOptions(), "main", False)
     assert (alone.source, alone.verdict) == ("history", "regression")
     assert "**Verdict from** the history of 3 runs" in "\n".join(alone.lines)
-    short = ci.load_baseline(baseline_dir(tmp_path / "two", [record(SLOW)], history=2), "cache")
-    assert ci.judge(head_results(tmp_path), short, ci.RunOptions(), "main", False).source == (
-        "single"
-    )
+    short = load_baseline(baseline_dir(tmp_path / "two", [record(SLOW)], history=2), "cache")
+    assert judge(head_results(tmp_path), short, RunOptions(), "main", False).source == ("single")
 
 
 def test_only_pull_requests_and_merge_queues_are_confirmed(tmp_path: Path) -> None:
-    pull = ci.Event("pull_request", "main", 7, "f" * 40, False, "o/r", "", base_sha="b" * 40)
-    push = ci.Event("push", "main", None, "e" * 40, False, "o/r", "")
+    pull = Event("pull_request", "main", 7, "f" * 40, False, "o/r", "", base_sha="b" * 40)
+    push = Event("push", "main", None, "e" * 40, False, "o/r", "")
     scratch = tmp_path / "confirm"
-    assert ci.confirmer(ci.RunOptions(), push, scratch) is None
-    assert ci.confirmer(ci.RunOptions(confirm=False), pull, scratch) is None
-    assert ci.confirmer(ci.RunOptions(), pull, scratch) is not None
-    no_base = ci.confirmer(
-        ci.RunOptions(), ci.Event(**{**pull.__dict__, "base_sha": None}), scratch
-    )
+    assert confirmer(RunOptions(), push, scratch) is None
+    assert confirmer(RunOptions(confirm=False), pull, scratch) is None
+    assert confirmer(RunOptions(), pull, scratch) is not None
+    no_base = confirmer(RunOptions(), Event(**{**pull.__dict__, "base_sha": None}), scratch)
     assert no_base is not None
     assert no_base([SLOW], [STEADY]).problem == "the event names no base commit"
     assert no_base([SLOW], [STEADY]).standing == (SLOW,)
-    from_file = ci.confirmer(ci.RunOptions(results_file="r.json"), pull, scratch)
+    from_file = confirmer(RunOptions(results_file="r.json"), pull, scratch)
     assert from_file is not None
     assert "results-file" in str(from_file([SLOW], []).problem)
 
@@ -219,11 +220,11 @@ def test_the_base_commit_comes_from_the_event(tmp_path: Path) -> None:
     pull = {"number": 3, "head": {"sha": "h"}, "base": {"ref": "main", "sha": "b" * 40}}
     event.write_text(json.dumps({"pull_request": pull}))
     environ = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event)}
-    assert ci.read_event(environ).base_sha == "b" * 40
+    assert read_event(environ).base_sha == "b" * 40
     group = {"head_sha": "h", "base_sha": "c" * 40, "base_ref": "refs/heads/main"}
     event.write_text(json.dumps({"merge_group": group}))
     environ["GITHUB_EVENT_NAME"] = "merge_group"
-    assert ci.read_event(environ).base_sha == "c" * 40
+    assert read_event(environ).base_sha == "c" * 40
 
 
 @pytest.mark.parametrize(
@@ -243,11 +244,14 @@ def test_bad_confirm_inputs_are_named(
     assert message in capsys.readouterr().err
 
 
-def pytest_in(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+def pytest_in(
+    folder: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    # -p pytest_parscale.selection as confirm.py passes it: a no-op kept for old revisions
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "pytest_parscale.selection",
          *arguments],
-        cwd=folder, capture_output=True, text=True, check=False, timeout=120,
+        cwd=folder, capture_output=True, text=True, check=False, timeout=120, env=env,
     )  # fmt: skip
 
 
@@ -263,6 +267,8 @@ def test_the_selection_plugin_runs_only_the_listed_ids_whatever_the_paths(tmp_pa
     assert "test_two.py::test_a[2] PASSED" in done.stdout
     assert "test_two.py::test_b PASSED" in done.stdout
     assert "2 passed, 1 deselected" in done.stdout
+    by_env = pytest_in(tmp_path, ".", env={**os.environ, "PARSCALE_ONLY": str(only)})
+    assert "2 passed, 1 deselected" in by_env.stdout  # an option of OPTIONS: env works too
     missing = pytest_in(tmp_path, ".", f"--parscale-only={tmp_path / 'nope.txt'}")
     assert missing.returncode == 4
     assert f"--parscale-only {tmp_path / 'nope.txt'}: No such file or directory" in missing.stderr
@@ -270,7 +276,7 @@ def test_the_selection_plugin_runs_only_the_listed_ids_whatever_the_paths(tmp_pa
 
 def undecided_judgement(
     tmp_path: Path, status: str
-) -> tuple[ci.Judgement, list[tuple[Sequence[str], Sequence[str]]]]:
+) -> tuple[Judgement, list[tuple[Sequence[str], Sequence[str]]]]:
     """SLOW uncertain against the baseline (a -20% change inside its noise), STEADY same."""
     base = record(SLOW, serial=(2.0, 3.2, 1.1), parallel=(1.0, 1.0, 1.0))
     folder = baseline_dir(tmp_path, [base, record(STEADY)])
@@ -281,12 +287,12 @@ def undecided_judgement(
 
     def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
         calls.append((list(flagged), list(undecided)))
-        return ci.confirm_regressions(
+        return confirm_regressions(
             flagged, lambda ids: paired(0, report(**{SLOW: status})), undecided
         )
 
-    baseline = ci.load_baseline(folder, "cache")
-    return ci.judge(ci.load(path), baseline, ci.RunOptions(), "main", False, confirm), calls
+    baseline = load_baseline(folder, "cache")
+    return judge(load(path), baseline, RunOptions(), "main", False, confirm), calls
 
 
 def test_an_uncertain_test_the_paired_run_measures_as_a_regression_fails_the_job(

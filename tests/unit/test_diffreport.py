@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from pytest_parscale.diffreport import code, md, plain, render_markdown, render_text
+from pytest_parscale.diffreport import render_markdown, render_text
+from pytest_parscale.markdown import code, md, plain
 from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.results import Record
 from pytest_parscale.storage import Results

@@ -17,7 +17,8 @@ def test_ratio(value: float, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "text"), [(2.5e-6, "2.5us"), (0.0123, "12.3ms"), (1.5, "1.5s"), (math.inf, "?")]
+    ("value", "text"),
+    [(2.5e-6, "2.5us"), (0.0123, "12.3ms"), (1.5, "1.5s"), (1351.2, "1351s"), (math.inf, "?")],
 )
 def test_seconds(value: float, text: str) -> None:
     assert fmt.seconds(value) == text
@@ -63,3 +64,21 @@ def test_signed_interval_short_id_and_plural() -> None:
     assert fmt.short_id("tests/t.py::test_a[pool-2]") == "test_a[pool-2]"
     assert fmt.plural(1, "worker") == "1 worker"
     assert fmt.plural(2, "worker") == "2 workers"
+
+
+def test_a_raw_figure_that_prints_the_same_is_not_repeated() -> None:
+    assert fmt.clipped_fraction(1.004) == "100%"
+    assert fmt.clipped_fraction(1.03) == "100% (raw 103%)"
+    assert fmt.clipped_percent(Interval(0.99, 0.97, 1.004, 0.95)) == "99% [97%, 100%]"
+
+
+def test_workers_used_of_asked() -> None:
+    assert fmt.workers(2, 2, False) == "2/2"
+    assert fmt.workers(2, 8, False) == "2/8"
+    assert fmt.workers(4, 4, True) == "4/4!"
+
+
+def test_machine_figures_in_words() -> None:
+    assert fmt.cpus(1) == "1 CPU"
+    assert fmt.cpus(1.5) == "1.5 CPUs"
+    assert fmt.load_average([1.8310546875, 1.29, 0.69287]) == "1.83, 1.29 and 0.69"

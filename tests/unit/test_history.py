@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
-from pytest_parscale.diffreport import md
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.history import (
     MIN_RUNS,
@@ -23,6 +22,7 @@ from pytest_parscale.history import (
     speedup_per_worker,
     t_quantile,
 )
+from pytest_parscale.markdown import md
 from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.results import SCHEMA_VERSION, Capacity, Record, document, write_atomic
 from pytest_parscale.storage import append_history, check_save_target, load, save

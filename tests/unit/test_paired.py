@@ -8,16 +8,9 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
-from pytest_parscale.paired import (
-    PairedError,
-    compare_pooled,
-    pool,
-    pool_records,
-    run_session,
-    session_env,
-    snapshot,
-    undecided,
-)
+from pytest_parscale.paired.pooling import compare_pooled, pool, pool_records, undecided
+from pytest_parscale.paired.sessions import run_session
+from pytest_parscale.paired.worktrees import PairedError, session_env, snapshot
 from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.results import Record
 from pytest_parscale.storage import Results

@@ -4,19 +4,22 @@ analysis, so their crossovers, serial fractions and projections cannot disagree.
 from __future__ import annotations
 
 import dataclasses
+import html
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from pytest_parscale.diffreport import verdict_line
 from pytest_parscale.html import write_html_report
+from pytest_parscale.regression import compare_results
 from pytest_parscale.report import crossovers, notes, projection, serialisation, sweeps, table
 from pytest_parscale.results import Projection, Record, document
 from pytest_parscale.stats import Interval
 from pytest_parscale.storage import from_document
 from pytest_parscale.transport import SerialisationCost
-from tests.records import MACHINE, measured
+from tests.records import MACHINE, measured, record, scaled
 
 
 def size_records() -> list[Record]:
@@ -77,8 +80,8 @@ def test_no_projection_or_serial_fraction_below_one_times(tmp_path: Path) -> Non
     assert "2.03" not in " ".join(notes([record], []))
     page = html_page([record], tmp_path)
     assert "2.03" not in page
-    assert "none (speedup &lt; 1)" in page
-    assert "no Karp-Flatt serial fraction: speedup &lt; 1" in page
+    assert "no projection (Amdahl)</span>: at 8 workers: no serial fraction at 2 workers, " in page
+    assert "speedup &lt; 1" in page
 
 
 def test_projection_printed_when_the_serial_fraction_means_something() -> None:
@@ -106,8 +109,7 @@ def test_shares_and_efficiencies_are_clipped_with_the_raw_interval(tmp_path: Pat
     assert "64%" in row
     page = html_page([record], tmp_path)
     assert "64% [9%, 100%] (raw 64% [9%, 242%])" in page
-    assert "100% [95%, 100%] (raw 115% [95%, 130%])" in page
-    assert "none (speedup &gt; workers)" in page
+    assert "100% [95%, 100%] (raw 115% [95%, 130%])" in page  # the efficiency's interval
 
 
 def test_sweeps_read_records_and_the_machine() -> None:
@@ -162,3 +164,16 @@ def test_summary_without_scipy_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     assert any(
         line.strip() == f"No USL fit: the scaling fits need scipy: {hint}." for line in lines
     )
+
+
+def test_html_headline_counts_verdicts_and_says_what_regressed(tmp_path: Path) -> None:
+    base = {name: record(name) for name in ("t.py::a", "t.py::b")}
+    head = {"t.py::a": scaled(base["t.py::a"], 0.5), "t.py::b": base["t.py::b"]}
+    changes = compare_results(base, head)
+    results = from_document(document(list(head.values()), dict(MACHINE), []), "head")
+    page = write_html_report(results, tmp_path, plots=False, changes=changes)
+    text = page.read_text(encoding="utf-8")
+    assert "<strong>2 tests measured</strong>" in text
+    assert f'<span class="fail">{html.escape(verdict_line(changes))}</span>' in text
+    assert "FAIL: 1 regression against the baseline (1 unchanged)" in text
+    assert "Not compared with a baseline" not in text

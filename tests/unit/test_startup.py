@@ -26,7 +26,10 @@ HEAVY = (
     "pytest_parscale.plots",
     "pytest_parscale.regression",
     "pytest_parscale.storage",
-    "pytest_parscale.ci",
+    "pytest_parscale.action",
+    "pytest_parscale.paired",
+    "pytest_parscale.show",
+    "pytest_parscale.markdown",
     "pytest_parscale.cli",
 )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from pytest_parscale.action.trend import BARS, sparkline, trend_markdown, trend_rows
 from pytest_parscale.storage import Results
 from pytest_parscale.thresholds import FailOn
-from pytest_parscale.trend import BARS, sparkline, trend_markdown, trend_rows
 from tests.records import MACHINE, at_speedup, record, scaled
 
 

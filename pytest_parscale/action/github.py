@@ -1,7 +1,7 @@
 """The GitHub side of the Action: REST calls, comments, artifacts, acceptances.
 
 Everything that talks to the GitHub API lives here, behind an injectable
-``Transport`` so tests never reach the network; ci.py decides what to do with
+``Transport`` so tests never reach the network; the steps decide what to do with
 the answers. Trust rules are in docs/github-action.md: only the token's own
 comment is edited, only maintainers accept a regression, and an artifact is data.
 """

@@ -157,7 +157,9 @@ def paired_runner(
 
     HEAD is the commit checked out here (on a pull request, GitHub's merge commit:
     what the job just measured). The flagged ids are selected after collection
-    (pytest_parscale.selection), so the user's pytest arguments pass unchanged.
+    (--parscale-only, pytest_parscale/selection.py), so the user's pytest arguments pass
+    unchanged. ``-p pytest_parscale.selection`` is a no-op now, kept because a session
+    of a revision older than the option in config.OPTIONS needs it.
     """
 
     def run(flagged: Sequence[str]) -> PairedRun:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pytest_parscale.changepoint import ScalingChange, scaling_change
-from pytest_parscale.diffreport import cell, code
+from pytest_parscale.markdown import cell, code
 from pytest_parscale.thresholds import NOT_SAID, FailOn
 
 if TYPE_CHECKING:

@@ -1,0 +1,225 @@
+"""``parscale ci STEP``: the arguments of each step and main, which dispatches them.
+
+Each step of action.yml and comment/action.yml is one subcommand (see the
+package's docstring), so the composite actions and the tests run the same code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.action.baseline import fetch
+from pytest_parscale.action.event import Event, read_event, write_outputs
+from pytest_parscale.action.github import (
+    ACCEPT_LABEL,
+    ACK_PREFIX,
+    Acceptance,
+    Transport,
+    acceptance,
+    read_pull_request_number,
+    urllib_transport,
+)
+from pytest_parscale.action.options import MISSING_POLICIES, SOURCES, RunOptions, plan
+from pytest_parscale.action.steps import comment, rebuild_report, run
+from pytest_parscale.errors import BaselineError
+from pytest_parscale.storage import load
+from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
+
+
+def _history_size(text: str) -> int:
+    """The action's history-size input: a count, 0 turns the history off."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"history-size must be a whole number, got {text!r}")
+    return int(text)
+
+
+def _true_false(name: str) -> Callable[[str], bool]:
+    """An action input that is ``true`` or ``false`` (empty: the default, true)."""
+
+    def parse(text: str) -> bool:
+        value = text.strip().lower() or "true"
+        if value not in ("true", "false"):
+            raise argparse.ArgumentTypeError(f"{name} must be true or false, got {text!r}")
+        return value == "true"
+
+    return parse
+
+
+def _budget(text: str) -> float:
+    """The action's confirm-budget input: seconds > 0 (empty: the default, 600)."""
+    try:
+        value = float(text) if text.strip() else 600.0
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"confirm-budget must be seconds > 0, got {text!r}")
+    return value
+
+
+def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
+    """``parscale ci plan|fetch|run|comment``, registered by cli.py."""
+
+    def fail_on(text: str) -> FailOn:  # the action passes its input as is, maybe empty
+        return fail_on_type(text) if text.strip() else NOT_SAID
+
+    def judging(parser: Any, *, required: bool = True) -> None:
+        parser.add_argument("--baseline-dir", required=required, default="")
+        parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
+        parser.add_argument("--on-missing-baseline", choices=MISSING_POLICIES, default="warn")
+        parser.add_argument(
+            "--baseline-source", default="", help="cache key the baseline was restored from"
+        )
+        parser.add_argument("--fetched", choices=("", *SOURCES), default="")
+        parser.add_argument(
+            "--baseline-history",
+            choices=("first-run", "evicted", "unknown", "restored", ""),
+            default="",
+        )
+
+    ci = commands.add_parser("ci", help="the GitHub Action's steps (see docs/github-action.md)")
+    steps = ci.add_subparsers(dest="ci_step", required=True, metavar="STEP")
+    plan_parser = steps.add_parser("plan", help="cache keys and folders of the baseline")
+    plan_parser.add_argument("--baseline-key", default="default")
+    plan_parser.add_argument(
+        "--environment-from", default="", help="a results file whose machine names the environment"
+    )
+    steps.add_parser(
+        "accept", help=f"the {ACCEPT_LABEL} label and {ACK_PREFIX} comments of the pull request"
+    )
+    fetch_parser = steps.add_parser(
+        "fetch", help="the newest baseline artifact of the branch, when the cache missed"
+    )
+    fetch_parser.add_argument("--baseline-key", default="default")
+    fetch_parser.add_argument("--baseline-dir", required=True)
+    run_parser = steps.add_parser(
+        "run", help="run the tests, compare with the baseline, write summary and outputs"
+    )
+    run_parser.add_argument("--pytest-args", default="")
+    run_parser.add_argument("--results-file", default="", help="use it instead of running pytest")
+    run_parser.add_argument("--out-dir", required=True)
+    run_parser.add_argument("--comment-on-pr", choices=("true", "false"), default="false")
+    run_parser.add_argument("--save-baseline", choices=("auto", "true", "false"), default="auto")
+    run_parser.add_argument(
+        "--acceptance", default="", help="JSON written by 'ci accept': the label and acks"
+    )
+    run_parser.add_argument(
+        "--history-size", type=_history_size, default=20, help="last runs kept for the trend"
+    )
+    run_parser.add_argument(
+        "--confirm",
+        type=_true_false("confirm"),
+        default=True,
+        help="decide a pull request's flagged and undecided tests by a paired run (true|false)",
+    )
+    run_parser.add_argument(
+        "--confirm-budget",
+        type=_budget,
+        default=600.0,
+        metavar="SECONDS",
+        help="seconds the paired confirmation may add sessions for (parscale paired --budget)",
+    )
+    judging(run_parser)
+    comment_parser = steps.add_parser(
+        "comment", help="create or update the pull-request comment (token in GITHUB_TOKEN)"
+    )
+    what = comment_parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--report", help="Markdown file to post (the gate's own job only)")
+    what.add_argument(
+        "--results", help="results.json of the run to judge again here (the workflow_run job)"
+    )
+    comment_parser.add_argument("--baseline-key", default="default")
+    which = comment_parser.add_mutually_exclusive_group()
+    which.add_argument("--pr-number", type=int, default=None)
+    which.add_argument(
+        "--pr-file", default=None, help="pull-request.json written by 'ci run' (workflow_run)"
+    )
+    comment_parser.add_argument("--expect-head-sha", default=None)
+    comment_parser.add_argument("--repository", default=None, help="owner/name")
+    judging(comment_parser, required=False)  # posting --report judges nothing
+
+
+def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
+    """The judging half of RunOptions, shared by ``run`` and ``comment --results``."""
+    source = "cache" if arguments.baseline_source else arguments.fetched or "none"
+    return RunOptions(
+        baseline_dir=Path(arguments.baseline_dir),
+        fail_on=effective_fail_on(None, arguments.fail_on),
+        on_missing_baseline=arguments.on_missing_baseline,
+        baseline_source=source,
+        baseline_history=arguments.baseline_history or "unknown",
+        **extra,
+    )
+
+
+def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> Acceptance:
+    """The gate's own acceptance check: only pull requests, labels from the payload."""
+    if event.pull_request is None:
+        return Acceptance()
+    return acceptance(event.repository, event.pull_request, event.labels, environ, send)
+
+
+def main(
+    arguments: Any, environ: Mapping[str, str] | None = None, send: Transport = urllib_transport
+) -> int:
+    env = os.environ if environ is None else environ
+    if arguments.ci_step == "plan":
+        machine = None
+        if arguments.environment_from:
+            machine = load(Path(arguments.environment_from)).machine
+        write_outputs(plan(arguments.baseline_key, env, machine), env)
+        return 0
+    if arguments.ci_step == "accept":
+        write_outputs({"acceptance": _acceptance(read_event(env), env, send).to_json()}, env)
+        return 0
+    if arguments.ci_step == "fetch":
+        return fetch(arguments.baseline_key, Path(arguments.baseline_dir), env, send)
+    if arguments.ci_step == "run":
+        options = _judging_options(
+            arguments,
+            pytest_args=arguments.pytest_args,
+            results_file=arguments.results_file or None,
+            out_dir=Path(arguments.out_dir),
+            comment_on_pr=arguments.comment_on_pr == "true",
+            save_baseline=arguments.save_baseline,
+            history_size=arguments.history_size,
+            confirm=arguments.confirm,
+            confirm_budget=arguments.confirm_budget,
+            acceptance=Acceptance.from_json(arguments.acceptance),
+        )
+        outcome = run(options, env)
+        print(outcome.report)
+        return outcome.exit_code
+    number = arguments.pr_number
+    if arguments.pr_file:
+        number = read_pull_request_number(Path(arguments.pr_file))
+    if arguments.results:
+        if not arguments.baseline_dir:
+            raise BaselineError(arguments.results, "needs --baseline-dir to be judged again")
+        event = read_event(env)
+        repository = arguments.repository or event.repository
+        accepted = (
+            acceptance(repository, number, None, env, send) if number is not None else Acceptance()
+        )
+        options = _judging_options(arguments, acceptance=accepted)
+        report = rebuild_report(Path(arguments.results), options, event.branch, env)
+    elif read_event(env).name == "workflow_run":
+        raise BaselineError(
+            arguments.report,
+            "is a report made by the pull request's own run: a workflow_run job must "
+            "judge --results itself, never post that Markdown",
+        )
+    else:
+        report = Path(arguments.report).read_text(encoding="utf-8")
+    return comment(
+        report,
+        arguments.baseline_key,
+        env,
+        number=number,
+        expect_head_sha=arguments.expect_head_sha,
+        repository=arguments.repository,
+        send=send,
+    )

@@ -1,0 +1,212 @@
+"""``parscale paired BASE [HEAD]``: its arguments, and main, which prints the report.
+
+Exit 0: no regression, 1: a regression, 2: bad usage, revision or session, 130:
+interrupted (the worktrees are removed either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_parscale.paired.sessions import (
+    MAX_SESSIONS,
+    MIN_SESSIONS,
+    SESSION_ROUNDS,
+    SIDES,
+    measure,
+    terminate_as_interrupt,
+)
+from pytest_parscale.paired.worktrees import (
+    PairedError,
+    checkouts,
+    git,
+    install,
+    resolve,
+    setup,
+    snapshot,
+)
+from pytest_parscale.regression import Status, TestChange
+from pytest_parscale.storage import Results
+from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
+
+OK, REGRESSION, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``, else a message naming it."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {minimum}")
+        return value
+
+    return parse
+
+
+_sessions, _rounds = _at_least(MIN_SESSIONS), _at_least(1)
+
+
+def add_parser(
+    commands: Any,
+    fail_on: Callable[[str], FailOn],
+    confidence: Callable[[str], float],
+    formats: Sequence[str],
+) -> None:
+    """Register ``paired`` on the ``parscale`` command (cli.py)."""
+    paired = commands.add_parser(
+        "paired",
+        help="measure BASE and HEAD alternately on this machine; exit 1 on a regression",
+        description="Check out BASE and HEAD (default: the working tree) into temporary git "
+        "worktrees and run the marked tests alternately, each session a fresh pytest with "
+        "the side's tree first on sys.path. Arguments after -- go to pytest. Exit 0: no "
+        "regression, 1: a regression, 2: bad usage, revision or session.",
+    )
+    paired.add_argument("base", metavar="BASE", help="revision of the baseline")
+    paired.add_argument(
+        "head", metavar="HEAD", nargs="?", default=None, help="revision (default: working tree)"
+    )
+    paired.add_argument("--format", choices=formats, default="table")
+    paired.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
+    paired.add_argument("--confidence", type=confidence, default=0.95)
+    paired.add_argument(
+        "--budget",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="stop adding sessions past this (default 600; the minimum sessions always run)",
+    )
+    paired.add_argument(
+        "--min-sessions",
+        type=_sessions,
+        default=MIN_SESSIONS,
+        metavar="N",
+        help=f"sessions per side at least (default {MIN_SESSIONS})",
+    )
+    paired.add_argument(
+        "--max-sessions",
+        type=_sessions,
+        default=MAX_SESSIONS,
+        metavar="N",
+        help=f"sessions per side at most (default {MAX_SESSIONS})",
+    )
+    paired.add_argument(
+        "--rounds",
+        type=_rounds,
+        default=SESSION_ROUNDS,
+        metavar="N",
+        help=f"timed rounds per session after its warm-up (default {SESSION_ROUNDS}; "
+        "--parscale-min-rounds after -- overrides it)",
+    )
+    paired.add_argument(
+        "--install",
+        action="store_true",
+        help="build and install each tree (pip, no deps, no build isolation) into a "
+        "temporary folder first on sys.path, instead of importing its sources",
+    )
+    paired.add_argument(
+        "--setup",
+        metavar="COMMAND",
+        default=None,
+        help="shell command run once in each checkout before measuring "
+        "(e.g. build compiled extensions in place)",
+    )
+
+
+def main(
+    arguments: argparse.Namespace,
+    pytest_args: Sequence[str],
+    render: Callable[[list[TestChange], Results, Results, FailOn, str, str], str],
+) -> int:
+    """Run the paired measurement; ``render`` prints the report as `parscale compare` would.
+
+    ``render`` takes the changes, both pooled sides, the thresholds, the mode
+    (``paired``) and what the verdict was judged against.
+    """
+    if arguments.max_sessions < arguments.min_sessions:
+        print("parscale: error: --max-sessions is below --min-sessions", file=sys.stderr)
+        return USAGE
+    fail_on = effective_fail_on(None, arguments.fail_on)
+
+    def progress(line: str) -> None:
+        print(f"parscale paired: {line}", file=sys.stderr, flush=True)
+
+    try:
+        here = Path.cwd()
+        repository = Path(git(["rev-parse", "--show-toplevel"], here))
+        relative = here.resolve().relative_to(repository.resolve())
+        with (
+            terminate_as_interrupt(),
+            checkouts(arguments.base, arguments.head, repository) as made,
+        ):
+            labels = {
+                "base": f"{arguments.base} ({resolve(arguments.base, repository)[:12]})",
+                "head": "working tree"
+                if arguments.head is None
+                else f"{arguments.head} ({resolve(arguments.head, repository)[:12]})",
+            }
+            for side in SIDES:
+                if arguments.install:
+                    progress(f"installing the {side} tree ({labels[side]})")
+                    tree = made.trees[side]
+                    if tree == repository:  # the working tree: build a copy of it
+                        tree = snapshot(tree, made.temporary / f"{side}-source")
+                    target = made.temporary / f"{side}-installed"
+                    made.installed[side] = install(tree, target, side)
+                if arguments.setup:
+                    setup(arguments.setup, made.trees[side], side, made.installed.get(side))
+            outcome = measure(
+                made,
+                relative,
+                pytest_args,
+                fail_on,
+                labels,
+                confidence=arguments.confidence,
+                budget=arguments.budget,
+                min_sessions=arguments.min_sessions,
+                max_sessions=arguments.max_sessions,
+                rounds=arguments.rounds,
+                progress=progress,
+            )
+    except KeyboardInterrupt:
+        print("parscale paired: interrupted; worktrees removed", file=sys.stderr)
+        return INTERRUPTED
+    except PairedError as error:
+        print(f"parscale: error: {error}", file=sys.stderr)
+        return USAGE
+    progress(
+        f"{outcome.sessions} sessions per side in {outcome.seconds:.0f} s"
+        + (
+            f"; budget spent with {len(outcome.undecided)} test(s) still uncertain"
+            if outcome.budget_spent
+            else ""
+        )
+    )
+    judged = (
+        f"paired sessions on this machine: {outcome.sessions} of each side, alternating, "
+        "pooled with a session-level bootstrap"
+    )
+    print(
+        render(
+            outcome.changes, outcome.base.results, outcome.head.results, fail_on, "paired", judged
+        )
+    )
+    regressed = any(test.status is Status.REGRESSION for test in outcome.changes)
+    return REGRESSION if regressed else OK

@@ -1,0 +1,194 @@
+"""The session loop: base and head alternately, each a fresh pytest, until decided.
+
+The sessions, not the rounds, carry the noise between runs, so a paired run buys
+sessions within its budget (docs/paired.md, "Rounds per session").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from pytest_parscale.errors import BaselineError
+from pytest_parscale.paired.pooling import Pooled, compare_pooled, pool, undecided
+from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
+from pytest_parscale.regression import TestChange
+from pytest_parscale.storage import Results, load
+from pytest_parscale.thresholds import FailOn
+
+MIN_SESSIONS = 3
+
+
+MAX_SESSIONS = 10
+
+
+# timed rounds per session after the warm-up: the sessions, not the rounds, carry the
+# noise between runs, so a paired run buys sessions; 2 keeps a session's median from
+# resting on one round (docs/paired.md, "Rounds per session")
+SESSION_ROUNDS = 2
+
+
+SIDES = ("base", "head")
+
+
+STOP_GRACE = 10.0  # seconds a session gets to clean up after Ctrl-C before it is killed
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled) unwinds like Ctrl-C, so the worktrees go too."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_session(
+    tree: Path,
+    relative: Path,
+    pytest_args: Sequence[str],
+    output: Path,
+    log: Path,
+    where: str,
+    *,
+    rounds: int = SESSION_ROUNDS,
+    installed: Path | None = None,
+) -> Results:
+    """One fresh pytest process on one tree; its results file, or PairedError.
+
+    ``rounds`` is the session's --parscale-min-rounds; PYTEST_ARGS come after it,
+    so a user's own setting wins. Exit 0 and 1 (a test failed its own marker) both
+    leave a results file; any other exit is a broken session. On Ctrl-C the
+    session gets STOP_GRACE seconds to stop its engines before it is killed.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        f"--parscale-json={output}",
+        f"--parscale-min-rounds={rounds}",
+        *pytest_args,
+    ]
+    if not (tree / relative).is_dir():
+        raise PairedError(f"{where}: {relative} does not exist in this revision")
+    with log.open("w", encoding="utf-8") as stream:
+        process = subprocess.Popen(
+            command,
+            cwd=tree / relative,
+            env=session_env(tree, os.environ, installed),
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            # its own session: a terminal's Ctrl-C reaches only us, and we pass on one
+            # SIGINT, so pytest-parscale's engine teardown is not interrupted twice
+            start_new_session=True,
+        )
+        try:
+            code = process.wait()
+        except BaseException:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):  # its workers go with it
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            raise
+    if code not in (0, 1) or not output.exists():
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+        raise PairedError(
+            f"{where}: pytest exited with {code} and "
+            + ("wrote results" if output.exists() else "wrote no results")
+            + f"; `{shlex.join(command)}` in {tree / relative} said:\n"
+            + "\n".join(tail)
+        )
+    try:
+        return load(output)
+    except BaselineError as error:
+        raise PairedError(f"{where}: {error}") from None
+
+
+@dataclass
+class Outcome:
+    base: Pooled
+    head: Pooled
+    changes: list[TestChange]
+    sessions: int
+    seconds: float
+    undecided: list[str]
+    budget_spent: bool
+
+
+def measure(
+    made: Checkouts,
+    relative: Path,
+    pytest_args: Sequence[str],
+    fail_on: FailOn,
+    labels: Mapping[str, str],
+    *,
+    confidence: float,
+    budget: float,
+    min_sessions: int = MIN_SESSIONS,
+    max_sessions: int = MAX_SESSIONS,
+    rounds: int = SESSION_ROUNDS,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Outcome:
+    """Alternate base and head sessions until every change is decided or time runs out.
+
+    At least ``min_sessions`` each, whatever the budget: fewer give the cluster
+    bootstrap too few sessions to resample. After that a further pair runs only
+    while a test is uncertain and the mean pair time still fits in ``budget``.
+    """
+    runs: dict[str, list[Results]] = {side: [] for side in SIDES}
+    start = time.monotonic()
+    while True:
+        for side in SIDES:
+            index = len(runs[side]) + 1
+            began = time.monotonic()
+            where = f"{side} session {index} ({labels[side]})"
+            runs[side].append(
+                run_session(
+                    made.trees[side],
+                    relative,
+                    pytest_args,
+                    made.temporary / f"{side}-{index}.json",
+                    made.temporary / f"{side}-{index}.log",
+                    where,
+                    rounds=rounds,
+                    installed=made.installed.get(side),
+                )
+            )
+            progress(f"{where}: {time.monotonic() - began:.1f} s")
+        pairs = len(runs["head"])
+        base, head = pool(runs["base"], labels["base"]), pool(runs["head"], labels["head"])
+        if pairs < min_sessions:
+            continue
+        changes = compare_pooled(base, head, fail_on, confidence=confidence)
+        open_tests = undecided(changes)
+        elapsed = time.monotonic() - start
+        over = elapsed + elapsed / pairs > budget
+        if not open_tests or over or pairs >= max_sessions:
+            return Outcome(
+                base, head, changes, pairs, elapsed, open_tests, bool(open_tests) and over
+            )
+        progress(f"still uncertain after {pairs} pairs: {', '.join(open_tests)}")
