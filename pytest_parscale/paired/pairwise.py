@@ -10,9 +10,10 @@ the threshold is the null, as everywhere (regression.judge_change).
 
 The run looks again after each extra pair: ``look_confidence`` spends the error over
 those looks (sequential.look_alpha), so a clear case decides after few pairs and
-the level holds at the threshold. Simulated in benchmarks/calibration.py: against
-the cluster bootstrap of pooled sessions, a real 25% drop is caught in 96% of
-paired runs instead of 69%, at the same level. Pure: records in, a verdict out.
+the level holds at the threshold. Simulated in benchmarks/calibration_cross.py: a
+real 25% drop is caught in 96% of paired runs, where a pair-by-pair cluster
+bootstrap of the pooled sessions, with the same spent looks, caught 69%. Pure:
+records in, a verdict out.
 """
 
 from __future__ import annotations
