@@ -244,14 +244,8 @@ def compare_records(
     fail_on: FailOn = DEFAULT_FAIL_ON,
     *,
     confidence: float = 0.95,
-    excuse_capacity: bool = True,
 ) -> TestChange:
-    """Compare one test id; ``fail_on`` must be complete (no None fields).
-
-    ``excuse_capacity=False`` is for sides measured on the same machine at the same
-    time (paired): a capacity gap between them is then the code's own doing (a head
-    that leaves a core idle lets a neighbour take it), so it excuses nothing.
-    """
+    """Compare one test id; ``fail_on`` must be complete (no None fields)."""
     if head is None and base is None:
         raise ValueError("nothing to compare")
     if head is None:
@@ -281,7 +275,7 @@ def compare_records(
         changes.append(overhead)
     status = min((change.status for change in changes), key=lambda status: status.rank)
     judged = TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
-    return excuse_by_capacity(judged, base, fail_on.speedup) if excuse_capacity else judged
+    return excuse_by_capacity(judged, base, fail_on.speedup)
 
 
 def engine_of(record: Record) -> str:
