@@ -177,16 +177,15 @@ TEMPLATE = Record(
 
 @dataclass(frozen=True)
 class PairedRule:
-    """How a paired run orders its sessions and judges them at each look."""
+    """How a paired run orders its sessions (each judged pair by pair, looks spent)."""
 
     name: str
     abba: bool  # the order of the sides alternates pair by pair (else base first)
-    pairwise: bool  # per-pair differences, looks spent (else pooled sessions, 95% a look)
 
 
 PAIRED_RULES = (
-    PairedRule("before: base first, pooled sessions (cluster bootstrap), 95% a look", False, False),
-    PairedRule("shipped: ABBA, per-pair t against the threshold, looks spent", True, True),
+    PairedRule("base first in every pair", False),
+    PairedRule("shipped: ABBA", True),
 )
 
 
@@ -224,13 +223,12 @@ def paired_sessions(
 def paired_verdict(
     base: Sequence[tuple[list[float], list[float]]],
     head: Sequence[tuple[list[float], list[float]]],
-    rule: PairedRule,
     look: int,
     final: bool,
 ) -> str:
-    """The status of the one test after these sessions, at this look's level."""
-    from pytest_parscale.pairwise import compare_pairs, look_confidence
-    from pytest_parscale.regression import compare_records
+    """The status of the one test after these pairs of sessions, at this look's level
+    (paired.pairwise, as parscale paired judges it)."""
+    from pytest_parscale.paired.pairwise import compare_pairs, look_confidence
     from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 
     def record(sessions: Sequence[tuple[list[float], list[float]]]) -> Record:
@@ -238,15 +236,9 @@ def paired_verdict(
         parallel = [v for _, p in sessions for v in p]
         return dataclasses.replace(TEMPLATE, serial=serial, parallel=parallel)
 
-    if rule.pairwise:
-        pairs = [(record([b]), record([h])) for b, h in zip(base, head, strict=True)]
-        confidence = look_confidence(look, 1 - 2 * NOMINAL, final=final)
-        return compare_pairs(pairs, DEFAULT_FAIL_ON, confidence=confidence).status.value
-    sizes = tuple(len(p) for _, p in base), tuple(len(p) for _, p in head)
-    test = compare_records(
-        record(base), record(head), DEFAULT_FAIL_ON, sessions=sizes, excuse_capacity=False
-    )
-    return test.status.value
+    pairs = [(record([b]), record([h])) for b, h in zip(base, head, strict=True)]
+    confidence = look_confidence(look, 1 - 2 * NOMINAL, final=final)
+    return compare_pairs(pairs, DEFAULT_FAIL_ON, confidence=confidence).status.value
 
 
 def paired_run(
@@ -259,7 +251,7 @@ def paired_run(
     for pairs in range(MIN_PAIRS, MAX_PAIRS + 1):
         final = pairs == MAX_PAIRS
         look = pairs - MIN_PAIRS + 1
-        status = paired_verdict(base[:pairs], head[:pairs], rule, look, final)
+        status = paired_verdict(base[:pairs], head[:pairs], look, final)
         if status != "uncertain":
             return status, pairs
     return status, MAX_PAIRS
@@ -282,14 +274,14 @@ class PairedRow:
         return self.called <= NOMINAL + slack
 
 
-def paired_table(trials: int, old_trials: int) -> list[PairedRow]:
+def paired_table(trials: int) -> list[PairedRow]:
     """Each rule at -5% (inside the threshold), -10% (at it), -15% and -25%."""
     import numpy as np
 
     rows = []
     cases = [(rule, 0.0) for rule in PAIRED_RULES] + [(PAIRED_RULES[-1], 0.1)]
     for rule, disturbed in cases:
-        count = trials if rule.pairwise else old_trials
+        count = trials
         name = rule.name + (f"; {disturbed:.0%} of sessions disturbed" if disturbed else "")
         for change in (-0.05, -THRESHOLD, -0.15, -0.25):
             rng = np.random.default_rng(24)

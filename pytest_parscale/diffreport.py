@@ -335,7 +335,7 @@ def render_text(
         lines += [
             f"note: {plain(test.nodeid)}: {plain(note)}"
             for test in shown
-            if test.status is Status.INCOMPARABLE
+            if test.status in (Status.INCOMPARABLE, Status.ERROR)
             for note in test.notes
         ]
     lines.append("")
@@ -459,7 +459,7 @@ def render_json(
         "not_compared": [
             {"nodeid": test.nodeid, "reason": test.reason, "notes": list(test.notes)}
             for test in changes
-            if test.status is Status.INCOMPARABLE
+            if test.status in (Status.INCOMPARABLE, Status.ERROR)
         ],
         "fail_on": str(fail_on),
         "baseline": _run_json(base),

@@ -89,15 +89,11 @@ class TestChange:
     reason: str = ""  # INCOMPARABLE only: "engine", "config" or "capacity"
 
 
-Sessions = Sequence[int]  # how many rounds each session gave, in order
-
-
 def _bootstrap(
     base: tuple[Sequence[float], Sequence[float]],
     head: tuple[Sequence[float], Sequence[float]],
     combine: str,
     seed: int,
-    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
 ) -> Any:
     """Bootstrap replicates of the change between two ratios of medians, or None.
 
@@ -109,8 +105,8 @@ def _bootstrap(
         return None
     import numpy as np
 
-    base_ratios = bootstrap_ratios(*base, resamples=RESAMPLES, seed=seed, sessions=sessions[0])
-    head_ratios = bootstrap_ratios(*head, resamples=RESAMPLES, seed=seed + 1, sessions=sessions[1])
+    base_ratios = bootstrap_ratios(*base, resamples=RESAMPLES, seed=seed)
+    head_ratios = bootstrap_ratios(*head, resamples=RESAMPLES, seed=seed + 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         if combine == "relative":
             return np.where(base_ratios > 0, head_ratios / base_ratios - 1, np.inf)
@@ -194,14 +190,13 @@ def compare_speedup(
     *,
     confidence: float = 0.95,
     seed: int = 0,
-    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
 ) -> Change:
     """Relative change of speedup per worker (plain speedup when worker counts match)."""
     base_value = median(base.serial) / median(base.parallel) / base.workers
     head_value = median(head.serial) / median(head.parallel) / head.workers
     change = head_value / base_value - 1
     relative = _bootstrap(
-        (base.serial, base.parallel), (head.serial, head.parallel), "relative", seed, sessions
+        (base.serial, base.parallel), (head.serial, head.parallel), "relative", seed
     )
     # per-worker scaling is a constant (positive) factor: it shifts the ratio, not its
     # spread, and an unbounded interval stays unbounded
@@ -227,7 +222,6 @@ def compare_overhead(
     *,
     confidence: float = 0.95,
     seed: int = 0,
-    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
 ) -> Change | None:
     """Absolute change of the transport share; None when either run did not measure it."""
     if not base.transport or not head.transport:
@@ -236,7 +230,7 @@ def compare_overhead(
     head_value = median(head.transport) / median(head.parallel)
     change = head_value - base_value
     values = _bootstrap(
-        (base.transport, base.parallel), (head.transport, head.parallel), "absolute", seed, sessions
+        (base.transport, base.parallel), (head.transport, head.parallel), "absolute", seed
     )
     interval, p_values = bootstrap_evidence(values, confidence, threshold, worse_when_lower=False)
     return judge_change(
@@ -250,17 +244,8 @@ def compare_records(
     fail_on: FailOn = DEFAULT_FAIL_ON,
     *,
     confidence: float = 0.95,
-    sessions: tuple[Sessions | None, Sessions | None] = (None, None),
-    excuse_capacity: bool = True,
 ) -> TestChange:
-    """Compare one test id; ``fail_on`` must be complete (no None fields).
-
-    ``sessions`` gives, per side, the rounds each pooled session contributed
-    (``parscale paired``); the intervals then resample sessions first.
-    ``excuse_capacity=False`` is for sides measured on the same machine at the same
-    time (paired): a capacity gap between them is then the code's own doing (a head
-    that leaves a core idle lets a neighbour take it), so it excuses nothing.
-    """
+    """Compare one test id; ``fail_on`` must be complete (no None fields)."""
     if head is None and base is None:
         raise ValueError("nothing to compare")
     if head is None:
@@ -284,17 +269,13 @@ def compare_records(
         )
     if min(len(base.parallel), len(head.parallel)) < MIN_ROUNDS:
         notes.append(f"fewer than {MIN_ROUNDS} rounds on one side: no change is significant")
-    changes = [
-        compare_speedup(base, head, fail_on.speedup, confidence=confidence, sessions=sessions)
-    ]
-    overhead = compare_overhead(
-        base, head, fail_on.overhead, confidence=confidence, sessions=sessions
-    )
+    changes = [compare_speedup(base, head, fail_on.speedup, confidence=confidence)]
+    overhead = compare_overhead(base, head, fail_on.overhead, confidence=confidence)
     if overhead is not None:
         changes.append(overhead)
     status = min((change.status for change in changes), key=lambda status: status.rank)
     judged = TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
-    return excuse_by_capacity(judged, base, fail_on.speedup) if excuse_capacity else judged
+    return excuse_by_capacity(judged, base, fail_on.speedup)
 
 
 def engine_of(record: Record) -> str:
@@ -363,7 +344,7 @@ def compare_results(
 
     A head record's own ``fail_on`` (from its parscale marker) wins over ``fail_on``,
     the same precedence the plugin applies while the tests run. ``judge`` replaces
-    ``compare_records`` for one pair (a history baseline, pooled paired sessions).
+    ``compare_records`` for one pair (a history baseline, a paired run's pairs).
     ``base_errors``/``head_errors`` name the tests that failed without a record on
     that side (Results.errors): measured on the other side, they are ERROR, not
     missing or new.

@@ -41,19 +41,15 @@ def bootstrap_ratios(
     *,
     resamples: int = RESAMPLES,
     seed: int = 0,
-    sessions: Sequence[int] | None = None,
 ) -> Any:
     """``resamples`` bootstrap replicates of ``median(numerator) / median(denominator)``.
 
-    The one bootstrap of the project: the in-run interval, the baseline comparison and
-    the paired base/head comparison all call it. Rounds are resampled as pairs (they
-    were taken interleaved, so a slow patch of the machine hits both runs of a round).
-    With ``sessions`` (the round count of each pooled session, in order) it is a
-    cluster bootstrap: sessions are drawn with replacement, then rounds within each
-    drawn session, so the noise between sessions widens the interval as it should
-    (docs/paired.md). Vectorised on numpy, imported here so that pytest's start-up
-    stays light. A fixed seed makes every interval a function of the data alone.
-    Returns a numpy array of floats.
+    The one bootstrap of the project: the in-run interval a report shows and the
+    baseline comparison call it. Rounds are resampled as pairs (they were taken
+    interleaved, so a slow patch of the machine hits both runs of a round).
+    Vectorised on numpy, imported here so that pytest's start-up stays light. A
+    fixed seed makes every interval a function of the data alone. Returns a numpy
+    array of floats.
     """
     import numpy as np
 
@@ -64,25 +60,9 @@ def bootstrap_ratios(
     top = np.asarray(numerator, dtype=float)
     bottom = np.asarray(denominator, dtype=float)
     rng = np.random.default_rng(seed)
-    if not sessions or len(sessions) < 2:
-        picks = rng.integers(0, len(top), size=(resamples, len(top)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.median(top[picks], axis=1) / np.median(bottom[picks], axis=1)
-    sizes = np.asarray(sessions, dtype=int)
-    if sizes.sum() != len(top) or (sizes < 1).any():
-        raise ValueError("session sizes must be positive and add up to the rounds")
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    chosen = rng.integers(0, len(sizes), size=(resamples, len(sizes)))
-    longest = int(sizes.max())
-    # one slot per (drawn session, round position); positions past a session's size
-    # are masked out with NaN and ignored by nanmedian
-    offsets = (rng.random((resamples, len(sizes), longest)) * sizes[chosen][..., None]).astype(int)
-    index = (starts[chosen][..., None] + offsets).reshape(resamples, -1)
-    valid = (np.arange(longest) < sizes[chosen][..., None]).reshape(resamples, -1)
+    picks = rng.integers(0, len(top), size=(resamples, len(top)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        top_picks = np.where(valid, top[index], np.nan)
-        bottom_picks = np.where(valid, bottom[index], np.nan)
-        return np.nanmedian(top_picks, axis=1) / np.nanmedian(bottom_picks, axis=1)
+        return np.median(top[picks], axis=1) / np.median(bottom[picks], axis=1)
 
 
 def percentile_interval(values: Any, confidence: float) -> tuple[float, float]:

@@ -26,6 +26,7 @@ from pytest_parscale.action.github import (
 from pytest_parscale.action.options import MISSING_POLICIES, SOURCES, RunOptions, plan
 from pytest_parscale.action.steps import comment, rebuild_report, run
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.storage import load
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
@@ -69,6 +70,12 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     def judging(parser: Any, *, required: bool = True) -> None:
         parser.add_argument("--baseline-dir", required=required, default="")
         parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
+        parser.add_argument(
+            "--family",
+            choices=("", *RULES),
+            default="",
+            help=f"error control over the run's tests (empty: {DEFAULT_RULE})",
+        )
         parser.add_argument("--on-missing-baseline", choices=MISSING_POLICIES, default="warn")
         parser.add_argument(
             "--baseline-source", default="", help="cache key the baseline was restored from"
@@ -148,6 +155,7 @@ def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
     return RunOptions(
         baseline_dir=Path(arguments.baseline_dir),
         fail_on=effective_fail_on(None, arguments.fail_on),
+        family=arguments.family or DEFAULT_RULE,
         on_missing_baseline=arguments.on_missing_baseline,
         baseline_source=source,
         baseline_history=arguments.baseline_history or "unknown",

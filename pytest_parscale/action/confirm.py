@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.family import DEFAULT_RULE
 from pytest_parscale.thresholds import FailOn
 
 USAGE = 2  # parscale paired's exit code for bad input or a broken session
@@ -98,8 +99,9 @@ def decide(flagged: Sequence[str], run: PairedRun, undecided: Sequence[str] = ()
         for test in (tests if isinstance(tests, list) else [])
         if isinstance(test, dict)
     }
+    # a test the head failed without a measurement fails the job as a regression does
     confirmed = tuple(
-        nodeid for nodeid in (*ids, *open_ids) if statuses.get(nodeid) == "regression"
+        nodeid for nodeid in (*ids, *open_ids) if statuses.get(nodeid) in ("regression", "error")
     )
     unmeasured = tuple(nodeid for nodeid in ids if nodeid not in statuses)
     # a flag the run did not measure stands (unmeasured); an undecided test it did not
@@ -107,12 +109,12 @@ def decide(flagged: Sequence[str], run: PairedRun, undecided: Sequence[str] = ()
     not_confirmed = tuple(
         (nodeid, statuses[nodeid])
         for nodeid in ids
-        if statuses.get(nodeid, "regression") != "regression"
+        if statuses.get(nodeid, "regression") not in ("regression", "error")
     )
     settled = tuple(
         (nodeid, statuses.get(nodeid, "not measured"))
         for nodeid in open_ids
-        if statuses.get(nodeid) != "regression"
+        if statuses.get(nodeid) not in ("regression", "error")
     )
     return Confirmation(
         ids, confirmed, not_confirmed, unmeasured, None, base, head, open_ids, settled
@@ -152,6 +154,7 @@ def paired_runner(
     budget: float,
     scratch: Path,
     python: str = sys.executable,
+    family: str = DEFAULT_RULE,
 ) -> PairedRunner:
     """The real runner: ``parscale paired BASE HEAD --format json -- <selection> <args>``.
 
@@ -176,6 +179,7 @@ def paired_runner(
         command = [
             python, "-m", "pytest_parscale", "paired", base_sha, head_sha,
             "--format", "json", "--fail-on", str(fail_on), "--budget", f"{budget:g}",
+            "--family", family,
             "--", "-p", "pytest_parscale.selection", f"--parscale-only={only}",
             *shlex.split(pytest_args),
         ]  # fmt: skip

@@ -22,13 +22,13 @@ from pytest_parscale.action.github import ACCEPT_LABEL, ACK_PREFIX, annotate
 from pytest_parscale.action.options import RunOptions, environment_changes
 from pytest_parscale.action.summary import duration, verdict_source_lines
 from pytest_parscale.action.trend import trend_markdown
-from pytest_parscale.diffreport import render_markdown
+from pytest_parscale.diffreport import family_lines, render_markdown
+from pytest_parscale.family import Family, apply_family
 from pytest_parscale.history import MIN_RUNS, judge_for
 from pytest_parscale.markdown import code, md
 from pytest_parscale.regression import Status, TestChange, compare_results
 from pytest_parscale.show import show_markdown
 from pytest_parscale.storage import Results
-from pytest_parscale.thresholds import FailOn
 
 PASS, REGRESSION, NO_BASELINE, ERROR = "pass", "regression", "no-baseline", "error"
 
@@ -93,20 +93,31 @@ def confirmer(options: RunOptions, event: Event, scratch: Path) -> Confirmer | N
         options.confirm_budget,
         scratch,
         options.python,
+        options.family,
     )
     return lambda flagged, undecided: confirm_regressions(flagged, runner, undecided)
 
 
 def _compare(
-    base: Results, head: Results, baseline: Baseline, fail_on: FailOn
-) -> tuple[list[TestChange], str]:
+    base: Results, head: Results, baseline: Baseline, options: RunOptions
+) -> tuple[list[TestChange], str, Family]:
     """The changes, judged by the history model (history.py) when the branch kept
-    enough runs, else against the single baseline; and which of the two it was."""
+    enough runs, else against the single baseline, as one family of tests
+    (family.py); which of the two it was; and what the family rule did."""
+    source = "single"
+    judge_with = None
     if len(baseline.history) >= MIN_RUNS:
-        runs = dataclasses.replace(base, runs=baseline.history)
-        changes = compare_results(base.records, head.records, fail_on, judge=judge_for(runs))
-        return changes, "history"
-    return compare_results(base.records, head.records, fail_on), "single"
+        source, judge_with = "history", judge_for(dataclasses.replace(base, runs=baseline.history))
+    compared = compare_results(
+        base.records,
+        head.records,
+        options.fail_on,
+        judge=judge_with,
+        base_errors=base.errors,
+        head_errors=head.errors,
+    )
+    changes, family = apply_family(compared, options.family, 0.95)
+    return changes, source, family
 
 
 def judge(
@@ -127,9 +138,10 @@ def judge(
     base = baseline.results
     if base is None:
         return _judge_missing(head, baseline, options, branch, stores)
-    changes, source = _compare(base, head, baseline, options.fail_on)
+    changes, source, family = _compare(base, head, baseline, options)
     model = source  # single or history: what flagged, whatever confirms
-    flagged = [test.nodeid for test in changes if test.status is Status.REGRESSION]
+    # a test the head failed without a measurement is flagged as a regression is
+    flagged = [test.nodeid for test in changes if test.status in (Status.REGRESSION, Status.ERROR)]
     undecided = [test.nodeid for test in changes if test.status in UNDECIDED]
     confirmation = (
         confirm(flagged, undecided) if confirm is not None and (flagged or undecided) else None
@@ -190,6 +202,7 @@ def judge(
         differ = md("; ".join(changed))
         lines += ["", f"> :warning: baseline and head ran in different environments: {differ}"]
     lines.append(rest.rstrip("\n"))
+    lines += ["", *(f"_{md(line)}_" for line in family_lines(family, 0.95))]
     trend = trend_markdown(baseline.history, head, options.fail_on)
     if trend:
         lines += ["", *trend]

@@ -16,6 +16,7 @@ from typing import Any
 
 from pytest_parscale.action.event import Event, read_event, work_dir
 from pytest_parscale.action.github import Acceptance, artifact_name
+from pytest_parscale.family import DEFAULT_RULE
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn
 
 CACHE_PREFIX = "pytest-parscale-v1"
@@ -128,6 +129,7 @@ class RunOptions:
     baseline_dir: Path = Path("baseline")
     out_dir: Path = Path("out")
     fail_on: FailOn = DEFAULT_FAIL_ON
+    family: str = DEFAULT_RULE  # holm | bh | none: error control over the run's tests
     comment_on_pr: bool = False
     save_baseline: str = "auto"  # auto | true | false
     on_missing_baseline: str = "warn"  # pass | warn | fail

@@ -1,7 +1,7 @@
 """``parscale paired BASE [HEAD]``: its arguments, and main, which prints the report.
 
-Exit 0: no regression, 1: a regression, 2: bad usage, revision or session, 130:
-interrupted (the worktrees are removed either way).
+Exit 0: no regression, 1: a regression or a test that failed on one side, 2: bad
+usage, revision or session, 130: interrupted (the worktrees are removed either way).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.paired.sessions import (
     MAX_SESSIONS,
     MIN_SESSIONS,
@@ -29,8 +30,7 @@ from pytest_parscale.paired.worktrees import (
     setup,
     snapshot,
 )
-from pytest_parscale.regression import Status, TestChange
-from pytest_parscale.storage import Results
+from pytest_parscale.regression import Status
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
 OK, REGRESSION, USAGE, INTERRUPTED = 0, 1, 2, 130
@@ -76,8 +76,10 @@ def add_parser(
         help="measure BASE and HEAD alternately on this machine; exit 1 on a regression",
         description="Check out BASE and HEAD (default: the working tree) into temporary git "
         "worktrees and run the marked tests alternately, each session a fresh pytest with "
-        "the side's tree first on sys.path. Arguments after -- go to pytest. Exit 0: no "
-        "regression, 1: a regression, 2: bad usage, revision or session.",
+        "the side's tree first on sys.path, pairs of sessions in ABBA order, each test judged "
+        "on its per-pair differences against the threshold. Arguments after -- go to "
+        "pytest. Exit 0: no regression, 1: a regression or a test that failed on one side, "
+        "2: bad usage, revision or session.",
     )
     paired.add_argument("base", metavar="BASE", help="revision of the baseline")
     paired.add_argument(
@@ -86,6 +88,13 @@ def add_parser(
     paired.add_argument("--format", choices=formats, default="table")
     paired.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
     paired.add_argument("--confidence", type=confidence, default=0.95)
+    paired.add_argument(
+        "--family",
+        choices=RULES,
+        default=DEFAULT_RULE,
+        help="error control over the compared tests: holm (any false alarm in the run, "
+        "default), bh (false-discovery rate), none (each test alone)",
+    )
     paired.add_argument(
         "--budget",
         type=_seconds,
@@ -133,12 +142,12 @@ def add_parser(
 def main(
     arguments: argparse.Namespace,
     pytest_args: Sequence[str],
-    render: Callable[[list[TestChange], Results, Results, FailOn, str, str], str],
+    render: Callable[..., str],
 ) -> int:
     """Run the paired measurement; ``render`` prints the report as `parscale compare` would.
 
     ``render`` takes the changes, both pooled sides, the thresholds, the mode
-    (``paired``) and what the verdict was judged against.
+    (``paired``), what the verdict was judged against, the family and the confidence.
     """
     if arguments.max_sessions < arguments.min_sessions:
         print("parscale: error: --max-sessions is below --min-sessions", file=sys.stderr)
@@ -183,6 +192,7 @@ def main(
                 min_sessions=arguments.min_sessions,
                 max_sessions=arguments.max_sessions,
                 rounds=arguments.rounds,
+                family=arguments.family,
                 progress=progress,
             )
     except KeyboardInterrupt:
@@ -200,13 +210,19 @@ def main(
         )
     )
     judged = (
-        f"paired sessions on this machine: {outcome.sessions} of each side, alternating, "
-        "pooled with a session-level bootstrap"
+        f"paired sessions on this machine: {outcome.sessions} pairs in ABBA order, each test "
+        "judged on its per-pair differences, the error spent over the looks"
     )
-    print(
-        render(
-            outcome.changes, outcome.base.results, outcome.head.results, fail_on, "paired", judged
-        )
+    report = render(
+        outcome.changes,
+        outcome.base.results,
+        outcome.head.results,
+        fail_on,
+        "paired",
+        judged,
+        outcome.family,
+        arguments.confidence,
     )
-    regressed = any(test.status is Status.REGRESSION for test in outcome.changes)
-    return REGRESSION if regressed else OK
+    print(report)
+    failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in outcome.changes)
+    return REGRESSION if failed else OK

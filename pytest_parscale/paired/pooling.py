@@ -1,7 +1,8 @@
-"""Pooling one side's sessions and judging the change: pure, tested on synthetic results.
+"""Pooling one side's sessions, and judging the change pair by pair: pure, tested on
+synthetic results.
 
-The interval comes from a session-level (cluster) bootstrap, so the noise between
-sessions counts (docs/paired.md).
+The pooled records are what the report shows; the pairs of sessions decide
+(pairwise.py, docs/paired.md).
 """
 
 from __future__ import annotations
@@ -10,13 +11,8 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_parscale.regression import (
-    Sessions,
-    Status,
-    TestChange,
-    compare_records,
-    compare_results,
-)
+from pytest_parscale.paired.pairwise import compare_pairs
+from pytest_parscale.regression import Status, TestChange, compare_records, compare_results
 from pytest_parscale.results import Capacity, Record
 from pytest_parscale.stats import median, ratio_of_medians_ci
 from pytest_parscale.storage import Results
@@ -62,6 +58,7 @@ def pool_capacity(capacities: Sequence[Capacity | None]) -> Capacity | None:
     if not known or len(known) < len(capacities):
         return None
     rounds = [value for capacity in known for value in capacity.per_round]
+    owns = [capacity.own for capacity in known if capacity.own is not None]
     every = all(capacity.per_round for capacity in known)
     return Capacity(
         cores=median(rounds) if every else median([capacity.cores for capacity in known]),
@@ -70,6 +67,7 @@ def pool_capacity(capacities: Sequence[Capacity | None]) -> Capacity | None:
         rounds_rejected=sum(capacity.rounds_rejected for capacity in known),
         quiet_wait_seconds=sum(capacity.quiet_wait_seconds for capacity in known),
         per_round=tuple(rounds) if every else (),
+        own=median(owns) if len(owns) == len(known) else None,
     )
 
 
@@ -104,33 +102,55 @@ def pool(runs: Sequence[Results], label: str) -> Pooled:
     return Pooled(results, sessions)
 
 
-def compare_pooled(
-    base: Pooled, head: Pooled, fail_on: FailOn, *, confidence: float = 0.95
+def compare_paired(
+    base: Sequence[Results],
+    head: Sequence[Results],
+    pooled: tuple[Pooled, Pooled],
+    fail_on: FailOn,
+    *,
+    confidence: float = 0.95,
 ) -> list[TestChange]:
-    """Every test's change, its interval from a session-level (cluster) bootstrap."""
+    """Every test's change, judged pair by pair (pairwise.compare_pairs), worst first.
+
+    ``base[i]`` and ``head[i]`` are the sessions of pair ``i``; ``pooled`` pools each
+    side (what the report shows). A test measured on one side that failed without a
+    record in any session of the other is an error (item 7 of issue 21).
+    """
+    base_errors = {nodeid: text for run in base for nodeid, text in run.errors.items()}
+    head_errors = {nodeid: text for run in head for nodeid, text in run.errors.items()}
 
     def judge(before: Record | None, after: Record | None, thresholds: FailOn) -> TestChange:
-        either = after if after is not None else before
-        nodeid = either.nodeid if either is not None else ""
-        split: tuple[Sessions | None, Sessions | None] = (
-            base.sessions.get(nodeid),
-            head.sessions.get(nodeid),
-        )
-        # both sides shared the machine, alternating: a capacity gap is the code's own
-        return compare_records(
-            before,
-            after,
-            thresholds,
-            confidence=confidence,
-            sessions=split,
-            excuse_capacity=False,
-        )
+        if before is None or after is None:
+            return compare_records(before, after, thresholds)  # new or missing
+        nodeid = after.nodeid
+        for side, errors in (("head", head_errors), ("base", base_errors)):
+            if nodeid in errors:
+                note = f"error on {side}: {errors[nodeid]}"
+                return TestChange(nodeid, Status.ERROR, before, after, (), (note,))
+        pairs = [
+            (b.records[nodeid], h.records[nodeid])
+            for b, h in zip(base, head, strict=False)
+            if nodeid in b.records
+            and nodeid in h.records
+            and b.records[nodeid].workers == before.workers
+            and h.records[nodeid].workers == after.workers
+        ]
+        # both sides shared the machine, alternating: a capacity gap is the code's own,
+        # so it excuses nothing (compare_pairs never weighs capacity)
+        return compare_pairs(pairs, thresholds, confidence=confidence, pooled=(before, after))
 
     return compare_results(
-        base.results.records, head.results.records, fail_on, confidence=confidence, judge=judge
+        pooled[0].results.records,
+        pooled[1].results.records,
+        fail_on,
+        confidence=confidence,
+        judge=judge,
+        base_errors=base_errors,
+        head_errors=head_errors,
     )
 
 
 def undecided(changes: Sequence[TestChange]) -> list[str]:
-    """Tests whose change is beyond the threshold but not yet significant."""
+    """Tests whose interval still reaches past the threshold, not wholly: another pair
+    may decide them."""
     return [test.nodeid for test in changes if test.status is Status.UNCERTAIN]

@@ -20,7 +20,9 @@ from pathlib import Path
 from types import FrameType
 
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.paired.pooling import Pooled, compare_pooled, pool, undecided
+from pytest_parscale.family import DEFAULT_RULE, Family, apply_family
+from pytest_parscale.paired.pairwise import look_confidence
+from pytest_parscale.paired.pooling import Pooled, compare_paired, pool, undecided
 from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
 from pytest_parscale.regression import TestChange
 from pytest_parscale.storage import Results, load
@@ -137,6 +139,16 @@ class Outcome:
     seconds: float
     undecided: list[str]
     budget_spent: bool
+    family: Family | None = None
+
+
+def order(pair: int) -> tuple[str, ...]:
+    """The sides of pair ``pair`` (0, 1, ...) in the order they run: ABBA.
+
+    Base first in even pairs, head first in odd ones, so whatever the first session
+    of a pair meets (a cold cache, a neighbour's start) lands on both sides alike.
+    """
+    return SIDES if pair % 2 == 0 else SIDES[::-1]
 
 
 def measure(
@@ -151,44 +163,53 @@ def measure(
     min_sessions: int = MIN_SESSIONS,
     max_sessions: int = MAX_SESSIONS,
     rounds: int = SESSION_ROUNDS,
+    family: str = DEFAULT_RULE,
     progress: Callable[[str], None] = lambda line: None,
 ) -> Outcome:
-    """Alternate base and head sessions until every change is decided or time runs out.
+    """Run pairs of sessions (ABBA) until every change is decided or time runs out.
 
-    At least ``min_sessions`` each, whatever the budget: fewer give the cluster
-    bootstrap too few sessions to resample. After that a further pair runs only
-    while a test is uncertain and the mean pair time still fits in ``budget``.
+    At least ``min_sessions`` pairs, whatever the budget: fewer give the per-pair
+    differences too few degrees of freedom. After that a further pair runs only
+    while a test is uncertain and the mean pair time still fits in ``budget``. Each
+    look (the minimum pairs, then each extra pair) is judged at its share of the
+    error (pairwise.look_confidence) over the run's family of tests; the look the
+    budget or ``max_sessions`` ends spends the rest.
     """
     runs: dict[str, list[Results]] = {side: [] for side in SIDES}
     start = time.monotonic()
     while True:
-        for side in SIDES:
-            index = len(runs[side]) + 1
+        pair = len(runs["head"])
+        for side in order(pair):
+            where = f"{side} session {pair + 1} ({labels[side]})"
             began = time.monotonic()
-            where = f"{side} session {index} ({labels[side]})"
+            output = made.temporary / f"{side}-{pair + 1}"
             runs[side].append(
                 run_session(
                     made.trees[side],
                     relative,
                     pytest_args,
-                    made.temporary / f"{side}-{index}.json",
-                    made.temporary / f"{side}-{index}.log",
+                    output.with_suffix(".json"),
+                    output.with_suffix(".log"),
                     where,
                     rounds=rounds,
                     installed=made.installed.get(side),
                 )
             )
             progress(f"{where}: {time.monotonic() - began:.1f} s")
-        pairs = len(runs["head"])
-        base, head = pool(runs["base"], labels["base"]), pool(runs["head"], labels["head"])
+        pairs = pair + 1
         if pairs < min_sessions:
             continue
-        changes = compare_pooled(base, head, fail_on, confidence=confidence)
-        open_tests = undecided(changes)
         elapsed = time.monotonic() - start
         over = elapsed + elapsed / pairs > budget
-        if not open_tests or over or pairs >= max_sessions:
-            return Outcome(
-                base, head, changes, pairs, elapsed, open_tests, bool(open_tests) and over
-            )
+        final = over or pairs >= max_sessions  # decided by the clock and the count alone
+        look = look_confidence(pairs - min_sessions + 1, confidence, final=final)
+        base, head = pool(runs["base"], labels["base"]), pool(runs["head"], labels["head"])
+        compared = compare_paired(
+            runs["base"], runs["head"], (base, head), fail_on, confidence=look
+        )
+        changes, judged = apply_family(compared, family, look)
+        open_tests = undecided(changes)
+        if not open_tests or final:
+            spent = bool(open_tests) and over
+            return Outcome(base, head, changes, pairs, elapsed, open_tests, spent, judged)
         progress(f"still uncertain after {pairs} pairs: {', '.join(open_tests)}")

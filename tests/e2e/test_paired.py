@@ -192,3 +192,34 @@ def test_install_builds_each_tree_and_imports_the_built_copy(tmp_path: Path) -> 
     assert installed.stdout.startswith("OK: no regression")
     assert_clean(repo, tmp)
     assert git(repo, "status", "--porcelain", "--ignored") == ""  # no build/, no egg-info
+
+
+BROKEN = """
+import threading
+
+def twice(x):
+    return x * 2 + (BROKEN and threading.current_thread() is not threading.main_thread())
+
+def test_doubles(parscale):
+    parscale.map(twice, list(range(16)))
+"""
+
+
+def test_a_head_that_fails_its_own_test_is_an_error_and_exits_1(tmp_path: Path) -> None:
+    """Issue 21 item 7: the head's parallel results differ from the serial reference,
+    so its sessions record nothing; the run says so and exits 1 (it said "OK: no
+    regression (1 missing)" and exited 0)."""
+    repo, tmp = tmp_path / "repo", tmp_path / "tmp"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "test_broken.py").write_text(BROKEN.replace("BROKEN and", "False and"))
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    (repo / "test_broken.py").write_text(BROKEN.replace("BROKEN and", "True and"))
+    thread = ["--", "--parscale-backends=thread", "--parscale-min-rounds=2"]
+    done = parscale(repo, tmp, "HEAD", "--max-sessions", "3", *thread)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.startswith("FAIL: 1 test failed on one side without a measurement")
+    assert "error on head: call: result 0 differs" in done.stdout
+    assert "family: 0 tests (0 comparisons), Holm" in done.stdout
+    assert_clean(repo, tmp)

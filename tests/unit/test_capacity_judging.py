@@ -287,7 +287,7 @@ def test_pooled_capacity_is_the_median_round_and_unknown_if_any_session_is() -> 
     assert without_rounds is not None
     assert (without_rounds.cores, without_rounds.low, without_rounds.per_round) == (1.8, 1.5, ())
     sessions = [busy(record(TEST), 2.0), busy(record(TEST), 1.0), busy(record(TEST), 1.8)]
-    assert pool_records(sessions).capacity == Capacity(1.8, 1.0, 2)
+    assert pool_records(sessions).capacity == Capacity(1.8, 1.0, 2, own=1.0)  # own: pooled too
 
 
 # -- reports ---------------------------------------------------------------------

@@ -619,3 +619,31 @@ def test_the_summary_names_the_commit_where_a_test_s_scaling_changed(tmp_path: P
     wide = RunOptions(fail_on=FailOn(speedup=0.40, overhead=0.05))  # a 30% step is under 40%
     lines = judge(head, baseline, wide, "main", stores=False).lines
     assert not [line for line in lines if "scaling changed" in line]
+
+
+def test_the_screen_judges_the_run_as_one_family_and_says_so(tmp_path: Path) -> None:
+    """20 tests, one of them barely beyond the threshold: called alone, withdrawn by
+    Holm over the run (uncertain, so the paired confirmation still decides it)."""
+    from pytest_parscale.action.judge import judge
+    from pytest_parscale.regression import Status, compare_records
+
+    noisy = (1.0, 1.03, 0.97, 1.02, 0.98, 1.01, 0.99, 1.0)
+    ids = [f"t.py::test_{index}" for index in range(20)]
+    base = [record(nodeid, serial=[2 * v for v in noisy], parallel=noisy[::-1]) for nodeid in ids]
+    head = [scaled(base[0], 0.855), *base[1:]]
+    alone = compare_records(base[0], head[0])  # p 0.0105: called alone, not over 20 tests
+    assert alone.status is Status.REGRESSION
+    assert 0.025 / 20 < alone.changes[0].p_value <= 0.025
+    folder = tmp_path / "baseline"
+    write_atomic(folder / "results.json", document(base, dict(MACHINE), [], None))
+    path = tmp_path / "head.json"
+    write_atomic(path, document(head, dict(MACHINE), [], None))
+    baseline = load_baseline(folder, "cache")
+    judged = judge(load(path), baseline, RunOptions(), "main", False)
+    assert judged.flagged == []
+    assert ids[0] in judged.undecided
+    summary = "\n".join(judged.lines)
+    assert "family: 20 tests (20 comparisons), Holm (family-wise)" in summary
+    assert f"family: {ids[0]} speedup: regression -> uncertain" in summary
+    alone = judge(load(path), baseline, RunOptions(family="none"), "main", False)
+    assert alone.flagged == [ids[0]]

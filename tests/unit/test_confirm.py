@@ -319,3 +319,37 @@ def test_an_uncertain_test_the_paired_run_clears_passes_and_says_what_it_measure
     summary = "\n".join(judged.lines)
     assert "Undecided against the baseline, measured by the paired run" in summary
     assert f"`{SLOW}`: paired run says unchanged" in summary
+
+
+def test_a_test_the_head_failed_in_the_paired_run_stands_and_fails_the_job() -> None:
+    """Issue 21 item 7: "error" (no measurement on one side) is no pass."""
+    found = decide([SLOW], paired(1, report(**{SLOW: "error"})), [STEADY])
+    assert found.standing == (SLOW,)
+    assert decide([], paired(1, report(**{STEADY: "error"})), [STEADY]).promoted == (STEADY,)
+
+
+def test_the_paired_confirmation_judges_its_tests_as_one_family(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The k suspects are measured by one paired run, under the run's family rule."""
+    from pytest_parscale.action import confirm
+
+    seen: list[list[str]] = []
+
+    def fake_run(command: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        if command[:2] == ["git", "rev-parse"]:
+            return subprocess.CompletedProcess(command, 0, "h" * 40 + "\n", "")
+        if command[:2] == ["git", "cat-file"]:
+            return subprocess.CompletedProcess(command, 0, "", "")
+        seen.append(command)
+        return subprocess.CompletedProcess(
+            command, 0, json.dumps(report(**{SLOW: "unchanged"})), ""
+        )
+
+    monkeypatch.setattr(confirm.subprocess, "run", fake_run)
+    runner = confirm.paired_runner(
+        "b" * 40, tmp_path, "", RunOptions().fail_on, 60, tmp_path / "s", family="bh"
+    )
+    assert runner([SLOW]).exit_code == 0
+    (command,) = seen
+    assert command[command.index("--family") + 1] == "bh"

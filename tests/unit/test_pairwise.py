@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from pytest_parscale.pairwise import compare_pairs, look_confidence
+from pytest_parscale.paired.pairwise import compare_pairs, look_confidence
 from pytest_parscale.regression import Status
 from pytest_parscale.results import Record
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON

@@ -183,29 +183,6 @@ def test_bootstrap_is_vectorised_and_seeded() -> None:
     assert set(first) <= {1.0, 2.0, 3.0}
 
 
-def test_cluster_bootstrap_widens_with_noise_between_sessions() -> None:
-    """Three sessions whose level differs: resampling sessions sees that spread,
-    resampling rounds alone does not."""
-    from pytest_parscale.stats import bootstrap_ratios, percentile_interval
-
-    rng = random.Random(1)
-    numerator, denominator = [], []
-    for level in (1.0, 1.5, 2.0):  # the session's speedup
-        for _ in range(8):
-            parallel = 1.0 + rng.gauss(0, 0.01)
-            numerator.append(level * parallel * (1 + rng.gauss(0, 0.01)))
-            denominator.append(parallel)
-    rounds = percentile_interval(bootstrap_ratios(numerator, denominator), 0.95)
-    clustered = percentile_interval(
-        bootstrap_ratios(numerator, denominator, sessions=[8, 8, 8]), 0.95
-    )
-    assert clustered[1] - clustered[0] > 1.2 * (rounds[1] - rounds[0])
-    # only the session-level resample admits a whole run at the fastest session's level
-    assert clustered[1] >= 1.95 > rounds[1]
-    with pytest.raises(ValueError, match="add up"):
-        bootstrap_ratios(numerator, denominator, sessions=[8, 8])
-
-
 def test_t_distribution_matches_scipy() -> None:
     """stats.t_cdf and t_quantile (written here: scipy is only an extra) against scipy."""
     scipy_stats = pytest.importorskip("scipy.stats")

@@ -10,9 +10,10 @@ the threshold is the null, as everywhere (regression.judge_change).
 
 The run looks again after each extra pair: ``look_confidence`` spends the error over
 those looks (sequential.look_alpha), so a clear case decides after few pairs and
-the level holds at the threshold. Simulated in benchmarks/calibration.py: against
-the cluster bootstrap of pooled sessions, a real 25% drop is caught in 96% of
-paired runs instead of 69%, at the same level. Pure: records in, a verdict out.
+the level holds at the threshold. Simulated in benchmarks/calibration_cross.py: a
+real 25% drop is caught in 96% of paired runs, where a pair-by-pair cluster
+bootstrap of the pooled sessions, with the same spent looks, caught 69%. Pure:
+records in, a verdict out.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import statistics
 from collections.abc import Sequence
 
 from pytest_parscale.history import Band, judge_on_band
-from pytest_parscale.regression import Change, Status, TestChange, engine_mismatch
+from pytest_parscale.regression import Change, Status, TestChange, engine_difference
 from pytest_parscale.results import Record
 from pytest_parscale.sequential import look_alpha
 from pytest_parscale.stats import median
@@ -90,9 +91,10 @@ def compare_pairs(
     if not pairs:
         raise ValueError("no pairs to compare")
     base, head = pooled if pooled is not None else pairs[-1]
-    mixed = engine_mismatch(base, head)
+    mixed = engine_difference(base, head)
     if mixed is not None:
-        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (mixed,), "engine")
+        reason, why = mixed
+        return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (why,), reason)
     note = (
         f"judged on {len(pairs)} pairs of sessions: the mean difference within a pair, "
         f"t on {len(pairs) - 1} degrees of freedom"
