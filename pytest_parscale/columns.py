@@ -56,9 +56,15 @@ def _workers_detail(record: Record) -> str:
     return said
 
 
-def _transport(record: Record) -> str:
-    share = record.transport_share
+def share_text(record: Record | None) -> str:
+    """A record's transport share, ``-`` where it has none (or there is no record)."""
+    share = record.transport_share if record is not None else None
     return fmt.clipped_fraction(share.estimate) if share is not None else fmt.NONE
+
+
+def size_text(record: Record) -> str:
+    """A record's item size, ``-`` where the test gave none."""
+    return format_size(record.item_size) if record.item_size is not None else fmt.NONE
 
 
 def _transport_detail(record: Record) -> str:
@@ -91,7 +97,7 @@ WORKERS = Column(
 SIZE = Column(
     "size",
     "bytes per item, where the test said",
-    lambda record: format_size(record.item_size) if record.item_size is not None else fmt.NONE,
+    size_text,
     words=True,
 )
 SERIAL = Column("serial", "median time of the serial rounds", lambda r: _median_seconds(r.serial))
@@ -112,7 +118,7 @@ EFFICIENCY = Column(
 TRANSPORT = Column(
     "transport share",
     "share of the parallel time spent moving items and results, where measured",
-    _transport,
+    share_text,
     detail=_transport_detail,
 )
 CAPACITY = Column(

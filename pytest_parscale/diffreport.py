@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale import fmt
+from pytest_parscale.columns import share_text, size_text
 from pytest_parscale.markdown import cell, code, md, md_table, plain
 from pytest_parscale.regression import Change, Status, TestChange
-from pytest_parscale.show import run_label, share_text, size_text
+from pytest_parscale.show import run_label
 from pytest_parscale.thresholds import FailOn
 
 if TYPE_CHECKING:

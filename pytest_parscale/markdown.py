@@ -87,8 +87,14 @@ def plain(text: object) -> str:
     return "".join(char if char.isprintable() else " " for char in str(text))
 
 
-def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A GitHub table; cells are escaped by the caller with ``cell`` or ``code``."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def md_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[bool] = ()
+) -> list[str]:
+    """A GitHub table; cells are escaped by the caller with ``cell`` or ``code``.
+
+    ``right`` says per column whether it holds figures, aligned right (default: none).
+    """
+    rule = ["---:" if right and right[index] else "---" for index in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "".join(f"{part}|" for part in rule)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines

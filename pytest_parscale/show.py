@@ -4,25 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pytest_parscale import fmt
+from pytest_parscale.columns import TEST, cells, columns
 from pytest_parscale.markdown import cell, code, md, md_table, plain
 from pytest_parscale.report import table
-from pytest_parscale.sizes import format_size
 
 if TYPE_CHECKING:
-    from pytest_parscale.results import Record
     from pytest_parscale.storage import Results
-
-
-def share_text(record: Record | None) -> str:
-    """A record's transport share, ``-`` where it has none (or there is no record)."""
-    share = record.transport_share if record is not None else None
-    return fmt.clipped_fraction(share.estimate) if share is not None else "-"
-
-
-def size_text(record: Record) -> str:
-    """A record's item size, ``-`` where the test gave none."""
-    return format_size(record.item_size) if record.item_size is not None else "-"
 
 
 def run_label(results: Results) -> str:
@@ -52,34 +39,18 @@ def show_text(results: Results) -> str:
 
 
 def show_markdown(results: Results) -> str:
-    """One results file as a GitHub table (the Action's summary without a baseline)."""
-    header = [
-        "test",
-        "backend",
-        "workers",
-        "size",
-        "speedup",
-        "efficiency",
-        "transport share",
-        "verdict",
-    ]
+    """One results file as a GitHub table (the Action's summary without a baseline), with
+    the terminal table's columns (columns.py): the test id as code, the rest as text."""
     records = list(results.records.values())
-    capacity = any(record.capacity is not None for record in records)
+    chosen = columns(records)
     rows = [
         [
-            code(record.nodeid, table=True),
-            cell(record.backend),
-            str(record.workers),
-            cell(size_text(record)),
-            cell(fmt.speedup_interval(record.speedup)),
-            cell(fmt.clipped_fraction(record.efficiency)),
-            cell(share_text(record)),
-            cell(record.verdict),
-            *([cell(fmt.capacity(record.capacity))] if capacity else []),
+            code(text, table=True) if column is TEST else cell(text)
+            for column, text in zip(chosen, cells(chosen, record), strict=True)
         ]
         for record in records
     ]
-    if capacity:
-        header.append("capacity")
+    header = [cell(column.header) for column in chosen]
+    right = [not column.words for column in chosen]
     lines = [f"### pytest-parscale results: {md(results.path)}", "", md(run_label(results)), ""]
-    return "\n".join(lines + md_table(header, rows)) + "\n"
+    return "\n".join(lines + md_table(header, rows, right=right)) + "\n"

@@ -1,5 +1,5 @@
-"""One definition of the results table: the terminal and the HTML page lay out the same
-headers and the same cells, each figure formatted once (columns.py)."""
+"""One definition of the results table: the terminal, Markdown and the HTML page lay out
+the same headers and the same cells, each figure formatted once (columns.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pytest_parscale.columns import CAPACITY, columns, efficiency_interval
 from pytest_parscale.html import write_html_report
 from pytest_parscale.report import table
 from pytest_parscale.results import Capacity, Record, document
+from pytest_parscale.show import show_markdown
 from pytest_parscale.stats import Interval
 from pytest_parscale.storage import from_document
 from tests.records import MACHINE, measured
@@ -47,13 +48,21 @@ def html_table(measured_records: list[Record], tmp_path: Path) -> list[list[str]
     ]
 
 
-def test_terminal_and_html_show_the_same_headers_and_cells(tmp_path: Path) -> None:
+def markdown_table(measured_records: list[Record]) -> list[list[str]]:
+    """``parscale show --format markdown``'s rows as text, header first, rule left out."""
+    shown = show_markdown(from_document(document(measured_records, dict(MACHINE), []), "r.json"))
+    lines = [line for line in shown.splitlines() if line.startswith("| ")]
+    return [[cell.strip("`") for cell in line[2:-2].split(" | ")] for line in lines]
+
+
+def test_terminal_markdown_and_html_show_the_same_headers_and_cells(tmp_path: Path) -> None:
     measured_records = records()
     terminal = table(measured_records)
     page = html_table(measured_records, tmp_path)
     headers = [column.header for column in columns(measured_records)]
     assert page[0] == headers
     assert re.split(r"\s{2,}", terminal[0]) == headers
+    assert markdown_table(measured_records) == page
     for line, row in zip(terminal[2:], page[1:], strict=True):
         position = 0
         for cell in row:  # the terminal line holds the same cells, in order
