@@ -5,4 +5,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/setup-venv.sh"
 cd "$root"
+if [[ "${1:-}" == "suite-scale" ]]; then  # issue 21: error rates of a 50-case suite, live
+    shift
+    exec python benchmarks/suite_scale.py "$@"
+fi
 exec python benchmarks/run.py "$@"

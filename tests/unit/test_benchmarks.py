@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.benchmarks import load
 
 ROOT = Path(__file__).parents[2]
@@ -44,3 +46,42 @@ def test_crossrun_is_named_only_and_counts_alarms_detections_and_not_judged() ->
     assert ab.figure.startswith("1/2 detected (50%); 0 incomparable, 1 uncertain;")
     assert ab.met is False
     assert any("load 40%: incomparable -30%" in line for line in report.details)
+
+
+def test_suite_scale_counts_a_run_by_its_unchanged_and_changed_cases() -> None:
+    scale = load("suite_scale")
+    tally = scale.Tally()
+    drop, drift = "test_suite.py::test_drop[process-8KB]", "test_suite.py::test_drift[pool-8KB]"
+    unchanged = "test_suite.py::test_case[pool-1KB-spin]"
+    tally.add({drop: "regression", drift: "regression", unchanged: "ok"}, 20.0)
+    tally.add({drop: "uncertain", drift: "ok", unchanged: "error"}, 30.0)
+    assert (tally.runs, tally.alarms, tally.caught, tally.drift) == (2, 1, 1, 1)
+    assert tally.alarm_cases == [unchanged]  # the changed cases never count as false alarms
+
+
+def test_suite_scale_restates_the_actions_confirmation() -> None:
+    scale = load("suite_scale")
+    history = {
+        "a": "uncertain",
+        "b": "regression",
+        "c": "ok",
+        "d": "incomparable",
+        "e": "regression",
+    }
+    assert scale.suspects(history) == ["a", "b", "d", "e"]
+    # a flag the paired run clears passes, an undecided case it calls fails, a case it
+    # did not measure keeps the history's word
+    final = scale.confirmed(history, {"a": "regression", "b": "ok", "d": "uncertain"})
+    assert final == {"a": "regression", "b": "ok", "c": "ok", "d": "ok", "e": "regression"}
+
+
+def test_suite_scale_builds_fifty_cases_two_of_them_changed(pytester: pytest.Pytester) -> None:
+    scale = load("suite_scale")
+    text = scale.SUITE.format(
+        slow=scale.SLOW, backends=list(scale.BACKENDS), sizes=list(scale.SIZES)
+    )
+    pytester.makepyfile(test_suite=text)
+    result = pytester.runpytest("--collect-only", "-q")
+    ids = [line for line in result.outlines if "::" in line]
+    assert len(ids) == 50
+    assert sum(scale._changed(nodeid) for nodeid in ids) == 2
