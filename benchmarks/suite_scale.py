@@ -51,7 +51,7 @@ SLOW = {"drop": 1 / 3, "drift": 0.0526}  # extra work on HEAD's parallel side
 MODES = ("single", "history", "action", "paired")
 RECOMMENDED = ("action", "paired")  # the README's modes for gating
 BACKENDS = ("pool", "process", "thread", "dask")
-SIZES = ("1KB", "8KB", "32KB")
+SIZES = ("1KB", "8KB", "64KB")
 
 SUITE = '''"""The measured suite of benchmarks/suite_scale.py (written by it)."""
 
@@ -64,39 +64,41 @@ import pytest
 
 SLOW = {slow!r}  # case -> extra share of work on the parallel side (HEAD only)
 os.environ.setdefault("SUITE_MAIN_PID", str(os.getpid()))
-ITEMS = 16
+ITEMS = 8
+SCALE = 8192  # each item costs about 4 ms whatever its size: the size moves transport
 
 
-def _reps(base, case):
+def _reps(base, case, item):
     parallel = (
         str(os.getpid()) != os.environ["SUITE_MAIN_PID"]
         or threading.current_thread() is not threading.main_thread()
     )
-    return round(base * (1 + SLOW.get(case, 0.0))) if parallel else base
+    reps = max(1, round(base * SCALE / len(item)))
+    return round(reps * (1 + SLOW.get(case, 0.0))) if parallel else reps
 
 
 def spin(item):
-    return [sum(item) for _ in range(_reps(60, "spin"))][-1]
+    return [sum(item) for _ in range(_reps(160, "spin", item))][-1]
 
 
 def digest(item):
-    return [hashlib.sha256(item).digest() for _ in range(_reps(120, "digest"))][-1]
+    return [hashlib.sha256(item).digest() for _ in range(_reps(900, "digest", item))][-1]
 
 
 def squeeze(item):
-    return [len(zlib.compress(item, 6)) for _ in range(_reps(12, "squeeze"))][-1]
+    return [len(zlib.compress(item, 6)) for _ in range(_reps(48, "squeeze", item))][-1]
 
 
 def order(item):
-    return [sorted(item)[len(item) // 2] for _ in range(_reps(2, "order"))][-1]
+    return [sorted(item)[len(item) // 2] for _ in range(_reps(6, "order", item))][-1]
 
 
 def drop(item):
-    return [hashlib.sha256(item).digest() for _ in range(_reps(120, "drop"))][-1]
+    return [hashlib.sha256(item).digest() for _ in range(_reps(900, "drop", item))][-1]
 
 
 def drift(item):
-    return [hashlib.sha256(item).digest() for _ in range(_reps(120, "drift"))][-1]
+    return [hashlib.sha256(item).digest() for _ in range(_reps(900, "drift", item))][-1]
 
 
 EVERY = pytest.mark.parscale(backends={backends!r}, item_sizes={sizes!r})
