@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,8 +290,13 @@ def confirmed(history: dict[str, str], confirmation: dict[str, str]) -> dict[str
     return final
 
 
-def measure(options: argparse.Namespace, scratch: Path) -> tuple[dict[str, Tally], list[str]]:
-    """Save the BASE window, then judge ``options.runs`` HEAD runs by every mode."""
+def measure(
+    options: argparse.Namespace,
+    scratch: Path,
+    progress: Callable[[dict[str, Tally], list[str]], None],
+) -> tuple[dict[str, Tally], list[str]]:
+    """Save the BASE window, then judge ``options.runs`` HEAD runs by every mode,
+    handing the tallies so far to ``progress`` after each (a stopped run keeps them)."""
     repo, base, head = make_repo(scratch)
     log: list[str] = []
     history = scratch / "history.jsonl"
@@ -337,6 +342,7 @@ def measure(options: argparse.Namespace, scratch: Path) -> tuple[dict[str, Tally
             + ", ".join(f"{mode} {t.alarms}/{t.caught}/{t.drift}" for mode, t in tallies.items())
         )
         print(log[-1], flush=True)
+        progress(tallies, log)
     return tallies, [*log, f"plain session seconds: {', '.join(f'{s:.0f}' for s in plain)}"]
 
 
@@ -387,16 +393,24 @@ def main(argv: list[str] | None = None) -> int:
     header = [*machine_lines(), "- " + load_line("At start")]
     busy = busy_others()
     header.append("- Other busy processes at start: " + ("; ".join(busy) if busy else "none"))
-    with tempfile.TemporaryDirectory(prefix="parscale-suite-") as name:
-        tallies, log = measure(options, Path(name))
-    seconds = [s for tally in (tallies["single"],) for s in tally.seconds]
-    plain = sorted(seconds)[len(seconds) // 2] if seconds else 1.0
-    minutes = (time.perf_counter() - started) / 60
     command = "./scripts/run-benchmarks.sh suite-scale " + " ".join(argv or sys.argv[1:])
-    header += ["- " + load_line("At end"), f"- `{command.strip()}` took {minutes:.0f} min"]
-    text = markdown(tallies, header, log, plain)
-    print(text, flush=True)
-    options.output.write_text(text)
+
+    def write(tallies: dict[str, Tally], log: list[str], end: list[str]) -> str:
+        seconds = tallies["single"].seconds
+        plain = sorted(seconds)[len(seconds) // 2] if seconds else 1.0
+        text = markdown(tallies, [*header, *end], log, plain)
+        options.output.write_text(text)
+        return text
+
+    def progress(tallies: dict[str, Tally], log: list[str]) -> None:
+        minutes = (time.perf_counter() - started) / 60
+        write(tallies, log, [f"- in progress: `{command.strip()}`, {minutes:.0f} min so far"])
+
+    with tempfile.TemporaryDirectory(prefix="parscale-suite-") as name:
+        tallies, log = measure(options, Path(name), progress)
+    minutes = (time.perf_counter() - started) / 60
+    end = ["- " + load_line("At end"), f"- `{command.strip()}` took {minutes:.0f} min"]
+    print(write(tallies, log, end), flush=True)
     return 0
 
 
