@@ -13,6 +13,20 @@ from tests.benchmarks import load
 ROOT = Path(__file__).parents[2]
 
 
+@pytest.mark.parametrize("script", ["suite_scale.py", "calibration.py"])
+def test_a_standalone_benchmarks_help_works(script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--output" in done.stdout
+
+
 def test_benchmark_harness_lists_its_phases() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--help"],
