@@ -232,6 +232,20 @@ def session(repo: Path, sha: str, save: Path, quick: bool) -> float:
     return time.perf_counter() - started
 
 
+def in_run_ratios(saved: Path) -> list[float]:
+    """Each case's measuring time (warm-up and rounds) over its bare serial + parallel
+    work (the median round's): what the in-run engine costs beyond the work."""
+    from statistics import median
+
+    ratios = []
+    for record in json.loads(saved.read_text())["results"]:
+        samples = record.get("samples") or {}
+        bare = median(samples.get("serial") or [0.0]) + median(samples.get("parallel") or [0.0])
+        if bare > 0:
+            ratios.append((record["elapsed"] + (record.get("warmup_seconds") or 0.0)) / bare)
+    return ratios
+
+
 def compare(base: Path, head: Path) -> dict[str, str]:
     """``parscale compare`` statuses by test id (its default family, Holm)."""
     command = [sys.executable, "-m", "pytest_parscale", "compare", str(base), str(head)]
@@ -312,6 +326,7 @@ def measure(
         log.append(f"base run {index}: neighbour {load:.0%}, {seconds:.0f} s")
         print(log[-1], flush=True)
     tallies = {mode: Tally() for mode in MODES}
+    in_run: list[float] = []  # each head run's median case: measuring time / bare work
     deadline = time.monotonic() + 60 * options.minutes
     for index in range(options.runs):
         if time.monotonic() > deadline:
@@ -328,6 +343,8 @@ def measure(
             confirmation, confirm_seconds = (
                 paired(repo, base, head, asked, options.quick) if asked else ({}, 0.0)
             )
+        ratios = sorted(in_run_ratios(saved))
+        in_run.append(ratios[len(ratios) // 2])
         tallies["single"].add(single, seconds)
         tallies["history"].add(by_history, seconds)
         tallies["action"].add(confirmed(by_history, confirmation), seconds + confirm_seconds)
@@ -338,7 +355,7 @@ def measure(
         log.append(
             f"head run {index}: neighbour {load:.0%} (paired {load_paired:.0%}), plain "
             f"{seconds:.0f} s, confirmed {len(asked)} in {confirm_seconds:.0f} s, paired "
-            f"{paired_seconds:.0f} s; "
+            f"{paired_seconds:.0f} s, in-run median case {in_run[-1]:.1f}x bare work; "
             + ", ".join(f"{mode} {t.alarms}/{t.caught}/{t.drift}" for mode, t in tallies.items())
         )
         print(log[-1], flush=True)
