@@ -32,6 +32,7 @@ It writes benchmarks/SUITE_SCALE.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -304,63 +305,99 @@ def confirmed(history: dict[str, str], confirmation: dict[str, str]) -> dict[str
     return final
 
 
-def measure(
-    options: argparse.Namespace,
-    scratch: Path,
-    progress: Callable[[dict[str, Tally], list[str]], None],
-) -> tuple[dict[str, Tally], list[str]]:
-    """Save the BASE window, then judge ``options.runs`` HEAD runs by every mode,
-    handing the tallies so far to ``progress`` after each (a stopped run keeps them)."""
-    repo, base, head = make_repo(scratch)
-    log: list[str] = []
-    history = scratch / "history.jsonl"
-    plain: list[float] = []
-    for index in range(options.history):
+def base_window(state: Path, count: int, quick: bool) -> tuple[Path, str, str]:
+    """The repository and the saved BASE runs, made once per state folder."""
+    meta = state / "meta.json"
+    if meta.exists():
+        known = json.loads(meta.read_text())
+        return state / "repo", str(known["base"]), str(known["head"])
+    repo, base, head = make_repo(state)
+    for index in range(count):
         load = LOADS[index % len(LOADS)]
         with neighbour(load):
-            seconds = session(repo, base, scratch / f"base-{index}.json", options.quick)
-        document = json.loads((scratch / f"base-{index}.json").read_text())
-        with history.open("a") as lines:  # what --parscale-save=*.jsonl appends
+            seconds = session(repo, base, state / f"base-{index}.json", quick)
+        document = json.loads((state / f"base-{index}.json").read_text())
+        with (state / "history.jsonl").open("a") as lines:  # as --parscale-save=*.jsonl
             lines.write(json.dumps(document) + "\n")
-        plain.append(seconds)
-        log.append(f"base run {index}: neighbour {load:.0%}, {seconds:.0f} s")
-        print(log[-1], flush=True)
+        print(f"base run {index}: neighbour {load:.0%}, {seconds:.0f} s", flush=True)
+    meta.write_text(json.dumps({"base": base, "head": head, "history": count, "quick": quick}))
+    return repo, base, head
+
+
+def head_run(state: Path, repo: Path, shas: tuple[str, str], index: int, quick: bool) -> Any:
+    """One HEAD run judged by every mode: its statuses per mode, loads and seconds."""
+    base, head = shas
+    load, load_paired = LOADS[(index + 1) % len(LOADS)], LOADS[(index + 2) % len(LOADS)]
+    saved = state / f"head-{index}.json"
+    with neighbour(load):
+        seconds = session(repo, head, saved, quick)
+        single = compare(state / "base-0.json", saved)
+        by_history = compare(state / "history.jsonl", saved)
+        asked = suspects(by_history)
+        confirmation, confirm_seconds = (
+            paired(repo, base, head, asked, quick) if asked else ({}, 0.0)
+        )
+    with neighbour(load_paired):
+        whole, paired_seconds = paired(repo, base, head, None, quick)
+    ratios = sorted(in_run_ratios(saved))
+    return {
+        "index": index,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": load,
+        "load_paired": load_paired,
+        "seconds": {
+            "single": seconds,
+            "history": seconds,
+            "action": seconds + confirm_seconds,
+            "paired": paired_seconds,
+        },
+        "confirmed": len(asked),
+        "in_run": ratios[len(ratios) // 2],
+        "statuses": {
+            "single": single,
+            "history": by_history,
+            "action": confirmed(by_history, confirmation),
+            "paired": whole,
+        },
+    }
+
+
+def tallies_of(runs: Sequence[Any]) -> tuple[dict[str, Tally], list[str]]:
+    """Every mode's tally over the logged runs, and a line per run."""
     tallies = {mode: Tally() for mode in MODES}
-    in_run: list[float] = []  # each head run's median case: measuring time / bare work
-    deadline = time.monotonic() + 60 * options.minutes
-    for index in range(options.runs):
-        if time.monotonic() > deadline:
-            log.append(f"stopped after {index} head runs: --minutes {options.minutes:g} spent")
-            break
-        load = LOADS[(index + 1) % len(LOADS)]
-        saved = scratch / f"head-{index}.json"
-        with neighbour(load):
-            seconds = session(repo, head, saved, options.quick)
-            plain.append(seconds)
-            single = compare(scratch / "base-0.json", saved)
-            by_history = compare(history, saved)
-            asked = suspects(by_history)
-            confirmation, confirm_seconds = (
-                paired(repo, base, head, asked, options.quick) if asked else ({}, 0.0)
-            )
-        ratios = sorted(in_run_ratios(saved))
-        in_run.append(ratios[len(ratios) // 2])
-        tallies["single"].add(single, seconds)
-        tallies["history"].add(by_history, seconds)
-        tallies["action"].add(confirmed(by_history, confirmation), seconds + confirm_seconds)
-        load_paired = LOADS[(index + 2) % len(LOADS)]
-        with neighbour(load_paired):
-            statuses, paired_seconds = paired(repo, base, head, None, options.quick)
-        tallies["paired"].add(statuses, paired_seconds)
+    log = []
+    for run in runs:
+        for mode in MODES:
+            tallies[mode].add(run["statuses"][mode], run["seconds"][mode])
         log.append(
-            f"head run {index}: neighbour {load:.0%} (paired {load_paired:.0%}), plain "
-            f"{seconds:.0f} s, confirmed {len(asked)} in {confirm_seconds:.0f} s, paired "
-            f"{paired_seconds:.0f} s, in-run median case {in_run[-1]:.1f}x bare work; "
+            f"head run {run['index']} ({run['date']}): neighbour {run['load']:.0%} "
+            f"(paired {run['load_paired']:.0%}), plain {run['seconds']['single']:.0f} s, "
+            f"{run['confirmed']} confirmed in "
+            f"{run['seconds']['action'] - run['seconds']['single']:.0f} s, paired "
+            f"{run['seconds']['paired']:.0f} s, in-run median case {run['in_run']:.1f}x bare "
+            "work; so far (false alarm/caught/drift): "
             + ", ".join(f"{mode} {t.alarms}/{t.caught}/{t.drift}" for mode, t in tallies.items())
         )
-        print(log[-1], flush=True)
-        progress(tallies, log)
-    return tallies, [*log, f"plain session seconds: {', '.join(f'{s:.0f}' for s in plain)}"]
+    return tallies, log
+
+
+def measure(
+    options: argparse.Namespace, state: Path, progress: Callable[[Sequence[Any]], None]
+) -> list[Any]:
+    """Judge HEAD runs until ``options.runs`` are logged in ``state`` or the minutes are
+    spent; each run is appended to runs.jsonl, so a later call goes on from there."""
+    repo, base, head = base_window(state, options.history, options.quick)
+    log = state / "runs.jsonl"
+    runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    deadline = time.monotonic() + 60 * options.minutes
+    while len(runs) < options.runs and time.monotonic() < deadline:
+        run = head_run(state, repo, (base, head), len(runs), options.quick)
+        with log.open("a") as lines:
+            lines.write(json.dumps(run) + "\n")
+        runs.append(run)
+        print(tallies_of(runs)[1][-1], flush=True)
+        progress(runs)
+    return runs
 
 
 def _rate(count: int, runs: int) -> str:
@@ -402,6 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=600.0, help="start no head run past this")
     parser.add_argument("--quick", action="store_true", help="3 rounds a case: proves the harness")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="folder that keeps the repository, the BASE window and every run's outcome: "
+        "a later call with it goes on where this one stopped (default: a temporary one)",
+    )
     options = parser.parse_args(argv)
     sys.path.insert(0, str(HERE))
     from run import busy_others, load_line, machine_lines
@@ -412,22 +455,29 @@ def main(argv: list[str] | None = None) -> int:
     header.append("- Other busy processes at start: " + ("; ".join(busy) if busy else "none"))
     command = "./scripts/run-benchmarks.sh suite-scale " + " ".join(argv or sys.argv[1:])
 
-    def write(tallies: dict[str, Tally], log: list[str], end: list[str]) -> str:
+    def write(runs: Sequence[Any], end: list[str]) -> str:
+        tallies, log = tallies_of(runs)
         seconds = tallies["single"].seconds
         plain = sorted(seconds)[len(seconds) // 2] if seconds else 1.0
         text = markdown(tallies, [*header, *end], log, plain)
         options.output.write_text(text)
         return text
 
-    def progress(tallies: dict[str, Tally], log: list[str]) -> None:
+    def progress(runs: Sequence[Any]) -> None:
         minutes = (time.perf_counter() - started) / 60
-        write(tallies, log, [f"- in progress: `{command.strip()}`, {minutes:.0f} min so far"])
+        write(runs, [f"- in progress: `{command.strip()}`, {minutes:.0f} min so far"])
 
-    with tempfile.TemporaryDirectory(prefix="parscale-suite-") as name:
-        tallies, log = measure(options, Path(name), progress)
+    with contextlib.ExitStack() as stack:
+        state = options.state or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        state.mkdir(parents=True, exist_ok=True)
+        runs = measure(options, state, progress)
     minutes = (time.perf_counter() - started) / 60
-    end = ["- " + load_line("At end"), f"- `{command.strip()}` took {minutes:.0f} min"]
-    print(write(tallies, log, end), flush=True)
+    end = [
+        "- " + load_line("At end"),
+        f"- this call, `{command.strip()}`, took {minutes:.0f} min; "
+        f"{len(runs)} head runs logged in all",
+    ]
+    print(write(runs, end), flush=True)
     return 0
 
 

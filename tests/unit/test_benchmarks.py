@@ -99,3 +99,25 @@ def test_suite_scale_builds_fifty_cases_two_of_them_changed(pytester: pytest.Pyt
     ids = [line for line in result.outlines if "::" in line]
     assert len(ids) == 50
     assert sum(scale._changed(nodeid) for nodeid in ids) == 2
+
+
+def test_suite_scale_tallies_every_logged_run_by_mode() -> None:
+    scale = load("suite_scale")
+    drop, unchanged = "t.py::test_drop[process-8KB]", "t.py::test_case[dask-1KB-spin]"
+    quiet = {drop: "regression", unchanged: "ok"}
+    noisy = {drop: "uncertain", unchanged: "regression"}
+    runs = [
+        {
+            "index": index, "date": "2026-12-05 20:00 UTC", "load": 0.4, "load_paired": 1.0,
+            "seconds": {"single": 20.0, "history": 20.0, "action": 60.0, "paired": 90.0},
+            "confirmed": 3, "in_run": 6.0,
+            "statuses": {"single": noisy, "history": noisy, "action": quiet, "paired": quiet},
+        }
+        for index in range(3)
+    ]  # fmt: skip
+    tallies, log = scale.tallies_of(runs)
+    assert (tallies["single"].alarms, tallies["single"].caught) == (3, 0)
+    assert (tallies["paired"].alarms, tallies["paired"].caught, tallies["paired"].runs) == (0, 3, 3)
+    assert tallies["action"].seconds == [60.0, 60.0, 60.0]
+    assert len(log) == 3
+    assert "3 confirmed in 40 s" in log[0]
