@@ -13,8 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from pytest_parscale.action import command as ci
-from pytest_parscale.diffreport import family_lines, render_json, render_markdown, render_text
+from pytest_parscale.diffjson import family_json, render_json
+from pytest_parscale.diffreport import family_lines, render_markdown, render_text
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES, Family, apply_family
 from pytest_parscale.history import describe, judge_for
 from pytest_parscale.markdown import md, plain
@@ -30,7 +32,6 @@ from pytest_parscale.thresholds import (
     parse_fail_on,
 )
 
-OK, REGRESSION, USAGE = 0, 1, 2
 FORMATS = ("table", "markdown", "json")
 # argparse formats help lines with %: the thresholds' own % must be doubled
 DEFAULT_FAIL_ON_HELP = str(DEFAULT_FAIL_ON).replace("%", "%%")
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(arguments)
     except BaselineError as error:
         print(f"parscale: error: {error}", file=sys.stderr)
-        return USAGE
+        return ExitCode.USAGE
     except ModuleNotFoundError as error:
         if error.name != "pandas":
             raise
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "parscale: error: comparing needs pandas: pip install 'pytest-parscale[compare]'",
             file=sys.stderr,
         )
-        return USAGE
+        return ExitCode.USAGE
 
 
 def render(
@@ -165,20 +166,7 @@ def render(
     if fmt == "json":
         data = {**render_json(changes, base, head, fail_on), "mode": mode, "judged_against": judged}
         if family is not None:
-            data["family"] = {
-                "rule": family.rule,
-                "tests": family.cases,
-                "comparisons": family.members,
-                "changed": [
-                    {
-                        "nodeid": nodeid,
-                        "metric": metric,
-                        "before": before.value,
-                        "after": after.value,
-                    }
-                    for nodeid, metric, before, after in family.changed
-                ],
-            }
+            data["family"] = family_json(family)
         return json.dumps(data, indent=2, allow_nan=False)
     if fmt == "markdown":
         extra = "".join(f"\n\n_{md(line)}_" for line in lines)
@@ -200,7 +188,7 @@ def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
 def _report(arguments: argparse.Namespace) -> int:
     if (arguments.results is None) == (arguments.history is None):
         print("parscale report: error: give RESULTS or --history PATH, not both", file=sys.stderr)
-        return USAGE
+        return ExitCode.USAGE
     if arguments.history is not None:
         from pytest_parscale.history import load_runs
         from pytest_parscale.html import write_trend_report
@@ -208,7 +196,7 @@ def _report(arguments: argparse.Namespace) -> int:
         runs = load_runs(arguments.history)  # each file validated, named on any problem
         page = write_trend_report(runs, arguments.html, arguments.fail_on)
         print(f"HTML trend report: {page}")
-        return OK
+        return ExitCode.OK
     results = load(arguments.results)  # validates, naming the file on any problem
     if results.runs:
         raise BaselineError(
@@ -218,7 +206,7 @@ def _report(arguments: argparse.Namespace) -> int:
 
     page = write_html_report(results, arguments.html)
     print(f"HTML report: {page}")
-    return OK
+    return ExitCode.OK
 
 
 def _show(arguments: argparse.Namespace) -> int:
@@ -237,7 +225,7 @@ def _show(arguments: argparse.Namespace) -> int:
         sys.stdout.write(show_markdown(results))
     else:
         print(show_text(results))
-    return OK
+    return ExitCode.OK
 
 
 def _compare(arguments: argparse.Namespace) -> int:
@@ -267,4 +255,4 @@ def _compare(arguments: argparse.Namespace) -> int:
     )
     print(report)
     failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in changes)
-    return REGRESSION if failed else OK
+    return ExitCode.REGRESSION if failed else ExitCode.OK

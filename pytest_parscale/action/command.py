@@ -120,7 +120,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
         "--confirm",
         type=_true_false("confirm"),
         default=True,
-        help="decide a pull request's flagged and undecided tests by a paired run (true|false)",
+        help="decide a pull request's flagged and unresolved tests by a paired run (true|false)",
     )
     run_parser.add_argument(
         "--confirm-budget",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.paired.sessions import (
     MAX_SESSIONS,
@@ -32,8 +33,6 @@ from pytest_parscale.paired.worktrees import (
 )
 from pytest_parscale.regression import Status
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
-
-OK, REGRESSION, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 
 def _seconds(text: str) -> float:
@@ -151,7 +150,7 @@ def main(
     """
     if arguments.max_sessions < arguments.min_sessions:
         print("parscale: error: --max-sessions is below --min-sessions", file=sys.stderr)
-        return USAGE
+        return ExitCode.USAGE
     fail_on = effective_fail_on(None, arguments.fail_on)
 
     def progress(line: str) -> None:
@@ -197,14 +196,14 @@ def main(
             )
     except KeyboardInterrupt:
         print("parscale paired: interrupted; worktrees removed", file=sys.stderr)
-        return INTERRUPTED
+        return ExitCode.INTERRUPTED
     except PairedError as error:
         print(f"parscale: error: {error}", file=sys.stderr)
-        return USAGE
+        return ExitCode.USAGE
     progress(
         f"{outcome.sessions} sessions per side in {outcome.seconds:.0f} s"
         + (
-            f"; budget spent with {len(outcome.undecided)} test(s) still uncertain"
+            f"; budget spent with {len(outcome.uncertain)} test(s) still uncertain"
             if outcome.budget_spent
             else ""
         )
@@ -225,4 +224,4 @@ def main(
     )
     print(report)
     failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in outcome.changes)
-    return REGRESSION if failed else OK
+    return ExitCode.REGRESSION if failed else ExitCode.OK

@@ -150,7 +150,7 @@ def compare_paired(
     )
 
 
-def undecided(changes: Sequence[TestChange]) -> list[str]:
+def uncertain_tests(changes: Sequence[TestChange]) -> list[str]:
     """Tests whose interval still reaches past the threshold, not wholly: another pair
     may decide them."""
     return [test.nodeid for test in changes if test.status is Status.UNCERTAIN]

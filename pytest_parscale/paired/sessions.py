@@ -22,7 +22,7 @@ from types import FrameType
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.family import DEFAULT_RULE, Family, apply_family
 from pytest_parscale.paired.pairwise import look_confidence
-from pytest_parscale.paired.pooling import Pooled, compare_paired, pool, undecided
+from pytest_parscale.paired.pooling import Pooled, compare_paired, pool, uncertain_tests
 from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
 from pytest_parscale.regression import TestChange
 from pytest_parscale.storage import Results, load
@@ -131,13 +131,15 @@ def run_session(
 
 
 @dataclass
-class Outcome:
+class PairedResult:
+    """What the paired sessions measured: both pooled sides and the judged changes."""
+
     base: Pooled
     head: Pooled
     changes: list[TestChange]
     sessions: int
     seconds: float
-    undecided: list[str]
+    uncertain: list[str]  # tests still uncertain when the sessions stopped
     budget_spent: bool
     family: Family | None = None
 
@@ -165,7 +167,7 @@ def measure(
     rounds: int = SESSION_ROUNDS,
     family: str = DEFAULT_RULE,
     progress: Callable[[str], None] = lambda line: None,
-) -> Outcome:
+) -> PairedResult:
     """Run pairs of sessions (ABBA) until every change is decided or time runs out.
 
     At least ``min_sessions`` pairs, whatever the budget: fewer give the per-pair
@@ -208,8 +210,8 @@ def measure(
             runs["base"], runs["head"], (base, head), fail_on, confidence=look
         )
         changes, judged = apply_family(compared, family, look)
-        open_tests = undecided(changes)
+        open_tests = uncertain_tests(changes)
         if not open_tests or final:
             spent = bool(open_tests) and over
-            return Outcome(base, head, changes, pairs, elapsed, open_tests, spent, judged)
+            return PairedResult(base, head, changes, pairs, elapsed, open_tests, spent, judged)
         progress(f"still uncertain after {pairs} pairs: {', '.join(open_tests)}")

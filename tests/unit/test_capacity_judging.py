@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
+from pytest_parscale.diffjson import render_json
 from pytest_parscale.diffreport import (
-    render_json,
     render_markdown,
     render_text,
     summary_lines,
