@@ -11,6 +11,7 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from pytest_parscale.action import command as ci
 from pytest_parscale.diffjson import family_json, render_json
@@ -60,6 +61,35 @@ def parser() -> argparse.ArgumentParser:
         description="Compare and show pytest-parscale results files (--parscale-save).",
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_compare(commands)
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report (tables, fits, plots)"
+    )
+    report.add_argument("results", metavar="RESULTS", nargs="?", help="results file")
+    report.add_argument(
+        "--history",
+        metavar="PATH",
+        help="instead of RESULTS: per-test trend plots over a history (*.jsonl) or the "
+        "Action's history/ folder, with the commit where a test's scaling changed",
+    )
+    report.add_argument(
+        "--fail-on",
+        type=_fail_on,
+        default=NOT_SAID,
+        metavar="SPEC",
+        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON_HELP} "
+        "(a test's own marker value wins)",
+    )
+    report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")
+    show = commands.add_parser("show", help="print one results file")
+    show.add_argument("results", metavar="RESULTS", help="results file")
+    show.add_argument("--format", choices=FORMATS, default="table")
+    ci.add_parser(commands, _fail_on)
+    paired.add_parser(commands, _fail_on, _confidence, FORMATS)
+    return top
+
+
+def _add_compare(commands: Any) -> None:
     compare = commands.add_parser(
         "compare",
         help="compare HEAD against BASE; exit 1 on a regression",
@@ -90,31 +120,6 @@ def parser() -> argparse.ArgumentParser:
         help="error control over the compared tests: holm (any false alarm in the run, "
         "default), bh (false-discovery rate), none (each test alone)",
     )
-    report = commands.add_parser(
-        "report", help="write a self-contained HTML report (tables, fits, plots)"
-    )
-    report.add_argument("results", metavar="RESULTS", nargs="?", help="results file")
-    report.add_argument(
-        "--history",
-        metavar="PATH",
-        help="instead of RESULTS: per-test trend plots over a history (*.jsonl) or the "
-        "Action's history/ folder, with the commit where a test's scaling changed",
-    )
-    report.add_argument(
-        "--fail-on",
-        type=_fail_on,
-        default=NOT_SAID,
-        metavar="SPEC",
-        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON_HELP} "
-        "(a test's own marker value wins)",
-    )
-    report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")
-    show = commands.add_parser("show", help="print one results file")
-    show.add_argument("results", metavar="RESULTS", help="results file")
-    show.add_argument("--format", choices=FORMATS, default="table")
-    ci.add_parser(commands, _fail_on)
-    paired.add_parser(commands, _fail_on, _confidence, FORMATS)
-    return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:

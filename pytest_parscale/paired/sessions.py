@@ -105,17 +105,7 @@ def run_session(
             # SIGINT, so pytest-parscale's engine teardown is not interrupted twice
             start_new_session=True,
         )
-        try:
-            code = process.wait()
-        except BaseException:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):  # its workers go with it
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            raise
+        code = _wait(process)
     if code not in (0, 1) or not output.exists():
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
         raise PairedError(
@@ -128,6 +118,21 @@ def run_session(
         return load(output)
     except BaselineError as error:
         raise PairedError(f"{where}: {error}") from None
+
+
+def _wait(process: subprocess.Popen[bytes]) -> int:
+    """The session's exit code; interrupted, it gets STOP_GRACE seconds, then is killed."""
+    try:
+        return process.wait()
+    except BaseException:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # its workers go with it
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        raise
 
 
 @dataclass
@@ -151,6 +156,28 @@ def order(pair: int) -> tuple[str, ...]:
     of a pair meets (a cold cache, a neighbour's start) lands on both sides alike.
     """
     return SIDES if pair % 2 == 0 else SIDES[::-1]
+
+
+def _session(
+    made: Checkouts,
+    side: str,
+    relative: Path,
+    pytest_args: Sequence[str],
+    output: Path,
+    where: str,
+    rounds: int,
+) -> Results:
+    """One session of one side: results in ``output``.json, its log in ``output``.log."""
+    return run_session(
+        made.trees[side],
+        relative,
+        pytest_args,
+        output.with_suffix(".json"),
+        output.with_suffix(".log"),
+        where,
+        rounds=rounds,
+        installed=made.installed.get(side),
+    )
 
 
 def measure(
@@ -185,18 +212,7 @@ def measure(
             where = f"{side} session {pair + 1} ({labels[side]})"
             began = time.monotonic()
             output = made.temporary / f"{side}-{pair + 1}"
-            runs[side].append(
-                run_session(
-                    made.trees[side],
-                    relative,
-                    pytest_args,
-                    output.with_suffix(".json"),
-                    output.with_suffix(".log"),
-                    where,
-                    rounds=rounds,
-                    installed=made.installed.get(side),
-                )
-            )
+            runs[side].append(_session(made, side, relative, pytest_args, output, where, rounds))
             progress(f"{where}: {time.monotonic() - began:.1f} s")
         pairs = pair + 1
         if pairs < min_sessions:
