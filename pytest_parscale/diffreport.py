@@ -177,16 +177,17 @@ def failure_message(test: TestChange, baseline_path: str) -> str:
 def summary_lines(changes: Sequence[TestChange], baseline: Results, usable_cores: int) -> list[str]:
     """The terminal section under the speedup table when --parscale-compare is given."""
     lines = [f"baseline {baseline.path} ({run_label(baseline)})", verdict_line(changes)]
+    lines += [f"warning: {warning}" for warning in incomparable_warnings(changes)]
     if int(baseline.machine["usable_cores"]) != usable_cores:
         lines.append(
             f"warning: the baseline had {baseline.machine['usable_cores']} usable cores, "
             f"this run {usable_cores}: speedups are compared per worker"
         )
-    for test in changes:
-        if test.status in (Status.UNCHANGED,):
-            continue
-        lines.append(f"{test.status.value:<11} {plain(test.nodeid)}: {_changes_text(test)}")
-    lines[2:2] = [f"warning: {warning}" for warning in incomparable_warnings(changes)]
+    lines += [
+        f"{test.status.value:<11} {plain(test.nodeid)}: {_changes_text(test)}"
+        for test in changes
+        if test.status is not Status.UNCHANGED
+    ]
     return lines
 
 

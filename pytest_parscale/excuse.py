@@ -40,7 +40,7 @@ def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: f
     if why is None or head is None:
         return test
     before, after = fed_share(reference) or 0.0, fed_share(head) or 0.0
-    headline = why.split(";")[0]
+    headline = _capacity_headline(reference, head)
     if after < before and test.status is Status.REGRESSION:
         refused = capacity_excuse(test, reference, head, speedup_threshold)
         if refused is None:
@@ -137,15 +137,22 @@ def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> s
     low, high = sorted((before, after))
     if high > 0 and low / high >= 1 - tolerance:
         return None
-    assert base.capacity is not None
-    assert head.capacity is not None
-    word = "busier" if after < before else "quieter"
     return (
-        f"machine {word}: capacity {fmt.capacity_words(head.capacity)} now vs "
-        f"{fmt.capacity_words(base.capacity)} in the baseline; the {head.workers} workers "
+        f"{_capacity_headline(base, head)}; the {head.workers} workers "
         f"could use {fmt.percent(after / before) if before else 'more'} of what they had "
         f"then, a change beyond the {fmt.percent(tolerance)} a comparison tolerates: not judged "
         "(rerun on a quiet machine, or measure both with parscale paired)"
+    )
+
+
+def _capacity_headline(base: Record, head: Record) -> str:
+    """``machine busier: capacity 1.0 of 2 now vs 1.6 of 2 in the baseline``."""
+    assert base.capacity is not None
+    assert head.capacity is not None
+    word = "busier" if (fed_share(head) or 0.0) < (fed_share(base) or 0.0) else "quieter"
+    return (
+        f"machine {word}: capacity {fmt.capacity_words(head.capacity)} now vs "
+        f"{fmt.capacity_words(base.capacity)} in the baseline"
     )
 
 

@@ -98,7 +98,6 @@ def write_html_report(
     figures = _Figures(out / "plots", enabled=plots)
 
     body = [
-        "<h1>pytest-parscale report</h1>",
         _headline(records, changes),
         _record_notes(records),
         "<h2>Results: one row per measured test</h2>",
@@ -162,10 +161,13 @@ def _facts(results: Results) -> str:
     return f'<dl class="facts">{"".join(items)}</dl>'
 
 
-def _write_page(out: Path, title: str, body: list[str], figures: _Figures) -> Path:
-    """``out/index.html``: the body, with why plots are missing under the heading."""
+def _write_page(out: Path, title: str, sections: list[str], figures: _Figures) -> Path:
+    """``out/index.html``: the title as its heading, why plots are missing (known once
+    the sections drew them), then the sections."""
+    body = [f"<h1>{_e(title)}</h1>"]
     if figures.missing is not None:
-        body.insert(1, f'<p class="nofit">Plots not drawn: {_e(figures.missing)}.</p>')
+        body.append(f'<p class="nofit">Plots not drawn: {_e(figures.missing)}.</p>')
+    body += sections
     page = (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -199,7 +201,6 @@ def write_trend_report(
     first, last = (runs[0], runs[-1]) if runs else (None, None)
     span = f" from {_e(first.created)} to {_e(last.created)}" if first and last else ""
     body = [
-        "<h1>pytest-parscale trend</h1>",
         f"<p>{fmt.plural(len(nodeids), 'test')} over {fmt.plural(len(runs), 'run')}{span}, "
         "oldest first. A change point is named when the split of a test's runs is "
         "significant and the step beyond its speedup threshold (docs/results-format.md, "
