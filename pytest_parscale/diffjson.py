@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pytest_parscale.notewords import note_texts
 from pytest_parscale.regression import Status, TestChange
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def render_json(
         else ("error" if Status.ERROR in statuses else "ok"),
         # tests neither passed nor failed: another engine kind, or another capacity
         "not_compared": [
-            {"nodeid": test.nodeid, "reason": test.reason, "notes": list(test.notes)}
+            {"nodeid": test.nodeid, "reason": test.reason, "notes": list(note_texts(test.notes))}
             for test in changes
             if test.status in (Status.INCOMPARABLE, Status.ERROR)
         ],
@@ -96,7 +97,7 @@ def render_json(
                     }
                     for c in test.changes
                 ],
-                "notes": list(test.notes),
+                "notes": list(note_texts(test.notes)),
                 "reason": test.reason or None,
             }
             for test in changes

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pytest_parscale import fmt
 from pytest_parscale.columns import share_text, size_text
 from pytest_parscale.markdown import cell, code, md, md_table, plain
+from pytest_parscale.notewords import note_texts
 from pytest_parscale.regression import Change, Status, TestChange
 from pytest_parscale.show import run_label
 from pytest_parscale.thresholds import FailOn
@@ -170,7 +171,7 @@ def failure_message(test: TestChange, baseline_path: str) -> str:
                 f"{fmt.clipped_fraction(change.head)}: "
                 f"{change_text(change)}, beyond the {_threshold(change)} threshold"
             )
-    lines.extend(f"  note: {note}" for note in test.notes)
+    lines.extend(f"  note: {note}" for note in note_texts(test.notes))
     return "\n".join(lines)
 
 
@@ -198,7 +199,7 @@ def _changes_text(test: TestChange) -> str:
     for change in test.changes:
         name = "speedup" if change.metric == "speedup" else "transport share"
         parts.append(f"{name} {change.base:.2f} -> {change.head:.2f} {change_text(change)}")
-    return "; ".join(parts + list(test.notes))
+    return "; ".join([*parts, *note_texts(test.notes)])
 
 
 # -- parscale compare -------------------------------------------------------------
@@ -337,7 +338,7 @@ def render_text(
             f"note: {plain(test.nodeid)}: {plain(note)}"
             for test in shown
             if test.status in (Status.INCOMPARABLE, Status.ERROR)
-            for note in test.notes
+            for note in note_texts(test.notes)
         ]
     lines.append("")
     lines += _aligned(
@@ -443,7 +444,7 @@ def _group_lines(
     notes = [
         f"- {code(test.nodeid)}: {md(note)}"
         for test in group
-        for note in (*test.notes, *extra.get(test.nodeid, ()))
+        for note in (*note_texts(test.notes), *extra.get(test.nodeid, ()))
     ]
     return [*lines, "", *notes] if notes else lines
 

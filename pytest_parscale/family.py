@@ -145,7 +145,7 @@ def _settle(
     words: str,
 ) -> tuple[list[TestChange], list[tuple[str, str, Status, Status]]]:
     """Withdraw every call whose adjusted p-value exceeds ``alpha``; note each one."""
-    from pytest_parscale.regression import Status
+    from pytest_parscale.regression import Note, Status
 
     found = list(tests)
     changed: list[tuple[str, str, Status, Status]] = []
@@ -165,11 +165,8 @@ def _settle(
         notes = test.notes
         if status is not change.status:
             changed.append((test.nodeid, change.metric, change.status, status))
-            notes = (
-                *notes,
-                f"{change.metric}: {change.status.value} withdrawn by {words} "
-                f"(p {change.p_value:.2g}, adjusted {adjusted:.2g} > {alpha:g})",
-            )
+            facts = (change.metric, change.status.value, words, change.p_value, adjusted, alpha)
+            notes = (*notes, Note("withdrawn", facts))
         updated = (*test.changes[:j], new, *test.changes[j + 1 :])
         found[i] = dataclasses.replace(test, changes=updated, notes=notes)
     for i, test in enumerate(found):

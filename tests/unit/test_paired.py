@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
+from pytest_parscale.notewords import note_texts
 from pytest_parscale.paired.pooling import compare_paired, pool, pool_records, uncertain_tests
 from pytest_parscale.paired.sessions import run_session
 from pytest_parscale.paired.worktrees import PairedError, session_env, snapshot
@@ -148,7 +149,7 @@ def test_a_test_that_failed_in_a_head_session_is_an_error() -> None:
     head[1] = dataclasses.replace(head[1], records={}, errors={TEST: "call: result 0 differs"})
     (test,) = compared(sessions(2.0, 2.0, 2.0), head)
     assert test.status is Status.ERROR  # type: ignore[attr-defined]
-    assert test.notes == ("error on head: call: result 0 differs",)  # type: ignore[attr-defined]
+    assert note_texts(test.notes) == ("error on head: call: result 0 differs",)  # type: ignore[attr-defined]
 
 
 def test_pairs_run_in_abba_order() -> None:
