@@ -30,6 +30,7 @@ from pytest_parscale.columns import (
     cells,
     columns,
 )
+from pytest_parscale.notewords import change_point_text
 from pytest_parscale.record import verdict_text
 from pytest_parscale.regression import Status
 from pytest_parscale.report import describe_run, engine_line, projection_note, requirement_line
@@ -218,7 +219,7 @@ def _trend_section(runs: Sequence[Results], nodeid: str, fail_on: FailOn, figure
     step = scaling_change(runs, nodeid, fail_on)
     where = next((k for k, (i, _) in enumerate(present) if step and i == step.run), None)
     said = (
-        f'<p class="fail">{_e(step.sentence())} ({step.change:+.0%} speedup per worker, '
+        f'<p class="fail">{_e(change_point_text(step))} ({step.change:+.0%} speedup per worker, '
         f"permutation p = {step.p_value:.3f}).</p>"
         if step is not None
         else "<p>No change point: no split of these runs is significant and beyond the "

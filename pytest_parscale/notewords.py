@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_parscale import fmt
 
 if TYPE_CHECKING:
+    from pytest_parscale.changepoint import ScalingChange
     from pytest_parscale.regression import Note
     from pytest_parscale.results import Capacity, Record
 
@@ -25,6 +26,14 @@ def note_text(note: Note) -> str:
 
 def note_texts(notes: Iterable[Note]) -> tuple[str, ...]:
     return tuple(note_text(note) for note in notes)
+
+
+def change_point_text(step: ScalingChange) -> str:
+    """``scaling changed at 1a2b3c4: 1.80x -> 1.20x``: a change point (changepoint.py)."""
+    from pytest_parscale.changepoint import short_commit
+
+    where = f"at {short_commit(step.commit)}" if step.commit else f"at run {step.run + 1}"
+    return f"scaling changed {where}: {step.before:.2f}x -> {step.after:.2f}x"
 
 
 # -- a pair of runs not compared -------------------------------------------------
