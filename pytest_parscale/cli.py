@@ -15,7 +15,12 @@ from typing import Any
 
 from pytest_parscale.action import command as ci
 from pytest_parscale.diffjson import family_json, render_json
-from pytest_parscale.diffreport import family_lines, render_markdown, render_text
+from pytest_parscale.diffreport import (
+    family_lines,
+    markdown_heading,
+    markdown_sections,
+    render_text,
+)
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES, Family, apply_family
@@ -174,15 +179,14 @@ def render(
             data["family"] = family_json(family)
         return json.dumps(data, indent=2, allow_nan=False)
     if fmt == "markdown":
-        extra = "".join(f"\n\n_{md(line)}_" for line in lines)
-        return (
-            render_markdown(changes, base, head, fail_on).rstrip()
-            + extra
-            + f"\n\n_Judged against {md(judged)}._"
-        )
-    extra = "".join(f"\n{plain(line)}" for line in lines)
-    text = render_text(changes, base, head, fail_on)
-    return text + ("\n" if extra else "") + extra + f"\n\njudged against {plain(judged)}"
+        parts = [markdown_heading(changes), *markdown_sections(changes, base, head, fail_on)]
+        for line in lines:
+            parts += ["", f"_{md(line)}_"]
+        return "\n".join([*parts, "", f"_Judged against {md(judged)}._"])
+    parts = [render_text(changes, base, head, fail_on)]
+    if lines:
+        parts += ["", *map(plain, lines)]
+    return "\n".join([*parts, "", f"judged against {plain(judged)}"])
 
 
 def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
