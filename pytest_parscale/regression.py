@@ -26,7 +26,7 @@ MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called signif
 
 
 class Status(str, enum.Enum):
-    """Outcome for one test, in the order a reviewer wants to read them."""
+    """What the comparison says of one test, in the order a reviewer wants to read them."""
 
     REGRESSION = "regression"
     # present on both sides, but it failed without a measurement on one of them
