@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pytest_parscale import fmt
 from pytest_parscale.columns import share_text, size_text
 from pytest_parscale.markdown import cell, code, md, md_table, plain
-from pytest_parscale.notewords import note_texts
+from pytest_parscale.notewords import RULE_WORDS, note_texts
 from pytest_parscale.regression import Change, Status, TestChange
 from pytest_parscale.show import run_label
 from pytest_parscale.thresholds import FailOn
@@ -127,8 +127,6 @@ def verdict_line(changes: Sequence[TestChange]) -> str:
 
 def family_lines(family: Family, confidence: float) -> list[str]:
     """How many tests formed the run's family, and which calls its rule withdrew."""
-    from pytest_parscale.family import RULE_WORDS
-
     alpha = (1 - confidence) / 2
     promise = {
         "holm": f"any false alarm in this run at most {alpha:.1%}",

@@ -88,9 +88,27 @@ def _pairs(count: int) -> str:
     )
 
 
+RULE_WORDS = {
+    "holm": "Holm (family-wise)",
+    "bh": "Benjamini-Hochberg (false-discovery rate)",
+    "none": "no adjustment",
+}
+
+
 def _withdrawn(
-    metric: str, status: str, words: str, p: float, adjusted: float, alpha: float
+    metric: str,
+    status: str,
+    scope: tuple[str, str, int],
+    p: float,
+    adjusted: float,
+    alpha: float,
 ) -> str:
+    """A call the family rule withdrew; ``scope`` is (rule, run or first-step, members)."""
+    rule, step, members = scope
+    if step == "run":
+        words = f"{RULE_WORDS[rule]} over the run's {members} comparisons"
+    else:
+        words = f"{RULE_WORDS[rule]}, first step over the session's {members} comparisons"
     said = f"p {p:.2g}, adjusted {adjusted:.2g} > {alpha:g}"
     return f"{metric}: {status} withdrawn by {words} ({said})"
 
