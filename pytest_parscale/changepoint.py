@@ -125,10 +125,6 @@ class ScalingChange:
     change: float  # relative change of speedup per worker, after / before - 1
     p_value: float
 
-    def sentence(self) -> str:
-        where = f"at {short_commit(self.commit)}" if self.commit else f"at run {self.run + 1}"
-        return f"scaling changed {where}: {self.before:.2f}x -> {self.after:.2f}x"
-
 
 def short_commit(commit: str) -> str:
     """The 7-character id people type (``git log --oneline``)."""

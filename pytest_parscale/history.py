@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_parscale import fmt
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.excuse import capacity_tolerance, excuse_by_capacity, fed_share
 from pytest_parscale.regression import (
     Change,
     Judge,
+    Note,
     TestChange,
     compare_records,
     engine_mismatch,
@@ -188,10 +188,7 @@ def compare_to_history(
     if share is not None and len(transport) >= MIN_RUNS:
         changes.append(_overhead_change(_band(transport), share, fail_on.overhead, confidence))
     if latest.workers != head.workers:
-        notes.append(
-            f"workers differ ({latest.workers} in the latest run, {head.workers} now): "
-            "speedups compared per worker"
-        )
+        notes.append(Note("workers-differ", (latest.workers, head.workers, "the latest run")))
     status = min((change.status for change in changes), key=lambda status: status.rank)
     test = TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes))
     if reference is None:
@@ -211,16 +208,13 @@ def _single_run(
     single = compare_records(latest, head, fail_on, confidence=confidence)
     if latest is None:
         return single
-    note = (
-        f"history has {len(usable)} comparable run(s) of this test, fewer than "
-        f"{MIN_RUNS}: judged against the latest run alone (single-run rule)"
-    )
+    note = Note("history-single", (len(usable), MIN_RUNS))
     return dataclasses.replace(single, notes=(*single.notes, note))
 
 
 def _speedup_band(
     usable: Sequence[Record], head: Record, threshold: float, confidence: float
-) -> tuple[Band, Record | None, list[str], int]:
+) -> tuple[Band, Record | None, list[Note], int]:
     """The band of log speedup per worker a new run is expected in, the run whose
     capacity excuse_by_capacity weighs (None: the capacity is modelled), the notes,
     and the worker count of the expected speedup (the latest run's for the mean
@@ -232,7 +226,7 @@ def _speedup_band(
     logs = [math.log(speedup_per_worker(run)) for run in usable]
     shares = _capacity_shares(usable, head, threshold)
     if shares is None:
-        notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
+        notes = [Note("history-spread", (len(usable),))]
         return _band(logs), usable[-1], notes + _unknown_capacity(usable, head), usable[-1].workers
     known, at_head = shares
     fit = fit_on_capacity([math.log(s) for s in known], logs, math.log(at_head), confidence)
@@ -242,27 +236,19 @@ def _speedup_band(
         # line that does not fall is the flat one, the runs' mean and its band
         band = _band(logs)
     assert head.capacity is not None  # _capacity_shares checked it
-    note = (
-        f"judged against the last {len(usable)} runs of the history, speedup fitted on "
-        f"capacity (slope {max(fit.slope, 0.0):.2f}): expected "
-        f"{fmt.ratio(math.exp(band.centre) * head.workers)}x at "
-        f"{fmt.capacity(head.capacity)} cores"
-    )
+    fitted = (len(usable), max(fit.slope, 0.0), math.exp(band.centre) * head.workers)
     slack = 1 + capacity_tolerance(threshold)
     if min(known) / slack <= at_head <= max(known) * slack:
-        return band, None, [note], head.workers  # modelled: nothing left for it to excuse
+        # modelled: nothing left for the capacity to excuse
+        return band, None, [Note("history-fit", (*fitted, head.capacity, None))], head.workers
     # extrapolated: the line may not hold that far (an Amdahl curve bends), so the
     # capacity gap from the nearest run may still excuse a regression
     nearest = min(  # the latest of equally near runs
         reversed(list(zip(known, usable, strict=True))),
         key=lambda pair: abs(math.log(pair[0] / at_head)),
     )[1]
-    note += (
-        f", outside the {fmt.percent(min(known))}..{fmt.percent(max(known))} of its "
-        f"workers the runs' machines could feed ({fmt.percent(at_head)} now): "
-        "extrapolated, and weighed against the run of nearest capacity"
-    )
-    return band, nearest, [note], head.workers
+    outside = (min(known), max(known), at_head)
+    return band, nearest, [Note("history-fit", (*fitted, head.capacity, outside))], head.workers
 
 
 def judge_on_band(
@@ -315,18 +301,13 @@ def _overhead_change(band: Band, share: float, threshold: float, confidence: flo
     return judge_on_band("overhead", band.centre, share, shift, threshold, confidence)
 
 
-def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[str]:
+def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[Note]:
     """A note when capacity is known on one side only, as regression.capacity_unknown."""
     unknown = sum(1 for run in usable if run.capacity is None)
     if head.capacity is None and len(usable) > unknown:
-        return [
-            "capacity not measured in this run: a busier machine cannot be told from a regression"
-        ]
+        return [Note("history-unmeasured-in-run")]
     if head.capacity is not None and unknown:
-        return [
-            f"capacity not measured in {unknown} of the {len(usable)} runs judged against "
-            "(schema v1): a busier machine cannot be told from a regression there"
-        ]
+        return [Note("history-unmeasured-in-runs", (unknown, len(usable)))]
     return []
 
 

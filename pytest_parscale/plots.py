@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.errors import ParscaleError
+from pytest_parscale.notewords import change_point_text
 from pytest_parscale.scaling.crossover import SizeSeries
 from pytest_parscale.scaling.fits import AmdahlFit, USLFit
 from pytest_parscale.scaling.sweeps import Sweep, SweepAnalysis
@@ -250,7 +251,9 @@ def speedup_trend(
     if change is not None:
         where, step = change
         # the sentence goes in the legend: an annotation would cross the title
-        axes.axvline(where + 0.5, color="C3", linestyle="--", linewidth=1, label=step.sentence())
+        axes.axvline(
+            where + 0.5, color="C3", linestyle="--", linewidth=1, label=change_point_text(step)
+        )
         axes.plot([0.6, where + 0.5], [step.before] * 2, color="C3", linewidth=0.8)
         axes.plot([where + 0.5, len(runs) + 0.4], [step.after] * 2, color="C3", linewidth=0.8)
     axes.set_xticks(positions, [label for label, _ in runs], rotation=60, fontsize="x-small")

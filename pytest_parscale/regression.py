@@ -26,7 +26,7 @@ MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called signif
 
 
 class Status(str, enum.Enum):
-    """Outcome for one test, in the order a reviewer wants to read them."""
+    """What the comparison says of one test, in the order a reviewer wants to read them."""
 
     REGRESSION = "regression"
     # present on both sides, but it failed without a measurement on one of them
@@ -77,6 +77,15 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A reason a comparison gives beside its verdict, as data: ``reason`` names it,
+    ``facts`` hold what its words need. notewords.py words it for every renderer."""
+
+    reason: str
+    facts: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class TestChange:
     """Everything the comparison says about one test id."""
 
@@ -85,7 +94,7 @@ class TestChange:
     base: Record | None
     head: Record | None
     changes: tuple[Change, ...] = ()
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
     reason: str = ""  # INCOMPARABLE only: "engine", "config" or "capacity"
 
 
@@ -263,12 +272,9 @@ def compare_records(
 
     notes = capacity_unknown(base, head)
     if base.workers != head.workers:
-        notes.append(
-            f"workers differ ({base.workers} in the baseline, {head.workers} now): "
-            "speedups compared per worker"
-        )
+        notes.append(Note("workers-differ", (base.workers, head.workers, "the baseline")))
     if min(len(base.parallel), len(head.parallel)) < MIN_ROUNDS:
-        notes.append(f"fewer than {MIN_ROUNDS} rounds on one side: no change is significant")
+        notes.append(Note("few-rounds", (MIN_ROUNDS,)))
     changes = [compare_speedup(base, head, fail_on.speedup, confidence=confidence)]
     overhead = compare_overhead(base, head, fail_on.overhead, confidence=confidence)
     if overhead is not None:
@@ -283,13 +289,13 @@ def engine_of(record: Record) -> str:
     return str(record.executor.get("engine", "embedded"))
 
 
-def engine_mismatch(base: Record, head: Record) -> str | None:
+def engine_mismatch(base: Record, head: Record) -> Note | None:
     """Why two runs of one test are not compared for their engines, or None."""
     found = engine_difference(base, head)
     return None if found is None else found[1]
 
 
-def engine_difference(base: Record, head: Record) -> tuple[str, str] | None:
+def engine_difference(base: Record, head: Record) -> tuple[str, Note] | None:
     """(reason, note) when the runs' engines differ in kind or configuration, or None.
 
     ``engine``: an embedded run and a cluster (or user's) run; a cluster's workers are
@@ -299,22 +305,9 @@ def engine_difference(base: Record, head: Record) -> tuple[str, str] | None:
     """
     before, after = engine_of(base), engine_of(head)
     if (before == "embedded") != (after == "embedded"):
-        return "engine", (
-            f"not compared: the baseline ran on {_engine_words(base)} and this run on "
-            f"{_engine_words(head)}; save a baseline on the same kind of engine"
-        )
+        return "engine", Note("engine", (base, head))
     differs = configuration_mismatch(base, head)
-    return None if differs is None else ("config", differs)
-
-
-def _engine_words(record: Record) -> str:
-    engine = engine_of(record)
-    where = record.executor.get("where")
-    if where:
-        return f"{where} ({record.workers} workers)"
-    if engine == "embedded":
-        return f"an embedded {record.backend} engine ({record.workers} workers)"
-    return f"the {record.backend} cluster at {engine} ({record.workers} workers)"
+    return None if not differs else ("config", Note("config", (head.backend, differs)))
 
 
 def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:
@@ -378,9 +371,9 @@ def errored(
 ) -> TestChange | None:
     """ERROR when one side measured the test and the other failed it without a record."""
     if base is not None and head is None and base.nodeid in head_errors:
-        note = f"error on head: {head_errors[base.nodeid]}"
+        note = Note("error", ("head", head_errors[base.nodeid]))
         return TestChange(base.nodeid, Status.ERROR, base, None, (), (note,))
     if head is not None and base is None and head.nodeid in base_errors:
-        note = f"error on base: {base_errors[head.nodeid]}"
+        note = Note("error", ("base", base_errors[head.nodeid]))
         return TestChange(head.nodeid, Status.ERROR, None, head, (), (note,))
     return None

@@ -18,7 +18,8 @@ through a mapping so tests fake them; REST calls live in github.py behind an
 injectable transport: tests never reach the network.
 
 Modules: event (the workflow run), options (run options, cache keys, environment
-identity), baseline (load, store, fetch), judge and confirm (the verdict, a paired
-run's confirmation), summary (the report's wording, the runner's files), trend,
-github (REST), steps (run, comment), command (arguments and main).
+identity), baseline (load, store, fetch), decision (the verdict and its reasons as
+data), judge and confirm (deciding it, a paired run's confirmation), summary (every
+word of the report, built from the decision; the runner's files), trend, github
+(REST), steps (run, comment), command (arguments and main).
 """

@@ -26,6 +26,7 @@ from pytest_parscale.action.github import (
 from pytest_parscale.action.options import MISSING_POLICIES, SOURCES, RunOptions, plan
 from pytest_parscale.action.steps import comment, rebuild_report, run
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.storage import load
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
@@ -62,30 +63,10 @@ def _budget(text: str) -> float:
 
 
 def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
-    """``parscale ci plan|fetch|run|comment``, registered by cli.py."""
+    """``parscale ci plan|accept|fetch|run|comment``, registered by cli.py."""
 
     def fail_on(text: str) -> FailOn:  # the action passes its input as is, maybe empty
         return fail_on_type(text) if text.strip() else NOT_SAID
-
-    def judging(parser: Any, *, required: bool = True) -> None:
-        parser.add_argument("--baseline-dir", required=required, default="")
-        parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
-        parser.add_argument(
-            "--family",
-            choices=("", *RULES),
-            default="",
-            help=f"error control over the run's tests (empty: {DEFAULT_RULE})",
-        )
-        parser.add_argument("--on-missing-baseline", choices=MISSING_POLICIES, default="warn")
-        parser.add_argument(
-            "--baseline-source", default="", help="cache key the baseline was restored from"
-        )
-        parser.add_argument("--fetched", choices=("", *SOURCES), default="")
-        parser.add_argument(
-            "--baseline-history",
-            choices=("first-run", "evicted", "unknown", "restored", ""),
-            default="",
-        )
 
     ci = commands.add_parser("ci", help="the GitHub Action's steps (see docs/github-action.md)")
     steps = ci.add_subparsers(dest="ci_step", required=True, metavar="STEP")
@@ -102,6 +83,33 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     fetch_parser.add_argument("--baseline-key", default="default")
     fetch_parser.add_argument("--baseline-dir", required=True)
+    _add_run(steps, fail_on)
+    _add_comment(steps, fail_on)
+
+
+def _judging(parser: Any, fail_on: Callable[[str], FailOn], *, required: bool = True) -> None:
+    """The arguments of judging against a baseline: ``run`` and ``comment --results``."""
+    parser.add_argument("--baseline-dir", required=required, default="")
+    parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
+    parser.add_argument(
+        "--family",
+        choices=("", *RULES),
+        default="",
+        help=f"error control over the run's tests (empty: {DEFAULT_RULE})",
+    )
+    parser.add_argument("--on-missing-baseline", choices=MISSING_POLICIES, default="warn")
+    parser.add_argument(
+        "--baseline-source", default="", help="cache key the baseline was restored from"
+    )
+    parser.add_argument("--fetched", choices=("", *SOURCES), default="")
+    parser.add_argument(
+        "--baseline-history",
+        choices=("first-run", "evicted", "unknown", "restored", ""),
+        default="",
+    )
+
+
+def _add_run(steps: Any, fail_on: Callable[[str], FailOn]) -> None:
     run_parser = steps.add_parser(
         "run", help="run the tests, compare with the baseline, write summary and outputs"
     )
@@ -120,7 +128,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
         "--confirm",
         type=_true_false("confirm"),
         default=True,
-        help="decide a pull request's flagged and undecided tests by a paired run (true|false)",
+        help="decide a pull request's flagged and unresolved tests by a paired run (true|false)",
     )
     run_parser.add_argument(
         "--confirm-budget",
@@ -129,7 +137,10 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
         metavar="SECONDS",
         help="seconds the paired confirmation may add sessions for (parscale paired --budget)",
     )
-    judging(run_parser)
+    _judging(run_parser, fail_on)
+
+
+def _add_comment(steps: Any, fail_on: Callable[[str], FailOn]) -> None:
     comment_parser = steps.add_parser(
         "comment", help="create or update the pull-request comment (token in GITHUB_TOKEN)"
     )
@@ -146,7 +157,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     comment_parser.add_argument("--expect-head-sha", default=None)
     comment_parser.add_argument("--repository", default=None, help="owner/name")
-    judging(comment_parser, required=False)  # posting --report judges nothing
+    _judging(comment_parser, fail_on, required=False)  # posting --report judges nothing
 
 
 def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
@@ -179,28 +190,37 @@ def main(
         if arguments.environment_from:
             machine = load(Path(arguments.environment_from)).machine
         write_outputs(plan(arguments.baseline_key, env, machine), env)
-        return 0
+        return ExitCode.OK
     if arguments.ci_step == "accept":
         write_outputs({"acceptance": _acceptance(read_event(env), env, send).to_json()}, env)
-        return 0
+        return ExitCode.OK
     if arguments.ci_step == "fetch":
         return fetch(arguments.baseline_key, Path(arguments.baseline_dir), env, send)
     if arguments.ci_step == "run":
-        options = _judging_options(
-            arguments,
-            pytest_args=arguments.pytest_args,
-            results_file=arguments.results_file or None,
-            out_dir=Path(arguments.out_dir),
-            comment_on_pr=arguments.comment_on_pr == "true",
-            save_baseline=arguments.save_baseline,
-            history_size=arguments.history_size,
-            confirm=arguments.confirm,
-            confirm_budget=arguments.confirm_budget,
-            acceptance=Acceptance.from_json(arguments.acceptance),
-        )
-        outcome = run(options, env)
-        print(outcome.report)
-        return outcome.exit_code
+        return _run(arguments, env)
+    return _comment(arguments, env, send)
+
+
+def _run(arguments: Any, env: Mapping[str, str]) -> int:
+    options = _judging_options(
+        arguments,
+        pytest_args=arguments.pytest_args,
+        results_file=arguments.results_file or None,
+        out_dir=Path(arguments.out_dir),
+        comment_on_pr=arguments.comment_on_pr == "true",
+        save_baseline=arguments.save_baseline,
+        history_size=arguments.history_size,
+        confirm=arguments.confirm,
+        confirm_budget=arguments.confirm_budget,
+        acceptance=Acceptance.from_json(arguments.acceptance),
+    )
+    result = run(options, env)
+    print(result.report)
+    return result.exit_code
+
+
+def _comment(arguments: Any, env: Mapping[str, str], send: Transport) -> int:
+    """Post the gate's own report, or judge a run's results again here (workflow_run)."""
     number = arguments.pr_number
     if arguments.pr_file:
         number = read_pull_request_number(Path(arguments.pr_file))

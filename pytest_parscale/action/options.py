@@ -136,7 +136,7 @@ class RunOptions:
     baseline_source: str = "cache"  # where the baseline folder was filled from, if it was
     baseline_history: str = "unknown"  # first-run | evicted | unknown, when it is missing
     history_size: int = 20  # results of the branch's last runs kept beside the baseline
-    confirm: bool = True  # a paired run decides a pull request's flagged and undecided tests
+    confirm: bool = True  # a paired run decides a pull request's flagged and unresolved tests
     confirm_budget: float = 600.0  # seconds a paired confirmation may add sessions for
     acceptance: Acceptance = field(default_factory=lambda: Acceptance())
     python: str = sys.executable

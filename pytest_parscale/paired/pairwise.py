@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Sequence
 
 from pytest_parscale.history import Band, judge_on_band
-from pytest_parscale.regression import Change, Status, TestChange, engine_difference
+from pytest_parscale.regression import Change, Note, Status, TestChange, engine_difference
 from pytest_parscale.results import Record
 from pytest_parscale.sequential import look_alpha
 from pytest_parscale.stats import median
@@ -95,10 +95,7 @@ def compare_pairs(
     if mixed is not None:
         reason, why = mixed
         return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (why,), reason)
-    note = (
-        f"judged on {len(pairs)} pairs of sessions: the mean difference within a pair, "
-        f"t on {len(pairs) - 1} degrees of freedom"
-    )
+    note = Note("pairs", (len(pairs),))
     if len(pairs) < 2:
         return TestChange(head.nodeid, Status.UNCERTAIN, base, head, (), (note,))
     changes = [_speedup(pairs, fail_on.speedup, confidence)]
@@ -108,8 +105,5 @@ def compare_pairs(
     status = min((change.status for change in changes), key=lambda status: status.rank)
     notes = [note]
     if base.workers != head.workers:
-        notes.append(
-            f"workers differ ({base.workers} in the baseline, {head.workers} now): "
-            "speedups compared per worker"
-        )
+        notes.append(Note("workers-differ", (base.workers, head.workers, "the baseline")))
     return TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))

@@ -33,6 +33,7 @@ from pytest_parscale.action.options import (
 )
 from pytest_parscale.action.steps import comment as ci_comment
 from pytest_parscale.action.steps import run as ci_run
+from pytest_parscale.action.summary import judgement_markdown
 from pytest_parscale.cli import main, parser
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.results import document, write_atomic
@@ -464,7 +465,7 @@ def test_a_missing_baseline_passes_warns_or_fails_by_policy(
         options = RunOptions(on_missing_baseline=policy, baseline_history="evicted")
         judged = judge(head, none, options, "main", stores=False)
         assert (judged.verdict, judged.gate) == ("no-baseline", gate)
-        assert "was stored before but is gone" in judged.lines[2]
+        assert "was stored before but is gone" in judgement_markdown(judged)[2]
         out = capsys.readouterr().out
         assert (f"::{level}::" in out) if level else out == ""
     stored = judge(head, none, RunOptions(on_missing_baseline="fail"), "main", stores=True)
@@ -489,7 +490,7 @@ def test_without_a_confirmer_every_flag_stands_judged_by_the_single_baseline(
     assert judged.flagged == [record().nodeid]
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, True)
     assert (judged.source, judged.confirmation) == ("single", None)
-    assert "**Verdict from** a single baseline" in "\n".join(judged.lines)
+    assert "**Verdict from** a single baseline" in "\n".join(judgement_markdown(judged))
 
 
 def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: Path) -> None:
@@ -497,7 +498,7 @@ def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: P
     machine = {**MACHINE, "python": "3.12.1", "usable_cores": 4}
     write_atomic(tmp_path / "b" / "results.json", document([record()], machine, [], None))
     judged = judge(head, load_baseline(tmp_path / "b", "cache"), RunOptions(), "main", False)
-    text = "\n".join(judged.lines)
+    text = "\n".join(judgement_markdown(judged))
     assert "different environments: Python 3.12 -> 3.11" in text
     assert "usable cores 4 -> 2" not in text  # said once, by the report's machine warning
     assert "different usable cores (baseline 4, head 2)" in text
@@ -549,7 +550,7 @@ def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
     baseline = load_baseline(tmp_path / "b", "cache")
     judged = judge(head, baseline, RunOptions(acceptance=github.Acceptance("@lead")), "main", False)
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
-    assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
+    assert "added by @&#8203;lead" in "\n".join(judgement_markdown(judged))  # named, never pinged
 
 
 def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> None:
@@ -613,11 +614,11 @@ def test_the_summary_names_the_commit_where_a_test_s_scaling_changed(tmp_path: P
     write_atomic(head_path, document([scaled(record(), 0.7)], dict(MACHINE), [], None))
     head = load(head_path)
     baseline = load_baseline(tmp_path / "b", "cache")
-    lines = judge(head, baseline, RunOptions(), "main", stores=False).lines
+    lines = judgement_markdown(judge(head, baseline, RunOptions(), "main", stores=False))
     said = [line for line in lines if "scaling changed" in line]
     assert said == [f"- `{record().nodeid}`: scaling changed at 5555555: 2.00x -> 1.40x"]
     wide = RunOptions(fail_on=FailOn(speedup=0.40, overhead=0.05))  # a 30% step is under 40%
-    lines = judge(head, baseline, wide, "main", stores=False).lines
+    lines = judgement_markdown(judge(head, baseline, wide, "main", stores=False))
     assert not [line for line in lines if "scaling changed" in line]
 
 
@@ -641,8 +642,8 @@ def test_the_screen_judges_the_run_as_one_family_and_says_so(tmp_path: Path) -> 
     baseline = load_baseline(folder, "cache")
     judged = judge(load(path), baseline, RunOptions(), "main", False)
     assert judged.flagged == []
-    assert ids[0] in judged.undecided
-    summary = "\n".join(judged.lines)
+    assert ids[0] in judged.unresolved
+    summary = "\n".join(judgement_markdown(judged))
     assert "family: 20 tests (20 comparisons), Holm (family-wise)" in summary
     assert f"family: {ids[0]} speedup: regression -> uncertain" in summary
     alone = judge(load(path), baseline, RunOptions(family="none"), "main", False)
