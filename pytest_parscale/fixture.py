@@ -35,7 +35,7 @@ from pytest_parscale.parallel import (
 )
 from pytest_parscale.parametrize import adopt_cluster
 from pytest_parscale.payloads import KINDS, payload
-from pytest_parscale.record import build_record, requirements_for, verdict_intervals, verdict_text
+from pytest_parscale.record import build_record, ending, requirements_for, verdict_intervals
 from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.transport import serialisation_cost
 from pytest_parscale.verdicts import Verdict
@@ -398,15 +398,11 @@ class Parscale:
                     pytrace=False,
                 )
             return
-        record = self.record
-        failed = verdict_text(record, Verdict.FAIL, "\n")
-        if failed:
-            pytest.fail(failed, pytrace=False)
-        undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
-        if undecided:
-            if self._settings.strict:
-                pytest.fail(f"undecided under --parscale-strict: {undecided}", pytrace=False)
+        failure, warning = ending(self.record, self._settings.strict)
+        if failure:
+            pytest.fail(failure, pytrace=False)
+        if warning:
             warnings.warn(
-                ParscaleWarning(f"undecided after {record.rounds} rounds: {undecided}"),
+                ParscaleWarning(f"undecided after {self.record.rounds} rounds: {warning}"),
                 stacklevel=1,
             )

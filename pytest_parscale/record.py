@@ -170,10 +170,8 @@ def build_record(
         serialisation=serialisation,
         capacity=capacity_of(outcome, usable),
     )
-    if strict or record.verdict == Verdict.FAIL.value:
-        return record  # the test fails: a failure message, not a warning
-    undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
-    return dataclasses.replace(record, warnings=[undecided]) if undecided else record
+    _, warning = ending(record, strict)
+    return dataclasses.replace(record, warnings=[warning]) if warning else record
 
 
 def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
@@ -193,6 +191,21 @@ def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
         per_round=per_round,
         own=median(own) if own else None,
     )
+
+
+def ending(record: Record, strict: bool) -> tuple[str, str]:
+    """(failure, warning) of a finished run, "" where none: a failed bar fails the test;
+    an undecided one is a warning, or a failure under ``strict`` (--parscale-strict).
+
+    The one home of that rule: the record keeps the warning, the fixture acts on both.
+    """
+    failed = verdict_text(record, Verdict.FAIL, "\n")
+    if failed:
+        return failed, ""
+    undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
+    if undecided and strict:
+        return f"undecided under --parscale-strict: {undecided}", ""
+    return "", undecided
 
 
 def verdict_text(record: Record, verdict: Verdict, separator: str) -> str:
