@@ -32,7 +32,7 @@ from pytest_parscale.regression import (
     judge_change,
 )
 from pytest_parscale.results import Record
-from pytest_parscale.stats import t_cdf, t_quantile
+from pytest_parscale.stats import least_squares, t_cdf, t_quantile
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import FailOn
 
@@ -105,17 +105,13 @@ def fit_on_capacity(
     count = len(xs)
     if count != len(ys) or count < 3:
         raise ValueError("need as many x as y, and at least 3 of them")
-    x_mean, y_mean = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - x_mean) ** 2 for x in xs)
-    if sxx <= 0:
-        raise ValueError("the x values do not vary: no slope to fit")
-    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = y_mean - slope * x_mean
-    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
-    spread = math.sqrt(residual / (count - 2))
-    scale = spread * math.sqrt(1 + 1 / count + (x0 - x_mean) ** 2 / sxx)
-    band = Band(intercept + slope * x0, scale, count - 2)
-    return CapacityFit(slope, intercept, band.centre, band.half(confidence), scale, count - 2)
+    line = least_squares(xs, ys)
+    spread = math.sqrt(line.residual / (count - 2))
+    scale = spread * math.sqrt(1 + 1 / count + (x0 - line.x_mean) ** 2 / line.sxx)
+    band = Band(line.at(x0), scale, count - 2)
+    return CapacityFit(
+        line.slope, line.intercept, band.centre, band.half(confidence), scale, count - 2
+    )
 
 
 def _capacity_shares(
