@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_parscale import fmt
 from pytest_parscale.regression import engine_mismatch
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
@@ -126,7 +127,7 @@ class ScalingChange:
 
     def sentence(self) -> str:
         where = f"at {short_commit(self.commit)}" if self.commit else f"at run {self.run + 1}"
-        return f"scaling changed {where}: {self.before:.2f}x -> {self.after:.2f}x"
+        return f"scaling changed {where}: {fmt.speedup(self.before)} -> {fmt.speedup(self.after)}"
 
 
 def short_commit(commit: str) -> str:

@@ -230,7 +230,7 @@ def _speedup_band(
     note = (
         f"judged against the last {len(usable)} runs of the history, speedup fitted on "
         f"capacity (slope {max(fit.slope, 0.0):.2f}): expected "
-        f"{fmt.ratio(math.exp(band.centre) * head.workers)}x at "
+        f"{fmt.speedup(math.exp(band.centre) * head.workers)} at "
         f"{fmt.capacity(head.capacity)} cores"
     )
     slack = 1 + capacity_tolerance(threshold)
