@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_parscale.family import DEFAULT_RULE
+from pytest_parscale.machine import run_git
 from pytest_parscale.thresholds import FailOn
 
 USAGE = 2  # parscale paired's exit code for bad input or a broken session
@@ -127,16 +128,12 @@ def skipped(flagged: Sequence[str], why: str, undecided: Sequence[str] = ()) -> 
     return Confirmation(tuple(flagged), problem=why, undecided=tuple(undecided))
 
 
-def _git(arguments: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
-
-
 def ensure_commit(sha: str, cwd: Path) -> str | None:
     """Fetch ``sha`` when a shallow checkout lacks it; None, or why it cannot be had."""
-    if _git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd).returncode == 0:
+    if run_git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd).returncode == 0:
         return None
     print(f"+ git fetch --no-tags --depth=1 origin {sha}", flush=True)
-    fetched = _git(["fetch", "--no-tags", "--depth=1", "origin", sha], cwd)
+    fetched = run_git(["fetch", "--no-tags", "--depth=1", "origin", sha], cwd)
     if fetched.returncode:
         said = fetched.stderr.strip().splitlines()[-1:] or ["no message"]
         return (
@@ -166,7 +163,7 @@ def paired_runner(
     """
 
     def run(flagged: Sequence[str]) -> PairedRun:
-        head = _git(["rev-parse", "HEAD"], cwd)
+        head = run_git(["rev-parse", "HEAD"], cwd)
         if head.returncode:
             return PairedRun(USAGE, None, f"{cwd} is not a git checkout: {head.stderr.strip()}")
         head_sha = head.stdout.strip()
