@@ -292,19 +292,6 @@ class Settings:
         """Where a setting came from, for error messages (``"default"`` if nowhere)."""
         return self.sources.get(name, "default")
 
-    def cluster_address(self, backend: str) -> str | None:
-        """The running engine the user named for ``backend``, or None (embedded).
-
-        Which option names it is the backend's own declaration (BackendInfo.cluster_option).
-        """
-        from pytest_parscale.backends.base import BACKENDS
-
-        info = BACKENDS.get(backend)
-        if info is None or info.cluster_option is None:
-            return None
-        address: str | None = getattr(self, info.cluster_option)
-        return address
-
     def override(self, values: Mapping[str, Any], source: str) -> Settings:
         """A copy with already-validated values from a marker."""
         sources = dict(self.sources)

@@ -218,6 +218,16 @@ if TYPE_CHECKING:
     )
 
 
+def cluster_address(backend: str, settings: Settings) -> str | None:
+    """The running engine the user named for ``backend``, or None (embedded): the
+    option the backend declares (BackendInfo.cluster_option) holds its address."""
+    info = BACKENDS.get(backend)
+    if info is None or info.cluster_option is None:
+        return None
+    address: str | None = getattr(settings, info.cluster_option)
+    return address
+
+
 def default_backends() -> tuple[str, ...]:
     """Every registered backend whose packages are importable."""
     return tuple(name for name, info in BACKENDS.items() if info.missing_reason() is None)

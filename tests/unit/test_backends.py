@@ -8,7 +8,13 @@ import importlib
 import pytest
 
 from pytest_parscale.backends import zerocopy
-from pytest_parscale.backends.base import BACKENDS, BackendInfo, ZeroCopy, register
+from pytest_parscale.backends.base import (
+    BACKENDS,
+    BackendInfo,
+    ZeroCopy,
+    cluster_address,
+    register,
+)
 from pytest_parscale.config import OPTIONS_BY_NAME, Settings, resolve
 
 
@@ -31,13 +37,13 @@ def test_a_declared_cluster_option_is_an_option_and_names_the_address(info: Back
     assert info.cluster_option in OPTIONS_BY_NAME
     assert info.cluster_option in {field.name for field in dataclasses.fields(Settings)}
     settings = resolve({info.cluster_option: "tcp://127.0.0.1:1"}, {}, {})
-    assert settings.cluster_address(info.name) == "tcp://127.0.0.1:1"
-    assert Settings().cluster_address(info.name) is None
+    assert cluster_address(info.name, settings) == "tcp://127.0.0.1:1"
+    assert cluster_address(info.name, Settings()) is None
 
 
 def test_a_backend_without_a_cluster_option_is_always_embedded() -> None:
-    assert resolve({"ray_address": "127.0.0.1:1"}, {}, {}).cluster_address("pool") is None
-    assert Settings().cluster_address("not-registered") is None
+    assert cluster_address("pool", resolve({"ray_address": "127.0.0.1:1"}, {}, {})) is None
+    assert cluster_address("not-registered", Settings()) is None
 
 
 def test_register_adds_a_backend_and_refuses_a_different_one_of_the_same_name(
