@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_parscale.history import speedup_per_worker
 from pytest_parscale.regression import engine_mismatch
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
@@ -163,9 +162,9 @@ def scaling_change(
         for position, record in found
         if engine_mismatch(record, latest) is None
         and record.speedup.estimate > 0
-        and speedup_per_worker(record) > 0
+        and record.speedup_per_worker > 0
     ]
-    values = [math.log(speedup_per_worker(record)) for _, record in found]
+    values = [math.log(record.speedup_per_worker) for _, record in found]
     split = best_split(values, min_side=min_side)
     if split is None or split.p_value >= 1 - confidence:
         return None

@@ -7,7 +7,6 @@ ids, parameters, host and CPU names) goes through ``md`` and renders as text.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -41,8 +40,7 @@ _HEADINGS = {
 
 def change_text(change: Change) -> str:
     """``-32% [-36%, -28%]`` for speedup, ``+19pp [+15pp, +22pp]`` for transport share."""
-    unit = "%" if change.metric == "speedup" else "pp"
-    return fmt.signed_interval(change.change, change.low, change.high, unit)
+    return fmt.signed_interval(change.change, change.low, change.high, FailOn.unit(change.metric))
 
 
 def _workers(test: TestChange) -> str:
@@ -59,10 +57,7 @@ def _metric(test: TestChange, metric: str) -> Change | None:
 
 
 def _threshold(change: Change) -> str:
-    if math.isinf(change.threshold):
-        return "off"
-    unit = "%" if change.metric == "speedup" else "pp"
-    return f"{change.threshold * 100:.4g}{unit}"
+    return FailOn.threshold_text(change.metric, change.threshold)
 
 
 def _incomparable_heading(group: Sequence[TestChange]) -> str:

@@ -32,7 +32,7 @@ from pytest_parscale.regression import (
     judge_change,
 )
 from pytest_parscale.results import Record
-from pytest_parscale.stats import median, t_cdf, t_quantile
+from pytest_parscale.stats import least_squares, t_cdf, t_quantile
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import FailOn
 
@@ -41,17 +41,6 @@ MIN_RUNS = 3  # fewer runs give no spread worth the name: the single-run rule ap
 # a window saved within less than this saw one state of the machine (crowded_window)
 CROWDED = datetime.timedelta(hours=1)
 MIN_FIT_RUNS = 4  # a line through the runs keeps n - 2 >= 2 degrees of freedom for its spread
-
-
-def speedup_per_worker(record: Record) -> float:
-    """The run's point value that histories compare, like regression.compare_speedup."""
-    return median(record.serial) / median(record.parallel) / record.workers
-
-
-def transport_share(record: Record) -> float | None:
-    if not record.transport:
-        return None
-    return median(record.transport) / median(record.parallel)
 
 
 @dataclass(frozen=True)
@@ -116,17 +105,13 @@ def fit_on_capacity(
     count = len(xs)
     if count != len(ys) or count < 3:
         raise ValueError("need as many x as y, and at least 3 of them")
-    x_mean, y_mean = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - x_mean) ** 2 for x in xs)
-    if sxx <= 0:
-        raise ValueError("the x values do not vary: no slope to fit")
-    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = y_mean - slope * x_mean
-    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
-    spread = math.sqrt(residual / (count - 2))
-    scale = spread * math.sqrt(1 + 1 / count + (x0 - x_mean) ** 2 / sxx)
-    band = Band(intercept + slope * x0, scale, count - 2)
-    return CapacityFit(slope, intercept, band.centre, band.half(confidence), scale, count - 2)
+    line = least_squares(xs, ys)
+    spread = math.sqrt(line.residual / (count - 2))
+    scale = spread * math.sqrt(1 + 1 / count + (x0 - line.x_mean) ** 2 / line.sxx)
+    band = Band(line.at(x0), scale, count - 2)
+    return CapacityFit(
+        line.slope, line.intercept, band.centre, band.half(confidence), scale, count - 2
+    )
 
 
 def _capacity_shares(
@@ -183,8 +168,8 @@ def compare_to_history(
     latest = usable[-1]
     band, reference, notes, workers = _speedup_band(usable, head, fail_on.speedup, confidence)
     changes = [_speedup_change(band, head, fail_on.speedup, confidence, workers)]
-    transport = [share for share in map(transport_share, usable) if share is not None]
-    share = transport_share(head)
+    transport = [s for run in usable if (s := run.sample_transport_share) is not None]
+    share = head.sample_transport_share
     if share is not None and len(transport) >= MIN_RUNS:
         changes.append(_overhead_change(_band(transport), share, fail_on.overhead, confidence))
     if latest.workers != head.workers:
@@ -223,7 +208,7 @@ def _speedup_band(
     Speedups vary by factors (a slower runner divides them): the band is built on
     their logarithms, so it is symmetric in ratio and never reaches a speedup of 0.
     """
-    logs = [math.log(speedup_per_worker(run)) for run in usable]
+    logs = [math.log(run.speedup_per_worker) for run in usable]
     shares = _capacity_shares(usable, head, threshold)
     if shares is None:
         notes = [Note("history-spread", (len(usable),))]
@@ -289,7 +274,7 @@ def _speedup_change(
 ) -> Change:
     """The head's speedup per worker against the band, in relative terms; ``workers``
     turns the expected speedup per worker into the speedup the report shows."""
-    value = speedup_per_worker(head)
+    value = head.speedup_per_worker
     shift = Band(math.log(value) - band.centre, band.scale, band.freedom)
     expected = math.exp(band.centre) * workers
     return judge_on_band("speedup", expected, value * head.workers, shift, threshold, confidence)

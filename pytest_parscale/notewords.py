@@ -29,11 +29,11 @@ def note_texts(notes: Iterable[Note]) -> tuple[str, ...]:
 
 
 def change_point_text(step: ScalingChange) -> str:
-    """``scaling changed at 1a2b3c4: 1.80x -> 1.20x``: a change point (changepoint.py)."""
+    """``scaling changed at 1a2b3c4: 1.8x -> 1.2x``: a change point (changepoint.py)."""
     from pytest_parscale.changepoint import short_commit
 
     where = f"at {short_commit(step.commit)}" if step.commit else f"at run {step.run + 1}"
-    return f"scaling changed {where}: {step.before:.2f}x -> {step.after:.2f}x"
+    return f"scaling changed {where}: {fmt.speedup(step.before)} -> {fmt.speedup(step.after)}"
 
 
 # -- a pair of runs not compared -------------------------------------------------
@@ -210,7 +210,7 @@ def _history_fit(
     """The fitted line's verdict; ``outside`` (lowest, highest, now) when extrapolated."""
     text = (
         f"judged against the last {count} runs of the history, speedup fitted on "
-        f"capacity (slope {slope:.2f}): expected {fmt.ratio(expected)}x at "
+        f"capacity (slope {slope:.2f}): expected {fmt.speedup(expected)} at "
         f"{fmt.capacity(head)} cores"
     )
     if outside is None:

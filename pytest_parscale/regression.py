@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_parscale.engines import configuration_mismatch
 from pytest_parscale.results import Record
-from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, median, percentile_interval
+from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
 
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
@@ -201,8 +201,7 @@ def compare_speedup(
     seed: int = 0,
 ) -> Change:
     """Relative change of speedup per worker (plain speedup when worker counts match)."""
-    base_value = median(base.serial) / median(base.parallel) / base.workers
-    head_value = median(head.serial) / median(head.parallel) / head.workers
+    base_value, head_value = base.speedup_per_worker, head.speedup_per_worker
     change = head_value / base_value - 1
     relative = _bootstrap(
         (base.serial, base.parallel), (head.serial, head.parallel), "relative", seed
@@ -233,10 +232,9 @@ def compare_overhead(
     seed: int = 0,
 ) -> Change | None:
     """Absolute change of the transport share; None when either run did not measure it."""
-    if not base.transport or not head.transport:
+    base_value, head_value = base.sample_transport_share, head.sample_transport_share
+    if base_value is None or head_value is None:
         return None
-    base_value = median(base.transport) / median(base.parallel)
-    head_value = median(head.transport) / median(head.parallel)
     change = head_value - base_value
     values = _bootstrap(
         (base.transport, base.parallel), (head.transport, head.parallel), "absolute", seed

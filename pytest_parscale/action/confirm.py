@@ -24,6 +24,7 @@ from typing import Any
 
 from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE
+from pytest_parscale.machine import run_git
 from pytest_parscale.thresholds import FailOn
 
 
@@ -126,16 +127,12 @@ def skipped(flagged: Sequence[str], why: str, unresolved: Sequence[str] = ()) ->
     return Confirmation(tuple(flagged), problem=why, unresolved=tuple(unresolved))
 
 
-def _git(arguments: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
-
-
 def ensure_commit(sha: str, cwd: Path) -> str | None:
     """Fetch ``sha`` when a shallow checkout lacks it; None, or why it cannot be had."""
-    if _git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd).returncode == 0:
+    if run_git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd).returncode == 0:
         return None
     print(f"+ git fetch --no-tags --depth=1 origin {sha}", flush=True)
-    fetched = _git(["fetch", "--no-tags", "--depth=1", "origin", sha], cwd)
+    fetched = run_git(["fetch", "--no-tags", "--depth=1", "origin", sha], cwd)
     if fetched.returncode:
         said = fetched.stderr.strip().splitlines()[-1:] or ["no message"]
         return (
@@ -165,7 +162,7 @@ def paired_runner(
     """
 
     def run(flagged: Sequence[str]) -> PairedRun:
-        head = _git(["rev-parse", "HEAD"], cwd)
+        head = run_git(["rev-parse", "HEAD"], cwd)
         if head.returncode:
             return PairedRun(
                 ExitCode.USAGE, None, f"{cwd} is not a git checkout: {head.stderr.strip()}"

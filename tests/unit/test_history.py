@@ -19,7 +19,6 @@ from pytest_parscale.history import (
     compare_to_history,
     fit_on_capacity,
     judge_test,
-    speedup_per_worker,
     t_quantile,
 )
 from pytest_parscale.markdown import md
@@ -319,11 +318,11 @@ def test_unchanged_code_on_a_busy_machine_is_judged_and_unchanged() -> None:
     assert judged.status in (Status.UNCHANGED, Status.UNCERTAIN)
     assert not judged.reason
     (speedup,) = judged.changes
-    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    logs = [math.log(r.speedup_per_worker) for r in runs]
     shares = [math.log(cores / 2) for cores in CORES]
     fit = fit_on_capacity(shares, logs, math.log(1.05 / 2), 0.95)
     assert fit.slope == pytest.approx(SLOPE, abs=0.15)
-    shift = math.log(speedup_per_worker(head)) - fit.expected
+    shift = math.log(head.speedup_per_worker) - fit.expected
     assert speedup.change == pytest.approx(math.expm1(shift))
     assert (speedup.low, speedup.high) == pytest.approx(
         (math.expm1(shift - fit.half), math.expm1(shift + fit.half))
@@ -396,7 +395,7 @@ def test_a_transport_bound_history_fits_a_flat_line() -> None:
     head with the same speedup is unchanged (no improvement made up by normalising),
     and a 25% drop on the busier machine is the code's: capacity excuses nothing."""
     runs = loaded_history(slope=0.0)
-    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    logs = [math.log(r.speedup_per_worker) for r in runs]
     shares = [math.log(cores / 2) for cores in CORES]
     assert abs(fit_on_capacity(shares, logs, 0.0, 0.95).slope) < 0.2
     same = compare_to_history(runs, at_capacity(1.9, 1.05), DEFAULT_FAIL_ON)
@@ -459,7 +458,7 @@ def test_a_falling_fitted_line_is_taken_flat() -> None:
     capacity never raises a speedup): the head is judged against the runs' mean band
     with slope 0, not against a line promising more on a busy machine."""
     runs = [at_capacity(1.9 * (2 / cores) ** 0.3, cores) for cores in CORES]
-    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    logs = [math.log(r.speedup_per_worker) for r in runs]
     assert fit_on_capacity([math.log(c / 2) for c in CORES], logs, 0.0, 0.95).slope < 0
     mean = math.exp(statistics.fmean(logs)) * 2
     busy = compare_to_history(runs, at_capacity(mean, 1.05), DEFAULT_FAIL_ON)
