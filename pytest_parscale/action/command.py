@@ -102,6 +102,11 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     fetch_parser.add_argument("--baseline-key", default="default")
     fetch_parser.add_argument("--baseline-dir", required=True)
+    fetch_parser.add_argument(
+        "--workflow",
+        default="",
+        help="file of the workflow that stores baselines (empty: the running one)",
+    )
     run_parser = steps.add_parser(
         "run", help="run the tests, compare with the baseline, write summary and outputs"
     )
@@ -184,7 +189,9 @@ def main(
         write_outputs({"acceptance": _acceptance(read_event(env), env, send).to_json()}, env)
         return 0
     if arguments.ci_step == "fetch":
-        return fetch(arguments.baseline_key, Path(arguments.baseline_dir), env, send)
+        return fetch(
+            arguments.baseline_key, Path(arguments.baseline_dir), env, send, arguments.workflow
+        )
     if arguments.ci_step == "run":
         options = _judging_options(
             arguments,

@@ -162,6 +162,48 @@ def artifact_name(baseline_key: str) -> str:
     return ARTIFACT_PREFIX + re.sub(r"[^A-Za-z0-9._-]+", "_", baseline_key)
 
 
+BASELINE_EVENTS = frozenset({"push", "schedule", "workflow_dispatch"})  # runs that store one
+ARTIFACT_PAGES = 50  # 5,000 artifacts of one name: past that the listing is a flood
+HISTORY_MEMBER = re.compile(r"history/\d{6}-[0-9a-z]{1,40}\.json")
+
+
+def workflow_path(workflow_ref: str, repository: str) -> str:
+    """``.github/workflows/x.yml`` from GITHUB_WORKFLOW_REF (``owner/repo/PATH@REF``)."""
+    return workflow_ref.removeprefix(f"{repository}/").split("@", 1)[0]
+
+
+def _listing(url: str, token: str, send: Transport) -> list[dict[str, Any]]:
+    """Every page of an artifact listing: a flood of newer artifacts hides nothing."""
+    found: list[dict[str, Any]] = []
+    for page in range(1, ARTIFACT_PAGES + 1):
+        listed = send(Request("GET", f"{url}&per_page=100&page={page}"), token) or {}
+        batch = [item for item in listed.get("artifacts") or [] if isinstance(item, dict)]
+        found += batch
+        if len(batch) < 100 or len(found) >= int(listed.get("total_count") or 0):
+            return found
+    annotate("warning", f"pytest-parscale: read only the first {len(found)} baseline artifacts")
+    return found
+
+
+def _stored_by_branch_run(run: Mapping[str, Any], branch: str, workflow: str) -> bool:
+    """A run of this repository's own code on ``branch``, of an event that stores baselines.
+
+    A fork's pull request runs in the base repository, under the fork's branch name
+    (often ``main``) and with any workflow file it likes: its head repository, its
+    event and its path tell it apart (docs/github-action.md, "What a pull request can
+    and cannot influence").
+    """
+    own = (run.get("repository") or {}).get("id")
+    head = (run.get("head_repository") or {}).get("id")
+    return (
+        own is not None
+        and head == own
+        and run.get("event") in BASELINE_EVENTS
+        and run.get("head_branch") == branch
+        and (not workflow or str(run.get("path", "")).split("@", 1)[0] == workflow)
+    )
+
+
 def fetch_baseline(
     *,
     repository: str,
@@ -172,10 +214,14 @@ def fetch_baseline(
     token: str,
     api_url: str,
     send: Transport,
+    workflow: str = "",
 ) -> tuple[str, str]:
     """The newest unexpired baseline artifact of ``branch`` into ``target``.
 
-    Only the ``wanted`` file names are extracted (the first must be there); no
+    An artifact counts only if the run that uploaded it passes
+    ``_stored_by_branch_run`` (asked through ``GET /actions/runs/{id}``), from
+    ``workflow`` (a path; empty: any). Only the ``wanted`` file names and the
+    ``history/`` files are extracted (the first wanted one must be there); no
     path from the zip is trusted.
     Returns (source, history): ``("artifact", "restored")``, or ``("none", "evicted")``
     when the branch had baselines that all expired, or ``("none", "first-run")`` when
@@ -183,34 +229,49 @@ def fetch_baseline(
     artifact list is what tells an evicted baseline from a first run.
     """
     name = artifact_name(baseline_key)
-    url = f"{api_url.rstrip('/')}/repos/{repository}/actions/artifacts?name={name}&per_page=100"
-    listed = send(Request("GET", url), token)
+    repo_url = f"{api_url.rstrip('/')}/repos/{repository}"
     ours = [
         artifact
-        for artifact in (listed or {}).get("artifacts", [])
-        if (artifact.get("workflow_run") or {}).get("head_branch") == branch
-        and artifact.get("name") == name
+        for artifact in _listing(f"{repo_url}/actions/artifacts?name={name}", token, send)
+        if artifact.get("name") == name and _same_repository_branch(artifact, branch)
     ]
     live = sorted(
         (artifact for artifact in ours if not artifact.get("expired")),
         key=lambda artifact: str(artifact.get("created_at", "")),
         reverse=True,
     )
-    if not live:
-        return "none", "evicted" if ours else "first-run"
-    newest = live[0]
-    data = send(Request("GET", str(newest["archive_download_url"]), raw=True), token)
+    for artifact in live:
+        run_id = (artifact.get("workflow_run") or {}).get("id")
+        run = send(Request("GET", f"{repo_url}/actions/runs/{int(run_id)}"), token)
+        if isinstance(run, dict) and _stored_by_branch_run(run, branch, workflow):
+            data = send(Request("GET", str(artifact["archive_download_url"]), raw=True), token)
+            _extract(data, target, wanted)
+            if not (target / wanted[0]).is_file():
+                return "none", "evicted"
+            return "artifact", "restored"
+    return "none", "evicted" if any(artifact.get("expired") for artifact in ours) else "first-run"
+
+
+def _same_repository_branch(artifact: Mapping[str, Any], branch: str) -> bool:
+    """The listing's own facts: uploaded by a run on ``branch`` of this repository."""
+    run = artifact.get("workflow_run") or {}
+    return (
+        run.get("head_branch") == branch
+        and run.get("id") is not None
+        and run.get("head_repository_id") == run.get("repository_id")
+    )
+
+
+def _extract(data: bytes, target: Path, wanted: Sequence[str]) -> None:
+    """The wanted files and the history of the artifact's zip, size-checked."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for member in archive.infolist():
-            if member.filename not in wanted:
-                continue  # nothing else is read, and no path from the zip is trusted
+            if member.filename not in wanted and not HISTORY_MEMBER.fullmatch(member.filename):
+                continue  # nothing else is read, and no other path from the zip is trusted
             if member.file_size > ARTIFACT_LIMIT:
                 raise BaselineError(Path(member.filename), "in the baseline artifact is too large")
-            target.mkdir(parents=True, exist_ok=True)
+            (target / member.filename).parent.mkdir(parents=True, exist_ok=True)
             (target / member.filename).write_bytes(archive.read(member))
-    if not (target / wanted[0]).is_file():
-        return "none", "evicted"
-    return "artifact", "restored"
 
 
 # -- acceptances ---------------------------------------------------------------------

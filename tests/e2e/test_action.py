@@ -34,6 +34,8 @@ from tests.e2e.test_paired import git, make_repo
 from tests.records import MACHINE, record, scaled
 
 REPOSITORY = "octo/widgets"
+REPOSITORY_ID = 4242
+WORKFLOW = ".github/workflows/parscale.yml"  # the workflow that gates and stores baselines
 SUITE = """
 import pytest
 
@@ -58,6 +60,9 @@ class GitHubStub:
         self.expired: set[str] = set()
         self.labels: list[str] = []
         self.associations = {"maintainer": "MEMBER"}
+        self.planted: list[dict[str, Any]] = []  # more artifacts in the listing
+        self.planted_files: dict[str, Path] = {}  # download name: folder zipped for it
+        self.runs: dict[int, dict[str, Any]] = {}  # GET /actions/runs/{id}, beyond pushes
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,7 +95,9 @@ class GitHubStub:
                     ]
                     self._reply(200, labelled)
                 elif "/actions/artifacts?" in self.path:
-                    self._reply(200, {"artifacts": stub.listed(self.path)})
+                    self._reply(200, stub.listed(self.path))
+                elif "/actions/runs/" in self.path:
+                    self._reply(200, stub.run(int(self.path.rsplit("/", 1)[1])))
                 elif self.path.startswith("/download/"):
                     self._reply(200, stub.zipped(self.path.removeprefix("/download/")))
                 else:
@@ -123,30 +130,64 @@ class GitHubStub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def listed(self, path: str) -> list[dict[str, Any]]:
+    def listed(self, path: str) -> dict[str, Any]:
+        """One page of the artifacts of a name: the fake runner's uploads (push runs of
+        this repository on main), then ``planted`` ones, newest first, as GitHub lists."""
         name = path.split("name=", 1)[1].split("&", 1)[0]
+        paged = re.search(r"[?&]page=(\d+)", path)
+        page = int(paged.group(1)) if paged else 1
         folders = (
             sorted(self.artifacts.iterdir()) if self.artifacts and self.artifacts.exists() else []
         )
-        return [
+        uploaded = [
             {
                 "id": int(folder.name.split("@")[1]),
                 "name": name,
                 "expired": folder.name in self.expired,
                 "created_at": f"2026-11-30T10:{int(folder.name.split('@')[1]) % 60:02d}:00Z",
                 "archive_download_url": f"{self.url}/download/{folder.name}",
-                "workflow_run": {"head_branch": "main"},
+                "workflow_run": self.run_of(int(folder.name.split("@")[1])),
             }
             for folder in folders
             if folder.name.split("@")[0] == name
         ]
+        every = sorted(
+            [*uploaded, *(a for a in self.planted if a["name"] == name)],
+            key=lambda artifact: str(artifact["created_at"]),
+            reverse=True,
+        )
+        return {"total_count": len(every), "artifacts": every[(page - 1) * 100 : page * 100]}
+
+    def run_of(self, run_id: int) -> dict[str, Any]:
+        """The listing's short form of a run; the full run is ``self.runs`` or a push."""
+        run = self.run(run_id)
+        return {
+            "id": run_id,
+            "repository_id": run["repository"]["id"],
+            "head_repository_id": run["head_repository"]["id"],
+            "head_branch": run["head_branch"],
+        }
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        """GET /actions/runs/{id}: a planted run, else a push of this repository's gate."""
+        return self.runs.get(run_id) or {
+            "id": run_id,
+            "event": "push",
+            "head_branch": "main",
+            "path": WORKFLOW,
+            "repository": {"id": REPOSITORY_ID},
+            "head_repository": {"id": REPOSITORY_ID},
+        }
 
     def zipped(self, name: str) -> bytes:
-        assert self.artifacts is not None
+        folder = self.artifacts / name if self.artifacts else Path(name)
+        if not folder.is_dir():
+            folder = self.planted_files[name]
         data = io.BytesIO()
         with zipfile.ZipFile(data, "w") as archive:
-            for file in (self.artifacts / name).iterdir():
-                archive.write(file, file.name)
+            for file in sorted(folder.rglob("*")):
+                if file.is_file():  # paths relative to the uploaded folder, as upload-artifact
+                    archive.write(file, file.relative_to(folder).as_posix())
         return data.getvalue()
 
     def bodies(self) -> dict[int, str]:
@@ -216,6 +257,7 @@ class Job:
             "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_STEP_SUMMARY": str(summary),
             "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_WORKFLOW_REF": f"{REPOSITORY}/{WORKFLOW}@refs/heads/main",
             "GITHUB_API_URL": self.api_url,
             "GITHUB_RUN_ID": str(1000 + self.runs),
             "GITHUB_RUN_ATTEMPT": "1",
@@ -502,6 +544,90 @@ def test_an_evicted_cache_falls_back_to_the_baseline_artifact(job: Job) -> None:
     assert done.outputs["verdict"] == "regression", done.log()
     assert done.outputs["baseline-source"] == "artifact"
     assert done.outputs["baseline-commit"] == "e" * 40
+    assert "(from the artifact" in summary
+
+
+def plant(
+    github: GitHubStub, folder: Path, *, run_id: int, created: str, **run: Any
+) -> dict[str, Any]:
+    """An artifact named like the baseline, uploaded by run ``run_id`` (described by
+    ``run``, over a push of this repository on main), with ``folder`` as its zip."""
+    github.runs[run_id] = {
+        "id": run_id,
+        "event": "push",
+        "head_branch": "main",
+        "path": WORKFLOW,
+        "repository": {"id": REPOSITORY_ID},
+        "head_repository": {"id": REPOSITORY_ID},
+        **run,
+    }
+    github.planted_files[f"planted-{run_id}"] = folder
+    entry = {
+        "id": run_id,
+        "name": "pytest-parscale-baseline-default",
+        "expired": False,
+        "created_at": created,
+        "archive_download_url": f"{github.url}/download/planted-{run_id}",
+        "workflow_run": github.run_of(run_id),
+    }
+    github.planted.append(entry)
+    return entry
+
+
+def evict(job: Job) -> None:
+    for entry in job.cache.iterdir():  # the cache went unused for a week, or was flooded
+        shutil.rmtree(entry)
+
+
+def test_a_fork_s_artifact_named_like_the_baseline_never_becomes_it(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    evict(job)
+    forged = job.root / "forged"
+    forged.mkdir()
+    shutil.copyfile(job.root / "files" / "slower.json", forged / "results.json")
+    (forged / "provenance.json").write_text(json.dumps({"commit": "6" * 40}))
+    fork = {"head_repository": {"id": 666}, "event": "pull_request"}
+    plant(github, forged, run_id=9001, created="2026-12-01T00:00:00Z", **fork)
+    # the same files again from this repository, but by a pull request's run, another
+    # workflow file, and a push to another branch: none of them stores main's baseline
+    plant(github, forged, run_id=9002, created="2026-12-02T00:00:00Z", event="pull_request")
+    plant(github, forged, run_id=9003, created="2026-12-03T00:00:00Z", path=".github/x.yml")
+    plant(github, forged, run_id=9004, created="2026-12-04T00:00:00Z", head_branch="dev")
+    github.requests.clear()
+    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression", done.log()
+    assert done.outputs["baseline-source"] == "artifact"
+    assert done.outputs["baseline-commit"] == "e" * 40  # the push's, not the fork's
+    asked = [path for _, path, _ in github.requests if "/actions/runs/" in path]
+    assert asked == [f"/repos/{REPOSITORY}/actions/runs/{n}" for n in (9003, 9002, 1001)]
+
+
+def test_every_page_of_the_artifact_listing_is_read(job: Job, github: GitHubStub) -> None:
+    seed_baseline(job)
+    evict(job)
+    other = job.root / "other"
+    other.mkdir()
+    for number in range(149):  # newer artifacts of the name push the baseline to page 2
+        created = f"2026-12-{1 + number // 60:02d}T00:{number % 60:02d}:00Z"
+        plant(github, other, run_id=5000 + number, created=created, head_branch="feature")
+    github.requests.clear()
+    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression", done.log()
+    assert done.outputs["baseline-source"] == "artifact"
+    pages = [path for _, path, _ in github.requests if "/actions/artifacts?" in path]
+    assert [path.rsplit("&page=", 1)[1] for path in pages] == ["1", "2"]
+
+
+def test_the_history_travels_in_the_artifact_and_is_restored_with_it(job: Job) -> None:
+    for _ in range(3):
+        seed = job.run("push", {"results-file": "base.json"})[0]
+        assert not step(seed, "Store the baseline").skipped, seed.log()
+    evict(job)
+    done, summary = job.run("pull_request", {"results-file": "same.json"})
+    assert done.outputs["verdict"] == "pass", done.log()
+    assert done.outputs["verdict-source"] == "history"  # 3 kept runs came back
     assert "(from the artifact" in summary
 
 

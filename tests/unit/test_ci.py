@@ -405,7 +405,16 @@ class Artifacts:
     def __call__(self, request: github.Request, token: str) -> Any:
         if "/actions/artifacts?" in request.url:
             assert "name=pytest-parscale-baseline-k" in request.url
-            return {"artifacts": self.listed}
+            return {"total_count": len(self.listed), "artifacts": self.listed}
+        if "/actions/runs/" in request.url:  # every listed run is a push of this repository
+            own = {"id": 1}
+            return {
+                "event": "push",
+                "head_branch": "main",
+                "path": "",
+                "repository": own,
+                "head_repository": own,
+            }
         assert request.raw
         return self.archive
 
@@ -416,7 +425,12 @@ def artifact(run: int, branch: str = "main", expired: bool = False) -> dict[str,
         "expired": expired,
         "created_at": f"2026-11-{run:02d}T00:00:00Z",
         "archive_download_url": f"https://dl/{run}",
-        "workflow_run": {"head_branch": branch},
+        "workflow_run": {
+            "id": run,
+            "head_branch": branch,
+            "repository_id": 1,
+            "head_repository_id": 1,
+        },
     }
 
 
