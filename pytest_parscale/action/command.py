@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.action.acceptance import acceptance
 from pytest_parscale.action.baseline import fetch
 from pytest_parscale.action.event import Event, read_event, write_outputs
 from pytest_parscale.action.github import (
@@ -19,7 +20,6 @@ from pytest_parscale.action.github import (
     ACK_PREFIX,
     Acceptance,
     Transport,
-    acceptance,
     read_pull_request_number,
     urllib_transport,
 )
@@ -169,10 +169,23 @@ def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
 
 
 def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> Acceptance:
-    """The gate's own acceptance check: only pull requests, labels from the payload."""
-    if event.pull_request is None:
-        return Acceptance()
-    return acceptance(event.repository, event.pull_request, event.labels, environ, send)
+    """The gate's own acceptance check, for the commit it tests.
+
+    A pull request: its head commit and labels from the payload. A merge queue: the
+    acceptance given on its pull request's head (the queue holds that head).
+    """
+    if event.pull_request is not None:
+        return acceptance(
+            event.repository,
+            event.pull_request,
+            environ,
+            send,
+            head_sha=event.head_sha,
+            labels=event.labels,
+        )
+    if event.queued_pull_request is not None:
+        return acceptance(event.repository, event.queued_pull_request, environ, send)
+    return Acceptance()
 
 
 def main(
@@ -217,7 +230,9 @@ def main(
         event = read_event(env)
         repository = arguments.repository or event.repository
         accepted = (
-            acceptance(repository, number, None, env, send) if number is not None else Acceptance()
+            acceptance(repository, number, env, send, head_sha=arguments.expect_head_sha)
+            if number is not None
+            else Acceptance()
         )
         options = _judging_options(arguments, acceptance=accepted)
         report = rebuild_report(Path(arguments.results), options, event.branch, env)

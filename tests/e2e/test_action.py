@@ -60,6 +60,10 @@ class GitHubStub:
         self.expired: set[str] = set()
         self.labels: list[str] = []
         self.associations = {"maintainer": "MEMBER"}
+        self.permissions = {"maintainer": "write"}  # GET /collaborators/{user}/permission
+        self.author = "author"  # who opened pull request 7
+        self.labelled_at = "2026-12-01T12:00:00Z"  # the parscale-accept label's event
+        self.pushed_at = {"f" * 40: "2026-12-01T11:00:00Z"}  # first run of each head commit
         self.planted: list[dict[str, Any]] = []  # more artifacts in the listing
         self.planted_files: dict[str, Path] = {}  # download name: folder zipped for it
         self.runs: dict[int, dict[str, Any]] = {}  # GET /actions/runs/{id}, beyond pushes
@@ -85,15 +89,27 @@ class GitHubStub:
                     self._reply(403, {"message": "Resource not accessible by integration"})
                 elif self.path.endswith("/pulls/7"):
                     labels = [{"name": name} for name in stub.labels]
-                    self._reply(
-                        200, {"number": 7, "head": {"sha": stub.head_sha}, "labels": labels}
-                    )
+                    pull = {"head": {"sha": stub.head_sha}, "user": {"login": stub.author}}
+                    self._reply(200, {"number": 7, **pull, "labels": labels})
                 elif "/issues/7/events" in self.path:
                     labelled = [
-                        {"event": "labeled", "actor": {"login": "maintainer"}, "label": {"name": n}}
-                        for n in stub.labels
+                        {
+                            "event": "labeled",
+                            "actor": {"login": "maintainer"},
+                            "label": {"name": name},
+                            "created_at": stub.labelled_at,
+                        }
+                        for name in stub.labels
                     ]
-                    self._reply(200, labelled)
+                    self._reply(200, labelled if "page=1" in self.path else [])
+                elif "/permission" in self.path:
+                    user = self.path.split("/collaborators/", 1)[1].split("/", 1)[0]
+                    level = stub.permissions.get(user)
+                    self._reply(*((200, {"permission": level}) if level else (404, {})))
+                elif "/actions/runs?head_sha=" in self.path:
+                    sha = self.path.split("head_sha=", 1)[1].split("&", 1)[0]
+                    runs = [{"created_at": stub.pushed_at[sha]}] if sha in stub.pushed_at else []
+                    self._reply(200, {"workflow_runs": runs})
                 elif "/actions/artifacts?" in self.path:
                     self._reply(200, stub.listed(self.path))
                 elif "/actions/runs/" in self.path:
@@ -228,9 +244,11 @@ class Job:
         labels: tuple[str, ...] = (),
         checkout: tuple[Path, str] | None = None,
         base_sha: str | None = None,
+        head: str = "f" * 40,
     ) -> tuple[ActionRun, str]:
         """``checkout`` (a git repo, a commit) makes the workspace a shallow fetch of
-        that commit, as actions/checkout does; ``base_sha`` goes in the PR's event."""
+        that commit, as actions/checkout does; ``base_sha`` and ``head`` (the pull
+        request's head commit) go in the PR's event."""
         self.runs += 1
         job = self.root / f"job{self.runs}"
         workspace, temp = job / "workspace", job / "temp"
@@ -271,7 +289,8 @@ class Job:
                 "number": 7,
                 "pull_request": {
                     "number": 7,
-                    "head": {"sha": "f" * 40, "ref": "feature", "repo": {"full_name": head_repo}},
+                    "head": {"sha": head, "ref": "feature", "repo": {"full_name": head_repo}},
+                    "user": {"login": "author"},
                     "base": {
                         "ref": "main",
                         "repo": {"full_name": REPOSITORY},
@@ -596,7 +615,7 @@ def test_a_fork_s_artifact_named_like_the_baseline_never_becomes_it(
     plant(github, forged, run_id=9003, created="2026-12-03T00:00:00Z", path=".github/x.yml")
     plant(github, forged, run_id=9004, created="2026-12-04T00:00:00Z", head_branch="dev")
     github.requests.clear()
-    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    done, _summary = job.run("pull_request", {"results-file": "slower.json"})
     assert done.outputs["verdict"] == "regression", done.log()
     assert done.outputs["baseline-source"] == "artifact"
     assert done.outputs["baseline-commit"] == "e" * 40  # the push's, not the fork's
@@ -613,7 +632,7 @@ def test_every_page_of_the_artifact_listing_is_read(job: Job, github: GitHubStub
         created = f"2026-12-{1 + number // 60:02d}T00:{number % 60:02d}:00Z"
         plant(github, other, run_id=5000 + number, created=created, head_branch="feature")
     github.requests.clear()
-    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    done, _summary = job.run("pull_request", {"results-file": "slower.json"})
     assert done.outputs["verdict"] == "regression", done.log()
     assert done.outputs["baseline-source"] == "artifact"
     pages = [path for _, path, _ in github.requests if "/actions/artifacts?" in path]
@@ -708,16 +727,75 @@ def test_the_summary_shows_the_trend_over_the_branch_s_last_runs(job: Job) -> No
     assert row.endswith("| `█▃\\|▁` | 2.00 | 0.50 | -75% |")  # per worker: x2, x1, head x0.5
 
 
+HEAD = "f" * 12  # the pull request's head commit in Job.run's events, as an ack names it
+
+
 @pytest.mark.parametrize(("author", "passes"), [("maintainer", True), ("mallory", False)])
 def test_a_regression_acknowledged_per_test_by_a_member_passes(
     job: Job, github: GitHubStub, author: str, passes: bool
 ) -> None:
     seed_baseline(job)
-    github.comments[60] = (author, "Intended: the new codec.\nparscale-ack: `t.py::moves`")
+    github.comments[60] = (author, f"Intended: the new codec.\nparscale-ack: `t.py::moves` @{HEAD}")
     done, summary = job.run("pull_request", {"results-file": "slower.json"})
     assert done.outputs["verdict"] == "regression"
     assert done.failed is not passes, done.log()
     assert ("- `t.py::moves` by maintainer" in summary) is passes
+
+
+def test_an_ack_or_a_label_given_before_a_new_push_no_longer_accepts(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    github.comments[60] = ("maintainer", f"parscale-ack: t.py::moves @{HEAD}")
+    inputs = {"results-file": "slower.json"}
+    acked, _ = job.run("pull_request", inputs)
+    assert not acked.failed, acked.log()
+    new_head = "1" * 40  # the author pushes again: a regression elsewhere, the ack stays
+    github.head_sha, github.pushed_at[new_head] = new_head, "2026-12-02T09:00:00Z"
+    stale, _ = job.run("pull_request", inputs, head=new_head)
+    assert stale.failed
+    assert stale.outputs["accepted"] == "false"
+    assert "names commit ffffffffffff, not the head 111111111111" in stale.log()
+    github.comments[61] = ("maintainer", "parscale-ack: t.py::moves")  # no commit: no ack
+    assert job.run("pull_request", inputs, head=new_head)[0].failed
+    del github.comments[60], github.comments[61]
+    github.labels = ["parscale-accept"]  # labelled on 1 December, before the push
+    labelled, _ = job.run("pull_request", inputs, head=new_head, labels=("parscale-accept",))
+    assert labelled.failed
+    assert "label was added before commit 111111111111 was pushed" in labelled.log()
+    github.labelled_at = "2026-12-02T10:00:00Z"  # removed and added again after it
+    again, _ = job.run("pull_request", inputs, head=new_head, labels=("parscale-accept",))
+    assert not again.failed, again.log()
+
+
+@pytest.mark.parametrize(
+    ("who", "association", "permission"),
+    [("author", "MEMBER", "admin"), ("reader", "COLLABORATOR", "read"), ("org", "MEMBER", None)],
+    ids=["the-pr-author", "a-read-only-collaborator", "a-member-without-access"],
+)
+def test_only_someone_with_push_rights_other_than_the_author_accepts(
+    job: Job, github: GitHubStub, who: str, association: str, permission: str | None
+) -> None:
+    seed_baseline(job)
+    github.associations[who] = association
+    if permission:
+        github.permissions[who] = permission
+    github.comments[60] = (who, f"parscale-ack: t.py::moves @{HEAD}")
+    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert done.failed, done.log()
+    assert done.outputs["accepted"] == "false"
+    assert "Acknowledged regressions" not in summary
+
+
+def test_a_merge_queue_run_honours_the_acceptance_given_on_its_pull_request_s_head(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    github.comments[60] = ("maintainer", f"parscale-ack: t.py::moves @{HEAD}")
+    done, summary = job.run("merge_group", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression"
+    assert not done.failed, done.log()
+    assert "- `t.py::moves` by maintainer" in summary
 
 
 # -- confirmation by a paired run: a real git repo, live pool sessions ----------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale.action import github
+from pytest_parscale.action import acceptance, github
 from pytest_parscale.action.baseline import Baseline, Head, load_baseline, store
 from pytest_parscale.action.command import main as ci_main
 from pytest_parscale.action.event import read_event, write_outputs
@@ -530,29 +530,83 @@ def test_the_history_keeps_the_last_runs_oldest_first(tmp_path: Path) -> None:
     assert [round(run.records[record().nodeid].speedup.estimate) for run in history] == [4, 6, 8]
 
 
-def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
-    def api(labels: list[str]) -> Any:
-        def send(request: github.Request, token: str) -> Any:
-            if request.url.endswith("/pulls/3"):
-                return {"labels": [{"name": name} for name in labels]}
+class Acceptances:
+    """A pull request's acceptance endpoints: the pull, its events, comments and runs."""
+
+    def __init__(self, labelled_at: str = "2026-12-02T00:00:00Z") -> None:
+        self.comments: list[dict[str, Any]] = []
+        self.labelled_at = labelled_at
+        self.permissions = {"lead": "admin", "dev": "write", "maint": "maintain", "ro": "read"}
+
+    def __call__(self, request: github.Request, token: str) -> Any:
+        url = request.url
+        if url.endswith("/user"):
+            raise http_error(url, 403)
+        if url.endswith("/pulls/3"):
+            head = {"sha": "abcdef1234567890"}
+            return {"head": head, "user": {"login": "author"}, "labels": [{"name": "x"}]}
+        if "/permission" in url:
+            level = self.permissions.get(url.split("/collaborators/")[1].split("/")[0])
+            if level is None:
+                raise http_error(url, 404)
+            return {"permission": "write" if level == "maintain" else level, "role_name": level}
+        if "/actions/runs?head_sha=abcdef1234567890" in url:
+            return {"workflow_runs": [{"created_at": "2026-12-01T00:00:00Z"}]}
+        if "/events" in url:
+            label = {"name": github.ACCEPT_LABEL}
             events = [{"event": "labeled", "actor": {"login": "lead"}, "label": {"name": "x"}}]
             events.append(
                 {
                     "event": "labeled",
-                    "actor": {"login": "maintainer"},
-                    "label": {"name": github.ACCEPT_LABEL},
+                    "actor": {"login": "maint"},
+                    "label": label,
+                    "created_at": self.labelled_at,
                 }
             )
-            return events
+            return events if "page=1" in url else []
+        return self.comments if "page=1" in url else []
 
-        return send
 
+def test_the_label_accepts_only_if_given_after_the_head_commit_was_pushed() -> None:
     env = {"GITHUB_TOKEN": "t"}
-    assert github.accepted_by("o/r", 3, None, env, api([github.ACCEPT_LABEL])) == "maintainer"
-    assert github.accepted_by("o/r", 3, None, env, api(["other"])) is None
-    assert (
-        github.accepted_by("o/r", 3, ["other"], env, api([github.ACCEPT_LABEL])) is None
-    )  # payload wins
+    label = [github.ACCEPT_LABEL]
+    after = acceptance.acceptance("o/r", 3, env, Acceptances(), labels=label)
+    assert after.label_by == "maint"
+    before = Acceptances(labelled_at="2026-11-30T00:00:00Z")
+    assert acceptance.acceptance("o/r", 3, env, before, labels=label).label_by is None
+    assert acceptance.acceptance("o/r", 3, env, Acceptances(), labels=["x"]).label_by is None
+    assert acceptance.acceptance("o/r", 3, env, Acceptances()).label_by is None  # API: x only
+
+
+def test_acks_count_for_the_head_commit_from_people_who_can_push_never_the_author() -> None:
+    api = Acceptances()
+
+    def ack(login: str, body: str) -> None:
+        api.comments.append({"user": {"login": login}, "body": body})
+
+    ack("lead", "ok\nparscale-ack: a @abcdef1")
+    ack("maint", "  parscale-ack: `d[x] y` @ABCDEF1234567890")
+    ack("dev", "parscale-ack: stale @1234567")  # another commit
+    ack("dev", "parscale-ack: bare")  # no commit
+    ack("ro", "parscale-ack: b @abcdef1")  # read-only
+    ack("stranger", "parscale-ack: c @abcdef1")  # no access at all
+    ack("author", "parscale-ack: e @abcdef1")
+    api.permissions["author"] = "admin"  # an admin's own pull request still needs another
+    ack(github.GITHUB_ACTIONS_BOT, "parscale-ack: f @abcdef1")
+    api.permissions[github.GITHUB_ACTIONS_BOT] = "write"
+    found = acceptance.acceptance("o/r", 3, {"GITHUB_TOKEN": "t"}, api, head_sha="abcdef1234567890")
+    assert found.tests == {"a": "lead", "d[x] y": "maint"}
+    assert acceptance.acceptance("o/r", 3, {}, api, head_sha="999999999").tests == {}
+
+
+def test_an_ack_line_names_its_test_and_commit() -> None:
+    assert acceptance.parse_ack("parscale-ack: t.py::x[a b] @abc1234") == (
+        "t.py::x[a b]",
+        "abc1234",
+    )
+    assert acceptance.parse_ack("parscale-ack: `t.py::x`") == ("t.py::x", "")
+    assert acceptance.parse_ack("parscale-ack: @abc1234") is None
+    assert acceptance.parse_ack("said parscale-ack: x @abc1234") is None
 
 
 def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
@@ -564,39 +618,6 @@ def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
     judged = judge(head, baseline, RunOptions(acceptance=github.Acceptance("@lead")), "main", False)
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
     assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
-
-
-def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> None:
-    def send(request: github.Request, token: str) -> Any:
-        if request.url.endswith("/user"):
-            raise http_error(request.url, 403)
-        return [
-            {
-                "user": {"login": "lead"},
-                "author_association": "OWNER",
-                "body": "ok\nparscale-ack: a",
-            },
-            {
-                "user": {"login": "pr-author"},
-                "author_association": "CONTRIBUTOR",
-                "body": "parscale-ack: b",
-            },
-            {
-                "user": {"login": github.GITHUB_ACTIONS_BOT},
-                "author_association": "MEMBER",
-                "body": "parscale-ack: c",
-            },
-            {
-                "user": {"login": "dev"},
-                "author_association": "MEMBER",
-                "body": "  parscale-ack: `d[x]`",
-            },
-        ]
-
-    assert github.acknowledged_tests("o/r", 3, {"GITHUB_TOKEN": "t"}, send) == {
-        "a": "lead",
-        "d[x]": "dev",
-    }
 
 
 def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
