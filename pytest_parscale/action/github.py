@@ -241,8 +241,8 @@ def fetch_baseline(
         reverse=True,
     )
     for artifact in live:
-        run_id = (artifact.get("workflow_run") or {}).get("id")
-        run = send(Request("GET", f"{repo_url}/actions/runs/{int(run_id)}"), token)
+        run_id = int(artifact["workflow_run"]["id"])  # _same_repository_branch: it is there
+        run = send(Request("GET", f"{repo_url}/actions/runs/{run_id}"), token)
         if isinstance(run, dict) and _stored_by_branch_run(run, branch, workflow):
             data = send(Request("GET", str(artifact["archive_download_url"]), raw=True), token)
             _extract(data, target, wanted)
