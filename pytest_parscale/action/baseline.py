@@ -167,21 +167,24 @@ def fetch(
     environ: Mapping[str, str],
     send: Transport,
     workflow: str = "",
+    branch: str = "",
 ) -> int:
     """The ``fetch`` step: never fails the job, says what it found in its outputs.
 
     ``workflow`` is the file of the workflow that stores baselines; empty: the one
     running now (GITHUB_WORKFLOW_REF), as when one workflow gates and refreshes.
+    ``branch`` replaces the event's (the trusted comment job: the PR's base branch).
     """
     event = read_event(environ)
+    branch = branch or event.branch or ""
     token = environ.get("GITHUB_TOKEN", "")
     workflow = workflow or workflow_path(environ.get("GITHUB_WORKFLOW_REF", ""), event.repository)
     source, history = "none", "unknown"
-    if event.branch and token:
+    if branch and token:
         try:
             source, history = fetch_baseline(
                 repository=event.repository,
-                branch=event.branch,
+                branch=branch,
                 baseline_key=baseline_key,
                 target=target,
                 wanted=(RESULTS_NAME, PROVENANCE_NAME),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import urllib.error
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from pytest_parscale.action.github import (
     ACK_PREFIX,
     Acceptance,
     Transport,
+    annotate,
+    pull_base,
     read_pull_request_number,
     urllib_transport,
 )
@@ -94,6 +97,12 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     plan_parser.add_argument(
         "--environment-from", default="", help="a results file whose machine names the environment"
     )
+    plan_parser.add_argument(
+        "--pr-file",
+        default="",
+        help="pull-request.json of a gate's run: plan for that pull request's base branch",
+    )
+    plan_parser.add_argument("--expect-head-sha", default="", help="the commit the gate tested")
     steps.add_parser(
         "accept", help=f"the {ACCEPT_LABEL} label and {ACK_PREFIX} comments of the pull request"
     )
@@ -107,6 +116,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
         default="",
         help="file of the workflow that stores baselines (empty: the running one)",
     )
+    fetch_parser.add_argument("--branch", default="", help="whose baseline (empty: the event's)")
     run_parser = steps.add_parser(
         "run", help="run the tests, compare with the baseline, write summary and outputs"
     )
@@ -151,6 +161,17 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     comment_parser.add_argument("--expect-head-sha", default=None)
     comment_parser.add_argument("--repository", default=None, help="owner/name")
+    comment_parser.add_argument(
+        "--branch", default="", help="the baseline's branch, as 'ci plan' said (--results)"
+    )
+    comment_parser.add_argument(
+        "--environment", default="", help="the environment key 'ci plan' restored by (--results)"
+    )
+    comment_parser.add_argument(
+        "--comment-author",
+        default="",
+        help="the login the token comments as (a GitHub App's bot); empty: asked of GET /user",
+    )
     judging(comment_parser, required=False)  # posting --report judges nothing
 
 
@@ -188,6 +209,18 @@ def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> Ac
     return Acceptance()
 
 
+def _base_branch(arguments: Any, environ: Mapping[str, str], send: Transport) -> str:
+    """The base branch of the gate's pull request, asked of GitHub (empty: the event's)."""
+    number = read_pull_request_number(Path(arguments.pr_file))
+    try:
+        return pull_base(
+            read_event(environ).repository, number, arguments.expect_head_sha, environ, send
+        )
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        annotate("warning", f"pytest-parscale: the pull request's base branch is unknown: {error}")
+        return ""
+
+
 def main(
     arguments: Any, environ: Mapping[str, str] | None = None, send: Transport = urllib_transport
 ) -> int:
@@ -196,14 +229,20 @@ def main(
         machine = None
         if arguments.environment_from:
             machine = load(Path(arguments.environment_from)).machine
-        write_outputs(plan(arguments.baseline_key, env, machine), env)
+        branch = _base_branch(arguments, env, send) if arguments.pr_file else ""
+        write_outputs(plan(arguments.baseline_key, env, machine, branch), env)
         return 0
     if arguments.ci_step == "accept":
         write_outputs({"acceptance": _acceptance(read_event(env), env, send).to_json()}, env)
         return 0
     if arguments.ci_step == "fetch":
         return fetch(
-            arguments.baseline_key, Path(arguments.baseline_dir), env, send, arguments.workflow
+            arguments.baseline_key,
+            Path(arguments.baseline_dir),
+            env,
+            send,
+            arguments.workflow,
+            arguments.branch,
         )
     if arguments.ci_step == "run":
         options = _judging_options(
@@ -235,7 +274,8 @@ def main(
             else Acceptance()
         )
         options = _judging_options(arguments, acceptance=accepted)
-        report = rebuild_report(Path(arguments.results), options, event.branch, env)
+        base = arguments.branch or event.branch
+        report = rebuild_report(Path(arguments.results), options, base, env, arguments.environment)
     elif read_event(env).name == "workflow_run":
         raise BaselineError(
             arguments.report,
@@ -251,5 +291,6 @@ def main(
         number=number,
         expect_head_sha=arguments.expect_head_sha,
         repository=arguments.repository,
+        author=arguments.comment_author,
         send=send,
     )

@@ -96,6 +96,18 @@ def token_login(repo_api: str, token: str, send: Transport) -> str:
     return str(login) if login else GITHUB_ACTIONS_BOT
 
 
+def pull_base(
+    repository: str, number: int, expect_head_sha: str, environ: Mapping[str, str], send: Transport
+) -> str:
+    """The base branch of pull request ``number``, asked of GitHub, if its head is the
+    commit that was tested: the number comes from an artifact the PR's code wrote."""
+    url = f"{api_root(environ)}/repos/{repository}/pulls/{number}"
+    pull = send(Request("GET", url), environ.get("GITHUB_TOKEN", "")) or {}
+    if (pull.get("head") or {}).get("sha") != expect_head_sha:
+        raise ValueError(f"pull request {number} is not at commit {expect_head_sha}")
+    return str((pull.get("base") or {}).get("ref") or "")
+
+
 def upsert_comment(
     *,
     repository: str,
@@ -105,6 +117,7 @@ def upsert_comment(
     token: str,
     api_url: str = GITHUB_API,
     expect_head_sha: str | None = None,
+    author: str = "",
     send: Transport = urllib_transport,
 ) -> str:
     """Create or update the one comment of ours carrying ``marker(key)``; says what it did.
@@ -114,7 +127,9 @@ def upsert_comment(
     verdict later (docs/github-action.md, "Comments only the bot owns").
     ``expect_head_sha`` guards the workflow_run pattern: the PR number comes from an
     artifact the PR's own code produced, so the comment goes only to the pull
-    request whose head really is the commit that was tested.
+    request whose head really is the commit that was tested. ``author``: the login
+    the token writes as, when ``GET /user`` cannot say (a GitHub App's token, which
+    would otherwise be taken for ``github-actions[bot]``).
     """
     repo_url = f"{api_url.rstrip('/')}/repos/{repository}"
     if expect_head_sha is not None:
@@ -124,15 +139,15 @@ def upsert_comment(
                 f"pull request {number} is not at commit {expect_head_sha}; not commenting"
             )
     tag = marker(key)
-    login = token_login(repo_url, token, send)
+    login = author or token_login(repo_url, token, send)
     page = 1
     while True:
         listed = send(
             Request("GET", f"{repo_url}/issues/{number}/comments?per_page=100&page={page}"), token
         )
         for existing in listed:
-            author = (existing.get("user") or {}).get("login")
-            if author == login and str(existing.get("body", "")).startswith(tag):
+            writer = (existing.get("user") or {}).get("login")
+            if writer == login and str(existing.get("body", "")).startswith(tag):
                 url = f"{repo_url}/issues/comments/{existing['id']}"
                 send(Request("PATCH", url, {"body": body}), token)
                 return f"updated comment {existing['id']}"

@@ -118,14 +118,19 @@ def _stores(options: RunOptions, event: Event) -> bool:
 
 
 def rebuild_report(
-    results_path: Path, options: RunOptions, branch: str | None, environ: Mapping[str, str]
+    results_path: Path,
+    options: RunOptions,
+    branch: str | None,
+    environ: Mapping[str, str],
+    environment: str = "",
 ) -> str:
     """The report of a finished run, judged here from its results and our own baseline.
 
     The trusted workflow_run job uses this: the artifact's results.json is data the
     pull request's code produced, so it is loaded and validated like any results
     file, and the verdict and every line of Markdown are made here, never copied
-    from the artifact's report.md.
+    from the artifact's report.md. The baseline was restored by this job's own
+    environment key and the pull request's base branch (``ci plan``), named here.
     """
     head = load(results_path)
     if not head.records:
@@ -140,6 +145,9 @@ def rebuild_report(
             "request's code); the gate job's summary says which flags a paired run confirmed "
             "and which undecided tests it measured as regressions._",
         ]
+    restored = f"branch {md(branch)}" if branch else "no branch"
+    keyed = f", environment `{md(environment)}`" if environment else ""
+    lines += ["", f"_Baseline restored by this trusted job: {restored}{keyed}._"]
     report = "\n".join(lines) + "\n"
     append_summary(report, environ)
     return report
@@ -153,6 +161,7 @@ def comment(
     number: int | None = None,
     expect_head_sha: str | None = None,
     repository: str | None = None,
+    author: str = "",
     send: Transport = urllib_transport,
 ) -> int:
     """The ``comment`` step: a refused write (a fork's read-only token) warns, never fails."""
@@ -175,6 +184,7 @@ def comment(
             token=token,
             api_url=event.api_url,
             expect_head_sha=expect_head_sha,
+            author=author,
             send=send,
         )
     except ValueError as error:  # the PR moved on: the run of its new head will comment

@@ -62,6 +62,7 @@ class GitHubStub:
         self.associations = {"maintainer": "MEMBER"}
         self.permissions = {"maintainer": "write"}  # GET /collaborators/{user}/permission
         self.author = "author"  # who opened pull request 7
+        self.base_ref = "main"  # pull request 7's base branch
         self.labelled_at = "2026-12-01T12:00:00Z"  # the parscale-accept label's event
         self.pushed_at = {"f" * 40: "2026-12-01T11:00:00Z"}  # first run of each head commit
         self.planted: list[dict[str, Any]] = []  # more artifacts in the listing
@@ -89,7 +90,11 @@ class GitHubStub:
                     self._reply(403, {"message": "Resource not accessible by integration"})
                 elif self.path.endswith("/pulls/7"):
                     labels = [{"name": name} for name in stub.labels]
-                    pull = {"head": {"sha": stub.head_sha}, "user": {"login": stub.author}}
+                    pull = {
+                        "head": {"sha": stub.head_sha},
+                        "base": {"ref": stub.base_ref},
+                        "user": {"login": stub.author},
+                    }
                     self._reply(200, {"number": 7, **pull, "labels": labels})
                 elif "/issues/7/events" in self.path:
                     labelled = [
@@ -245,10 +250,14 @@ class Job:
         checkout: tuple[Path, str] | None = None,
         base_sha: str | None = None,
         head: str = "f" * 40,
+        tree: dict[str, str] | None = None,
+        branch: str = "main",
     ) -> tuple[ActionRun, str]:
         """``checkout`` (a git repo, a commit) makes the workspace a shallow fetch of
         that commit, as actions/checkout does; ``base_sha`` and ``head`` (the pull
-        request's head commit) go in the PR's event."""
+        request's head commit) go in the PR's event; ``tree`` adds files (relative
+        path: text) to the checkout, as a pull request would; ``branch`` is the one
+        pushed, or the pull request's base."""
         self.runs += 1
         job = self.root / f"job{self.runs}"
         workspace, temp = job / "workspace", job / "temp"
@@ -261,6 +270,9 @@ class Job:
             shallow_checkout(workspace, *checkout)
         for name in os.listdir(self.root / "files"):
             (workspace / name).write_bytes((self.root / "files" / name).read_bytes())
+        for name, content in (tree or {}).items():
+            (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+            (workspace / name).write_text(content)
         summary, event_path = temp / "summary.md", temp / "event.json"
         env = {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -292,7 +304,7 @@ class Job:
                     "head": {"sha": head, "ref": "feature", "repo": {"full_name": head_repo}},
                     "user": {"login": "author"},
                     "base": {
-                        "ref": "main",
+                        "ref": branch,
                         "repo": {"full_name": REPOSITORY},
                         **({"sha": base_sha} if base_sha else {}),
                     },
@@ -300,7 +312,7 @@ class Job:
                 },
                 "repository": {"full_name": REPOSITORY},
             }
-            env |= {"GITHUB_BASE_REF": "main", "GITHUB_REF": "refs/pull/7/merge"}
+            env |= {"GITHUB_BASE_REF": branch, "GITHUB_REF": "refs/pull/7/merge"}
         elif event == "merge_group":
             queue = "refs/heads/gh-readonly-queue/main/pr-7-" + "a" * 40
             payload = {
@@ -315,8 +327,8 @@ class Job:
             payload = {"workflow_run": {"event": "pull_request", "head_sha": "f" * 40}}
             env |= {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "d" * 40}
         else:
-            payload = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY}}
-            env |= {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "e" * 40}
+            payload = {"ref": f"refs/heads/{branch}", "repository": {"full_name": REPOSITORY}}
+            env |= {"GITHUB_REF": f"refs/heads/{branch}", "GITHUB_SHA": "e" * 40}
         event_path.write_text(json.dumps(payload))
         github = {
             "event_name": event,
@@ -539,6 +551,32 @@ def test_the_workflow_run_job_judges_again_and_never_posts_the_artifact_report(
     assert github.comments[50] == ("mallory", PLANTED)
 
 
+def test_the_workflow_run_job_judges_against_the_pr_s_base_branch_in_its_own_environment(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job, "slower.json")  # main: the pull request's results look unchanged
+    assert job.run("push", {"results-file": "base.json"}, branch="release")[0].outputs
+    gate, _ = job.run("pull_request", {"results-file": "slower.json"}, fork=True, branch="release")
+    assert gate.outputs["verdict"] == "regression", gate.log()
+    github.base_ref = "release"
+    artifact = artifact_of(job, gate, tamper=False)
+    claimed = json.loads((artifact / "results.json").read_text())
+    claimed["machine"]["python"] = "3.99.0"  # another environment, claimed by the artifact
+    (artifact / "results.json").write_text(json.dumps(claimed))
+    inputs = {"artifact-dir": str(artifact), "expect-head-sha": "f" * 40}
+    done, _summary = job.run("workflow_run", inputs, action=COMMENT_ACTION)
+    assert not done.failed, done.log()
+    assert "restored pytest-parscale-v1-Linux-default-release-" in done.log()
+    (ours,) = github.bodies().values()
+    assert "### :x: pytest-parscale: FAIL" in ours
+    planned = (job.root / f"job{job.runs}" / "temp" / "output-0").read_text()  # ci plan's
+    key = re.search(r"^environment=(.+)$", planned, re.M)
+    assert key
+    assert "py3.99" not in key.group(1)
+    named = f"Baseline restored by this trusted job: branch release, environment `{key.group(1)}`"
+    assert named in text(ours)
+
+
 def test_the_workflow_run_job_comments_nothing_when_the_pr_moved_on(
     job: Job, github: GitHubStub
 ) -> None:
@@ -725,6 +763,39 @@ def test_the_summary_shows_the_trend_over_the_branch_s_last_runs(job: Job) -> No
     assert "Trend over the last 2 runs of the base branch" in summary  # history-size kept 2
     (row,) = [line for line in summary.splitlines() if line.startswith("| `t.py::moves` | `")]
     assert row.endswith("| `█▃\\|▁` | 2.00 | 0.50 | -75% |")  # per worker: x2, x1, head x0.5
+
+
+# what a hostile pull request adds to its tree: the action's own package and pip, which
+# `python -m` would import from the working directory before the installed ones
+SHADOW = """
+import os, pathlib
+pathlib.Path(os.environ["RUNNER_TEMP"], "pr-code-ran").write_text(
+    os.environ.get("GITHUB_TOKEN", "no token")
+)
+"""
+SHADOWED = {
+    f"{package}/{module}": SHADOW
+    for package in ("pytest_parscale", "pip")
+    for module in ("__init__.py", "__main__.py")
+}
+
+
+def test_the_action_s_steps_never_import_the_pull_request_s_tree(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    evict(job)  # so the artifact fallback runs too, with the token
+    inputs = {"results-file": "slower.json", "comment-on-pr": "true"}
+    done, _summary = job.run("pull_request", inputs, tree=SHADOWED)
+    assert done.outputs["verdict"] == "regression", done.log()
+    ran = [s.name for s in done.steps if not s.skipped and "uses" not in s.name]
+    assert {
+        "Fetch the baseline artifact",
+        "Read acceptances",
+        "Comment on the pull request",
+    } <= set(ran)
+    assert not (job.root / f"job{job.runs}" / "temp" / "pr-code-ran").exists()
+    assert github.comments  # the steps did run: the comment is there
 
 
 HEAD = "f" * 12  # the pull request's head commit in Job.run's events, as an ack names it

@@ -189,3 +189,25 @@ def test_the_comment_workflows_never_post_artifact_markdown() -> None:
             assert "report.md" not in text.replace("report.md, which", ""), path.name
             assert "pip install --quiet pytest-parscale" not in text  # no unpinned install
             assert re.search(r"uses: (\./comment|OWNER/pytest-parscale/comment@v1)", text)
+
+
+TOKEN = re.compile(r"github-token|github\.token|secrets\.")
+PYTHON = re.compile(r"\bpython3?(?=\s)(?!\s+-I\b)")
+
+
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda path: path.parent.name or "action")
+def test_no_step_that_runs_or_imports_the_pr_s_code_holds_a_token(path: Path) -> None:
+    """Every Python the action starts is isolated (-I: no working directory, no
+    PYTHONPATH on sys.path), and a token reaches only the steps that call the API,
+    which run the action's own code and never pytest (docs/github-action.md,
+    "What a pull request can and cannot influence")."""
+    api_steps = re.compile(r"python -I -m pytest_parscale ci (plan|fetch|accept|comment)\b")
+    for step in load(path)["runs"]["steps"]:
+        given = {**(step.get("env") or {}), **(step.get("with") or {})}
+        holds_token = any(TOKEN.search(str(value)) for value in given.values())
+        command = " ".join(str(step.get("run", "")).split())
+        assert not PYTHON.search(command), f"{step['name']}: python without -I"
+        if holds_token:
+            assert api_steps.fullmatch(command.split(" --", 1)[0]), step["name"]
+        if " ci run" in command or "pytest " in command.replace("pytest_parscale", ""):
+            assert not holds_token, f"{step['name']} runs the PR's tests with a token"
