@@ -211,3 +211,15 @@ def test_no_step_that_runs_or_imports_the_pr_s_code_holds_a_token(path: Path) ->
             assert api_steps.fullmatch(command.split(" --", 1)[0]), step["name"]
         if " ci run" in command or "pytest " in command.replace("pytest_parscale", ""):
             assert not holds_token, f"{step['name']} runs the PR's tests with a token"
+
+
+GATES = [ROOT / ".github/workflows/parscale.yml", ROOT / "examples/workflows/parscale-gate.yml"]
+
+
+@pytest.mark.parametrize("path", GATES, ids=lambda path: path.name)
+def test_a_gate_s_runs_are_grouped_by_pull_request_number(path: Path) -> None:
+    """A fork's branch is often ``main`` or ``patch-1``: grouped by branch name, one
+    fork's push would cancel another pull request's gate."""
+    group = str(load(path).get("concurrency", {}).get("group", ""))
+    assert "github.event.pull_request.number || github.ref" in group, group
+    assert "head_ref" not in group

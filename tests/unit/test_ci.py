@@ -353,6 +353,29 @@ def test_a_personal_token_edits_only_its_own_login_s_comment() -> None:
     assert planted.comments[1] == tag
 
 
+def test_an_app_token_named_by_comment_author_never_edits_the_actions_bot_s_comment() -> None:
+    tag = github.comment_body("theirs", "default")
+    app = FakeGitHub({1: tag, 2: tag})  # an App's token: GET /user refused, as GITHUB_TOKEN's
+    app.authors = {1: github.GITHUB_ACTIONS_BOT, 2: "parscale-app[bot]"}
+    assert upsert(app, github.comment_body("ours", "default"), author="parscale-app[bot]") == (
+        "updated comment 2"
+    )
+    assert app.comments[1] == tag
+    first = FakeGitHub({1: tag})
+    first.authors = {1: github.GITHUB_ACTIONS_BOT}
+    assert upsert(first, "x", author="parscale-app[bot]") == "created comment 2"
+    assert first.comments[1] == tag
+
+
+def test_md_keeps_www_autolinks_inert() -> None:
+    from pytest_parscale.markdown import md
+
+    for text in ("see www.evil.example/x", "WWW.evil.example", "(www.a.b)"):
+        escaped = md(text)
+        assert re.search(r"(?<![\\\w])www\.", escaped, re.I) is None, escaped
+        assert re.sub(r"\\(.)|&#8203;", r"\1", escaped) == text  # reads the same
+
+
 def test_a_merge_queue_run_judges_against_its_base_branch(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     queue = {"base_ref": "refs/heads/main", "head_ref": "gh-readonly-queue/main/pr-3-abc"}
