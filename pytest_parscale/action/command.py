@@ -123,6 +123,11 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     run_parser.add_argument("--pytest-args", default="")
     run_parser.add_argument("--results-file", default="", help="use it instead of running pytest")
     run_parser.add_argument("--out-dir", required=True)
+    run_parser.add_argument(
+        "--python",
+        default="",
+        help="the Python that runs the tests (empty: this one); the action's own steps run apart",
+    )
     run_parser.add_argument("--comment-on-pr", choices=("true", "false"), default="false")
     run_parser.add_argument("--save-baseline", choices=("auto", "true", "false"), default="auto")
     run_parser.add_argument(
@@ -256,6 +261,7 @@ def main(
             confirm=arguments.confirm,
             confirm_budget=arguments.confirm_budget,
             acceptance=Acceptance.from_json(arguments.acceptance),
+            **({"python": arguments.python} if arguments.python else {}),
         )
         outcome = run(options, env)
         print(outcome.report)

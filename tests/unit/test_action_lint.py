@@ -192,7 +192,8 @@ def test_the_comment_workflows_never_post_artifact_markdown() -> None:
 
 
 TOKEN = re.compile(r"github-token|github\.token|secrets\.")
-PYTHON = re.compile(r"\bpython3?(?=\s)(?!\s+-I\b)")
+PYTHON = re.compile(r"(?<![-\w])(?:python3?|\$\w*PYTHON)\"?(?=\s)(?!\s+(?:-I\b|>>))", re.I)
+OWN = r"(?:python|\"\$PARSCALE_PYTHON\") -I -m pytest_parscale"  # the action's own code
 
 
 @pytest.mark.parametrize("path", ACTIONS, ids=lambda path: path.parent.name or "action")
@@ -201,7 +202,7 @@ def test_no_step_that_runs_or_imports_the_pr_s_code_holds_a_token(path: Path) ->
     PYTHONPATH on sys.path), and a token reaches only the steps that call the API,
     which run the action's own code and never pytest (docs/github-action.md,
     "What a pull request can and cannot influence")."""
-    api_steps = re.compile(r"python -I -m pytest_parscale ci (plan|fetch|accept|comment)\b")
+    api_steps = re.compile(rf"{OWN} ci (plan|fetch|accept|comment)\b")
     for step in load(path)["runs"]["steps"]:
         given = {**(step.get("env") or {}), **(step.get("with") or {})}
         holds_token = any(TOKEN.search(str(value)) for value in given.values())
@@ -223,3 +224,27 @@ def test_a_gate_s_runs_are_grouped_by_pull_request_number(path: Path) -> None:
     group = str(load(path).get("concurrency", {}).get("group", ""))
     assert "github.event.pull_request.number || github.ref" in group, group
     assert "head_ref" not in group
+
+
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda path: path.parent.name or "action")
+def test_every_install_is_pinned_by_hash_or_resolves_nothing(path: Path) -> None:
+    """No install resolves a dependency or a build backend fresh (issue 24): each pip
+    install takes hashed pins, or one local wheel with --no-deps --no-index."""
+    for step in load(path)["runs"]["steps"]:
+        script = str(step.get("run", "")).replace("\\\n", " ")
+        for line in script.splitlines():
+            if "install" not in line.split("#")[0] or "pip" not in line:
+                continue
+            assert "--no-deps" in line, line
+            assert "--require-hashes" in line or "--no-index" in line, line
+        assert "pip install -e" not in script
+
+
+def test_the_hashed_requirements_pin_every_package_with_a_hash() -> None:
+    for name in ("action", "plugin"):
+        text = (ROOT / "requirements" / f"{name}.txt").read_text()
+        pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+", text, re.M)
+        assert {"pytest", "numpy"} <= {pin.lower() for pin in pins}, name
+        for block in re.split(r"\n(?=[A-Za-z])", text.split("\n", 4)[-1]):
+            assert "--hash=sha256:" in block, block[:80]
+    assert "hatchling" in (ROOT / "requirements" / "action.txt").read_text()
