@@ -248,3 +248,36 @@ def test_the_hashed_requirements_pin_every_package_with_a_hash() -> None:
         for block in re.split(r"\n(?=[A-Za-z])", text.split("\n", 4)[-1]):
             assert "--hash=sha256:" in block, block[:80]
     assert "hatchling" in (ROOT / "requirements" / "action.txt").read_text()
+
+
+# `uses:` still on a movable tag. Nothing here could reach github.com to resolve the
+# tags' commits, so a maintainer pins each (`actions/checkout@<40 hex> # v5.0.0`) and
+# removes it from this list; a new unpinned `uses:` fails the test (issue 24).
+UNPINNED_FOR_NOW = {
+    "actions/checkout@v5",
+    "actions/setup-python@v6",
+    "actions/cache/restore@v5",
+    "actions/cache/save@v5",
+    "actions/upload-artifact@v6",
+    "actions/download-artifact@v7",
+}
+
+
+def unpinned_uses(text: str) -> set[str]:
+    """Every ``uses:`` of a remote action not pinned to a full commit SHA; local
+    actions (``./``) and the docs' ``OWNER/`` placeholder are not remote."""
+    found = re.findall(r"^\s*(?:-\s+)?uses:\s*([^\s#]+)", text, re.M)
+    return {
+        uses
+        for uses in found
+        if not uses.startswith(("./", "OWNER/")) and not re.search(r"@[0-9a-f]{40}$", uses)
+    }
+
+
+def test_no_new_unpinned_action_is_used() -> None:
+    used: set[str] = set()
+    for path in [*ACTIONS, *WORKFLOWS]:
+        used |= unpinned_uses(path.read_text())
+    assert used <= UNPINNED_FOR_NOW, sorted(used - UNPINNED_FOR_NOW)
+    pinned = "      - uses: actions/checkout@" + "0" * 40 + " # v5.0.0\n"
+    assert unpinned_uses(pinned + "  uses: actions/cache@v4\n  uses: ./\n") == {"actions/cache@v4"}
