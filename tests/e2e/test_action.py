@@ -64,6 +64,7 @@ class GitHubStub:
         self.author = "author"  # who opened pull request 7
         self.base_ref = "main"  # pull request 7's base branch
         self.labelled_at = "2026-12-01T12:00:00Z"  # the parscale-accept label's event
+        self.labeller = "maintainer"  # who added it
         self.pushed_at = {"f" * 40: "2026-12-01T11:00:00Z"}  # first run of each head commit
         self.planted: list[dict[str, Any]] = []  # more artifacts in the listing
         self.planted_files: dict[str, Path] = {}  # download name: folder zipped for it
@@ -100,7 +101,7 @@ class GitHubStub:
                     labelled = [
                         {
                             "event": "labeled",
-                            "actor": {"login": "maintainer"},
+                            "actor": {"login": stub.labeller},
                             "label": {"name": name},
                             "created_at": stub.labelled_at,
                         }
@@ -817,26 +818,27 @@ def test_an_ack_or_a_label_given_before_a_new_push_no_longer_accepts(
     job: Job, github: GitHubStub
 ) -> None:
     seed_baseline(job)
-    github.comments[60] = ("maintainer", f"parscale-ack: t.py::moves @{HEAD}")
-    inputs = {"results-file": "slower.json"}
-    acked, _ = job.run("pull_request", inputs)
-    assert not acked.failed, acked.log()
-    new_head = "1" * 40  # the author pushes again: a regression elsewhere, the ack stays
+    inputs, label = {"results-file": "slower.json"}, ("parscale-accept",)
+    github.labels = ["parscale-accept"]  # by a maintainer on 1 December, at head f...
+    assert not job.run("pull_request", inputs, labels=label)[0].failed
+    new_head = "1" * 40  # the author pushes again: a regression elsewhere, the label stays
     github.head_sha, github.pushed_at[new_head] = new_head, "2026-12-02T09:00:00Z"
+    labelled, _ = job.run("pull_request", inputs, head=new_head, labels=label)
+    assert labelled.failed
+    assert labelled.outputs["accepted"] == "false"
+    assert "label was added before commit 111111111111 was pushed" in labelled.log()
+    github.labelled_at = "2026-12-02T10:00:00Z"  # removed and added again after the push
+    again, _ = job.run("pull_request", inputs, head=new_head, labels=label)
+    assert not again.failed, again.log()
+
+    github.labels = []
+    github.comments[60] = ("maintainer", f"parscale-ack: t.py::moves @{HEAD}")
+    assert not job.run("pull_request", inputs)[0].failed  # acknowledged at head f...
     stale, _ = job.run("pull_request", inputs, head=new_head)
     assert stale.failed
-    assert stale.outputs["accepted"] == "false"
     assert "names commit ffffffffffff, not the head 111111111111" in stale.log()
     github.comments[61] = ("maintainer", "parscale-ack: t.py::moves")  # no commit: no ack
     assert job.run("pull_request", inputs, head=new_head)[0].failed
-    del github.comments[60], github.comments[61]
-    github.labels = ["parscale-accept"]  # labelled on 1 December, before the push
-    labelled, _ = job.run("pull_request", inputs, head=new_head, labels=("parscale-accept",))
-    assert labelled.failed
-    assert "label was added before commit 111111111111 was pushed" in labelled.log()
-    github.labelled_at = "2026-12-02T10:00:00Z"  # removed and added again after it
-    again, _ = job.run("pull_request", inputs, head=new_head, labels=("parscale-accept",))
-    assert not again.failed, again.log()
 
 
 @pytest.mark.parametrize(
@@ -852,10 +854,13 @@ def test_only_someone_with_push_rights_other_than_the_author_accepts(
     if permission:
         github.permissions[who] = permission
     github.comments[60] = (who, f"parscale-ack: t.py::moves @{HEAD}")
-    done, summary = job.run("pull_request", {"results-file": "slower.json"})
+    github.labels, github.labeller = ["parscale-accept"], who
+    label = ("parscale-accept",)
+    done, summary = job.run("pull_request", {"results-file": "slower.json"}, labels=label)
     assert done.failed, done.log()
     assert done.outputs["accepted"] == "false"
     assert "Acknowledged regressions" not in summary
+    assert f"{who} cannot accept; label ignored" in done.log()
 
 
 def test_a_merge_queue_run_honours_the_acceptance_given_on_its_pull_request_s_head(
