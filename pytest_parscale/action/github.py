@@ -257,7 +257,12 @@ def fetch_baseline(
     )
     for artifact in live:
         run_id = int(artifact["workflow_run"]["id"])  # _same_repository_branch: it is there
-        run = send(Request("GET", f"{repo_url}/actions/runs/{run_id}"), token)
+        try:
+            run = send(Request("GET", f"{repo_url}/actions/runs/{run_id}"), token)
+        except urllib.error.HTTPError as error:
+            if error.code != 404:  # a deleted run vouches for nothing; try the next
+                raise
+            continue
         if isinstance(run, dict) and _stored_by_branch_run(run, branch, workflow):
             data = send(Request("GET", str(artifact["archive_download_url"]), raw=True), token)
             _extract(data, target, wanted)

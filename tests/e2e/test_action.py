@@ -279,7 +279,8 @@ class Job:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "HOME": os.environ.get("HOME", str(job)),
             "RAY_AUTH_MODE": "disabled",
-            # the action's `python -m pytest_parscale` runs this tree, not an installed copy
+            # ignored by the action's `python -I`, which imports the installed copy (the
+            # venv's editable install of this tree); kept for the PR's own pytest run
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
             "CI": "true",
             "GITHUB_ACTIONS": "true",
@@ -610,15 +611,7 @@ def plant(
 ) -> dict[str, Any]:
     """An artifact named like the baseline, uploaded by run ``run_id`` (described by
     ``run``, over a push of this repository on main), with ``folder`` as its zip."""
-    github.runs[run_id] = {
-        "id": run_id,
-        "event": "push",
-        "head_branch": "main",
-        "path": WORKFLOW,
-        "repository": {"id": REPOSITORY_ID},
-        "head_repository": {"id": REPOSITORY_ID},
-        **run,
-    }
+    github.runs[run_id] = {**github.run(run_id), **run}
     github.planted_files[f"planted-{run_id}"] = folder
     entry = {
         "id": run_id,
