@@ -488,6 +488,20 @@ def test_the_baseline_artifact_tells_an_eviction_from_a_first_run(tmp_path: Path
     assert not (tmp_path / "evil").exists()
 
 
+def test_an_artifact_whose_run_was_deleted_is_skipped_for_the_next(tmp_path: Path) -> None:
+    send = Artifacts([artifact(1), artifact(3)], zip_of({"results.json": b"{}"}))
+    seen: list[str] = []
+
+    def deleted_run(request: github.Request, token: str) -> Any:
+        seen.append(request.url)
+        if request.url.endswith("/actions/runs/3"):
+            raise http_error(request.url, 404)
+        return send(request, token)
+
+    assert fetch(deleted_run, tmp_path / "b") == ("artifact", "restored")
+    assert seen[-1] == "https://dl/1"
+
+
 def test_a_missing_baseline_passes_warns_or_fails_by_policy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
