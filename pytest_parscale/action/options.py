@@ -6,6 +6,7 @@ identity (OS, CPU family, cores, Python) that a speedup depends on besides the c
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import sys
@@ -53,12 +54,18 @@ def cache_keys(
 
 
 def plan(
-    baseline_key: str, environ: Mapping[str, str], machine: Mapping[str, Any] | None = None
+    baseline_key: str,
+    environ: Mapping[str, str],
+    machine: Mapping[str, Any] | None = None,
+    branch: str = "",
 ) -> dict[str, str]:
-    """Folders and cache keys; ``machine`` is this runner's unless a results file says."""
+    """Folders and cache keys; ``machine`` is this runner's unless a results file says;
+    ``branch`` replaces the event's (the trusted comment job: the PR's base branch)."""
     from pytest_parscale.machine import fingerprint
 
     event = read_event(environ)
+    if branch:
+        event = dataclasses.replace(event, branch=branch)
     root = work_dir(environ)
     env = environment(fingerprint() if machine is None else machine)
     return {

@@ -101,21 +101,26 @@ def _stores(options: RunOptions, event: Event) -> bool:
 
 
 def rebuild_report(
-    results_path: Path, options: RunOptions, branch: str | None, environ: Mapping[str, str]
+    results_path: Path,
+    options: RunOptions,
+    branch: str | None,
+    environ: Mapping[str, str],
+    environment: str = "",
 ) -> str:
     """The report of a finished run, judged here from its results and our own baseline.
 
     The trusted workflow_run job uses this: the artifact's results.json is data the
     pull request's code produced, so it is loaded and validated like any results
     file, and the verdict and every line of Markdown are made here, never copied
-    from the artifact's report.md.
+    from the artifact's report.md. The baseline was restored by this job's own
+    environment key and the pull request's base branch (``ci plan``), named here.
     """
     head = load(results_path)
     if not head.records:
         raise BaselineError(results_path, "has no measurement")
     baseline = load_baseline(options.baseline_dir, options.baseline_source)
     judged = judge(head, baseline, options, branch, stores=False)
-    report = rebuilt_report(judged)
+    report = rebuilt_report(judged, branch, environment)
     append_summary(report, environ)
     return report
 
@@ -128,6 +133,7 @@ def comment(
     number: int | None = None,
     expect_head_sha: str | None = None,
     repository: str | None = None,
+    author: str = "",
     send: Transport = urllib_transport,
 ) -> int:
     """The ``comment`` step: a refused write (a fork's read-only token) warns, never fails."""
@@ -150,6 +156,7 @@ def comment(
             token=token,
             api_url=event.api_url,
             expect_head_sha=expect_head_sha,
+            author=author,
             send=send,
         )
     except ValueError as error:  # the PR moved on: the run of its new head will comment

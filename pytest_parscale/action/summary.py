@@ -61,8 +61,9 @@ def run_report(judged: Judgement, pytest_code: int, replaced: bool, fork: bool) 
     return "\n".join(lines) + "\n"
 
 
-def rebuilt_report(judged: Judgement) -> str:
-    """The trusted comment job's report: judged again there, without a paired run."""
+def rebuilt_report(judged: Judgement, branch: str | None = None, environment: str = "") -> str:
+    """The trusted comment job's report: judged again there, without a paired run,
+    against the baseline it restored by its own ``branch`` and ``environment``."""
     lines = judgement_markdown(judged)
     if judged.flagged or judged.unresolved:
         lines += [
@@ -71,6 +72,9 @@ def rebuilt_report(judged: Judgement) -> str:
             "request's code); the gate job's summary says which flags a paired run confirmed "
             "and which unresolved tests it measured as regressions._",
         ]
+    restored = f"branch {md(branch)}" if branch else "no branch"
+    keyed = f", environment `{md(environment)}`" if environment else ""
+    lines += ["", f"_Baseline restored by this trusted job: {restored}{keyed}._"]
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale.action import github
+from pytest_parscale.action import acceptance, github
 from pytest_parscale.action.baseline import Baseline, Head, load_baseline, store
 from pytest_parscale.action.command import main as ci_main
 from pytest_parscale.action.event import read_event, write_outputs
@@ -354,6 +354,29 @@ def test_a_personal_token_edits_only_its_own_login_s_comment() -> None:
     assert planted.comments[1] == tag
 
 
+def test_an_app_token_named_by_comment_author_never_edits_the_actions_bot_s_comment() -> None:
+    tag = github.comment_body("theirs", "default")
+    app = FakeGitHub({1: tag, 2: tag})  # an App's token: GET /user refused, as GITHUB_TOKEN's
+    app.authors = {1: github.GITHUB_ACTIONS_BOT, 2: "parscale-app[bot]"}
+    assert upsert(app, github.comment_body("ours", "default"), author="parscale-app[bot]") == (
+        "updated comment 2"
+    )
+    assert app.comments[1] == tag
+    first = FakeGitHub({1: tag})
+    first.authors = {1: github.GITHUB_ACTIONS_BOT}
+    assert upsert(first, "x", author="parscale-app[bot]") == "created comment 2"
+    assert first.comments[1] == tag
+
+
+def test_md_keeps_www_autolinks_inert() -> None:
+    from pytest_parscale.markdown import md
+
+    for text in ("see www.evil.example/x", "WWW.evil.example", "(www.a.b)"):
+        escaped = md(text)
+        assert re.search(r"(?<![\\\w])www\.", escaped, re.I) is None, escaped
+        assert re.sub(r"\\(.)|&#8203;", r"\1", escaped) == text  # reads the same
+
+
 def test_a_merge_queue_run_judges_against_its_base_branch(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     queue = {"base_ref": "refs/heads/main", "head_ref": "gh-readonly-queue/main/pr-3-abc"}
@@ -406,7 +429,16 @@ class Artifacts:
     def __call__(self, request: github.Request, token: str) -> Any:
         if "/actions/artifacts?" in request.url:
             assert "name=pytest-parscale-baseline-k" in request.url
-            return {"artifacts": self.listed}
+            return {"total_count": len(self.listed), "artifacts": self.listed}
+        if "/actions/runs/" in request.url:  # every listed run is a push of this repository
+            own = {"id": 1}
+            return {
+                "event": "push",
+                "head_branch": "main",
+                "path": "",
+                "repository": own,
+                "head_repository": own,
+            }
         assert request.raw
         return self.archive
 
@@ -417,7 +449,12 @@ def artifact(run: int, branch: str = "main", expired: bool = False) -> dict[str,
         "expired": expired,
         "created_at": f"2026-11-{run:02d}T00:00:00Z",
         "archive_download_url": f"https://dl/{run}",
-        "workflow_run": {"head_branch": branch},
+        "workflow_run": {
+            "id": run,
+            "head_branch": branch,
+            "repository_id": 1,
+            "head_repository_id": 1,
+        },
     }
 
 
@@ -450,6 +487,20 @@ def test_the_baseline_artifact_tells_an_eviction_from_a_first_run(tmp_path: Path
     assert seen[-1] == "https://dl/3"  # the newest live one
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["provenance.json", "results.json"]
     assert not (tmp_path / "evil").exists()
+
+
+def test_an_artifact_whose_run_was_deleted_is_skipped_for_the_next(tmp_path: Path) -> None:
+    send = Artifacts([artifact(1), artifact(3)], zip_of({"results.json": b"{}"}))
+    seen: list[str] = []
+
+    def deleted_run(request: github.Request, token: str) -> Any:
+        seen.append(request.url)
+        if request.url.endswith("/actions/runs/3"):
+            raise http_error(request.url, 404)
+        return send(request, token)
+
+    assert fetch(deleted_run, tmp_path / "b") == ("artifact", "restored")
+    assert seen[-1] == "https://dl/1"
 
 
 def test_a_missing_baseline_passes_warns_or_fails_by_policy(
@@ -517,29 +568,83 @@ def test_the_history_keeps_the_last_runs_oldest_first(tmp_path: Path) -> None:
     assert [round(run.records[record().nodeid].speedup.estimate) for run in history] == [4, 6, 8]
 
 
-def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
-    def api(labels: list[str]) -> Any:
-        def send(request: github.Request, token: str) -> Any:
-            if request.url.endswith("/pulls/3"):
-                return {"labels": [{"name": name} for name in labels]}
+class Acceptances:
+    """A pull request's acceptance endpoints: the pull, its events, comments and runs."""
+
+    def __init__(self, labelled_at: str = "2026-12-02T00:00:00Z") -> None:
+        self.comments: list[dict[str, Any]] = []
+        self.labelled_at = labelled_at
+        self.permissions = {"lead": "admin", "dev": "write", "maint": "maintain", "ro": "read"}
+
+    def __call__(self, request: github.Request, token: str) -> Any:
+        url = request.url
+        if url.endswith("/user"):
+            raise http_error(url, 403)
+        if url.endswith("/pulls/3"):
+            head = {"sha": "abcdef1234567890"}
+            return {"head": head, "user": {"login": "author"}, "labels": [{"name": "x"}]}
+        if "/permission" in url:
+            level = self.permissions.get(url.split("/collaborators/")[1].split("/")[0])
+            if level is None:
+                raise http_error(url, 404)
+            return {"permission": "write" if level == "maintain" else level, "role_name": level}
+        if "/actions/runs?head_sha=abcdef1234567890" in url:
+            return {"workflow_runs": [{"created_at": "2026-12-01T00:00:00Z"}]}
+        if "/events" in url:
+            label = {"name": github.ACCEPT_LABEL}
             events = [{"event": "labeled", "actor": {"login": "lead"}, "label": {"name": "x"}}]
             events.append(
                 {
                     "event": "labeled",
-                    "actor": {"login": "maintainer"},
-                    "label": {"name": github.ACCEPT_LABEL},
+                    "actor": {"login": "maint"},
+                    "label": label,
+                    "created_at": self.labelled_at,
                 }
             )
-            return events
+            return events if "page=1" in url else []
+        return self.comments if "page=1" in url else []
 
-        return send
 
+def test_the_label_accepts_only_if_given_after_the_head_commit_was_pushed() -> None:
     env = {"GITHUB_TOKEN": "t"}
-    assert github.accepted_by("o/r", 3, None, env, api([github.ACCEPT_LABEL])) == "maintainer"
-    assert github.accepted_by("o/r", 3, None, env, api(["other"])) is None
-    assert (
-        github.accepted_by("o/r", 3, ["other"], env, api([github.ACCEPT_LABEL])) is None
-    )  # payload wins
+    label = [github.ACCEPT_LABEL]
+    after = acceptance.acceptance("o/r", 3, env, Acceptances(), labels=label)
+    assert after.label_by == "maint"
+    before = Acceptances(labelled_at="2026-11-30T00:00:00Z")
+    assert acceptance.acceptance("o/r", 3, env, before, labels=label).label_by is None
+    assert acceptance.acceptance("o/r", 3, env, Acceptances(), labels=["x"]).label_by is None
+    assert acceptance.acceptance("o/r", 3, env, Acceptances()).label_by is None  # API: x only
+
+
+def test_acks_count_for_the_head_commit_from_people_who_can_push_never_the_author() -> None:
+    api = Acceptances()
+
+    def ack(login: str, body: str) -> None:
+        api.comments.append({"user": {"login": login}, "body": body})
+
+    ack("lead", "ok\nparscale-ack: a @abcdef1")
+    ack("maint", "  parscale-ack: `d[x] y` @ABCDEF1234567890")
+    ack("dev", "parscale-ack: stale @1234567")  # another commit
+    ack("dev", "parscale-ack: bare")  # no commit
+    ack("ro", "parscale-ack: b @abcdef1")  # read-only
+    ack("stranger", "parscale-ack: c @abcdef1")  # no access at all
+    ack("author", "parscale-ack: e @abcdef1")
+    api.permissions["author"] = "admin"  # an admin's own pull request still needs another
+    ack(github.GITHUB_ACTIONS_BOT, "parscale-ack: f @abcdef1")
+    api.permissions[github.GITHUB_ACTIONS_BOT] = "write"
+    found = acceptance.acceptance("o/r", 3, {"GITHUB_TOKEN": "t"}, api, head_sha="abcdef1234567890")
+    assert found.tests == {"a": "lead", "d[x] y": "maint"}
+    assert acceptance.acceptance("o/r", 3, {}, api, head_sha="999999999").tests == {}
+
+
+def test_an_ack_line_names_its_test_and_commit() -> None:
+    assert acceptance.parse_ack("parscale-ack: t.py::x[a b] @abc1234") == (
+        "t.py::x[a b]",
+        "abc1234",
+    )
+    assert acceptance.parse_ack("parscale-ack: `t.py::x`") == ("t.py::x", "")
+    assert acceptance.parse_ack("parscale-ack: @abc1234") is None
+    assert acceptance.parse_ack("said parscale-ack: x @abc1234") is None
 
 
 def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
@@ -551,39 +656,6 @@ def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
     judged = judge(head, baseline, RunOptions(acceptance=github.Acceptance("@lead")), "main", False)
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
     assert "added by @&#8203;lead" in "\n".join(judgement_markdown(judged))  # named, never pinged
-
-
-def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> None:
-    def send(request: github.Request, token: str) -> Any:
-        if request.url.endswith("/user"):
-            raise http_error(request.url, 403)
-        return [
-            {
-                "user": {"login": "lead"},
-                "author_association": "OWNER",
-                "body": "ok\nparscale-ack: a",
-            },
-            {
-                "user": {"login": "pr-author"},
-                "author_association": "CONTRIBUTOR",
-                "body": "parscale-ack: b",
-            },
-            {
-                "user": {"login": github.GITHUB_ACTIONS_BOT},
-                "author_association": "MEMBER",
-                "body": "parscale-ack: c",
-            },
-            {
-                "user": {"login": "dev"},
-                "author_association": "MEMBER",
-                "body": "  parscale-ack: `d[x]`",
-            },
-        ]
-
-    assert github.acknowledged_tests("o/r", 3, {"GITHUB_TOKEN": "t"}, send) == {
-        "a": "lead",
-        "d[x]": "dev",
-    }
 
 
 def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
