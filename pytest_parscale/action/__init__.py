@@ -22,5 +22,6 @@ Modules: event (the workflow run), options (run options, cache keys, environment
 identity), baseline (load, store, fetch), decision (the verdict and its reasons as
 data), judge and confirm (deciding it, a paired run's confirmation), summary (every
 word of the report, built from the decision; the runner's files), trend, github
-(REST), acceptance (who accepted what, on which commit), steps (run, comment), command (arguments and main).
+(REST), acceptance (who accepted what, on which commit), steps (run, comment),
+command (arguments and main).
 """
