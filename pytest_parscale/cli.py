@@ -145,14 +145,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaselineError as error:
         print(f"parscale: error: {error}", file=sys.stderr)
         return ExitCode.USAGE
-    except ModuleNotFoundError as error:
-        if error.name != "pandas":
-            raise
-        print(
-            "parscale: error: comparing needs pandas: pip install 'pytest-parscale[compare]'",
-            file=sys.stderr,
-        )
-        return ExitCode.USAGE
 
 
 def render(

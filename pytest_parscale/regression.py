@@ -331,27 +331,24 @@ def compare_results(
     base_errors: Mapping[str, str] | None = None,
     head_errors: Mapping[str, str] | None = None,
 ) -> list[TestChange]:
-    """Join two runs on test id (pandas outer join) and compare each pair, worst first.
+    """Join two runs on test id (every id of either side) and compare each pair, worst
+    first.
 
     A head record's own ``fail_on`` (from its parscale marker) wins over ``fail_on``,
     the same precedence the plugin applies while the tests run. ``judge`` replaces
     ``compare_records`` for one pair (a history baseline, a paired run's pairs).
     ``base_errors``/``head_errors`` name the tests that failed without a record on
     that side (Results.errors): measured on the other side, they are ERROR, not
-    missing or new.
+    missing or new. Plain Python: the Action's trusted comment job judges with it and
+    installs no pandas.
     """
-    import pandas as pd  # the compare extra; only the parscale command needs it
 
     def single(before: Record | None, after: Record | None, thresholds: FailOn) -> TestChange:
         return compare_records(before, after, thresholds, confidence=confidence)
 
-    left = pd.DataFrame({"nodeid": list(base), "base": list(base.values())})
-    right = pd.DataFrame({"nodeid": list(head), "head": list(head.values())})
-    joined = left.merge(right, on="nodeid", how="outer", sort=True)
     found = []
-    for row in joined.itertuples(index=False):
-        before = row.base if isinstance(row.base, Record) else None
-        after = row.head if isinstance(row.head, Record) else None
+    for nodeid in sorted(set(base) | set(head)):
+        before, after = base.get(nodeid), head.get(nodeid)
         failed = errored(before, after, base_errors or {}, head_errors or {})
         if failed is not None:
             found.append(failed)
