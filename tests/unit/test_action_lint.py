@@ -244,7 +244,9 @@ def test_the_hashed_requirements_pin_every_package_with_a_hash() -> None:
     for name in ("action", "plugin"):
         text = (ROOT / "requirements" / f"{name}.txt").read_text()
         pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+", text, re.M)
-        assert {"pytest", "numpy", "pandas"} <= {pin.lower() for pin in pins}, name
+        names = {pin.lower() for pin in pins}
+        assert {"pytest", "numpy"} <= names, name
+        assert "pandas" not in names, name  # comparing is plain Python
         for block in re.split(r"\n(?=[A-Za-z])", text.split("\n", 4)[-1]):
             assert "--hash=sha256:" in block, block[:80]
     assert "hatchling" in (ROOT / "requirements" / "action.txt").read_text()
