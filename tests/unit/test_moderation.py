@@ -64,7 +64,8 @@ def test_the_prior_is_recovered_from_variances_drawn_from_it() -> None:
     variances = sample_variances(rng, 4000, 4, (0.0049, 6.0), 1.0)
     plain = estimate_prior(variances, [4] * len(variances), guard=0)
     guarded = estimate_prior(variances, [4] * len(variances))
-    assert plain is not None and guarded is not None
+    assert plain is not None
+    assert guarded is not None
     assert plain.tests == 4000
     assert plain.freedom == pytest.approx(6.0, rel=0.25)  # d0 is the loosely known one
     assert math.sqrt(plain.variance) == pytest.approx(0.07, rel=0.05)
@@ -76,7 +77,8 @@ def test_equal_variances_shrink_heavily_and_wildly_different_ones_hardly() -> No
     rng = random.Random(2)
     alike = estimate_prior(sample_variances(rng, 48, 4, None, 1.0), [4] * 48)
     apart = estimate_prior(sample_variances(rng, 48, 4, None, 1e4), [4] * 48)
-    assert alike is not None and apart is not None
+    assert alike is not None
+    assert apart is not None
     assert alike.freedom > 20  # five times the tests' own 4 degrees of freedom, or inf
     assert apart.freedom < 1
     noisy = 0.05  # one test's sample variance, five times the others' 0.01
@@ -89,7 +91,8 @@ def test_the_prior_needs_enough_positive_variances() -> None:
     with pytest.raises(ValueError, match="one number of degrees of freedom per variance"):
         estimate_prior([0.01, 0.02], [4])
     same = estimate_prior([0.01] * MIN_TESTS, [4] * MIN_TESTS)
-    assert same is not None and math.isinf(same.freedom)
+    assert same is not None
+    assert math.isinf(same.freedom)
     assert same.moderate(0.5, 4) == (same.variance, math.inf)
     assert Prior(0.01, 4.0, 10).moderate(0.03, 4.0) == pytest.approx((0.02, 8.0))
 
@@ -118,7 +121,8 @@ def suite_history() -> Results:
 def test_a_run_judged_with_pooled_spreads_calls_a_drop_its_own_spread_left_uncertain() -> None:
     baseline = suite_history()
     prior = suite_prior(baseline.runs)
-    assert prior is not None and prior.tests == SUITE
+    assert prior is not None
+    assert prior.tests == SUITE
     head = {nodeid: at_speedup(nodeid, 1.5, PARALLEL) for nodeid in baseline.records}
     dropped = "t.py::test_6"
     head[dropped] = at_speedup(dropped, 1.5 * 0.76, PARALLEL)
