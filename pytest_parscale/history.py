@@ -429,6 +429,9 @@ def describe(baseline: Results) -> str:
         f"spread between its last {WINDOW} runs at most (fitted on capacity where theirs "
         f"varies), the single-run rule below {MIN_RUNS}"
     )
+    prior = _prior_of(baseline)
+    if prior is not None:
+        text += f"; spreads pooled across its {prior.tests} tests (empirical Bayes)"
     crowded = crowded_window(baseline.runs)
     return text if crowded is None else f"{text}; warning: {crowded}"
 
