@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_parscale.history import speedup_per_worker
 from pytest_parscale.regression import engine_mismatch
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
@@ -125,10 +124,6 @@ class ScalingChange:
     change: float  # relative change of speedup per worker, after / before - 1
     p_value: float
 
-    def sentence(self) -> str:
-        where = f"at {short_commit(self.commit)}" if self.commit else f"at run {self.run + 1}"
-        return f"scaling changed {where}: {self.before:.2f}x -> {self.after:.2f}x"
-
 
 def short_commit(commit: str) -> str:
     """The 7-character id people type (``git log --oneline``)."""
@@ -167,9 +162,9 @@ def scaling_change(
         for position, record in found
         if engine_mismatch(record, latest) is None
         and record.speedup.estimate > 0
-        and speedup_per_worker(record) > 0
+        and record.speedup_per_worker > 0
     ]
-    values = [math.log(speedup_per_worker(record)) for _, record in found]
+    values = [math.log(record.speedup_per_worker) for _, record in found]
     split = best_split(values, min_side=min_side)
     if split is None or split.p_value >= 1 - confidence:
         return None

@@ -11,10 +11,18 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from pytest_parscale.action import command as ci
-from pytest_parscale.diffreport import family_lines, render_json, render_markdown, render_text
+from pytest_parscale.diffjson import family_json, render_json
+from pytest_parscale.diffreport import (
+    family_lines,
+    markdown_heading,
+    markdown_sections,
+    render_text,
+)
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES, Family, apply_family
 from pytest_parscale.history import describe, judge_for
 from pytest_parscale.markdown import md, plain
@@ -30,7 +38,6 @@ from pytest_parscale.thresholds import (
     parse_fail_on,
 )
 
-OK, REGRESSION, USAGE = 0, 1, 2
 FORMATS = ("table", "markdown", "json")
 # argparse formats help lines with %: the thresholds' own % must be doubled
 DEFAULT_FAIL_ON_HELP = str(DEFAULT_FAIL_ON).replace("%", "%%")
@@ -59,6 +66,35 @@ def parser() -> argparse.ArgumentParser:
         description="Compare and show pytest-parscale results files (--parscale-save).",
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_compare(commands)
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report (tables, fits, plots)"
+    )
+    report.add_argument("results", metavar="RESULTS", nargs="?", help="results file")
+    report.add_argument(
+        "--history",
+        metavar="PATH",
+        help="instead of RESULTS: per-test trend plots over a history (*.jsonl) or the "
+        "Action's history/ folder, with the commit where a test's scaling changed",
+    )
+    report.add_argument(
+        "--fail-on",
+        type=_fail_on,
+        default=NOT_SAID,
+        metavar="SPEC",
+        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON_HELP} "
+        "(a test's own marker value wins)",
+    )
+    report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")
+    show = commands.add_parser("show", help="print one results file")
+    show.add_argument("results", metavar="RESULTS", help="results file")
+    show.add_argument("--format", choices=FORMATS, default="table")
+    ci.add_parser(commands, _fail_on)
+    paired.add_parser(commands, _fail_on, _confidence, FORMATS)
+    return top
+
+
+def _add_compare(commands: Any) -> None:
     compare = commands.add_parser(
         "compare",
         help="compare HEAD against BASE; exit 1 on a regression",
@@ -89,31 +125,6 @@ def parser() -> argparse.ArgumentParser:
         help="error control over the compared tests: holm (any false alarm in the run, "
         "default), bh (false-discovery rate), none (each test alone)",
     )
-    report = commands.add_parser(
-        "report", help="write a self-contained HTML report (tables, fits, plots)"
-    )
-    report.add_argument("results", metavar="RESULTS", nargs="?", help="results file")
-    report.add_argument(
-        "--history",
-        metavar="PATH",
-        help="instead of RESULTS: per-test trend plots over a history (*.jsonl) or the "
-        "Action's history/ folder, with the commit where a test's scaling changed",
-    )
-    report.add_argument(
-        "--fail-on",
-        type=_fail_on,
-        default=NOT_SAID,
-        metavar="SPEC",
-        help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON_HELP} "
-        "(a test's own marker value wins)",
-    )
-    report.add_argument("--html", metavar="DIR", required=True, help="folder for index.html")
-    show = commands.add_parser("show", help="print one results file")
-    show.add_argument("results", metavar="RESULTS", help="results file")
-    show.add_argument("--format", choices=FORMATS, default="table")
-    ci.add_parser(commands, _fail_on)
-    paired.add_parser(commands, _fail_on, _confidence, FORMATS)
-    return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,15 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(arguments)
     except BaselineError as error:
         print(f"parscale: error: {error}", file=sys.stderr)
-        return USAGE
-    except ModuleNotFoundError as error:
-        if error.name != "pandas":
-            raise
-        print(
-            "parscale: error: comparing needs pandas: pip install 'pytest-parscale[compare]'",
-            file=sys.stderr,
-        )
-        return USAGE
+        return ExitCode.USAGE
 
 
 def render(
@@ -165,31 +168,17 @@ def render(
     if fmt == "json":
         data = {**render_json(changes, base, head, fail_on), "mode": mode, "judged_against": judged}
         if family is not None:
-            data["family"] = {
-                "rule": family.rule,
-                "tests": family.cases,
-                "comparisons": family.members,
-                "changed": [
-                    {
-                        "nodeid": nodeid,
-                        "metric": metric,
-                        "before": before.value,
-                        "after": after.value,
-                    }
-                    for nodeid, metric, before, after in family.changed
-                ],
-            }
+            data["family"] = family_json(family)
         return json.dumps(data, indent=2, allow_nan=False)
     if fmt == "markdown":
-        extra = "".join(f"\n\n_{md(line)}_" for line in lines)
-        return (
-            render_markdown(changes, base, head, fail_on).rstrip()
-            + extra
-            + f"\n\n_Judged against {md(judged)}._"
-        )
-    extra = "".join(f"\n{plain(line)}" for line in lines)
-    text = render_text(changes, base, head, fail_on)
-    return text + ("\n" if extra else "") + extra + f"\n\njudged against {plain(judged)}"
+        parts = [markdown_heading(changes), *markdown_sections(changes, base, head, fail_on)]
+        for line in lines:
+            parts += ["", f"_{md(line)}_"]
+        return "\n".join([*parts, "", f"_Judged against {md(judged)}._"])
+    parts = [render_text(changes, base, head, fail_on)]
+    if lines:
+        parts += ["", *map(plain, lines)]
+    return "\n".join([*parts, "", f"judged against {plain(judged)}"])
 
 
 def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
@@ -200,7 +189,7 @@ def _paired(arguments: argparse.Namespace, pytest_args: Sequence[str]) -> int:
 def _report(arguments: argparse.Namespace) -> int:
     if (arguments.results is None) == (arguments.history is None):
         print("parscale report: error: give RESULTS or --history PATH, not both", file=sys.stderr)
-        return USAGE
+        return ExitCode.USAGE
     if arguments.history is not None:
         from pytest_parscale.history import load_runs
         from pytest_parscale.html import write_trend_report
@@ -208,7 +197,7 @@ def _report(arguments: argparse.Namespace) -> int:
         runs = load_runs(arguments.history)  # each file validated, named on any problem
         page = write_trend_report(runs, arguments.html, arguments.fail_on)
         print(f"HTML trend report: {page}")
-        return OK
+        return ExitCode.OK
     results = load(arguments.results)  # validates, naming the file on any problem
     if results.runs:
         raise BaselineError(
@@ -218,7 +207,7 @@ def _report(arguments: argparse.Namespace) -> int:
 
     page = write_html_report(results, arguments.html)
     print(f"HTML report: {page}")
-    return OK
+    return ExitCode.OK
 
 
 def _show(arguments: argparse.Namespace) -> int:
@@ -237,7 +226,7 @@ def _show(arguments: argparse.Namespace) -> int:
         sys.stdout.write(show_markdown(results))
     else:
         print(show_text(results))
-    return OK
+    return ExitCode.OK
 
 
 def _compare(arguments: argparse.Namespace) -> int:
@@ -267,4 +256,4 @@ def _compare(arguments: argparse.Namespace) -> int:
     )
     print(report)
     failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in changes)
-    return REGRESSION if failed else OK
+    return ExitCode.REGRESSION if failed else ExitCode.OK

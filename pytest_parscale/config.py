@@ -292,15 +292,6 @@ class Settings:
         """Where a setting came from, for error messages (``"default"`` if nowhere)."""
         return self.sources.get(name, "default")
 
-    def cluster_address(self, backend: str) -> str | None:
-        """The running engine the user named for ``backend``, or None (embedded)."""
-        addresses = {
-            "ray": self.ray_address,
-            "dask": self.dask_scheduler,
-            "celery": self.celery_broker,
-        }
-        return addresses.get(backend)
-
     def override(self, values: Mapping[str, Any], source: str) -> Settings:
         """A copy with already-validated values from a marker."""
         sources = dict(self.sources)

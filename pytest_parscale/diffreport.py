@@ -1,4 +1,4 @@
-"""Rendering of baseline comparisons: failure lines, terminal, text table, Markdown, JSON.
+"""Rendering of baseline comparisons: failure lines, terminal, text table, Markdown.
 
 Renders, never decides: every status comes from regression.py. The Markdown is
 what a reviewer reads in a pull request, so every string a user controls (test
@@ -7,13 +7,13 @@ ids, parameters, host and CPU names) goes through ``md`` and renders as text.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pytest_parscale import fmt
 from pytest_parscale.columns import share_text, size_text
 from pytest_parscale.markdown import cell, code, md, md_table, plain
+from pytest_parscale.notewords import RULE_WORDS, note_texts
 from pytest_parscale.regression import Change, Status, TestChange
 from pytest_parscale.show import run_label
 from pytest_parscale.thresholds import FailOn
@@ -21,7 +21,6 @@ from pytest_parscale.thresholds import FailOn
 if TYPE_CHECKING:
     from pytest_parscale.family import Family
     from pytest_parscale.results import Record
-    from pytest_parscale.stats import Interval
     from pytest_parscale.storage import Results
 
 _HEADINGS = {
@@ -41,8 +40,7 @@ _HEADINGS = {
 
 def change_text(change: Change) -> str:
     """``-32% [-36%, -28%]`` for speedup, ``+19pp [+15pp, +22pp]`` for transport share."""
-    unit = "%" if change.metric == "speedup" else "pp"
-    return fmt.signed_interval(change.change, change.low, change.high, unit)
+    return fmt.signed_interval(change.change, change.low, change.high, FailOn.unit(change.metric))
 
 
 def _workers(test: TestChange) -> str:
@@ -59,10 +57,7 @@ def _metric(test: TestChange, metric: str) -> Change | None:
 
 
 def _threshold(change: Change) -> str:
-    if math.isinf(change.threshold):
-        return "off"
-    unit = "%" if change.metric == "speedup" else "pp"
-    return f"{change.threshold * 100:.4g}{unit}"
+    return FailOn.threshold_text(change.metric, change.threshold)
 
 
 def _incomparable_heading(group: Sequence[TestChange]) -> str:
@@ -127,8 +122,6 @@ def verdict_line(changes: Sequence[TestChange]) -> str:
 
 def family_lines(family: Family, confidence: float) -> list[str]:
     """How many tests formed the run's family, and which calls its rule withdrew."""
-    from pytest_parscale.family import RULE_WORDS
-
     alpha = (1 - confidence) / 2
     promise = {
         "holm": f"any false alarm in this run at most {alpha:.1%}",
@@ -171,23 +164,24 @@ def failure_message(test: TestChange, baseline_path: str) -> str:
                 f"{fmt.clipped_fraction(change.head)}: "
                 f"{change_text(change)}, beyond the {_threshold(change)} threshold"
             )
-    lines.extend(f"  note: {note}" for note in test.notes)
+    lines.extend(f"  note: {note}" for note in note_texts(test.notes))
     return "\n".join(lines)
 
 
 def summary_lines(changes: Sequence[TestChange], baseline: Results, usable_cores: int) -> list[str]:
     """The terminal section under the speedup table when --parscale-compare is given."""
     lines = [f"baseline {baseline.path} ({run_label(baseline)})", verdict_line(changes)]
+    lines += [f"warning: {warning}" for warning in incomparable_warnings(changes)]
     if int(baseline.machine["usable_cores"]) != usable_cores:
         lines.append(
             f"warning: the baseline had {baseline.machine['usable_cores']} usable cores, "
             f"this run {usable_cores}: speedups are compared per worker"
         )
-    for test in changes:
-        if test.status in (Status.UNCHANGED,):
-            continue
-        lines.append(f"{test.status.value:<11} {plain(test.nodeid)}: {_changes_text(test)}")
-    lines[2:2] = [f"warning: {warning}" for warning in incomparable_warnings(changes)]
+    lines += [
+        f"{test.status.value:<11} {plain(test.nodeid)}: {_changes_text(test)}"
+        for test in changes
+        if test.status is not Status.UNCHANGED
+    ]
     return lines
 
 
@@ -198,7 +192,7 @@ def _changes_text(test: TestChange) -> str:
     for change in test.changes:
         name = "speedup" if change.metric == "speedup" else "transport share"
         parts.append(f"{name} {change.base:.2f} -> {change.head:.2f} {change_text(change)}")
-    return "; ".join(parts + list(test.notes))
+    return "; ".join([*parts, *note_texts(test.notes)])
 
 
 # -- parscale compare -------------------------------------------------------------
@@ -337,7 +331,7 @@ def render_text(
             f"note: {plain(test.nodeid)}: {plain(note)}"
             for test in shown
             if test.status in (Status.INCOMPARABLE, Status.ERROR)
-            for note in test.notes
+            for note in note_texts(test.notes)
         ]
     lines.append("")
     lines += _aligned(
@@ -360,16 +354,32 @@ def _md_row(test: TestChange, capacity: bool = False) -> list[str]:
     return [code(nodeid, table=True), *map(cell, rest)]
 
 
-def render_markdown(
-    changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
-) -> str:
-    """The pull-request comment: verdict first, then the tests that moved, then machines."""
+def markdown_heading(changes: Sequence[TestChange]) -> str:
+    """The comparison's verdict as a Markdown heading, its mark first."""
     regressions = _count(changes, Status.REGRESSION) + _count(changes, Status.ERROR)
     mark = ":x:" if regressions else ":white_check_mark:"
     if not regressions and any(test.reason == "capacity" for test in changes):
         mark = ":warning:"  # not a pass: some tests could not be judged at all
+    return f"### {mark} pytest-parscale: {md(verdict_line(changes))}"
+
+
+def markdown_sections(
+    changes: Sequence[TestChange],
+    base: Results,
+    head: Results,
+    fail_on: FailOn,
+    *,
+    titles: Mapping[Status, str] | None = None,
+    notes: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """Everything under the heading: thresholds, warnings, the tests that moved by
+    status, the rest folded, then machines.
+
+    ``titles`` replaces a group's heading (the Action's "flagged against the
+    baseline"), ``notes`` adds lines under a test's own notes: the caller's words,
+    laid out here, never patched into the rendered text.
+    """
     lines = [
-        f"### {mark} pytest-parscale: {md(verdict_line(changes))}",
         "",
         f"Thresholds `{fail_on}` (a change's interval must lie wholly beyond them), "
         "speedups compared per worker.",
@@ -380,23 +390,12 @@ def render_markdown(
     for warning in incomparable_warnings(changes):
         lines += ["", f"> :warning: {md(warning)}"]
     capacity = _with_capacity(changes)
-    for status in (
-        Status.REGRESSION,
-        Status.ERROR,
-        Status.INCOMPARABLE,
-        Status.IMPROVEMENT,
-        Status.NEW,
-        Status.MISSING,
-    ):
+    for status in _SHOWN:
         group = [test for test in changes if test.status is status]
-        if not group:
-            continue
-        heading = _incomparable_heading(group) if status is Status.INCOMPARABLE else None
-        lines += ["", f"#### {heading or _HEADINGS[status]} ({len(group)})", ""]
-        lines += md_table(_columns(capacity), [_md_row(test, capacity) for test in group])
-        notes = [f"- {code(test.nodeid)}: {md(note)}" for test in group for note in test.notes]
-        if notes:
-            lines += ["", *notes]
+        if group:
+            title = (titles or {}).get(status) or _group_title(status, group)
+            lines += ["", f"#### {title} ({len(group)})", ""]
+            lines += _group_lines(group, capacity, notes or {})
     rest = [t for t in changes if t.status in (Status.UNCERTAIN, Status.UNCHANGED)]
     if rest:
         lines += ["", f"<details><summary>Unchanged or uncertain ({len(rest)})</summary>", ""]
@@ -410,87 +409,42 @@ def render_markdown(
         ["", "baseline", "head"],
         [[cell(text) for text in row] for row in _machine_rows(base, head)],
     )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+# the groups the comment shows in full, worst first; the rest is folded
+_SHOWN = (
+    Status.REGRESSION,
+    Status.ERROR,
+    Status.INCOMPARABLE,
+    Status.IMPROVEMENT,
+    Status.NEW,
+    Status.MISSING,
+)
 
 
-def _interval_json(interval: Interval | None) -> dict[str, Any] | None:
-    if interval is None:
-        return None
-    return {
-        "estimate": interval.estimate,
-        "low": _finite(interval.low),
-        "high": _finite(interval.high),
-        "confidence": interval.confidence,
-    }
+def _group_title(status: Status, group: Sequence[TestChange]) -> str:
+    if status is Status.INCOMPARABLE:
+        return _incomparable_heading(group)
+    return _HEADINGS[status]
 
 
-def _run_json(results: Results) -> dict[str, Any]:
-    return {
-        "path": results.path,
-        "created": results.created,
-        "git": dict(results.git) if results.git else None,
-        "machine": dict(results.machine),
-    }
+def _group_lines(
+    group: Sequence[TestChange], capacity: bool, extra: Mapping[str, Sequence[str]]
+) -> list[str]:
+    """One group's table, then each test's notes."""
+    lines = md_table(_columns(capacity), [_md_row(test, capacity) for test in group])
+    notes = [
+        f"- {code(test.nodeid)}: {md(note)}"
+        for test in group
+        for note in (*note_texts(test.notes), *extra.get(test.nodeid, ()))
+    ]
+    return [*lines, "", *notes] if notes else lines
 
 
-def _side_json(record: Record | None) -> Mapping[str, Any] | None:
-    if record is None:
-        return None
-    return {
-        "workers": record.workers,
-        "speedup": _interval_json(record.speedup),
-        "transport_share": _interval_json(record.transport_share),
-        "capacity": record.to_dict()["capacity"],
-    }
-
-
-def render_json(
+def render_markdown(
     changes: Sequence[TestChange], base: Results, head: Results, fail_on: FailOn
-) -> dict[str, Any]:
-    """Machine-readable comparison; infinite interval ends are null as in results files."""
-    return {
-        "verdict": "regression"
-        if _count(changes, Status.REGRESSION)
-        else ("error" if _count(changes, Status.ERROR) else "ok"),
-        # tests neither passed nor failed: another engine kind, or another capacity
-        "not_compared": [
-            {"nodeid": test.nodeid, "reason": test.reason, "notes": list(test.notes)}
-            for test in changes
-            if test.status in (Status.INCOMPARABLE, Status.ERROR)
-        ],
-        "fail_on": str(fail_on),
-        "baseline": _run_json(base),
-        "head": _run_json(head),
-        "tests": [
-            {
-                "nodeid": test.nodeid,
-                "status": test.status.value,
-                "baseline": _side_json(test.base),
-                "head": _side_json(test.head),
-                "changes": [
-                    {
-                        "metric": c.metric,
-                        "baseline": c.base,
-                        "head": c.head,
-                        "change": c.change,
-                        "low": _finite(c.low),
-                        "high": _finite(c.high),
-                        "threshold": _finite(c.threshold),
-                        "significant": c.significant,
-                        "beyond_threshold": c.beyond,
-                        "p_value": c.p_value,
-                        "adjusted_p_value": c.adjusted,
-                        "status": c.status.value,
-                    }
-                    for c in test.changes
-                ],
-                "notes": list(test.notes),
-                "reason": test.reason or None,
-            }
-            for test in changes
-        ],
-    }
+) -> str:
+    """The pull-request comment: verdict first, then the tests that moved, then machines."""
+    lines = [markdown_heading(changes), *markdown_sections(changes, base, head, fail_on)]
+    return "\n".join(lines) + "\n"

@@ -175,8 +175,9 @@ def dask_config(nthreads: Mapping[str, int], processes: bool) -> dict[str, Any]:
 SIZE_KEYS = frozenset({"concurrency", "n_workers", "num_cpus"})
 
 
-def configuration_mismatch(base: Record, head: Record) -> str | None:
-    """Why two runs on differently configured engines are not compared, or None.
+def configuration_mismatch(base: Record, head: Record) -> tuple[tuple[str, Any, Any], ...]:
+    """The engine settings two runs differ in, as (key, baseline's, head's); empty when
+    they match (notewords.py says why such runs are not compared).
 
     ``executor.config`` holds what shapes a measurement besides the worker count: a
     Celery pool type, serializer, broker and result store, Dask's threads per worker
@@ -185,15 +186,9 @@ def configuration_mismatch(base: Record, head: Record) -> str | None:
     """
     before, after = base.executor.get("config"), head.executor.get("config")
     if not isinstance(before, dict) or not isinstance(after, dict):
-        return None
+        return ()
     keys = sorted((set(before) & set(after)) - SIZE_KEYS)
-    changed = [f"{key} {before[key]} -> {after[key]}" for key in keys if before[key] != after[key]]
-    if not changed:
-        return None
-    return (
-        f"not compared: the {head.backend} engine's configuration differs from the "
-        f"baseline's ({', '.join(changed)}); save a baseline with the same configuration"
-    )
+    return tuple((key, before[key], after[key]) for key in keys if before[key] != after[key])
 
 
 # -- Celery tasks as the mapped function ---------------------------------------

@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from pytest_parscale import fmt
-from pytest_parscale.regression import Status, TestChange
+from pytest_parscale.regression import Note, Status, TestChange
 from pytest_parscale.results import Record
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 
@@ -39,28 +38,28 @@ def excuse_by_capacity(test: TestChange, reference: Record, speedup_threshold: f
     why = capacity_mismatch(reference, head, speedup_threshold) if head is not None else None
     if why is None or head is None:
         return test
+    # capacity_mismatch said something: both sides measured their capacity
+    assert reference.capacity is not None
+    assert head.capacity is not None
+    sides = (reference.capacity, head.capacity)
     before, after = fed_share(reference) or 0.0, fed_share(head) or 0.0
-    headline = why.split(";")[0]
     if after < before and test.status is Status.REGRESSION:
         refused = capacity_excuse(test, reference, head, speedup_threshold)
         if refused is None:
             return dataclasses.replace(
                 test, status=Status.INCOMPARABLE, notes=(*test.notes, why), reason="capacity"
             )
-        note = f"{headline}; but {refused}: judged"
+        note = Note("capacity-judged", (*sides, refused))
     elif after < before:
-        note = f"{headline}; the verdict stands: less capacity cannot hide a loss"
+        note = Note("capacity-busier-stands", sides)
     else:
-        note = (
-            f"{headline}; the verdict stands, but the extra capacity may hide a "
-            "loss or explain a gain of about that size"
-        )
+        note = Note("capacity-quieter-stands", sides)
     return dataclasses.replace(test, notes=(*test.notes, note))
 
 
 def capacity_excuse(
     test: TestChange, reference: Record, head: Record, speedup_threshold: float
-) -> str | None:
+) -> Note | None:
     """None when a busier head's capacity excuses its regression, else why it does not.
 
     Two conditions (issue 21): the loss is external, so this process tree used no
@@ -76,20 +75,11 @@ def capacity_excuse(
         return None  # not the speedup: a capacity loss explains any transport share
     own_before, own_after = _own(reference), _own(head)
     if own_before is None or own_after is None:
-        return (
-            "this tree's own CPU was not measured on both sides, so the loss cannot be "
-            "shown to be external"
-        )
+        return Note("own-unmeasured")
     if own_after < own_before * (1 - slack):
-        return (
-            f"this tree itself used {own_after:.2f} cores against {own_before:.2f}: the code "
-            "may have left the cores idle that others then took"
-        )
+        return Note("own-fell", (own_before, own_after))
     if speedup.low < explained:
-        return (
-            f"the speedup may have fallen by more than that could explain "
-            f"(at most {fmt.percent(-explained)})"
-        )
+        return Note("beyond-capacity", (explained,))
     return None
 
 
@@ -120,7 +110,7 @@ def capacity_tolerance(speedup_threshold: float) -> float:
     return max(CAPACITY_FLOOR, speedup_threshold)
 
 
-def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> str | None:
+def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> Note | None:
     """Why the capacities of two runs differ materially, or None.
 
     Normalising the speedup to the capacity would be sound only for work whose
@@ -137,31 +127,15 @@ def capacity_mismatch(base: Record, head: Record, speedup_threshold: float) -> s
     low, high = sorted((before, after))
     if high > 0 and low / high >= 1 - tolerance:
         return None
-    assert base.capacity is not None
-    assert head.capacity is not None
-    word = "busier" if after < before else "quieter"
-    return (
-        f"machine {word}: capacity {fmt.capacity_words(head.capacity)} now vs "
-        f"{fmt.capacity_words(base.capacity)} in the baseline; the {head.workers} workers "
-        f"could use {fmt.percent(after / before) if before else 'more'} of what they had "
-        f"then, a change beyond the {fmt.percent(tolerance)} a comparison tolerates: not judged "
-        "(rerun on a quiet machine, or measure both with parscale paired)"
-    )
+    kept = after / before if before else None
+    facts = (base.capacity, head.capacity, after < before, head.workers, kept, tolerance)
+    return Note("capacity-differs", facts)
 
 
-def capacity_unknown(base: Record, head: Record) -> list[str]:
+def capacity_unknown(base: Record, head: Record) -> list[Note]:
     """A note when only one side measured its capacity: compared as before, but say so."""
     if (base.capacity is None) == (head.capacity is None):
         return []
     if base.capacity is None:
-        assert head.capacity is not None
-        return [
-            f"capacity not measured in the baseline (this run had "
-            f"{fmt.capacity_words(head.capacity)}): a busier machine cannot be told from "
-            "a regression"
-        ]
-    return [
-        f"capacity not measured in this run (the baseline had "
-        f"{fmt.capacity_words(base.capacity)}): a busier machine cannot be told from a "
-        "regression"
-    ]
+        return [Note("capacity-unmeasured-in-baseline", (head.capacity,))]
+    return [Note("capacity-unmeasured-in-run", (base.capacity,))]

@@ -28,11 +28,6 @@ if TYPE_CHECKING:  # config imports this module at pytest's start-up: keep it li
 
 RULES = ("holm", "bh", "none")
 DEFAULT_RULE = "holm"
-RULE_WORDS = {
-    "holm": "Holm (family-wise)",
-    "bh": "Benjamini-Hochberg (false-discovery rate)",
-    "none": "no adjustment",
-}
 
 
 def adjust(p_values: Sequence[float], rule: str) -> list[float]:
@@ -112,8 +107,8 @@ def apply_family(
     ]
     worse = adjust([tests[i].changes[j].p_value for i, j in members], rule)
     better = adjust([tests[i].changes[j].p_better for i, j in members], rule)
-    words = f"{RULE_WORDS[rule]} over the run's {len(members)} comparisons"
-    found, changed = _settle(tests, members, worse, better, (1 - confidence) / 2, words)
+    scope = (rule, "run", len(members))
+    found, changed = _settle(tests, members, worse, better, (1 - confidence) / 2, scope)
     cases = len({i for i, _ in members})
     return worst_first(found), Family(rule, cases, len(members), tuple(changed))
 
@@ -132,8 +127,8 @@ def judge_first_step(test: TestChange, members: int, rule: str, confidence: floa
     scale = alpha / level
     worse = [min(1.0, test.changes[j].p_value * scale) for _, j in indices]
     better = [min(1.0, test.changes[j].p_better * scale) for _, j in indices]
-    words = f"{RULE_WORDS[rule]}, first step over the session's {members} comparisons"
-    return _settle([test], indices, worse, better, alpha, words)[0][0]
+    scope = (rule, "first-step", members)
+    return _settle([test], indices, worse, better, alpha, scope)[0][0]
 
 
 def _settle(
@@ -142,10 +137,10 @@ def _settle(
     worse: Sequence[float],
     better: Sequence[float],
     alpha: float,
-    words: str,
+    scope: tuple[str, str, int],
 ) -> tuple[list[TestChange], list[tuple[str, str, Status, Status]]]:
     """Withdraw every call whose adjusted p-value exceeds ``alpha``; note each one."""
-    from pytest_parscale.regression import Status
+    from pytest_parscale.regression import Note, Status
 
     found = list(tests)
     changed: list[tuple[str, str, Status, Status]] = []
@@ -165,11 +160,8 @@ def _settle(
         notes = test.notes
         if status is not change.status:
             changed.append((test.nodeid, change.metric, change.status, status))
-            notes = (
-                *notes,
-                f"{change.metric}: {change.status.value} withdrawn by {words} "
-                f"(p {change.p_value:.2g}, adjusted {adjusted:.2g} > {alpha:g})",
-            )
+            facts = (change.metric, change.status.value, scope, change.p_value, adjusted, alpha)
+            notes = (*notes, Note("withdrawn", facts))
         updated = (*test.changes[:j], new, *test.changes[j + 1 :])
         found[i] = dataclasses.replace(test, changes=updated, notes=notes)
     for i, test in enumerate(found):

@@ -35,7 +35,7 @@ from pytest_parscale.parallel import (
 )
 from pytest_parscale.parametrize import adopt_cluster
 from pytest_parscale.payloads import KINDS, payload
-from pytest_parscale.record import build_record, requirements_for, verdict_intervals, verdict_text
+from pytest_parscale.record import build_record, ending, requirements_for, verdict_intervals
 from pytest_parscale.sizes import approx_size, format_size
 from pytest_parscale.transport import serialisation_cost
 from pytest_parscale.verdicts import Verdict
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from pytest_parscale.results import Record
     from pytest_parscale.thresholds import FailOn
     from pytest_parscale.transport import SerialisationCost
+
+    Comparer = Callable[[Any, Any], str | None]
 
 __all__ = ["ExecutorSource", "Parscale", "Thresholds", "run_serial"]
 
@@ -127,27 +129,9 @@ class Parscale:
     def payloads(self, count: int, size: int | None = None, kind: str = "bytes") -> list[Any]:
         """``count`` deterministic items of ``kind`` whose pickled size is ``size``
         (default: this test's size); kind is "bytes", "ndarray" or "dataframe"."""
-        if kind not in KINDS:
-            raise ConfigError(
-                f"{self.nodeid}: parscale.payloads() kind", kind, f"is not one of {KINDS}"
-            )
         size = self.item_size if size is None else size
-        if size is None:
-            raise ConfigError(
-                f"{self.nodeid}: parscale.payloads()",
-                size,
-                "is not a size: pass size= or give @pytest.mark.parscale(item_sizes=[...])",
-            )
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise ConfigError(f"{self.nodeid}: parscale.payloads() count", count, "is not >= 0")
-        limit = self._settings.memory_limit
-        if limit is not None and count * size > limit:
-            pytest.fail(
-                f"parscale.payloads({count}) of {format_size(size)} would take "
-                f"{approx_size(count * size)} > {self._settings.source_of('memory_limit')} "
-                f"{approx_size(limit)}",
-                pytrace=False,
-            )
+        _check_payloads(self.nodeid, count, size, kind, self._settings)
+        assert size is not None  # checked
         return [payload(kind, size, index) for index in range(count)]
 
     # -- measuring ------------------------------------------------------------
@@ -179,17 +163,7 @@ class Parscale:
             return run_serial(fn, items)
         runner = self._live()
         executor = runner.executor
-        problem = None
-        reference = fn  # what the serial reference calls: a Celery task's own function
-        try:
-            reference, compare = task_map_parts(fn, self.backend, executor, compare)
-            executor.check_shippable(fn)
-        except ShippingError as error:
-            problem = str(error)
-        if problem is None:
-            problem = memory_problem(reference, items, self._settings, runner.where())
-        if problem is not None:
-            pytest.fail(problem, pytrace=False)
+        reference, compare = _map_parts(fn, items, runner, self._settings, compare)
         timeout = self._settings.timeout
         transport = None
         if self._spec.overhead is not None or self.item_size is not None:
@@ -212,18 +186,7 @@ class Parscale:
             chunksize=executor.effective_chunksize(len(items), chunksize),
             serialisation=cost,
         )
-        finished = record
-        try:
-            if share:
-                shared = zero_copy(runner, fn, items, record, self._settings, compare)
-                finished = dataclasses.replace(
-                    finished, executor={**finished.executor, "zero_copy": shared}
-                )
-            advice = chunk_advice(runner, fn, items, record, self._settings, compare)
-            if advice is not None:
-                finished = dataclasses.replace(finished, chunk_advice=advice)
-        finally:  # a failed advice or zero-copy run still keeps the measurement
-            self._publish(finished)
+        _with_extras(record, self._publish, runner, fn, items, self._settings, compare, share)
         return list(result)
 
     def measure(
@@ -281,14 +244,7 @@ class Parscale:
         if self._runner is None:
             executor = self._executors.get(self.backend, self.workers)
             if self._executors.on_cluster(self.backend):
-                described = executor.describe()
-                where = described.get("where") or (
-                    f"the {self.backend} cluster at {described.get('engine')}"
-                )
-                param, skip = adopt_cluster(self._param, self._settings, executor.workers, where)
-                if skip is not None:
-                    pytest.skip(skip)
-                self._param = param
+                self._param = _on_cluster(self._param, self._settings, executor)
             self._runner = ParallelRunner(executor, self.backend, self.workers, self._discard)
         return self._runner
 
@@ -398,15 +354,94 @@ class Parscale:
                     pytrace=False,
                 )
             return
-        record = self.record
-        failed = verdict_text(record, Verdict.FAIL, "\n")
-        if failed:
-            pytest.fail(failed, pytrace=False)
-        undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
-        if undecided:
-            if self._settings.strict:
-                pytest.fail(f"undecided under --parscale-strict: {undecided}", pytrace=False)
+        failure, warning = ending(self.record, self._settings.strict)
+        if failure:
+            pytest.fail(failure, pytrace=False)
+        if warning:
             warnings.warn(
-                ParscaleWarning(f"undecided after {record.rounds} rounds: {undecided}"),
+                ParscaleWarning(f"undecided after {self.record.rounds} rounds: {warning}"),
                 stacklevel=1,
             )
+
+
+def _on_cluster(param: ParscaleParam, settings: Settings, executor: Executor) -> ParscaleParam:
+    """The run planned again on the size of the user's cluster (or skipped there)."""
+    described = executor.describe()
+    where = described.get("where") or f"the {param.backend} cluster at {described.get('engine')}"
+    adopted, skip = adopt_cluster(param, settings, executor.workers, where)
+    if skip is not None:
+        pytest.skip(skip)
+    return adopted
+
+
+def _check_payloads(
+    nodeid: str, count: int, size: int | None, kind: str, settings: Settings
+) -> None:
+    """``parscale.payloads()``'s arguments, and its memory under --parscale-memory-limit."""
+    if kind not in KINDS:
+        raise ConfigError(f"{nodeid}: parscale.payloads() kind", kind, f"is not one of {KINDS}")
+    if size is None:
+        raise ConfigError(
+            f"{nodeid}: parscale.payloads()",
+            size,
+            "is not a size: pass size= or give @pytest.mark.parscale(item_sizes=[...])",
+        )
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ConfigError(f"{nodeid}: parscale.payloads() count", count, "is not >= 0")
+    limit = settings.memory_limit
+    if limit is not None and count * size > limit:
+        pytest.fail(
+            f"parscale.payloads({count}) of {format_size(size)} would take "
+            f"{approx_size(count * size)} > {settings.source_of('memory_limit')} "
+            f"{approx_size(limit)}",
+            pytrace=False,
+        )
+
+
+def _map_parts(
+    fn: Callable[[Any], Any],
+    items: list[Any],
+    runner: ParallelRunner,
+    settings: Settings,
+    compare: Comparer,
+) -> tuple[Callable[[Any], Any], Comparer]:
+    """What the serial reference calls (a Celery task's own function) and how results
+    compare; the test fails first when fn cannot be shipped or the map would not fit."""
+    problem = None
+    reference = fn
+    try:
+        reference, compare = task_map_parts(fn, runner.backend, runner.executor, compare)
+        runner.executor.check_shippable(fn)
+    except ShippingError as error:
+        problem = str(error)
+    if problem is None:
+        problem = memory_problem(reference, items, settings, runner.where())
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    return reference, compare
+
+
+def _with_extras(
+    record: Record,
+    publish: Callable[[Record], None],
+    runner: ParallelRunner,
+    fn: Callable[[Any], Any],
+    items: list[Any],
+    settings: Settings,
+    compare: Comparer,
+    share: bool,
+) -> None:
+    """Add the zero-copy run (``share``) and the chunk advice to a map's record, then
+    publish it; a failed advice or zero-copy run still keeps the measurement."""
+    finished = record
+    try:
+        if share:
+            shared = zero_copy(runner, fn, items, record, settings, compare)
+            finished = dataclasses.replace(
+                finished, executor={**finished.executor, "zero_copy": shared}
+            )
+        advice = chunk_advice(runner, fn, items, record, settings, compare)
+        if advice is not None:
+            finished = dataclasses.replace(finished, chunk_advice=advice)
+    finally:
+        publish(finished)

@@ -25,6 +25,16 @@ def ratio(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 0.1 else f"{value:.2f}"
 
 
+def speedup(value: float) -> str:
+    """A speedup with its unit: ``1.62x``, ``0.0473x``."""
+    return f"{ratio(value)}x"
+
+
+def fraction(value: float) -> str:
+    """A share as a fraction with two decimals: ``0.64`` (``?`` where unbounded)."""
+    return f"{value:.2f}" if math.isfinite(value) else UNKNOWN
+
+
 def seconds(value: float) -> str:
     """Human duration with three significant figures."""
     if not math.isfinite(value):
@@ -43,12 +53,12 @@ def percent(value: float) -> str:
 
 def speedup_interval(interval: Interval) -> str:
     """``1.62x [1.50, 1.75]``; an end a single round cannot bound prints as ``?``."""
-    return f"{ratio(interval.estimate)}x [{ratio(interval.low)}, {ratio(interval.high)}]"
+    return f"{speedup(interval.estimate)} [{ratio(interval.low)}, {ratio(interval.high)}]"
 
 
 def interval_of(estimate: float, low: float | None, high: float | None) -> str:
     """A speedup with its ends when both are known: ``1.62x [1.50, 1.75]`` or ``1.62x``."""
-    text = f"{ratio(estimate)}x"
+    text = speedup(estimate)
     if low is not None and high is not None:
         text += f" [{ratio(low)}, {ratio(high)}]"
     return text

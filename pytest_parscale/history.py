@@ -20,20 +20,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_parscale import fmt
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.excuse import capacity_tolerance, excuse_by_capacity, fed_share
 from pytest_parscale.moderation import Prior, estimate_prior
 from pytest_parscale.regression import (
     Change,
     Judge,
+    Note,
     TestChange,
     compare_records,
     engine_mismatch,
     judge_change,
 )
 from pytest_parscale.results import Record
-from pytest_parscale.stats import median, t_cdf, t_quantile
+from pytest_parscale.stats import least_squares, t_cdf, t_quantile
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import FailOn
 
@@ -42,17 +42,6 @@ MIN_RUNS = 3  # fewer runs give no spread worth the name: the single-run rule ap
 # a window saved within less than this saw one state of the machine (crowded_window)
 CROWDED = datetime.timedelta(hours=1)
 MIN_FIT_RUNS = 4  # a line through the runs keeps n - 2 >= 2 degrees of freedom for its spread
-
-
-def speedup_per_worker(record: Record) -> float:
-    """The run's point value that histories compare, like regression.compare_speedup."""
-    return median(record.serial) / median(record.parallel) / record.workers
-
-
-def transport_share(record: Record) -> float | None:
-    if not record.transport:
-        return None
-    return median(record.transport) / median(record.parallel)
 
 
 @dataclass(frozen=True)
@@ -121,17 +110,13 @@ def fit_on_capacity(
     count = len(xs)
     if count != len(ys) or count < 3:
         raise ValueError("need as many x as y, and at least 3 of them")
-    x_mean, y_mean = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - x_mean) ** 2 for x in xs)
-    if sxx <= 0:
-        raise ValueError("the x values do not vary: no slope to fit")
-    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = y_mean - slope * x_mean
-    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
-    spread = math.sqrt(residual / (count - 2))
-    scale = spread * math.sqrt(1 + 1 / count + (x0 - x_mean) ** 2 / sxx)
-    band = Band(intercept + slope * x0, scale, count - 2)
-    return CapacityFit(slope, intercept, band.centre, band.half(confidence), scale, count - 2)
+    line = least_squares(xs, ys)
+    spread = math.sqrt(line.residual / (count - 2))
+    scale = spread * math.sqrt(1 + 1 / count + (x0 - line.x_mean) ** 2 / line.sxx)
+    band = Band(line.at(x0), scale, count - 2)
+    return CapacityFit(
+        line.slope, line.intercept, band.centre, band.half(confidence), scale, count - 2
+    )
 
 
 def _capacity_shares(
@@ -193,15 +178,12 @@ def compare_to_history(
         usable, head, fail_on.speedup, confidence, prior
     )
     changes = [_speedup_change(band, head, fail_on.speedup, confidence, workers)]
-    transport = [share for share in map(transport_share, usable) if share is not None]
-    share = transport_share(head)
+    transport = [s for run in usable if (s := run.sample_transport_share) is not None]
+    share = head.sample_transport_share
     if share is not None and len(transport) >= MIN_RUNS:
         changes.append(_overhead_change(_band(transport), share, fail_on.overhead, confidence))
     if latest.workers != head.workers:
-        notes.append(
-            f"workers differ ({latest.workers} in the latest run, {head.workers} now): "
-            "speedups compared per worker"
-        )
+        notes.append(Note("workers-differ", (latest.workers, head.workers, "the latest run")))
     status = min((change.status for change in changes), key=lambda status: status.rank)
     test = TestChange(head.nodeid, status, latest, head, tuple(changes), tuple(notes))
     if reference is None:
@@ -221,10 +203,7 @@ def _single_run(
     single = compare_records(latest, head, fail_on, confidence=confidence)
     if latest is None:
         return single
-    note = (
-        f"history has {len(usable)} comparable run(s) of this test, fewer than "
-        f"{MIN_RUNS}: judged against the latest run alone (single-run rule)"
-    )
+    note = Note("history-single", (len(usable), MIN_RUNS))
     return dataclasses.replace(single, notes=(*single.notes, note))
 
 
@@ -234,7 +213,7 @@ def _speedup_band(
     threshold: float,
     confidence: float,
     prior: Prior | None = None,
-) -> tuple[Band, Record | None, list[str], int]:
+) -> tuple[Band, Record | None, list[Note], int]:
     """The band of log speedup per worker a new run is expected in, the run whose
     capacity excuse_by_capacity weighs (None: the capacity is modelled), the notes,
     and the worker count of the expected speedup (the latest run's for the mean
@@ -243,12 +222,12 @@ def _speedup_band(
     Speedups vary by factors (a slower runner divides them): the band is built on
     their logarithms, so it is symmetric in ratio and never reaches a speedup of 0.
     """
-    logs = [math.log(speedup_per_worker(run)) for run in usable]
+    logs = [math.log(run.speedup_per_worker) for run in usable]
     shares = _capacity_shares(usable, head, threshold)
     if shares is None:
-        notes = [f"judged against the spread between the last {len(usable)} runs of the history"]
+        notes = [Note("history-spread", (len(usable),))]
         if prior is not None:
-            notes.append(_pooled_note(prior))
+            notes.append(Note("history-pooled", (prior.tests, prior.variance, prior.freedom)))
         band = _band(logs, prior)
         return band, usable[-1], notes + _unknown_capacity(usable, head), usable[-1].workers
     known, at_head = shares
@@ -259,27 +238,19 @@ def _speedup_band(
         # line that does not fall is the flat one, the runs' mean and its band
         band = _band(logs)
     assert head.capacity is not None  # _capacity_shares checked it
-    note = (
-        f"judged against the last {len(usable)} runs of the history, speedup fitted on "
-        f"capacity (slope {max(fit.slope, 0.0):.2f}): expected "
-        f"{fmt.ratio(math.exp(band.centre) * head.workers)}x at "
-        f"{fmt.capacity(head.capacity)} cores"
-    )
+    fitted = (len(usable), max(fit.slope, 0.0), math.exp(band.centre) * head.workers)
     slack = 1 + capacity_tolerance(threshold)
     if min(known) / slack <= at_head <= max(known) * slack:
-        return band, None, [note], head.workers  # modelled: nothing left for it to excuse
+        # modelled: nothing left for the capacity to excuse
+        return band, None, [Note("history-fit", (*fitted, head.capacity, None))], head.workers
     # extrapolated: the line may not hold that far (an Amdahl curve bends), so the
     # capacity gap from the nearest run may still excuse a regression
     nearest = min(  # the latest of equally near runs
         reversed(list(zip(known, usable, strict=True))),
         key=lambda pair: abs(math.log(pair[0] / at_head)),
     )[1]
-    note += (
-        f", outside the {fmt.percent(min(known))}..{fmt.percent(max(known))} of its "
-        f"workers the runs' machines could feed ({fmt.percent(at_head)} now): "
-        "extrapolated, and weighed against the run of nearest capacity"
-    )
-    return band, nearest, [note], head.workers
+    outside = (min(known), max(known), at_head)
+    return band, nearest, [Note("history-fit", (*fitted, head.capacity, outside))], head.workers
 
 
 def judge_on_band(
@@ -320,7 +291,7 @@ def _speedup_change(
 ) -> Change:
     """The head's speedup per worker against the band, in relative terms; ``workers``
     turns the expected speedup per worker into the speedup the report shows."""
-    value = speedup_per_worker(head)
+    value = head.speedup_per_worker
     shift = Band(math.log(value) - band.centre, band.scale, band.freedom)
     expected = math.exp(band.centre) * workers
     return judge_on_band("speedup", expected, value * head.workers, shift, threshold, confidence)
@@ -332,18 +303,13 @@ def _overhead_change(band: Band, share: float, threshold: float, confidence: flo
     return judge_on_band("overhead", band.centre, share, shift, threshold, confidence)
 
 
-def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[str]:
+def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[Note]:
     """A note when capacity is known on one side only, as regression.capacity_unknown."""
     unknown = sum(1 for run in usable if run.capacity is None)
     if head.capacity is None and len(usable) > unknown:
-        return [
-            "capacity not measured in this run: a busier machine cannot be told from a regression"
-        ]
+        return [Note("history-unmeasured-in-run")]
     if head.capacity is not None and unknown:
-        return [
-            f"capacity not measured in {unknown} of the {len(usable)} runs judged against "
-            "(schema v1): a busier machine cannot be told from a regression there"
-        ]
+        return [Note("history-unmeasured-in-runs", (unknown, len(usable)))]
     return []
 
 
@@ -359,20 +325,11 @@ def suite_prior(runs: Sequence[Results], window: int = WINDOW) -> Prior | None:
     logs: dict[str, list[float]] = {}
     for run in runs:
         for nodeid, record in run.records.items():
-            parallel = median(record.parallel) if record.parallel else 0.0
-            if record.serial and parallel > 0 and median(record.serial) > 0:
-                logs.setdefault(nodeid, []).append(math.log(speedup_per_worker(record)))
+            if record.serial and record.parallel and min(*record.serial, *record.parallel) > 0:
+                logs.setdefault(nodeid, []).append(math.log(record.speedup_per_worker))
     kept = [values[-window:] for values in logs.values() if len(values) >= MIN_RUNS]
     return estimate_prior(
         [statistics.variance(values) for values in kept], [len(values) - 1 for values in kept]
-    )
-
-
-def _pooled_note(prior: Prior) -> str:
-    freedom = "inf" if math.isinf(prior.freedom) else f"{prior.freedom:.1f}"
-    return (
-        f"spread pooled with the history's {prior.tests} tests (empirical Bayes: prior sd "
-        f"{math.sqrt(prior.variance):.3f} of log speedup on {freedom} degrees of freedom)"
     )
 
 

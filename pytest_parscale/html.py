@@ -30,6 +30,7 @@ from pytest_parscale.columns import (
     cells,
     columns,
 )
+from pytest_parscale.notewords import change_point_text
 from pytest_parscale.record import verdict_text
 from pytest_parscale.regression import Status
 from pytest_parscale.report import describe_run, engine_line, projection_note, requirement_line
@@ -98,7 +99,6 @@ def write_html_report(
     figures = _Figures(out / "plots", enabled=plots)
 
     body = [
-        "<h1>pytest-parscale report</h1>",
         _headline(records, changes),
         _record_notes(records),
         "<h2>Results: one row per measured test</h2>",
@@ -162,10 +162,13 @@ def _facts(results: Results) -> str:
     return f'<dl class="facts">{"".join(items)}</dl>'
 
 
-def _write_page(out: Path, title: str, body: list[str], figures: _Figures) -> Path:
-    """``out/index.html``: the body, with why plots are missing under the heading."""
+def _write_page(out: Path, title: str, sections: list[str], figures: _Figures) -> Path:
+    """``out/index.html``: the title as its heading, why plots are missing (known once
+    the sections drew them), then the sections."""
+    body = [f"<h1>{_e(title)}</h1>"]
     if figures.missing is not None:
-        body.insert(1, f'<p class="nofit">Plots not drawn: {_e(figures.missing)}.</p>')
+        body.append(f'<p class="nofit">Plots not drawn: {_e(figures.missing)}.</p>')
+    body += sections
     page = (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -199,7 +202,6 @@ def write_trend_report(
     first, last = (runs[0], runs[-1]) if runs else (None, None)
     span = f" from {_e(first.created)} to {_e(last.created)}" if first and last else ""
     body = [
-        "<h1>pytest-parscale trend</h1>",
         f"<p>{fmt.plural(len(nodeids), 'test')} over {fmt.plural(len(runs), 'run')}{span}, "
         "oldest first. A change point is named when the split of a test's runs is "
         "significant and the step beyond its speedup threshold (docs/results-format.md, "
@@ -217,7 +219,7 @@ def _trend_section(runs: Sequence[Results], nodeid: str, fail_on: FailOn, figure
     step = scaling_change(runs, nodeid, fail_on)
     where = next((k for k, (i, _) in enumerate(present) if step and i == step.run), None)
     said = (
-        f'<p class="fail">{_e(step.sentence())} ({step.change:+.0%} speedup per worker, '
+        f'<p class="fail">{_e(change_point_text(step))} ({step.change:+.0%} speedup per worker, '
         f"permutation p = {step.p_value:.3f}).</p>"
         if step is not None
         else "<p>No change point: no split of these runs is significant and beyond the "

@@ -8,7 +8,7 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +103,23 @@ def fingerprint() -> dict[str, Any]:
     }
 
 
+def run_git(
+    arguments: Sequence[str], cwd: Path, *, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``git ARGUMENTS`` in ``cwd``, output captured as text; the one place the plugin
+    runs git (git state, paired worktrees, the Action's confirmation). A failing git
+    is the caller's to judge from the return code."""
+    return subprocess.run(
+        ["git", *arguments], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def git_state(root: Path) -> dict[str, Any] | None:
     """Commit, branch and dirty flag of the checkout at ``root``; None outside git."""
 
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(
-                ["git", "-C", str(root), *args],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
+            done = run_git(args, root, timeout=10)
         except (OSError, subprocess.SubprocessError):
             return None
         return done.stdout.strip() if done.returncode == 0 else None

@@ -20,7 +20,8 @@ def md(text: object, *, inline: bool = False) -> str:
     ``_`` where it could start or end emphasis,
     ``#`` before a digit (issue links), ``:`` that would close an emoji code or
     start ``//`` of an autolink, and a block marker (``#``, ``>``, ``-``, ``+``,
-    ``=``, ``1.``) at the start. A zero-width space after ``@`` stops mentions; line
+    ``=``, ``1.``) at the start. A zero-width space after ``@`` stops mentions, and
+    one after ``www`` stops a ``www.`` autolink; line
     breaks and control characters become spaces. Test ids go in ``code`` instead.
     ``inline``: the text never starts a line (a table cell), so no block marker.
     """
@@ -42,6 +43,7 @@ def md(text: object, *, inline: bool = False) -> str:
         else:
             out.append(char)
     escaped = _EMOJI_OR_URL.sub(r"\\:", "".join(out))
+    escaped = _WWW.sub("\\1&#8203;.", escaped)
     return escaped if inline else _BLOCK_START.sub(_escape_block_marker, escaped)
 
 
@@ -61,6 +63,10 @@ _ALWAYS = frozenset("\\`*<|~&$")
 
 # an emoji code has a letter, or is :+1: / :-1:; 12:34:56+00:00 stays as it is
 _EMOJI_OR_URL = re.compile(r"(?<!\\):(?=[A-Za-z0-9_+-]*[A-Za-z][A-Za-z0-9_+-]*:|[+-]1:|//)")
+
+
+# GitHub links www.example.com by itself: a zero-width space after www keeps it text
+_WWW = re.compile(r"(?<![A-Za-z0-9])(www)\.", re.IGNORECASE)
 
 
 _BLOCK_START = re.compile(r"^(\s*)([#>+=-])|^(\s*\d+)([.)])(?=\s|$)")

@@ -105,6 +105,76 @@ def schedule(min_rounds: int, max_rounds: int) -> list[int]:
     return found
 
 
+def _round(
+    order: list[tuple[str, Callable[[], Any]]],
+    clock: Clock,
+    probe: RoundProbe | None,
+    check: Callable[[Any], None],
+) -> tuple[dict[str, float], Any, float | None, float | None]:
+    """One interleaved round: each run timed in ``order``, the parallel result checked.
+
+    Returns the timings by run, the parallel result, and the probe's capacity and own
+    share of the round (None where not measured).
+    """
+    timings: dict[str, float] = {}
+    result = None
+    if probe is not None:
+        probe.start()
+    for name, fn in order:
+        seconds, value = _timed(fn, clock)
+        timings[name] = seconds
+        if name == "parallel":
+            result = value
+            check(value)
+    capacity = probe.stop() if probe is not None else None
+    own = getattr(probe, "last_own", None)  # a probe may not measure it
+    return timings, result, capacity, own
+
+
+def _warm_up(
+    serial: Callable[[], Any],
+    parallel: Callable[[], Any],
+    transport: Callable[[], Any] | None,
+    check: Callable[[Any, Any], None],
+) -> tuple[Any, Any]:
+    """Each run once, untimed: the serial reference and the parallel result, checked."""
+    reference, result = serial(), parallel()
+    check(reference, result)
+    if transport is not None:
+        transport()
+    return reference, result
+
+
+def _rejected(
+    reject: RejectRule | None,
+    capacities: list[float | None],
+    rejected: int,
+    max_rounds: int,
+    over_budget: bool,
+) -> bool:
+    """Whether the last round is set aside as disturbed: at most ``max_rounds`` of them,
+    and only while the time budget lasts."""
+    if reject is None or rejected >= max_rounds or over_budget:
+        return False
+    return reject(capacities, len(capacities) - 1)
+
+
+def _keep(
+    samples: Samples,
+    timings: dict[str, float],
+    capacity: float | None,
+    own: float | None,
+    *,
+    probed: bool,
+) -> None:
+    """Add a kept round to the samples (its capacity too, when a probe measured it)."""
+    for name, seconds in timings.items():
+        getattr(samples, name).append(seconds)
+    if probed:
+        samples.capacity.append(capacity)
+        samples.own.append(own)
+
+
 def run(
     serial: Callable[[], Any],
     parallel: Callable[[], Any],
@@ -131,54 +201,28 @@ def run(
     """
     waited = quiet() if quiet is not None else 0.0
     started = clock()
-    reference = serial()
-    result = parallel()
-    check(reference, result)
-    if transport is not None:
-        transport()
-    warmup = clock() - started
-
-    samples = Samples()
     runs: list[tuple[str, Callable[[], Any]]] = [("serial", serial), ("parallel", parallel)]
     if transport is not None:
         runs.append(("transport", transport))
-    stop_reason = "max_rounds"
-    last_checked = 0
+    reference, result = _warm_up(serial, parallel, transport, check)
+    warmup = clock() - started
+
+    samples = Samples()
+    stop_reason, last_checked = "max_rounds", 0
     capacities: list[float | None] = []  # every round, rejected ones included
-    order_index = 0
     while samples.rounds < limits.max_rounds:
         round_start = clock()
-        order = runs if order_index % 2 == 0 else runs[::-1]
-        order_index += 1
-        timings: dict[str, float] = {}
-        if probe is not None:
-            probe.start()
-        for name, fn in order:
-            seconds, value = _timed(fn, clock)
-            timings[name] = seconds
-            if name == "parallel":
-                result = value
-                check(reference, value)
-        capacity = probe.stop() if probe is not None else None
-        own = getattr(probe, "last_own", None)  # a probe may not measure it
+        order = runs if len(capacities) % 2 == 0 else runs[::-1]  # alternate, round by round
+        timings, result, capacity, own = _round(order, clock, probe, lambda v: check(reference, v))
         capacities.append(capacity)
         round_seconds = clock() - round_start
         over_budget = clock() - started + round_seconds > limits.max_time
-        if (
-            reject is not None
-            and len(samples.rejected) < limits.max_rounds
-            and not over_budget
-            and reject(capacities, len(capacities) - 1)
-        ):
+        if _rejected(reject, capacities, len(samples.rejected), limits.max_rounds, over_budget):
             samples.rejected.append(
                 Rejected(timings["serial"], timings["parallel"], timings.get("transport"), capacity)
             )
             continue
-        for name, seconds in timings.items():
-            getattr(samples, name).append(seconds)
-        if probe is not None:
-            samples.capacity.append(capacity)
-            samples.own.append(own)
+        _keep(samples, timings, capacity, own, probed=probe is not None)
         if _should_check(samples.rounds, last_checked, limits.min_rounds):
             last_checked = samples.rounds
             samples.looks.append(samples.rounds)

@@ -254,6 +254,7 @@ def zero_copy(
     """The pickled map and the zero-copy one, interleaved on the same warm executor
     (one task per item for both), as speedups over this test's serial median."""
     from pytest_parscale.backends import zerocopy
+    from pytest_parscale.backends.base import BACKENDS
 
     executor, timeout = runner.executor, settings.timeout
 
@@ -278,7 +279,7 @@ def zero_copy(
     samples = outcome.samples
     serial_median = median(measured.serial)
     found: dict[str, Any] = {
-        "method": zerocopy.METHODS[runner.backend],
+        "method": BACKENDS[runner.backend].zero_copy.method,
         "rounds": len(samples.parallel),
         "pickle_speedup": serial_median / median(samples.serial),
         "shared_speedup": serial_median / median(samples.parallel),

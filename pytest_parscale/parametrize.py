@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from pytest_parscale.backends.base import BACKENDS, default_backends
+from pytest_parscale.backends.base import BACKENDS, cluster_address, default_backends
 from pytest_parscale.config import Settings
 from pytest_parscale.markers import NO_MARKS, MarkSpec
 from pytest_parscale.sizes import format_size
@@ -178,7 +178,7 @@ def expand(
         missing = BACKENDS[backend].missing_reason()
         # This machine's cores do not bound a cluster: the fixture plans again with
         # the cluster's own size once it has connected.
-        on_cluster = settings.cluster_address(backend) is not None
+        on_cluster = cluster_address(backend, settings) is not None
         for plan, judged, reason in plans:
             for size in sizes:
                 param = ParscaleParam(backend, size, plan, counts is not None, judged, spec)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_parscale.errors import ParscaleError
+from pytest_parscale.notewords import change_point_text
 from pytest_parscale.scaling.crossover import SizeSeries
 from pytest_parscale.scaling.fits import AmdahlFit, USLFit
 from pytest_parscale.scaling.sweeps import Sweep, SweepAnalysis
@@ -77,6 +78,32 @@ def _error_bars(
     return [below, above]
 
 
+def _draw_model(axes: Any, model: AmdahlFit | USLFit, right: float) -> None:
+    """The fitted curve: solid over the measured counts, dashed as a projection to
+    ``right``, and a USL fit's peak starred."""
+    measured = max(model.counts)
+    inside = _grid(1.0, float(measured))
+    axes.plot(inside, [model.predict(n) for n in inside], color="C1", label=_model_label(model))
+    if right > measured:
+        beyond = _grid(float(measured), float(right))
+        axes.plot(
+            beyond,
+            [model.predict(n) for n in beyond],
+            color="C1",
+            linestyle="--",
+            label=f"{model.model} projection (not measured)",
+        )
+    if isinstance(model, USLFit) and model.peak_workers is not None:
+        assert model.peak_speedup is not None
+        axes.plot([model.peak_workers], [model.peak_speedup], marker="*", color="C3")
+        axes.annotate(
+            f"N* ≈ {model.peak_workers:.1f}",
+            (model.peak_workers, model.peak_speedup),
+            textcoords="offset points",
+            xytext=(6, 6),
+        )
+
+
 def speedup_vs_workers(sweep: Sweep, analysis: SweepAnalysis, base: Path) -> list[Path]:
     """Measured speedup per worker count, the ideal line and the fitted model's curve.
 
@@ -108,27 +135,7 @@ def speedup_vs_workers(sweep: Sweep, analysis: SweepAnalysis, base: Path) -> lis
             label=label or "measured, oversubscribed (not fitted)",
         )
     if model is not None:
-        measured = max(model.counts)
-        inside = _grid(1.0, float(measured))
-        axes.plot(inside, [model.predict(n) for n in inside], color="C1", label=_model_label(model))
-        if right > measured:
-            beyond = _grid(float(measured), float(right))
-            axes.plot(
-                beyond,
-                [model.predict(n) for n in beyond],
-                color="C1",
-                linestyle="--",
-                label=f"{model.model} projection (not measured)",
-            )
-        if isinstance(model, USLFit) and model.peak_workers is not None:
-            assert model.peak_speedup is not None
-            axes.plot([model.peak_workers], [model.peak_speedup], marker="*", color="C3")
-            axes.annotate(
-                f"N* ≈ {model.peak_workers:.1f}",
-                (model.peak_workers, model.peak_speedup),
-                textcoords="offset points",
-                xytext=(6, 6),
-            )
+        _draw_model(axes, model, right)
     if analysis.usable_cores is not None and analysis.usable_cores < right:
         axes.axvline(analysis.usable_cores, color="0.4", linewidth=0.8)
         axes.annotate(
@@ -250,7 +257,9 @@ def speedup_trend(
     if change is not None:
         where, step = change
         # the sentence goes in the legend: an annotation would cross the title
-        axes.axvline(where + 0.5, color="C3", linestyle="--", linewidth=1, label=step.sentence())
+        axes.axvline(
+            where + 0.5, color="C3", linestyle="--", linewidth=1, label=change_point_text(step)
+        )
         axes.plot([0.6, where + 0.5], [step.before] * 2, color="C3", linewidth=0.8)
         axes.plot([where + 0.5, len(runs) + 0.4], [step.after] * 2, color="C3", linewidth=0.8)
     axes.set_xticks(positions, [label for label, _ in runs], rotation=60, fontsize="x-small")

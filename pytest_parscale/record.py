@@ -119,25 +119,12 @@ def build_record(
     fail_on: str | None = None,
     usable: int | None = None,
 ) -> Record:
-    """The complete record of one measured run.
-
-    An undecided requirement becomes a warning on the record, unless the test fails
-    (a failed requirement, or ``strict`` making undecided a failure).
-    """
-    samples = outcome.samples
-    plan = param.plan
+    """The complete record of one measured run; its warning is :func:`ending`'s."""
+    samples, plan = outcome.samples, param.plan
     intervals = intervals_of(samples, confidence)
     speedup = intervals["speedup"]
     # no fraction (and no projection) where it means nothing: below 1x, superlinear
     fraction = serial_fraction(speedup.estimate, plan.workers).value
-    projection = None
-    if fraction is not None and plan.requested > plan.workers:
-        projection = Projection(
-            plan.requested,
-            amdahl_speedup(fraction, plan.requested),
-            fraction,
-            plan.workers,
-        )
     decisive = verdict_intervals(samples, confidence, final=outcome.stop_reason in FINAL_STOPS)
     judged = [judge(req, decisive) for req in requirements]
     record = Record(
@@ -157,7 +144,7 @@ def build_record(
         transport_share=intervals.get("overhead"),
         efficiency=speedup.estimate / plan.workers,
         karp_flatt=fraction,
-        projection=projection,
+        projection=projection_of(fraction, plan.requested, plan.workers),
         requirements=judged,
         verdict=combine(Verdict(result.verdict) for result in judged).value,
         rounds=samples.rounds,
@@ -170,10 +157,16 @@ def build_record(
         serialisation=serialisation,
         capacity=capacity_of(outcome, usable),
     )
-    if strict or record.verdict == Verdict.FAIL.value:
-        return record  # the test fails: a failure message, not a warning
-    undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
-    return dataclasses.replace(record, warnings=[undecided]) if undecided else record
+    _, warning = ending(record, strict)
+    return dataclasses.replace(record, warnings=[warning]) if warning else record
+
+
+def projection_of(fraction: float | None, requested: int, workers: int) -> Projection | None:
+    """Amdahl's speedup at the asked worker count, when the run had fewer workers and
+    a serial fraction that means something."""
+    if fraction is None or requested <= workers:
+        return None
+    return Projection(requested, amdahl_speedup(fraction, requested), fraction, workers)
 
 
 def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
@@ -193,6 +186,21 @@ def capacity_of(outcome: Outcome, usable: int | None) -> Capacity | None:
         per_round=per_round,
         own=median(own) if own else None,
     )
+
+
+def ending(record: Record, strict: bool) -> tuple[str, str]:
+    """(failure, warning) of a finished run, "" where none: a failed bar fails the test;
+    an undecided one is a warning, or a failure under ``strict`` (--parscale-strict).
+
+    The one home of that rule: the record keeps the warning, the fixture acts on both.
+    """
+    failed = verdict_text(record, Verdict.FAIL, "\n")
+    if failed:
+        return failed, ""
+    undecided = verdict_text(record, Verdict.UNDECIDED, "; ")
+    if undecided and strict:
+        return f"undecided under --parscale-strict: {undecided}", ""
+    return "", undecided
 
 
 def verdict_text(record: Record, verdict: Verdict, separator: str) -> str:

@@ -54,23 +54,20 @@ def requirement_line(record: Record, requirement: RequirementResult, where: str)
     if requirement.metric == "speedup":
         measured = f"speedup {fmt.speedup_interval(interval)}"
         relation = {"fail": "<", "pass": ">="}.get(requirement.verdict, "undecided against")
-        bar = f"required {requirement.threshold:.2f}x"
+        bar = f"required {fmt.speedup(requirement.threshold)}"
         if requirement.threshold != requirement.declared:
             bar += (
-                f" (min {requirement.declared:.2f}x at {record.workers_requested} workers, "
+                f" (min {fmt.speedup(requirement.declared)} at {record.workers_requested} workers, "
                 f"scaled to {record.workers} usable cores)"
             )
     else:
-        measured = f"transport share {interval.estimate:.2f} [{_share(interval.low)}, " + (
-            f"{_share(interval.high)}]"
+        measured = (
+            f"transport share {fmt.fraction(interval.estimate)} "
+            f"[{fmt.fraction(interval.low)}, {fmt.fraction(interval.high)}]"
         )
         relation = {"fail": ">", "pass": "<="}.get(requirement.verdict, "undecided against")
-        bar = f"allowed {requirement.threshold:.2f}"
+        bar = f"allowed {fmt.fraction(requirement.threshold)}"
     return f"{measured} {relation} {bar} ({where})"
-
-
-def _share(value: float) -> str:
-    return f"{value:.2f}" if math.isfinite(value) else fmt.UNKNOWN
 
 
 def table(records: Sequence[Record]) -> list[str]:
@@ -132,7 +129,7 @@ def projection_note(record: Record) -> tuple[str, str] | None:
         )
     return (
         "projection (Amdahl, not measured)",
-        f"~{fmt.ratio(p.speedup)}x at {p.workers} workers from Karp-Flatt serial "
+        f"~{fmt.speedup(p.speedup)} at {p.workers} workers from Karp-Flatt serial "
         f"fraction {fraction.value:.3f} measured at {p.measured_workers} workers",
     )
 
@@ -170,14 +167,14 @@ def notes(records: Sequence[Record], starts: Sequence[EngineStart]) -> list[str]
             lines.append(
                 f"chunking: {fmt.short_id(record.nodeid)}: chunksize {advice.chunksize} -> "
                 f"{advice.suggested} (len // (4 * workers)) {verdict}: speedup "
-                f"{fmt.ratio(advice.speedup)}x -> {fmt.ratio(advice.speedup_suggested)}x"
+                f"{fmt.speedup(advice.speedup)} -> {fmt.speedup(advice.speedup_suggested)}"
             )
         zero_copy = record.executor.get("zero_copy")
         if zero_copy:
             lines.append(
                 f"zero-copy: {fmt.short_id(record.nodeid)}: {zero_copy['method']} would "
-                f"give {fmt.ratio(zero_copy['shared_speedup'])}x (pickled: "
-                f"{fmt.ratio(zero_copy['pickle_speedup'])}x, {zero_copy['rounds']} rounds each)"
+                f"give {fmt.speedup(zero_copy['shared_speedup'])} (pickled: "
+                f"{fmt.speedup(zero_copy['pickle_speedup'])}, {zero_copy['rounds']} rounds each)"
                 + (
                     f"; transport {fmt.clipped_fraction(zero_copy['pickle_transport_share'])} "
                     f"pickled, {fmt.clipped_fraction(zero_copy['shared_transport_share'])} "

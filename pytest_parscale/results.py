@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_parscale.stats import Interval
+from pytest_parscale.stats import Interval, median
 from pytest_parscale.transport import SerialisationCost
 
 SCHEMA_VERSION = 2
@@ -121,6 +121,24 @@ class Record:
     fail_on: str | None = None  # the test's own baseline thresholds (parscale marker)
     serialisation: SerialisationCost | None = None
     capacity: Capacity | None = None  # None: not measured (schema v1, or no probe here)
+
+    @property
+    def sample_speedup(self) -> float:
+        """median(serial) / median(parallel): the point value the comparisons judge."""
+        return median(self.serial) / median(self.parallel)
+
+    @property
+    def speedup_per_worker(self) -> float:
+        """The samples' speedup per worker used: runs on different worker counts compare
+        on it (regression, history, paired)."""
+        return self.sample_speedup / self.workers
+
+    @property
+    def sample_transport_share(self) -> float | None:
+        """median(transport) / median(parallel), None where transport was not measured."""
+        if not self.transport:
+            return None
+        return median(self.transport) / median(self.parallel)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = _finite(dataclasses.asdict(self))

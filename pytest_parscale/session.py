@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.backends.base import BACKENDS
+from pytest_parscale.backends.base import BACKENDS, cluster_address
 from pytest_parscale.errors import BackendUnavailable, ParscaleError
 from pytest_parscale.machine import fingerprint, git_state, usable_cores
 
@@ -45,7 +45,7 @@ class Executors:
 
     def on_cluster(self, backend: str) -> bool:
         """True when the user named a running engine for ``backend`` (an address)."""
-        return self._settings.cluster_address(backend) is not None
+        return cluster_address(backend, self._settings) is not None
 
     def holds(self, backend: str) -> bool:
         """Whether an engine of ``backend`` this session started is live."""

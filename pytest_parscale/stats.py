@@ -173,6 +173,38 @@ def t_quantile(probability: float, freedom: float) -> float:
     return (low + high) / 2
 
 
+@dataclass(frozen=True)
+class Line:
+    """The ordinary least-squares line y = intercept + slope * x, and the sums its
+    standard errors and prediction intervals are made of."""
+
+    slope: float
+    intercept: float
+    x_mean: float
+    sxx: float  # sum of (x - x_mean)^2
+    residual: float  # sum of the squared residuals
+    count: int
+
+    def at(self, x: float) -> float:
+        return self.intercept + self.slope * x
+
+
+def least_squares(xs: Sequence[float], ys: Sequence[float]) -> Line:
+    """The one ordinary least-squares fit of the project (history's capacity fit, the
+    Karp-Flatt trend): ``ys`` on ``xs``, at least two points whose x values vary."""
+    count = len(xs)
+    if count != len(ys) or count < 2:
+        raise ValueError("need as many x as y, and at least 2 of them")
+    x_mean, y_mean = math.fsum(xs) / count, math.fsum(ys) / count
+    sxx = sum((x - x_mean) ** 2 for x in xs)
+    if sxx <= 0:
+        raise ValueError("the x values do not vary: no slope to fit")
+    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sxx
+    intercept = y_mean - slope * x_mean
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    return Line(slope, intercept, x_mean, sxx, residual, count)
+
+
 def karp_flatt(speedup: float, workers: int) -> float:
     """Experimentally determined serial fraction ``e = (1/S - 1/N) / (1 - 1/N)``.
 

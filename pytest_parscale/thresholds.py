@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,20 @@ class FailOn:
     speedup: float | None = None
     overhead: float | None = None
 
+    # The one unit rule: speedup changes are relative (%), the transport share's
+    # absolute, in percentage points (pp); every threshold and change is written so.
+    UNITS: ClassVar[dict[str, str]] = {"speedup": "%", "overhead": "pp"}
+
+    @staticmethod
+    def unit(metric: str) -> str:
+        """``%`` for speedup, ``pp`` for overhead (the transport share)."""
+        return FailOn.UNITS[metric]
+
+    @staticmethod
+    def threshold_text(metric: str, value: float) -> str:
+        """``10%``, ``5pp`` or ``off``: one threshold as --parscale-fail-on reads it."""
+        return "off" if math.isinf(value) else f"{value * 100:.4g}{FailOn.unit(metric)}"
+
     def over(self, base: FailOn) -> FailOn:
         """These thresholds where said, ``base`` elsewhere (marker over CLI over default)."""
         return FailOn(
@@ -30,16 +45,11 @@ class FailOn:
 
     def __str__(self) -> str:
         """The canonical ``speedup:10%,overhead:5pp`` text, as parse_fail_on reads it."""
-        parts = []
-        for metric, value, unit in (
-            ("speedup", self.speedup, "%"),
-            ("overhead", self.overhead, "pp"),
-        ):
-            if value is not None:
-                parts.append(
-                    f"{metric}:" + ("off" if math.isinf(value) else f"{value * 100:.4g}{unit}")
-                )
-        return ",".join(parts)
+        return ",".join(
+            f"{metric}:{self.threshold_text(metric, value)}"
+            for metric, value in (("speedup", self.speedup), ("overhead", self.overhead))
+            if value is not None
+        )
 
 
 DEFAULT_FAIL_ON = FailOn(speedup=0.10, overhead=0.05)
@@ -70,7 +80,7 @@ def parse_fail_on(text: str) -> FailOn:
 def _amount(metric: str, amount: str) -> float:
     if amount in ("off", "none"):
         return math.inf
-    unit = "%" if metric == "speedup" else "pp"
+    unit = FailOn.unit(metric)
     if not amount.endswith(unit):
         raise ValueError(f"gives {metric} {amount!r}; write it as N{unit} (or off)")
     try:

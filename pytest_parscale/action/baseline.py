@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_parscale.action.event import Event, read_event, write_outputs
-from pytest_parscale.action.github import Transport, annotate, fetch_baseline
+from pytest_parscale.action.github import Transport, annotate, fetch_baseline, workflow_path
 from pytest_parscale.action.options import SOURCES, RunOptions
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.history import history_files
@@ -161,22 +161,37 @@ def store(
     (baseline_dir / PROVENANCE_NAME).write_text(json.dumps(provenance) + "\n", encoding="utf-8")
 
 
-def fetch(baseline_key: str, target: Path, environ: Mapping[str, str], send: Transport) -> int:
-    """The ``fetch`` step: never fails the job, says what it found in its outputs."""
+def fetch(
+    baseline_key: str,
+    target: Path,
+    environ: Mapping[str, str],
+    send: Transport,
+    workflow: str = "",
+    branch: str = "",
+) -> int:
+    """The ``fetch`` step: never fails the job, says what it found in its outputs.
+
+    ``workflow`` is the file of the workflow that stores baselines; empty: the one
+    running now (GITHUB_WORKFLOW_REF), as when one workflow gates and refreshes.
+    ``branch`` replaces the event's (the trusted comment job: the PR's base branch).
+    """
     event = read_event(environ)
+    branch = branch or event.branch or ""
     token = environ.get("GITHUB_TOKEN", "")
+    workflow = workflow or workflow_path(environ.get("GITHUB_WORKFLOW_REF", ""), event.repository)
     source, history = "none", "unknown"
-    if event.branch and token:
+    if branch and token:
         try:
             source, history = fetch_baseline(
                 repository=event.repository,
-                branch=event.branch,
+                branch=branch,
                 baseline_key=baseline_key,
                 target=target,
                 wanted=(RESULTS_NAME, PROVENANCE_NAME),
                 token=token,
                 api_url=event.api_url,
                 send=send,
+                workflow=workflow,
             )
         except (
             urllib.error.URLError,

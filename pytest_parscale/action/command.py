@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import urllib.error
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.action.acceptance import acceptance
 from pytest_parscale.action.baseline import fetch
 from pytest_parscale.action.event import Event, read_event, write_outputs
 from pytest_parscale.action.github import (
@@ -19,13 +21,15 @@ from pytest_parscale.action.github import (
     ACK_PREFIX,
     Acceptance,
     Transport,
-    acceptance,
+    annotate,
+    pull_base,
     read_pull_request_number,
     urllib_transport,
 )
 from pytest_parscale.action.options import MISSING_POLICIES, SOURCES, RunOptions, plan
 from pytest_parscale.action.steps import comment, rebuild_report, run
 from pytest_parscale.errors import BaselineError
+from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.storage import load
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
@@ -62,30 +66,10 @@ def _budget(text: str) -> float:
 
 
 def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
-    """``parscale ci plan|fetch|run|comment``, registered by cli.py."""
+    """``parscale ci plan|accept|fetch|run|comment``, registered by cli.py."""
 
     def fail_on(text: str) -> FailOn:  # the action passes its input as is, maybe empty
         return fail_on_type(text) if text.strip() else NOT_SAID
-
-    def judging(parser: Any, *, required: bool = True) -> None:
-        parser.add_argument("--baseline-dir", required=required, default="")
-        parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
-        parser.add_argument(
-            "--family",
-            choices=("", *RULES),
-            default="",
-            help=f"error control over the run's tests (empty: {DEFAULT_RULE})",
-        )
-        parser.add_argument("--on-missing-baseline", choices=MISSING_POLICIES, default="warn")
-        parser.add_argument(
-            "--baseline-source", default="", help="cache key the baseline was restored from"
-        )
-        parser.add_argument("--fetched", choices=("", *SOURCES), default="")
-        parser.add_argument(
-            "--baseline-history",
-            choices=("first-run", "evicted", "unknown", "restored", ""),
-            default="",
-        )
 
     ci = commands.add_parser("ci", help="the GitHub Action's steps (see docs/github-action.md)")
     steps = ci.add_subparsers(dest="ci_step", required=True, metavar="STEP")
@@ -94,6 +78,12 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     plan_parser.add_argument(
         "--environment-from", default="", help="a results file whose machine names the environment"
     )
+    plan_parser.add_argument(
+        "--pr-file",
+        default="",
+        help="pull-request.json of a gate's run: plan for that pull request's base branch",
+    )
+    plan_parser.add_argument("--expect-head-sha", default="", help="the commit the gate tested")
     steps.add_parser(
         "accept", help=f"the {ACCEPT_LABEL} label and {ACK_PREFIX} comments of the pull request"
     )
@@ -102,12 +92,50 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     fetch_parser.add_argument("--baseline-key", default="default")
     fetch_parser.add_argument("--baseline-dir", required=True)
+    fetch_parser.add_argument(
+        "--workflow",
+        default="",
+        help="file of the workflow that stores baselines (empty: the running one)",
+    )
+    fetch_parser.add_argument("--branch", default="", help="whose baseline (empty: the event's)")
+    _add_run(steps, fail_on)
+    _add_comment(steps, fail_on)
+
+
+def _judging(parser: Any, fail_on: Callable[[str], FailOn], *, required: bool = True) -> None:
+    """The arguments of judging against a baseline: ``run`` and ``comment --results``."""
+    parser.add_argument("--baseline-dir", required=required, default="")
+    parser.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
+    parser.add_argument(
+        "--family",
+        choices=("", *RULES),
+        default="",
+        help=f"error control over the run's tests (empty: {DEFAULT_RULE})",
+    )
+    parser.add_argument("--on-missing-baseline", choices=MISSING_POLICIES, default="warn")
+    parser.add_argument(
+        "--baseline-source", default="", help="cache key the baseline was restored from"
+    )
+    parser.add_argument("--fetched", choices=("", *SOURCES), default="")
+    parser.add_argument(
+        "--baseline-history",
+        choices=("first-run", "evicted", "unknown", "restored", ""),
+        default="",
+    )
+
+
+def _add_run(steps: Any, fail_on: Callable[[str], FailOn]) -> None:
     run_parser = steps.add_parser(
         "run", help="run the tests, compare with the baseline, write summary and outputs"
     )
     run_parser.add_argument("--pytest-args", default="")
     run_parser.add_argument("--results-file", default="", help="use it instead of running pytest")
     run_parser.add_argument("--out-dir", required=True)
+    run_parser.add_argument(
+        "--python",
+        default="",
+        help="the Python that runs the tests (empty: this one); the action's own steps run apart",
+    )
     run_parser.add_argument("--comment-on-pr", choices=("true", "false"), default="false")
     run_parser.add_argument("--save-baseline", choices=("auto", "true", "false"), default="auto")
     run_parser.add_argument(
@@ -120,7 +148,7 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
         "--confirm",
         type=_true_false("confirm"),
         default=True,
-        help="decide a pull request's flagged and undecided tests by a paired run (true|false)",
+        help="decide a pull request's flagged and unresolved tests by a paired run (true|false)",
     )
     run_parser.add_argument(
         "--confirm-budget",
@@ -129,7 +157,10 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
         metavar="SECONDS",
         help="seconds the paired confirmation may add sessions for (parscale paired --budget)",
     )
-    judging(run_parser)
+    _judging(run_parser, fail_on)
+
+
+def _add_comment(steps: Any, fail_on: Callable[[str], FailOn]) -> None:
     comment_parser = steps.add_parser(
         "comment", help="create or update the pull-request comment (token in GITHUB_TOKEN)"
     )
@@ -146,7 +177,18 @@ def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
     )
     comment_parser.add_argument("--expect-head-sha", default=None)
     comment_parser.add_argument("--repository", default=None, help="owner/name")
-    judging(comment_parser, required=False)  # posting --report judges nothing
+    comment_parser.add_argument(
+        "--branch", default="", help="the baseline's branch, as 'ci plan' said (--results)"
+    )
+    comment_parser.add_argument(
+        "--environment", default="", help="the environment key 'ci plan' restored by (--results)"
+    )
+    comment_parser.add_argument(
+        "--comment-author",
+        default="",
+        help="the login the token comments as (a GitHub App's bot); empty: asked of GET /user",
+    )
+    _judging(comment_parser, fail_on, required=False)  # posting --report judges nothing
 
 
 def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
@@ -164,10 +206,35 @@ def _judging_options(arguments: Any, **extra: Any) -> RunOptions:
 
 
 def _acceptance(event: Event, environ: Mapping[str, str], send: Transport) -> Acceptance:
-    """The gate's own acceptance check: only pull requests, labels from the payload."""
-    if event.pull_request is None:
-        return Acceptance()
-    return acceptance(event.repository, event.pull_request, event.labels, environ, send)
+    """The gate's own acceptance check, for the commit it tests.
+
+    A pull request: its head commit and labels from the payload. A merge queue: the
+    acceptance given on its pull request's head (the queue holds that head).
+    """
+    if event.pull_request is not None:
+        return acceptance(
+            event.repository,
+            event.pull_request,
+            environ,
+            send,
+            head_sha=event.head_sha,
+            labels=event.labels,
+        )
+    if event.queued_pull_request is not None:
+        return acceptance(event.repository, event.queued_pull_request, environ, send)
+    return Acceptance()
+
+
+def _base_branch(arguments: Any, environ: Mapping[str, str], send: Transport) -> str:
+    """The base branch of the gate's pull request, asked of GitHub (empty: the event's)."""
+    number = read_pull_request_number(Path(arguments.pr_file))
+    try:
+        return pull_base(
+            read_event(environ).repository, number, arguments.expect_head_sha, environ, send
+        )
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        annotate("warning", f"pytest-parscale: the pull request's base branch is unknown: {error}")
+        return ""
 
 
 def main(
@@ -178,29 +245,47 @@ def main(
         machine = None
         if arguments.environment_from:
             machine = load(Path(arguments.environment_from)).machine
-        write_outputs(plan(arguments.baseline_key, env, machine), env)
-        return 0
+        branch = _base_branch(arguments, env, send) if arguments.pr_file else ""
+        write_outputs(plan(arguments.baseline_key, env, machine, branch), env)
+        return ExitCode.OK
     if arguments.ci_step == "accept":
         write_outputs({"acceptance": _acceptance(read_event(env), env, send).to_json()}, env)
-        return 0
+        return ExitCode.OK
     if arguments.ci_step == "fetch":
-        return fetch(arguments.baseline_key, Path(arguments.baseline_dir), env, send)
-    if arguments.ci_step == "run":
-        options = _judging_options(
-            arguments,
-            pytest_args=arguments.pytest_args,
-            results_file=arguments.results_file or None,
-            out_dir=Path(arguments.out_dir),
-            comment_on_pr=arguments.comment_on_pr == "true",
-            save_baseline=arguments.save_baseline,
-            history_size=arguments.history_size,
-            confirm=arguments.confirm,
-            confirm_budget=arguments.confirm_budget,
-            acceptance=Acceptance.from_json(arguments.acceptance),
+        return fetch(
+            arguments.baseline_key,
+            Path(arguments.baseline_dir),
+            env,
+            send,
+            arguments.workflow,
+            arguments.branch,
         )
-        outcome = run(options, env)
-        print(outcome.report)
-        return outcome.exit_code
+    if arguments.ci_step == "run":
+        return _run(arguments, env)
+    return _comment(arguments, env, send)
+
+
+def _run(arguments: Any, env: Mapping[str, str]) -> int:
+    options = _judging_options(
+        arguments,
+        pytest_args=arguments.pytest_args,
+        results_file=arguments.results_file or None,
+        out_dir=Path(arguments.out_dir),
+        comment_on_pr=arguments.comment_on_pr == "true",
+        save_baseline=arguments.save_baseline,
+        history_size=arguments.history_size,
+        confirm=arguments.confirm,
+        confirm_budget=arguments.confirm_budget,
+        acceptance=Acceptance.from_json(arguments.acceptance),
+        **({"python": arguments.python} if arguments.python else {}),
+    )
+    result = run(options, env)
+    print(result.report)
+    return result.exit_code
+
+
+def _comment(arguments: Any, env: Mapping[str, str], send: Transport) -> int:
+    """Post the gate's own report, or judge a run's results again here (workflow_run)."""
     number = arguments.pr_number
     if arguments.pr_file:
         number = read_pull_request_number(Path(arguments.pr_file))
@@ -210,10 +295,13 @@ def main(
         event = read_event(env)
         repository = arguments.repository or event.repository
         accepted = (
-            acceptance(repository, number, None, env, send) if number is not None else Acceptance()
+            acceptance(repository, number, env, send, head_sha=arguments.expect_head_sha)
+            if number is not None
+            else Acceptance()
         )
         options = _judging_options(arguments, acceptance=accepted)
-        report = rebuild_report(Path(arguments.results), options, event.branch, env)
+        base = arguments.branch or event.branch
+        report = rebuild_report(Path(arguments.results), options, base, env, arguments.environment)
     elif read_event(env).name == "workflow_run":
         raise BaselineError(
             arguments.report,
@@ -230,4 +318,5 @@ def main(
         expect_head_sha=arguments.expect_head_sha,
         repository=arguments.repository,
         send=send,
+        author=arguments.comment_author,
     )

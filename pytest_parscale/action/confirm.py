@@ -4,7 +4,7 @@ A baseline cached from another runner, or another day, mixes machine noise into
 the verdict. Before a pull request's job fails, the flagged tests are measured
 again with ``parscale paired BASE HEAD`` (both commits, alternately, on this
 runner, in this job, as asv continuous does); a flag stands only when the paired
-run says regression too. The tests the baseline could not decide (uncertain, or
+run says regression too. The tests the baseline left unresolved (uncertain, or
 incomparable for a busier machine) go along: a paired run decides them, so a
 real regression hidden in the noise between runs still fails the job.
 docs/github-action.md, "Confirmation by a paired run". The decision (``decide``)
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE
+from pytest_parscale.machine import run_git
 from pytest_parscale.thresholds import FailOn
-
-USAGE = 2  # parscale paired's exit code for bad input or a broken session
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,16 @@ class Confirmation:
     """Which flagged tests stand after the paired run, and why the others do not."""
 
     flagged: tuple[str, ...]
-    confirmed: tuple[str, ...] = ()  # the paired run says regression (flagged or undecided)
+    confirmed: tuple[str, ...] = ()  # the paired run says regression (flagged or unresolved)
     not_confirmed: tuple[tuple[str, str], ...] = ()  # (flagged test id, what the paired run said)
     unmeasured: tuple[str, ...] = ()  # the paired run has no result for it: the flag stands
     problem: str | None = None  # the paired run failed: every flag stands, this says why
     base: str = ""
     head: str = ""
-    # tests the baseline left undecided (uncertain, incomparable), measured too; only
+    # tests the baseline left unresolved (uncertain, incomparable), measured too; only
     # the ones the paired run calls a regression fail the job
-    undecided: tuple[str, ...] = ()
-    settled: tuple[tuple[str, str], ...] = ()  # (undecided test id, what the paired run said)
+    unresolved: tuple[str, ...] = ()
+    settled: tuple[tuple[str, str], ...] = ()  # (unresolved test id, what the paired run said)
 
     @property
     def standing(self) -> tuple[str, ...]:
@@ -68,10 +68,10 @@ class Confirmation:
 
     @property
     def promoted(self) -> tuple[str, ...]:
-        """Undecided tests the paired run calls a regression: they fail the job too."""
+        """Unresolved tests the paired run calls a regression: they fail the job too."""
         if self.problem is not None:
             return ()
-        return tuple(nodeid for nodeid in self.undecided if nodeid in self.confirmed)
+        return tuple(nodeid for nodeid in self.unresolved if nodeid in self.confirmed)
 
     @property
     def decided(self) -> bool:
@@ -79,20 +79,20 @@ class Confirmation:
         return self.problem is None
 
 
-def decide(flagged: Sequence[str], run: PairedRun, undecided: Sequence[str] = ()) -> Confirmation:
+def decide(flagged: Sequence[str], run: PairedRun, unresolved: Sequence[str] = ()) -> Confirmation:
     """Keep a flag only if the paired run also calls the test a regression; fail an
-    undecided test only if the paired run calls it one.
+    unresolved test only if the paired run calls it one.
 
     Exit 0 and 1 carry a report; anything else (2: a checkout or session failed) or a
-    missing report leaves every flag standing, with the reason, and every undecided
-    test as the baseline left it. An undecided test the paired run did not measure
-    stays undecided: only a measurement fails a job.
+    missing report leaves every flag standing, with the reason, and every unresolved
+    test as the baseline left it. An unresolved test the paired run did not measure
+    stays unresolved: only a measurement fails a job.
     """
-    ids, open_ids = tuple(flagged), tuple(undecided)
+    ids, open_ids = tuple(flagged), tuple(unresolved)
     base, head = run.base, run.head
-    if run.exit_code not in (0, 1) or run.report is None:
+    if run.exit_code not in (ExitCode.OK, ExitCode.REGRESSION) or run.report is None:
         why = run.problem or f"parscale paired exited with code {run.exit_code}"
-        return Confirmation(ids, problem=why, base=base, head=head, undecided=open_ids)
+        return Confirmation(ids, problem=why, base=base, head=head, unresolved=open_ids)
     tests = run.report.get("tests")
     statuses = {
         str(test.get("nodeid")): str(test.get("status"))
@@ -104,7 +104,7 @@ def decide(flagged: Sequence[str], run: PairedRun, undecided: Sequence[str] = ()
         nodeid for nodeid in (*ids, *open_ids) if statuses.get(nodeid) in ("regression", "error")
     )
     unmeasured = tuple(nodeid for nodeid in ids if nodeid not in statuses)
-    # a flag the run did not measure stands (unmeasured); an undecided test it did not
+    # a flag the run did not measure stands (unmeasured); an unresolved test it did not
     # measure is only reported
     not_confirmed = tuple(
         (nodeid, statuses[nodeid])
@@ -121,22 +121,18 @@ def decide(flagged: Sequence[str], run: PairedRun, undecided: Sequence[str] = ()
     )
 
 
-def skipped(flagged: Sequence[str], why: str, undecided: Sequence[str] = ()) -> Confirmation:
+def skipped(flagged: Sequence[str], why: str, unresolved: Sequence[str] = ()) -> Confirmation:
     """No paired run was possible (no base commit, results from a file): flags stand,
-    and the undecided tests stay undecided."""
-    return Confirmation(tuple(flagged), problem=why, undecided=tuple(undecided))
-
-
-def _git(arguments: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
+    and the unresolved tests stay unresolved."""
+    return Confirmation(tuple(flagged), problem=why, unresolved=tuple(unresolved))
 
 
 def ensure_commit(sha: str, cwd: Path) -> str | None:
     """Fetch ``sha`` when a shallow checkout lacks it; None, or why it cannot be had."""
-    if _git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd).returncode == 0:
+    if run_git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd).returncode == 0:
         return None
     print(f"+ git fetch --no-tags --depth=1 origin {sha}", flush=True)
-    fetched = _git(["fetch", "--no-tags", "--depth=1", "origin", sha], cwd)
+    fetched = run_git(["fetch", "--no-tags", "--depth=1", "origin", sha], cwd)
     if fetched.returncode:
         said = fetched.stderr.strip().splitlines()[-1:] or ["no message"]
         return (
@@ -166,13 +162,15 @@ def paired_runner(
     """
 
     def run(flagged: Sequence[str]) -> PairedRun:
-        head = _git(["rev-parse", "HEAD"], cwd)
+        head = run_git(["rev-parse", "HEAD"], cwd)
         if head.returncode:
-            return PairedRun(USAGE, None, f"{cwd} is not a git checkout: {head.stderr.strip()}")
+            return PairedRun(
+                ExitCode.USAGE, None, f"{cwd} is not a git checkout: {head.stderr.strip()}"
+            )
         head_sha = head.stdout.strip()
         missing = ensure_commit(base_sha, cwd)
         if missing:
-            return PairedRun(USAGE, None, missing, base_sha, head_sha)
+            return PairedRun(ExitCode.USAGE, None, missing, base_sha, head_sha)
         scratch.mkdir(parents=True, exist_ok=True)
         only = scratch / "confirm-tests.txt"
         only.write_text("".join(f"{nodeid}\n" for nodeid in flagged), encoding="utf-8")
@@ -187,7 +185,7 @@ def paired_runner(
         done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
         sys.stderr.write(done.stderr)  # the sessions' progress, for the job log
         report: Mapping[str, Any] | None = None
-        if done.returncode in (0, 1):
+        if done.returncode in (ExitCode.OK, ExitCode.REGRESSION):
             try:
                 loaded = json.loads(done.stdout)
                 report = loaded if isinstance(loaded, dict) else None

@@ -8,6 +8,7 @@ mapping, so tests fake them.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class Event:
     merge_queue: bool = False
     labels: tuple[str, ...] = ()  # the pull request's labels, from GitHub's event payload
     base_sha: str | None = None  # the commit a paired run confirms against (PR, merge queue)
+    queued_pull_request: int | None = None  # a merge queue's pull request, by its branch name
 
     @property
     def stores_baseline(self) -> bool:
@@ -41,6 +43,12 @@ class Event:
         Nor does a merge-queue run: it tests a temporary branch, judged by its base.
         """
         return self.pull_request is None and self.branch is not None and not self.merge_queue
+
+
+def queued_pull_request(head_ref: str) -> int | None:
+    """The pull request a merge-queue branch was made for (``.../pr-7-<sha>``)."""
+    found = re.search(r"/pr-(\d+)-[0-9a-f]+$", head_ref)
+    return int(found.group(1)) if found else None
 
 
 def read_event(environ: Mapping[str, str]) -> Event:
@@ -68,6 +76,7 @@ def read_event(environ: Mapping[str, str]) -> Event:
             api_url=api_url,
             merge_queue=True,
             base_sha=group.get("base_sha") or None,
+            queued_pull_request=queued_pull_request(str(group.get("head_ref") or "")),
         )
     if name.startswith("pull_request") and isinstance(pull, dict):
         head_repo = (pull.get("head") or {}).get("repo") or {}

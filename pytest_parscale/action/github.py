@@ -96,6 +96,18 @@ def token_login(repo_api: str, token: str, send: Transport) -> str:
     return str(login) if login else GITHUB_ACTIONS_BOT
 
 
+def pull_base(
+    repository: str, number: int, expect_head_sha: str, environ: Mapping[str, str], send: Transport
+) -> str:
+    """The base branch of pull request ``number``, asked of GitHub, if its head is the
+    commit that was tested: the number comes from an artifact the PR's code wrote."""
+    url = f"{api_root(environ)}/repos/{repository}/pulls/{number}"
+    pull = send(Request("GET", url), environ.get("GITHUB_TOKEN", "")) or {}
+    if (pull.get("head") or {}).get("sha") != expect_head_sha:
+        raise ValueError(f"pull request {number} is not at commit {expect_head_sha}")
+    return str((pull.get("base") or {}).get("ref") or "")
+
+
 def upsert_comment(
     *,
     repository: str,
@@ -105,6 +117,7 @@ def upsert_comment(
     token: str,
     api_url: str = GITHUB_API,
     expect_head_sha: str | None = None,
+    author: str = "",
     send: Transport = urllib_transport,
 ) -> str:
     """Create or update the one comment of ours carrying ``marker(key)``; says what it did.
@@ -114,7 +127,9 @@ def upsert_comment(
     verdict later (docs/github-action.md, "Comments only the bot owns").
     ``expect_head_sha`` guards the workflow_run pattern: the PR number comes from an
     artifact the PR's own code produced, so the comment goes only to the pull
-    request whose head really is the commit that was tested.
+    request whose head really is the commit that was tested. ``author``: the login
+    the token writes as, when ``GET /user`` cannot say (a GitHub App's token, which
+    would otherwise be taken for ``github-actions[bot]``).
     """
     repo_url = f"{api_url.rstrip('/')}/repos/{repository}"
     if expect_head_sha is not None:
@@ -124,15 +139,15 @@ def upsert_comment(
                 f"pull request {number} is not at commit {expect_head_sha}; not commenting"
             )
     tag = marker(key)
-    login = token_login(repo_url, token, send)
+    login = author or token_login(repo_url, token, send)
     page = 1
     while True:
         listed = send(
             Request("GET", f"{repo_url}/issues/{number}/comments?per_page=100&page={page}"), token
         )
         for existing in listed:
-            author = (existing.get("user") or {}).get("login")
-            if author == login and str(existing.get("body", "")).startswith(tag):
+            writer = (existing.get("user") or {}).get("login")
+            if writer == login and str(existing.get("body", "")).startswith(tag):
                 url = f"{repo_url}/issues/comments/{existing['id']}"
                 send(Request("PATCH", url, {"body": body}), token)
                 return f"updated comment {existing['id']}"
@@ -162,6 +177,48 @@ def artifact_name(baseline_key: str) -> str:
     return ARTIFACT_PREFIX + re.sub(r"[^A-Za-z0-9._-]+", "_", baseline_key)
 
 
+BASELINE_EVENTS = frozenset({"push", "schedule", "workflow_dispatch"})  # runs that store one
+ARTIFACT_PAGES = 50  # 5,000 artifacts of one name: past that the listing is a flood
+HISTORY_MEMBER = re.compile(r"history/\d{6}-[0-9a-z]{1,40}\.json")
+
+
+def workflow_path(workflow_ref: str, repository: str) -> str:
+    """``.github/workflows/x.yml`` from GITHUB_WORKFLOW_REF (``owner/repo/PATH@REF``)."""
+    return workflow_ref.removeprefix(f"{repository}/").split("@", 1)[0]
+
+
+def _listing(url: str, token: str, send: Transport) -> list[dict[str, Any]]:
+    """Every page of an artifact listing: a flood of newer artifacts hides nothing."""
+    found: list[dict[str, Any]] = []
+    for page in range(1, ARTIFACT_PAGES + 1):
+        listed = send(Request("GET", f"{url}&per_page=100&page={page}"), token) or {}
+        batch = [item for item in listed.get("artifacts") or [] if isinstance(item, dict)]
+        found += batch
+        if len(batch) < 100 or len(found) >= int(listed.get("total_count") or 0):
+            return found
+    annotate("warning", f"pytest-parscale: read only the first {len(found)} baseline artifacts")
+    return found
+
+
+def _stored_by_branch_run(run: Mapping[str, Any], branch: str, workflow: str) -> bool:
+    """A run of this repository's own code on ``branch``, of an event that stores baselines.
+
+    A fork's pull request runs in the base repository, under the fork's branch name
+    (often ``main``) and with any workflow file it likes: its head repository, its
+    event and its path tell it apart (docs/github-action.md, "What a pull request can
+    and cannot influence").
+    """
+    own = (run.get("repository") or {}).get("id")
+    head = (run.get("head_repository") or {}).get("id")
+    return (
+        own is not None
+        and head == own
+        and run.get("event") in BASELINE_EVENTS
+        and run.get("head_branch") == branch
+        and (not workflow or str(run.get("path", "")).split("@", 1)[0] == workflow)
+    )
+
+
 def fetch_baseline(
     *,
     repository: str,
@@ -172,10 +229,14 @@ def fetch_baseline(
     token: str,
     api_url: str,
     send: Transport,
+    workflow: str = "",
 ) -> tuple[str, str]:
     """The newest unexpired baseline artifact of ``branch`` into ``target``.
 
-    Only the ``wanted`` file names are extracted (the first must be there); no
+    An artifact counts only if the run that uploaded it passes
+    ``_stored_by_branch_run`` (asked through ``GET /actions/runs/{id}``), from
+    ``workflow`` (a path; empty: any). Only the ``wanted`` file names and the
+    ``history/`` files are extracted (the first wanted one must be there); no
     path from the zip is trusted.
     Returns (source, history): ``("artifact", "restored")``, or ``("none", "evicted")``
     when the branch had baselines that all expired, or ``("none", "first-run")`` when
@@ -183,34 +244,54 @@ def fetch_baseline(
     artifact list is what tells an evicted baseline from a first run.
     """
     name = artifact_name(baseline_key)
-    url = f"{api_url.rstrip('/')}/repos/{repository}/actions/artifacts?name={name}&per_page=100"
-    listed = send(Request("GET", url), token)
+    repo_url = f"{api_url.rstrip('/')}/repos/{repository}"
     ours = [
         artifact
-        for artifact in (listed or {}).get("artifacts", [])
-        if (artifact.get("workflow_run") or {}).get("head_branch") == branch
-        and artifact.get("name") == name
+        for artifact in _listing(f"{repo_url}/actions/artifacts?name={name}", token, send)
+        if artifact.get("name") == name and _same_repository_branch(artifact, branch)
     ]
     live = sorted(
         (artifact for artifact in ours if not artifact.get("expired")),
         key=lambda artifact: str(artifact.get("created_at", "")),
         reverse=True,
     )
-    if not live:
-        return "none", "evicted" if ours else "first-run"
-    newest = live[0]
-    data = send(Request("GET", str(newest["archive_download_url"]), raw=True), token)
+    for artifact in live:
+        run_id = int(artifact["workflow_run"]["id"])  # _same_repository_branch: it is there
+        try:
+            run = send(Request("GET", f"{repo_url}/actions/runs/{run_id}"), token)
+        except urllib.error.HTTPError as error:
+            if error.code != 404:  # a deleted run vouches for nothing; try the next
+                raise
+            continue
+        if isinstance(run, dict) and _stored_by_branch_run(run, branch, workflow):
+            data = send(Request("GET", str(artifact["archive_download_url"]), raw=True), token)
+            _extract(data, target, wanted)
+            if not (target / wanted[0]).is_file():
+                return "none", "evicted"
+            return "artifact", "restored"
+    return "none", "evicted" if any(artifact.get("expired") for artifact in ours) else "first-run"
+
+
+def _same_repository_branch(artifact: Mapping[str, Any], branch: str) -> bool:
+    """The listing's own facts: uploaded by a run on ``branch`` of this repository."""
+    run = artifact.get("workflow_run") or {}
+    return (
+        run.get("head_branch") == branch
+        and run.get("id") is not None
+        and run.get("head_repository_id") == run.get("repository_id")
+    )
+
+
+def _extract(data: bytes, target: Path, wanted: Sequence[str]) -> None:
+    """The wanted files and the history of the artifact's zip, size-checked."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for member in archive.infolist():
-            if member.filename not in wanted:
-                continue  # nothing else is read, and no path from the zip is trusted
+            if member.filename not in wanted and not HISTORY_MEMBER.fullmatch(member.filename):
+                continue  # nothing else is read, and no other path from the zip is trusted
             if member.file_size > ARTIFACT_LIMIT:
                 raise BaselineError(Path(member.filename), "in the baseline artifact is too large")
-            target.mkdir(parents=True, exist_ok=True)
+            (target / member.filename).parent.mkdir(parents=True, exist_ok=True)
             (target / member.filename).write_bytes(archive.read(member))
-    if not (target / wanted[0]).is_file():
-        return "none", "evicted"
-    return "artifact", "restored"
 
 
 # -- acceptances ---------------------------------------------------------------------
@@ -236,91 +317,4 @@ class Acceptance:
         return cls(loaded.get("label_by"), {str(k): str(v) for k, v in tests.items()})
 
 
-def accepted_by(
-    repository: str,
-    number: int,
-    labels: Sequence[str] | None,
-    environ: Mapping[str, str],
-    send: Transport,
-) -> str | None:
-    """Who put ACCEPT_LABEL on the pull request, or None when it does not carry it.
-
-    Decided on the trusted side only: ``labels`` come from GitHub's event payload
-    (None: ask the API), and only people with triage rights can label, so a fork's
-    author cannot accept their own regression. The labeller is read from the
-    issue's events; "a maintainer" when the API does not say.
-    """
-    token = environ.get("GITHUB_TOKEN", "")
-    repo_url = f"{api_root(environ)}/repos/{repository}"
-    try:
-        if labels is None:
-            pull = send(Request("GET", f"{repo_url}/pulls/{number}"), token)
-            labels = [str(label.get("name")) for label in (pull or {}).get("labels") or []]
-        if ACCEPT_LABEL not in labels:
-            return None
-        events = send(Request("GET", f"{repo_url}/issues/{number}/events?per_page=100"), token)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        if labels is None or ACCEPT_LABEL not in labels:
-            annotate(
-                "warning", f"pytest-parscale: could not read the pull request's labels: {error}"
-            )
-            return None
-        return "a maintainer"
-    labelled = [
-        (event.get("actor") or {}).get("login")
-        for event in events or []
-        if event.get("event") == "labeled"
-        and (event.get("label") or {}).get("name") == ACCEPT_LABEL
-    ]
-    return str(labelled[-1]) if labelled and labelled[-1] else "a maintainer"
-
-
 ACK_PREFIX = "parscale-ack:"
-TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
-
-
-def acknowledged_tests(
-    repository: str, number: int, environ: Mapping[str, str], send: Transport
-) -> dict[str, str]:
-    """Test ids acknowledged by ``parscale-ack: <test id>`` lines in pull-request comments.
-
-    Only comments by the repository's owner, members and collaborators count (the
-    API's author_association): the pull request's author from a fork cannot
-    acknowledge their own regression. The token's own comments never count.
-    """
-    token = environ.get("GITHUB_TOKEN", "")
-    repo_url = f"{api_root(environ)}/repos/{repository}"
-    me = token_login(repo_url, token, send)
-    acks: dict[str, str] = {}
-    page = 1
-    while True:
-        url = f"{repo_url}/issues/{number}/comments?per_page=100&page={page}"
-        listed = send(Request("GET", url), token) or []
-        for comment in listed:
-            login = str((comment.get("user") or {}).get("login") or "")
-            if comment.get("author_association") not in TRUSTED_ASSOCIATIONS or login == me:
-                continue
-            for line in str(comment.get("body", "")).splitlines():
-                if line.strip().startswith(ACK_PREFIX):
-                    nodeid = line.strip()[len(ACK_PREFIX) :].strip().strip("`").strip()
-                    if nodeid:
-                        acks[nodeid] = login
-        if len(listed) < 100:
-            return acks
-        page += 1
-
-
-def acceptance(
-    repository: str,
-    number: int,
-    labels: Sequence[str] | None,
-    environ: Mapping[str, str],
-    send: Transport,
-) -> Acceptance:
-    """The label and the acknowledgements; an API failure accepts nothing, and warns."""
-    try:
-        tests = acknowledged_tests(repository, number, environ, send)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        annotate("warning", f"pytest-parscale: could not read acknowledgements: {error}")
-        tests = {}
-    return Acceptance(accepted_by(repository, number, labels, environ, send), tests)

@@ -6,6 +6,7 @@ identity (OS, CPU family, cores, Python) that a speedup depends on besides the c
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import sys
@@ -53,12 +54,18 @@ def cache_keys(
 
 
 def plan(
-    baseline_key: str, environ: Mapping[str, str], machine: Mapping[str, Any] | None = None
+    baseline_key: str,
+    environ: Mapping[str, str],
+    machine: Mapping[str, Any] | None = None,
+    branch: str = "",
 ) -> dict[str, str]:
-    """Folders and cache keys; ``machine`` is this runner's unless a results file says."""
+    """Folders and cache keys; ``machine`` is this runner's unless a results file says;
+    ``branch`` replaces the event's (the trusted comment job: the PR's base branch)."""
     from pytest_parscale.machine import fingerprint
 
     event = read_event(environ)
+    if branch:
+        event = dataclasses.replace(event, branch=branch)
     root = work_dir(environ)
     env = environment(fingerprint() if machine is None else machine)
     return {
@@ -136,7 +143,7 @@ class RunOptions:
     baseline_source: str = "cache"  # where the baseline folder was filled from, if it was
     baseline_history: str = "unknown"  # first-run | evicted | unknown, when it is missing
     history_size: int = 20  # results of the branch's last runs kept beside the baseline
-    confirm: bool = True  # a paired run decides a pull request's flagged and undecided tests
+    confirm: bool = True  # a paired run decides a pull request's flagged and unresolved tests
     confirm_budget: float = 600.0  # seconds a paired confirmation may add sessions for
     acceptance: Acceptance = field(default_factory=lambda: Acceptance())
     python: str = sys.executable

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pytest_parscale.changepoint import ScalingChange, scaling_change
 from pytest_parscale.markdown import cell, code
+from pytest_parscale.notewords import change_point_text
 from pytest_parscale.thresholds import NOT_SAID, FailOn
 
 if TYPE_CHECKING:
@@ -96,5 +97,5 @@ def trend_markdown(
     steps = change_points([*history, head], list(head.records), fail_on)
     if steps:
         lines.append("")
-        lines += [f"- {code(step.nodeid)}: {cell(step.sentence())}" for step in steps]
+        lines += [f"- {code(step.nodeid)}: {cell(change_point_text(step))}" for step in steps]
     return [*lines, "", "</details>"]

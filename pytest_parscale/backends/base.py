@@ -1,7 +1,11 @@
 """The Executor protocol every backend implements, and the registry of backends.
 
 The registry names modules as strings and checks packages with ``find_spec`` so that
-nothing here imports Ray, Dask or Celery: pytest start-up must not pay for them.
+nothing here imports Ray, Dask or Celery: pytest start-up must not pay for them. A
+backend declares what it can do on its BackendInfo (a zero-copy path, the option
+naming a user's running cluster), so the rest of the plugin never tests backend
+names: adding one is its module, its line here (or ``register`` from a plugin) and
+its extra in pyproject.toml (docs/architecture.md, "How to add a backend").
 """
 
 from __future__ import annotations
@@ -69,8 +73,21 @@ class Executor(Protocol):
 
 
 @dataclass(frozen=True)
+class ZeroCopy:
+    """How a backend ships items without pickling their buffers (``map(share=True)``).
+
+    With ``method`` set, the backend's module defines ``zero_copy_map(executor, fn,
+    items, *, timeout)``; without, ``absent`` is the sentence the test is skipped with.
+    """
+
+    method: str | None = None  # in words, for the record: "client.scatter"
+    absent: str = ""
+    buffers_only: bool = False  # bytes-like items and numeric ndarrays only (shared memory)
+
+
+@dataclass(frozen=True)
 class BackendInfo:
-    """Where a backend lives and what it needs installed."""
+    """Where a backend lives, what it needs installed and what it can do."""
 
     name: str
     module: str
@@ -79,6 +96,10 @@ class BackendInfo:
     summary: str = ""
     # One engine per process (ray.init): a new worker count closes the old one first.
     exclusive: bool = False
+    zero_copy: ZeroCopy = ZeroCopy()
+    # The Settings field holding the address of a user's running engine of this
+    # backend (--parscale-ray-address ...): set, the tests run on that engine instead.
+    cluster_option: str | None = None
 
     def missing_reason(self) -> str | None:
         """Why the backend cannot run here, or None; never imports the package."""
@@ -99,15 +120,56 @@ class BackendInfo:
         executor: Executor = module.start(workers, settings)
         return executor
 
+    def zero_copy_map(
+        self,
+        executor: Executor,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        timeout: float | None,
+    ) -> list[Any]:
+        """``executor.map(fn, items)`` with the items shipped by the backend's zero-copy path."""
+        if self.zero_copy.method is None:
+            raise ValueError(self.zero_copy.absent or f"{self.name!r} has no zero-copy path")
+        module = importlib.import_module(self.module)
+        results: list[Any] = module.zero_copy_map(executor, fn, items, timeout=timeout)
+        return results
+
+
+_SHARED_MEMORY = ZeroCopy("multiprocessing.shared_memory", buffers_only=True)
+
 
 BACKENDS: dict[str, BackendInfo] = {
     info.name: info
     for info in (
-        BackendInfo("pool", "pytest_parscale.backends.pool", summary="multiprocessing.Pool"),
-        BackendInfo("process", "pytest_parscale.backends.process", summary="ProcessPoolExecutor"),
-        BackendInfo("thread", "pytest_parscale.backends.thread", summary="ThreadPoolExecutor"),
         BackendInfo(
-            "ray", "pytest_parscale.backends.ray", ("ray",), "ray", "Ray local cluster", True
+            "pool",
+            "pytest_parscale.backends.pool",
+            summary="multiprocessing.Pool",
+            zero_copy=_SHARED_MEMORY,
+        ),
+        BackendInfo(
+            "process",
+            "pytest_parscale.backends.process",
+            summary="ProcessPoolExecutor",
+            zero_copy=_SHARED_MEMORY,
+        ),
+        BackendInfo(
+            "thread",
+            "pytest_parscale.backends.thread",
+            summary="ThreadPoolExecutor",
+            zero_copy=ZeroCopy(
+                absent="the thread backend's workers already share the items: nothing is shipped"
+            ),
+        ),
+        BackendInfo(
+            "ray",
+            "pytest_parscale.backends.ray",
+            ("ray",),
+            "ray",
+            "Ray local cluster",
+            exclusive=True,
+            zero_copy=ZeroCopy("ray.put object references"),
+            cluster_option="ray_address",
         ),
         BackendInfo(
             "dask",
@@ -115,12 +177,30 @@ BACKENDS: dict[str, BackendInfo] = {
             ("dask", "distributed"),
             "dask",
             "Dask distributed LocalCluster",
+            zero_copy=ZeroCopy("client.scatter"),
+            cluster_option="dask_scheduler",
         ),
         BackendInfo(
-            "celery", "pytest_parscale.backends.celery", ("celery",), "celery", "embedded Celery"
+            "celery",
+            "pytest_parscale.backends.celery",
+            ("celery",),
+            "celery",
+            "embedded Celery",
+            zero_copy=ZeroCopy(
+                absent="Celery sends every argument in a broker message: it has no zero-copy path"
+            ),
+            cluster_option="celery_broker",
         ),
     )
 }
+
+
+def register(info: BackendInfo) -> None:
+    """Add a backend from outside this package (a plugin's or a conftest's import time,
+    before collection); its module needs ``start(workers, settings) -> Executor``."""
+    if info.name in BACKENDS and BACKENDS[info.name] != info:
+        raise ValueError(f"backend {info.name!r} is already registered as {BACKENDS[info.name]}")
+    BACKENDS[info.name] = info
 
 
 if TYPE_CHECKING:
@@ -136,6 +216,16 @@ if TYPE_CHECKING:
         dask.start,
         celery.start,
     )
+
+
+def cluster_address(backend: str, settings: Settings) -> str | None:
+    """The running engine the user named for ``backend``, or None (embedded): the
+    option the backend declares (BackendInfo.cluster_option) holds its address."""
+    info = BACKENDS.get(backend)
+    if info is None or info.cluster_option is None:
+        return None
+    address: str | None = getattr(settings, info.cluster_option)
+    return address
 
 
 def default_backends() -> tuple[str, ...]:

@@ -363,14 +363,14 @@ class CeleryExecutor(_remote.RemoteExecutor):
             if self._worker is not None:
                 children = self._pool_pids()
                 self._stop_waiting_for_tasks()
-                watchdog = self._kill_children_later() if self._broken else None
+                watchdog = _kill_later(self._pool_pids()) if self._broken else None
                 try:
                     with _remote.engine_warnings_ignored():
                         self._worker.terminate(in_sighandler=False)
                 finally:
                     if watchdog is not None:
                         watchdog.cancel()
-                self._reap_stragglers(children)
+                _reap_stragglers(self._older_children, children)
                 if self._thread is not None:
                     self._thread.join(10.0)
         finally:
@@ -392,45 +392,43 @@ class CeleryExecutor(_remote.RemoteExecutor):
         if handler is not None and hasattr(handler, "terminate"):
             handler.terminate()
 
-    def _reap_stragglers(self, children: list[int]) -> None:
-        """Kill prefork children that billiard's terminate did not see.
 
-        A child that dies mid-map is replaced by the pool; when the replacement is
-        forked while terminate runs, billiard never stops it (its own comment says
-        so). Only children started since this executor began are touched.
-        """
-        stragglers = [
-            child for child in _billiard_children() if child.pid not in self._older_children
-        ]
-        _mp.kill(stragglers, grace=1.0)
-        for pid in children:  # SIGTERM'd by terminate; one may not have been joined
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0] != 0:
-                    continue
-            except ChildProcessError:
-                continue  # already reaped: the pid is no longer ours to signal
-            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+def _reap_stragglers(older: set[int], children: list[int]) -> None:
+    """Kill prefork children that billiard's terminate did not see.
+
+    A child that dies mid-map is replaced by the pool; when the replacement is
+    forked while terminate runs, billiard never stops it (its own comment says
+    so). Only children started since the executor began (not in ``older``) are touched.
+    """
+    _mp.kill([child for child in _billiard_children() if child.pid not in older], grace=1.0)
+    for pid in children:  # SIGTERM'd by terminate; one may not have been joined
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                continue
+        except ChildProcessError:
+            continue  # already reaped: the pid is no longer ours to signal
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _kill_later(pids: list[int]) -> threading.Timer:
+    """SIGKILL the prefork children ``pids`` if terminate has not stopped them in time.
+
+    billiard sends SIGTERM and joins; a task that ignores SIGTERM would block
+    that join forever. Killing earlier is no better: an idle child holds the
+    shared queue's lock while it waits, and terminate then deadlocks on it.
+    """
+
+    def kill() -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
 
-    def _kill_children_later(self) -> threading.Timer:
-        """SIGKILL the prefork children if terminate has not stopped them in time.
-
-        billiard sends SIGTERM and joins; a task that ignores SIGTERM would block
-        that join forever. Killing earlier is no better: an idle child holds the
-        shared queue's lock while it waits, and terminate then deadlocks on it.
-        """
-        pids = self._pool_pids()
-
-        def kill() -> None:
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-        timer = threading.Timer(_KILL_AFTER, kill)
-        timer.daemon = True
-        timer.start()
-        return timer
+    timer = threading.Timer(_KILL_AFTER, kill)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def start(workers: int, settings: Settings) -> CeleryExecutor:

@@ -253,3 +253,16 @@ def _where_am_i() -> tuple[str, int]:
 
 def start(workers: int, settings: Settings) -> DaskExecutor:
     return DaskExecutor(workers, settings.dask_scheduler, settings.connect_timeout)
+
+
+def zero_copy_map(
+    executor: DaskExecutor, fn: Callable[[Any], Any], items: Sequence[Any], *, timeout: float | None
+) -> list[Any]:
+    """The zero-copy map (BackendInfo.zero_copy): ``client.scatter`` the items to the
+    workers ahead of the tasks, and cancel them after."""
+    client = executor.native
+    futures = client.scatter(list(items), hash=False)
+    try:
+        return executor.map(fn, futures, chunksize=None, timeout=timeout)
+    finally:
+        client.cancel(futures)

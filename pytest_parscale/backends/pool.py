@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.backends import _mp
+from pytest_parscale.backends import _mp, zerocopy
 from pytest_parscale.errors import MapTimeout, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -80,3 +80,8 @@ class PoolExecutor(_mp.PickleShipped):
 
 def start(workers: int, settings: Settings) -> PoolExecutor:
     return PoolExecutor(workers, settings.start_method)
+
+
+# The zero-copy map this backend declares (BackendInfo.zero_copy): one shared-memory
+# segment per map, shared with the other multiprocessing backend.
+zero_copy_map = zerocopy.map_shared_memory

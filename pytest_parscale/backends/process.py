@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.backends import _mp
+from pytest_parscale.backends import _mp, zerocopy
 from pytest_parscale.errors import MapTimeout, WorkerCrashed
 
 if TYPE_CHECKING:
@@ -74,3 +74,8 @@ class ProcessExecutor(_mp.PickleShipped):
 
 def start(workers: int, settings: Settings) -> ProcessExecutor:
     return ProcessExecutor(workers, settings.start_method)
+
+
+# The zero-copy map this backend declares (BackendInfo.zero_copy): one shared-memory
+# segment per map, shared with the other multiprocessing backend.
+zero_copy_map = zerocopy.map_shared_memory

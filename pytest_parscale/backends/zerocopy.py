@@ -1,6 +1,10 @@
 """Shipping items without pickling their buffers: the seed's remedies for the
 serialisation tax, measured against the plain pickled map (README, "Zero-copy").
 
+Each backend declares its path on its BackendInfo (``zero_copy``) and, where it has
+one, maps with it in its own module's ``zero_copy_map``; the shared-memory path of
+pool and process lives here:
+
 - pool, process: the items' buffers are copied once into one
   ``multiprocessing.shared_memory`` segment per map; each task carries only its
   segment name, offset, length, dtype and shape, and the worker calls ``fn`` on a
@@ -36,18 +40,6 @@ if TYPE_CHECKING:
 # /dev/shm) can tell ours apart.
 PREFIX = "parscale_"
 
-METHODS = {
-    "pool": "multiprocessing.shared_memory",
-    "process": "multiprocessing.shared_memory",
-    "ray": "ray.put object references",
-    "dask": "client.scatter",
-}
-
-NO_PATH = {
-    "thread": "the thread backend's workers already share the items: nothing is shipped",
-    "celery": "Celery sends every argument in a broker message: it has no zero-copy path",
-}
-
 _live: dict[str, SharedMemory] = {}
 
 
@@ -64,11 +56,13 @@ class Slot:
 
 def unsupported(backend: str, items: Sequence[Any]) -> str | None:
     """Why these items cannot be shipped zero-copy on ``backend``; None when they can."""
-    if backend in NO_PATH:
-        return NO_PATH[backend]
-    if backend not in METHODS:
-        return f"no zero-copy path is known for the {backend!r} backend"
-    if backend in ("pool", "process"):
+    from pytest_parscale.backends.base import BACKENDS
+
+    info = BACKENDS.get(backend)
+    if info is None or info.zero_copy.method is None:
+        absent = info.zero_copy.absent if info is not None else ""
+        return absent or f"no zero-copy path is known for the {backend!r} backend"
+    if info.zero_copy.buffers_only:
         for index, item in enumerate(items):
             if not _sharable(item):
                 return (
@@ -93,29 +87,21 @@ def shared_map(
     *,
     timeout: float | None,
 ) -> list[Any]:
-    """``executor.map(fn, items)`` with the items shipped zero-copy (one task per item)."""
-    if executor.backend in ("pool", "process"):
-        return _map_shared_memory(executor, fn, items, timeout)
-    if executor.backend == "ray":
-        ray = executor.native
-        refs = [ray.put(item) for item in items]
-        try:
-            return executor.map(fn, refs, chunksize=None, timeout=timeout)
-        finally:
-            del refs  # the object store frees what no reference holds
-    if executor.backend == "dask":
-        client = executor.native
-        futures = client.scatter(list(items), hash=False)
-        try:
-            return executor.map(fn, futures, chunksize=None, timeout=timeout)
-        finally:
-            client.cancel(futures)
-    raise ValueError(unsupported(executor.backend, items) or executor.backend)
+    """``executor.map(fn, items)`` with the items shipped zero-copy (one task per item),
+    by the path the executor's backend declares."""
+    from pytest_parscale.backends.base import BACKENDS
+
+    return BACKENDS[executor.backend].zero_copy_map(executor, fn, items, timeout)
 
 
-def _map_shared_memory(
-    executor: Executor, fn: Callable[[Any], Any], items: Sequence[Any], timeout: float | None
+def map_shared_memory(
+    executor: Executor,
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    timeout: float | None,
 ) -> list[Any]:
+    """The pool and process backends' zero-copy map: one shared-memory segment per map."""
     from multiprocessing.shared_memory import SharedMemory
 
     sizes = [_nbytes(item) for item in items]

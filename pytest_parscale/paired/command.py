@@ -12,16 +12,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.paired.sessions import (
     MAX_SESSIONS,
     MIN_SESSIONS,
     SESSION_ROUNDS,
     SIDES,
+    PairedResult,
     measure,
     terminate_as_interrupt,
 )
 from pytest_parscale.paired.worktrees import (
+    Checkouts,
     PairedError,
     checkouts,
     git,
@@ -32,8 +35,6 @@ from pytest_parscale.paired.worktrees import (
 )
 from pytest_parscale.regression import Status
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
-
-OK, REGRESSION, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 
 def _seconds(text: str) -> float:
@@ -95,6 +96,11 @@ def add_parser(
         help="error control over the compared tests: holm (any false alarm in the run, "
         "default), bh (false-discovery rate), none (each test alone)",
     )
+    _add_session_options(paired)
+
+
+def _add_session_options(paired: Any) -> None:
+    """How many sessions run, of how many rounds, and how each tree is prepared."""
     paired.add_argument(
         "--budget",
         type=_seconds,
@@ -151,78 +157,92 @@ def main(
     """
     if arguments.max_sessions < arguments.min_sessions:
         print("parscale: error: --max-sessions is below --min-sessions", file=sys.stderr)
-        return USAGE
+        return ExitCode.USAGE
     fail_on = effective_fail_on(None, arguments.fail_on)
-
-    def progress(line: str) -> None:
-        print(f"parscale paired: {line}", file=sys.stderr, flush=True)
-
     try:
-        here = Path.cwd()
-        repository = Path(git(["rev-parse", "--show-toplevel"], here))
-        relative = here.resolve().relative_to(repository.resolve())
-        with (
-            terminate_as_interrupt(),
-            checkouts(arguments.base, arguments.head, repository) as made,
-        ):
-            labels = {
-                "base": f"{arguments.base} ({resolve(arguments.base, repository)[:12]})",
-                "head": "working tree"
-                if arguments.head is None
-                else f"{arguments.head} ({resolve(arguments.head, repository)[:12]})",
-            }
-            for side in SIDES:
-                if arguments.install:
-                    progress(f"installing the {side} tree ({labels[side]})")
-                    tree = made.trees[side]
-                    if tree == repository:  # the working tree: build a copy of it
-                        tree = snapshot(tree, made.temporary / f"{side}-source")
-                    target = made.temporary / f"{side}-installed"
-                    made.installed[side] = install(tree, target, side)
-                if arguments.setup:
-                    setup(arguments.setup, made.trees[side], side, made.installed.get(side))
-            outcome = measure(
-                made,
-                relative,
-                pytest_args,
-                fail_on,
-                labels,
-                confidence=arguments.confidence,
-                budget=arguments.budget,
-                min_sessions=arguments.min_sessions,
-                max_sessions=arguments.max_sessions,
-                rounds=arguments.rounds,
-                family=arguments.family,
-                progress=progress,
-            )
+        result = _measure(arguments, pytest_args, fail_on)
     except KeyboardInterrupt:
         print("parscale paired: interrupted; worktrees removed", file=sys.stderr)
-        return INTERRUPTED
+        return ExitCode.INTERRUPTED
     except PairedError as error:
         print(f"parscale: error: {error}", file=sys.stderr)
-        return USAGE
-    progress(
-        f"{outcome.sessions} sessions per side in {outcome.seconds:.0f} s"
+        return ExitCode.USAGE
+    _progress(
+        f"{result.sessions} sessions per side in {result.seconds:.0f} s"
         + (
-            f"; budget spent with {len(outcome.undecided)} test(s) still uncertain"
-            if outcome.budget_spent
+            f"; budget spent with {len(result.uncertain)} test(s) still uncertain"
+            if result.budget_spent
             else ""
         )
     )
     judged = (
-        f"paired sessions on this machine: {outcome.sessions} pairs in ABBA order, each test "
+        f"paired sessions on this machine: {result.sessions} pairs in ABBA order, each test "
         "judged on its per-pair differences, the error spent over the looks"
     )
     report = render(
-        outcome.changes,
-        outcome.base.results,
-        outcome.head.results,
+        result.changes,
+        result.base.results,
+        result.head.results,
         fail_on,
         "paired",
         judged,
-        outcome.family,
+        result.family,
         arguments.confidence,
     )
     print(report)
-    failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in outcome.changes)
-    return REGRESSION if failed else OK
+    failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in result.changes)
+    return ExitCode.REGRESSION if failed else ExitCode.OK
+
+
+def _progress(line: str) -> None:
+    print(f"parscale paired: {line}", file=sys.stderr, flush=True)
+
+
+def _measure(
+    arguments: argparse.Namespace, pytest_args: Sequence[str], fail_on: FailOn
+) -> PairedResult:
+    """Check both sides out, prepare them, run the sessions; the worktrees go either way."""
+    here = Path.cwd()
+    repository = Path(git(["rev-parse", "--show-toplevel"], here))
+    relative = here.resolve().relative_to(repository.resolve())
+    with (
+        terminate_as_interrupt(),
+        checkouts(arguments.base, arguments.head, repository) as made,
+    ):
+        labels = {
+            "base": f"{arguments.base} ({resolve(arguments.base, repository)[:12]})",
+            "head": "working tree"
+            if arguments.head is None
+            else f"{arguments.head} ({resolve(arguments.head, repository)[:12]})",
+        }
+        for side in SIDES:
+            _prepare(arguments, made, side, labels[side], repository)
+        return measure(
+            made,
+            relative,
+            pytest_args,
+            fail_on,
+            labels,
+            confidence=arguments.confidence,
+            budget=arguments.budget,
+            min_sessions=arguments.min_sessions,
+            max_sessions=arguments.max_sessions,
+            rounds=arguments.rounds,
+            family=arguments.family,
+            progress=_progress,
+        )
+
+
+def _prepare(
+    arguments: argparse.Namespace, made: Checkouts, side: str, label: str, repository: Path
+) -> None:
+    """``--install`` the side's tree (a copy of the working tree), then run ``--setup``."""
+    if arguments.install:
+        _progress(f"installing the {side} tree ({label})")
+        tree = made.trees[side]
+        if tree == repository:  # the working tree: build a copy of it
+            tree = snapshot(tree, made.temporary / f"{side}-source")
+        target = made.temporary / f"{side}-installed"
+        made.installed[side] = install(tree, target, side)
+    if arguments.setup:
+        setup(arguments.setup, made.trees[side], side, made.installed.get(side))

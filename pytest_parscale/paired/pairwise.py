@@ -23,10 +23,9 @@ import statistics
 from collections.abc import Sequence
 
 from pytest_parscale.history import Band, judge_on_band
-from pytest_parscale.regression import Change, Status, TestChange, engine_difference
+from pytest_parscale.regression import Change, Note, Status, TestChange, engine_difference
 from pytest_parscale.results import Record
 from pytest_parscale.sequential import look_alpha
-from pytest_parscale.stats import median
 from pytest_parscale.thresholds import FailOn
 
 
@@ -35,14 +34,6 @@ def look_confidence(look: int, confidence: float, *, final: bool = False) -> flo
     pair), so the looks together err at most ``(1 - confidence) / 2`` a side; the last
     look of a run ended by its budget or its session limit spends what is left."""
     return 1 - 2 * look_alpha(look, (1 - confidence) / 2, final=final)
-
-
-def _per_worker(record: Record) -> float:
-    return median(record.serial) / median(record.parallel) / record.workers
-
-
-def _share(record: Record) -> float | None:
-    return median(record.transport) / median(record.parallel) if record.transport else None
 
 
 def _band(differences: Sequence[float]) -> Band:
@@ -54,16 +45,18 @@ def _band(differences: Sequence[float]) -> Band:
 
 
 def _speedup(pairs: Sequence[tuple[Record, Record]], threshold: float, confidence: float) -> Change:
-    band = _band([math.log(_per_worker(h)) - math.log(_per_worker(b)) for b, h in pairs])
-    base = statistics.fmean(_per_worker(b) * b.workers for b, _ in pairs)
-    head = statistics.fmean(_per_worker(h) * h.workers for _, h in pairs)
+    band = _band(
+        [math.log(h.speedup_per_worker) - math.log(b.speedup_per_worker) for b, h in pairs]
+    )
+    base = statistics.fmean(b.sample_speedup for b, _ in pairs)
+    head = statistics.fmean(h.sample_speedup for _, h in pairs)
     return judge_on_band("speedup", base, head, band, threshold, confidence)
 
 
 def _overhead(
     pairs: Sequence[tuple[Record, Record]], threshold: float, confidence: float
 ) -> Change | None:
-    shares = [(_share(b), _share(h)) for b, h in pairs]
+    shares = [(b.sample_transport_share, h.sample_transport_share) for b, h in pairs]
     known = [(b, h) for b, h in shares if b is not None and h is not None]
     if len(known) < len(pairs):
         return None
@@ -95,10 +88,7 @@ def compare_pairs(
     if mixed is not None:
         reason, why = mixed
         return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (why,), reason)
-    note = (
-        f"judged on {len(pairs)} pairs of sessions: the mean difference within a pair, "
-        f"t on {len(pairs) - 1} degrees of freedom"
-    )
+    note = Note("pairs", (len(pairs),))
     if len(pairs) < 2:
         return TestChange(head.nodeid, Status.UNCERTAIN, base, head, (), (note,))
     changes = [_speedup(pairs, fail_on.speedup, confidence)]
@@ -108,8 +98,5 @@ def compare_pairs(
     status = min((change.status for change in changes), key=lambda status: status.rank)
     notes = [note]
     if base.workers != head.workers:
-        notes.append(
-            f"workers differ ({base.workers} in the baseline, {head.workers} now): "
-            "speedups compared per worker"
-        )
+        notes.append(Note("workers-differ", (base.workers, head.workers, "the baseline")))
     return TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_parscale.paired.pairwise import compare_pairs
-from pytest_parscale.regression import Status, TestChange, compare_records, compare_results
+from pytest_parscale.regression import Note, Status, TestChange, compare_records, compare_results
 from pytest_parscale.results import Capacity, Record
 from pytest_parscale.stats import median, ratio_of_medians_ci
 from pytest_parscale.storage import Results
@@ -125,7 +125,7 @@ def compare_paired(
         nodeid = after.nodeid
         for side, errors in (("head", head_errors), ("base", base_errors)):
             if nodeid in errors:
-                note = f"error on {side}: {errors[nodeid]}"
+                note = Note("error", (side, errors[nodeid]))
                 return TestChange(nodeid, Status.ERROR, before, after, (), (note,))
         pairs = [
             (b.records[nodeid], h.records[nodeid])
@@ -150,7 +150,7 @@ def compare_paired(
     )
 
 
-def undecided(changes: Sequence[TestChange]) -> list[str]:
+def uncertain_tests(changes: Sequence[TestChange]) -> list[str]:
     """Tests whose interval still reaches past the threshold, not wholly: another pair
     may decide them."""
     return [test.nodeid for test in changes if test.status is Status.UNCERTAIN]

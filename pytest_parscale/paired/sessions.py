@@ -22,7 +22,7 @@ from types import FrameType
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.family import DEFAULT_RULE, Family, apply_family
 from pytest_parscale.paired.pairwise import look_confidence
-from pytest_parscale.paired.pooling import Pooled, compare_paired, pool, undecided
+from pytest_parscale.paired.pooling import Pooled, compare_paired, pool, uncertain_tests
 from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
 from pytest_parscale.regression import TestChange
 from pytest_parscale.storage import Results, load
@@ -105,17 +105,7 @@ def run_session(
             # SIGINT, so pytest-parscale's engine teardown is not interrupted twice
             start_new_session=True,
         )
-        try:
-            code = process.wait()
-        except BaseException:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):  # its workers go with it
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            raise
+        code = _wait(process)
     if code not in (0, 1) or not output.exists():
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
         raise PairedError(
@@ -130,14 +120,31 @@ def run_session(
         raise PairedError(f"{where}: {error}") from None
 
 
+def _wait(process: subprocess.Popen[bytes]) -> int:
+    """The session's exit code; interrupted, it gets STOP_GRACE seconds, then is killed."""
+    try:
+        return process.wait()
+    except BaseException:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # its workers go with it
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        raise
+
+
 @dataclass
-class Outcome:
+class PairedResult:
+    """What the paired sessions measured: both pooled sides and the judged changes."""
+
     base: Pooled
     head: Pooled
     changes: list[TestChange]
     sessions: int
     seconds: float
-    undecided: list[str]
+    uncertain: list[str]  # tests still uncertain when the sessions stopped
     budget_spent: bool
     family: Family | None = None
 
@@ -149,6 +156,28 @@ def order(pair: int) -> tuple[str, ...]:
     of a pair meets (a cold cache, a neighbour's start) lands on both sides alike.
     """
     return SIDES if pair % 2 == 0 else SIDES[::-1]
+
+
+def _session(
+    made: Checkouts,
+    side: str,
+    relative: Path,
+    pytest_args: Sequence[str],
+    output: Path,
+    where: str,
+    rounds: int,
+) -> Results:
+    """One session of one side: results in ``output``.json, its log in ``output``.log."""
+    return run_session(
+        made.trees[side],
+        relative,
+        pytest_args,
+        output.with_suffix(".json"),
+        output.with_suffix(".log"),
+        where,
+        rounds=rounds,
+        installed=made.installed.get(side),
+    )
 
 
 def measure(
@@ -165,7 +194,7 @@ def measure(
     rounds: int = SESSION_ROUNDS,
     family: str = DEFAULT_RULE,
     progress: Callable[[str], None] = lambda line: None,
-) -> Outcome:
+) -> PairedResult:
     """Run pairs of sessions (ABBA) until every change is decided or time runs out.
 
     At least ``min_sessions`` pairs, whatever the budget: fewer give the per-pair
@@ -183,18 +212,7 @@ def measure(
             where = f"{side} session {pair + 1} ({labels[side]})"
             began = time.monotonic()
             output = made.temporary / f"{side}-{pair + 1}"
-            runs[side].append(
-                run_session(
-                    made.trees[side],
-                    relative,
-                    pytest_args,
-                    output.with_suffix(".json"),
-                    output.with_suffix(".log"),
-                    where,
-                    rounds=rounds,
-                    installed=made.installed.get(side),
-                )
-            )
+            runs[side].append(_session(made, side, relative, pytest_args, output, where, rounds))
             progress(f"{where}: {time.monotonic() - began:.1f} s")
         pairs = pair + 1
         if pairs < min_sessions:
@@ -208,8 +226,8 @@ def measure(
             runs["base"], runs["head"], (base, head), fail_on, confidence=look
         )
         changes, judged = apply_family(compared, family, look)
-        open_tests = undecided(changes)
+        open_tests = uncertain_tests(changes)
         if not open_tests or final:
             spent = bool(open_tests) and over
-            return Outcome(base, head, changes, pairs, elapsed, open_tests, spent, judged)
+            return PairedResult(base, head, changes, pairs, elapsed, open_tests, spent, judged)
         progress(f"still uncertain after {pairs} pairs: {', '.join(open_tests)}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_parscale.errors import ParscaleError
+from pytest_parscale.machine import run_git
 
 
 class PairedError(ParscaleError):
@@ -23,7 +24,8 @@ class PairedError(ParscaleError):
 
 
 def git(arguments: Sequence[str], cwd: Path) -> str:
-    done = subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
+    """git's output, or PairedError with its message."""
+    done = run_git(arguments, cwd)
     if done.returncode:
         raise PairedError(f"git {' '.join(arguments)} failed: {done.stderr.strip()}")
     return done.stdout.strip()
@@ -31,13 +33,7 @@ def git(arguments: Sequence[str], cwd: Path) -> str:
 
 def resolve(revision: str, repository: Path) -> str:
     """The commit a revision names, or PairedError naming the revision."""
-    done = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
-        cwd=repository,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], repository)
     if done.returncode or not done.stdout.strip():
         raise PairedError(f"{revision!r} is not a commit in {repository}")
     return done.stdout.strip()
@@ -57,16 +53,9 @@ class Checkouts:
     def remove(self) -> None:
         """Remove every worktree we added and the temporary folder; never raises."""
         for tree in self.added:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(tree)],
-                cwd=self.repository,
-                capture_output=True,
-                check=False,
-            )
+            run_git(["worktree", "remove", "--force", str(tree)], self.repository)
         shutil.rmtree(self.temporary, ignore_errors=True)
-        subprocess.run(
-            ["git", "worktree", "prune"], cwd=self.repository, capture_output=True, check=False
-        )
+        run_git(["worktree", "prune"], self.repository)
 
 
 @contextmanager

@@ -289,6 +289,40 @@ def fit_amdahl(
     )
 
 
+def _too_few_counts(
+    points: Sequence[ScalingPoint], counts: set[int], usable_cores: int | None
+) -> str:
+    """Why no USL fit: the counts within the usable cores, those left out and why."""
+    left_out = sorted({point.workers for point in points} - counts)
+    reason = (
+        f"No USL fit: it needs at least {USL_MIN_COUNTS} distinct worker counts within "
+        f"the usable cores"
+    )
+    if usable_cores is not None:
+        reason += f" ({usable_cores} on the machine that measured)"
+    reason += f"; this sweep has {len(counts)} ({counts_text(counts)})"
+    if left_out:
+        reason += (
+            f"; worker counts {counts_text(left_out)} ran oversubscribed (more workers "
+            "than usable cores) and are not fitted"
+        )
+    squeezed = sorted(
+        {
+            point.workers_requested
+            for point in points
+            if point.workers_requested is not None and point.workers_requested > point.workers
+        }
+    )
+    if squeezed:
+        reason += f"; requested {counts_text(squeezed)} ran at fewer workers"
+    if usable_cores is not None and usable_cores < USL_MIN_COUNTS:
+        reason += (
+            f". With {usable_cores} usable cores no sweep can be fitted here; "
+            f"run it on a machine with at least {USL_MIN_COUNTS} cores"
+        )
+    return reason + "."
+
+
 def fit_usl(
     points: Sequence[ScalingPoint], usable_cores: int | None = None, *, requested: int | None = None
 ) -> USLFit | NoFit:
@@ -301,34 +335,7 @@ def fit_usl(
     usable = fittable(points, usable_cores)
     counts = {point.workers for point in usable}
     if len(counts) < USL_MIN_COUNTS:
-        left_out = sorted({point.workers for point in points} - counts)
-        reason = (
-            f"No USL fit: it needs at least {USL_MIN_COUNTS} distinct worker counts within "
-            f"the usable cores"
-        )
-        if usable_cores is not None:
-            reason += f" ({usable_cores} on the machine that measured)"
-        reason += f"; this sweep has {len(counts)} ({counts_text(counts)})"
-        if left_out:
-            reason += (
-                f"; worker counts {counts_text(left_out)} ran oversubscribed (more workers "
-                "than usable cores) and are not fitted"
-            )
-        squeezed = sorted(
-            {
-                point.workers_requested
-                for point in points
-                if point.workers_requested is not None and point.workers_requested > point.workers
-            }
-        )
-        if squeezed:
-            reason += f"; requested {counts_text(squeezed)} ran at fewer workers"
-        if usable_cores is not None and usable_cores < USL_MIN_COUNTS:
-            reason += (
-                f". With {usable_cores} usable cores no sweep can be fitted here; "
-                f"run it on a machine with at least {USL_MIN_COUNTS} cores"
-            )
-        return NoFit("USL", reason + ".")
+        return NoFit("USL", _too_few_counts(points, counts, usable_cores))
     xs = [float(point.workers) for point in usable]
     ys = [point.speedup for point in usable]
     weights, weighted = _weights(usable)

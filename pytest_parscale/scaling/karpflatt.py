@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 from pytest_parscale.scaling.points import (
     ScalingPoint,
-    ScipyMissing,
     counts_text,
     fittable,
     t_critical_95,
 )
-from pytest_parscale.stats import karp_flatt
+from pytest_parscale.stats import karp_flatt, least_squares
 
 
 @dataclass(frozen=True)
@@ -80,29 +79,18 @@ def _trend(
             f"Karp-Flatt serial fraction measured at {len(counts)} worker count(s) of 2 or "
             f"more ({counts_text(counts)}): no trend with N can be judged.",
         )
-    mean_n = sum(n for n, _ in pairs) / len(pairs)
-    mean_e = sum(e for _, e in pairs) / len(pairs)
-    sxx = sum((n - mean_n) ** 2 for n, _ in pairs)
-    slope = sum((n - mean_n) * (e - mean_e) for n, e in pairs) / sxx
+    line = least_squares([n for n, _ in pairs], [e for _, e in pairs])
+    slope = line.slope
     dof = len(pairs) - 2
     if dof < 1:
         return _two_count_trend(points, usable_cores, slope, meaning)
-    residual = sum((e - mean_e - slope * (n - mean_n)) ** 2 for n, e in pairs)
-    error = math.sqrt(residual / dof / sxx)
+    error = math.sqrt(line.residual / dof / line.sxx)
     scale = max(abs(e) for _, e in pairs) or 1.0
     if error <= 1e-12 * scale:
         rises = slope > 1e-9 * scale
         test = "exact data"
     else:
-        try:
-            critical = t_critical_95(dof)
-        except ScipyMissing as missing:
-            return KarpFlattTrend(
-                slope,
-                error,
-                None,
-                f"Karp-Flatt serial fraction slope {slope:.3g} per worker; not tested: {missing}.",
-            )
+        critical = t_critical_95(dof)
         rises = slope / error > critical
         test = f"t = {slope / error:.2f} vs {critical:.2f} at 95%"
     verdict = (

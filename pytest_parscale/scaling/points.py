@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_parscale.stats import SerialFraction, serial_fraction
+from pytest_parscale.stats import SerialFraction, serial_fraction, t_quantile
 
 if TYPE_CHECKING:
     from pytest_parscale.results import Record
@@ -27,14 +27,10 @@ class ScipyMissing(ImportError):
 
 
 def t_critical_95(dof: int) -> float:
-    """One-sided 95% Student t quantile (scipy.stats.t)."""
+    """One-sided 95% Student t quantile (stats.t_quantile: no scipy needed)."""
     if dof < 1:
         raise ValueError("a t test needs at least one degree of freedom")
-    try:
-        from scipy.stats import t
-    except ImportError as error:
-        raise ScipyMissing(f"the scaling statistics need scipy: {REPORT_EXTRA}") from error
-    return float(t.ppf(0.95, dof))
+    return t_quantile(0.95, dof)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,8 @@ from tests.e2e.test_paired import git, make_repo
 from tests.records import MACHINE, record, scaled
 
 REPOSITORY = "octo/widgets"
+REPOSITORY_ID = 4242
+WORKFLOW = ".github/workflows/parscale.yml"  # the workflow that gates and stores baselines
 SUITE = """
 import pytest
 
@@ -58,6 +60,15 @@ class GitHubStub:
         self.expired: set[str] = set()
         self.labels: list[str] = []
         self.associations = {"maintainer": "MEMBER"}
+        self.permissions = {"maintainer": "write"}  # GET /collaborators/{user}/permission
+        self.author = "author"  # who opened pull request 7
+        self.base_ref = "main"  # pull request 7's base branch
+        self.labelled_at = "2026-12-01T12:00:00Z"  # the parscale-accept label's event
+        self.labeller = "maintainer"  # who added it
+        self.pushed_at = {"f" * 40: "2026-12-01T11:00:00Z"}  # first run of each head commit
+        self.planted: list[dict[str, Any]] = []  # more artifacts in the listing
+        self.planted_files: dict[str, Path] = {}  # download name: folder zipped for it
+        self.runs: dict[int, dict[str, Any]] = {}  # GET /actions/runs/{id}, beyond pushes
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,17 +91,35 @@ class GitHubStub:
                     self._reply(403, {"message": "Resource not accessible by integration"})
                 elif self.path.endswith("/pulls/7"):
                     labels = [{"name": name} for name in stub.labels]
-                    self._reply(
-                        200, {"number": 7, "head": {"sha": stub.head_sha}, "labels": labels}
-                    )
+                    pull = {
+                        "head": {"sha": stub.head_sha},
+                        "base": {"ref": stub.base_ref},
+                        "user": {"login": stub.author},
+                    }
+                    self._reply(200, {"number": 7, **pull, "labels": labels})
                 elif "/issues/7/events" in self.path:
                     labelled = [
-                        {"event": "labeled", "actor": {"login": "maintainer"}, "label": {"name": n}}
-                        for n in stub.labels
+                        {
+                            "event": "labeled",
+                            "actor": {"login": stub.labeller},
+                            "label": {"name": name},
+                            "created_at": stub.labelled_at,
+                        }
+                        for name in stub.labels
                     ]
-                    self._reply(200, labelled)
+                    self._reply(200, labelled if "page=1" in self.path else [])
+                elif "/permission" in self.path:
+                    user = self.path.split("/collaborators/", 1)[1].split("/", 1)[0]
+                    level = stub.permissions.get(user)
+                    self._reply(*((200, {"permission": level}) if level else (404, {})))
+                elif "/actions/runs?head_sha=" in self.path:
+                    sha = self.path.split("head_sha=", 1)[1].split("&", 1)[0]
+                    runs = [{"created_at": stub.pushed_at[sha]}] if sha in stub.pushed_at else []
+                    self._reply(200, {"workflow_runs": runs})
                 elif "/actions/artifacts?" in self.path:
-                    self._reply(200, {"artifacts": stub.listed(self.path)})
+                    self._reply(200, stub.listed(self.path))
+                elif "/actions/runs/" in self.path:
+                    self._reply(200, stub.run(int(self.path.rsplit("/", 1)[1])))
                 elif self.path.startswith("/download/"):
                     self._reply(200, stub.zipped(self.path.removeprefix("/download/")))
                 else:
@@ -123,30 +152,64 @@ class GitHubStub:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def listed(self, path: str) -> list[dict[str, Any]]:
+    def listed(self, path: str) -> dict[str, Any]:
+        """One page of the artifacts of a name: the fake runner's uploads (push runs of
+        this repository on main), then ``planted`` ones, newest first, as GitHub lists."""
         name = path.split("name=", 1)[1].split("&", 1)[0]
+        paged = re.search(r"[?&]page=(\d+)", path)
+        page = int(paged.group(1)) if paged else 1
         folders = (
             sorted(self.artifacts.iterdir()) if self.artifacts and self.artifacts.exists() else []
         )
-        return [
+        uploaded = [
             {
                 "id": int(folder.name.split("@")[1]),
                 "name": name,
                 "expired": folder.name in self.expired,
                 "created_at": f"2026-11-30T10:{int(folder.name.split('@')[1]) % 60:02d}:00Z",
                 "archive_download_url": f"{self.url}/download/{folder.name}",
-                "workflow_run": {"head_branch": "main"},
+                "workflow_run": self.run_of(int(folder.name.split("@")[1])),
             }
             for folder in folders
             if folder.name.split("@")[0] == name
         ]
+        every = sorted(
+            [*uploaded, *(a for a in self.planted if a["name"] == name)],
+            key=lambda artifact: str(artifact["created_at"]),
+            reverse=True,
+        )
+        return {"total_count": len(every), "artifacts": every[(page - 1) * 100 : page * 100]}
+
+    def run_of(self, run_id: int) -> dict[str, Any]:
+        """The listing's short form of a run; the full run is ``self.runs`` or a push."""
+        run = self.run(run_id)
+        return {
+            "id": run_id,
+            "repository_id": run["repository"]["id"],
+            "head_repository_id": run["head_repository"]["id"],
+            "head_branch": run["head_branch"],
+        }
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        """GET /actions/runs/{id}: a planted run, else a push of this repository's gate."""
+        return self.runs.get(run_id) or {
+            "id": run_id,
+            "event": "push",
+            "head_branch": "main",
+            "path": WORKFLOW,
+            "repository": {"id": REPOSITORY_ID},
+            "head_repository": {"id": REPOSITORY_ID},
+        }
 
     def zipped(self, name: str) -> bytes:
-        assert self.artifacts is not None
+        folder = self.artifacts / name if self.artifacts else Path(name)
+        if not folder.is_dir():
+            folder = self.planted_files[name]
         data = io.BytesIO()
         with zipfile.ZipFile(data, "w") as archive:
-            for file in (self.artifacts / name).iterdir():
-                archive.write(file, file.name)
+            for file in sorted(folder.rglob("*")):
+                if file.is_file():  # paths relative to the uploaded folder, as upload-artifact
+                    archive.write(file, file.relative_to(folder).as_posix())
         return data.getvalue()
 
     def bodies(self) -> dict[int, str]:
@@ -187,9 +250,15 @@ class Job:
         labels: tuple[str, ...] = (),
         checkout: tuple[Path, str] | None = None,
         base_sha: str | None = None,
+        head: str = "f" * 40,
+        tree: dict[str, str] | None = None,
+        branch: str = "main",
     ) -> tuple[ActionRun, str]:
         """``checkout`` (a git repo, a commit) makes the workspace a shallow fetch of
-        that commit, as actions/checkout does; ``base_sha`` goes in the PR's event."""
+        that commit, as actions/checkout does; ``base_sha`` and ``head`` (the pull
+        request's head commit) go in the PR's event; ``tree`` adds files (relative
+        path: text) to the checkout, as a pull request would; ``branch`` is the one
+        pushed, or the pull request's base."""
         self.runs += 1
         job = self.root / f"job{self.runs}"
         workspace, temp = job / "workspace", job / "temp"
@@ -202,12 +271,16 @@ class Job:
             shallow_checkout(workspace, *checkout)
         for name in os.listdir(self.root / "files"):
             (workspace / name).write_bytes((self.root / "files" / name).read_bytes())
+        for name, content in (tree or {}).items():
+            (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+            (workspace / name).write_text(content)
         summary, event_path = temp / "summary.md", temp / "event.json"
         env = {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "HOME": os.environ.get("HOME", str(job)),
             "RAY_AUTH_MODE": "disabled",
-            # the action's `python -m pytest_parscale` runs this tree, not an installed copy
+            # ignored by the action's `python -I`, which imports the installed copy (the
+            # venv's editable install of this tree); kept for the PR's own pytest run
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
             "CI": "true",
             "GITHUB_ACTIONS": "true",
@@ -216,6 +289,7 @@ class Job:
             "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_STEP_SUMMARY": str(summary),
             "GITHUB_REPOSITORY": REPOSITORY,
+            "GITHUB_WORKFLOW_REF": f"{REPOSITORY}/{WORKFLOW}@refs/heads/main",
             "GITHUB_API_URL": self.api_url,
             "GITHUB_RUN_ID": str(1000 + self.runs),
             "GITHUB_RUN_ATTEMPT": "1",
@@ -229,9 +303,10 @@ class Job:
                 "number": 7,
                 "pull_request": {
                     "number": 7,
-                    "head": {"sha": "f" * 40, "ref": "feature", "repo": {"full_name": head_repo}},
+                    "head": {"sha": head, "ref": "feature", "repo": {"full_name": head_repo}},
+                    "user": {"login": "author"},
                     "base": {
-                        "ref": "main",
+                        "ref": branch,
                         "repo": {"full_name": REPOSITORY},
                         **({"sha": base_sha} if base_sha else {}),
                     },
@@ -239,7 +314,7 @@ class Job:
                 },
                 "repository": {"full_name": REPOSITORY},
             }
-            env |= {"GITHUB_BASE_REF": "main", "GITHUB_REF": "refs/pull/7/merge"}
+            env |= {"GITHUB_BASE_REF": branch, "GITHUB_REF": "refs/pull/7/merge"}
         elif event == "merge_group":
             queue = "refs/heads/gh-readonly-queue/main/pr-7-" + "a" * 40
             payload = {
@@ -254,8 +329,8 @@ class Job:
             payload = {"workflow_run": {"event": "pull_request", "head_sha": "f" * 40}}
             env |= {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "d" * 40}
         else:
-            payload = {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY}}
-            env |= {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "e" * 40}
+            payload = {"ref": f"refs/heads/{branch}", "repository": {"full_name": REPOSITORY}}
+            env |= {"GITHUB_REF": f"refs/heads/{branch}", "GITHUB_SHA": "e" * 40}
         event_path.write_text(json.dumps(payload))
         github = {
             "event_name": event,
@@ -478,6 +553,32 @@ def test_the_workflow_run_job_judges_again_and_never_posts_the_artifact_report(
     assert github.comments[50] == ("mallory", PLANTED)
 
 
+def test_the_workflow_run_job_judges_against_the_pr_s_base_branch_in_its_own_environment(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job, "slower.json")  # main: the pull request's results look unchanged
+    assert job.run("push", {"results-file": "base.json"}, branch="release")[0].outputs
+    gate, _ = job.run("pull_request", {"results-file": "slower.json"}, fork=True, branch="release")
+    assert gate.outputs["verdict"] == "regression", gate.log()
+    github.base_ref = "release"
+    artifact = artifact_of(job, gate, tamper=False)
+    claimed = json.loads((artifact / "results.json").read_text())
+    claimed["machine"]["python"] = "3.99.0"  # another environment, claimed by the artifact
+    (artifact / "results.json").write_text(json.dumps(claimed))
+    inputs = {"artifact-dir": str(artifact), "expect-head-sha": "f" * 40}
+    done, _summary = job.run("workflow_run", inputs, action=COMMENT_ACTION)
+    assert not done.failed, done.log()
+    assert "restored pytest-parscale-v1-Linux-default-release-" in done.log()
+    (ours,) = github.bodies().values()
+    assert "### :x: pytest-parscale: FAIL" in ours
+    planned = (job.root / f"job{job.runs}" / "temp" / "output-0").read_text()  # ci plan's
+    key = re.search(r"^environment=(.+)$", planned, re.M)
+    assert key
+    assert "py3.99" not in key.group(1)
+    named = f"Baseline restored by this trusted job: branch release, environment `{key.group(1)}`"
+    assert named in text(ours)
+
+
 def test_the_workflow_run_job_comments_nothing_when_the_pr_moved_on(
     job: Job, github: GitHubStub
 ) -> None:
@@ -502,6 +603,82 @@ def test_an_evicted_cache_falls_back_to_the_baseline_artifact(job: Job) -> None:
     assert done.outputs["verdict"] == "regression", done.log()
     assert done.outputs["baseline-source"] == "artifact"
     assert done.outputs["baseline-commit"] == "e" * 40
+    assert "(from the artifact" in summary
+
+
+def plant(
+    github: GitHubStub, folder: Path, *, run_id: int, created: str, **run: Any
+) -> dict[str, Any]:
+    """An artifact named like the baseline, uploaded by run ``run_id`` (described by
+    ``run``, over a push of this repository on main), with ``folder`` as its zip."""
+    github.runs[run_id] = {**github.run(run_id), **run}
+    github.planted_files[f"planted-{run_id}"] = folder
+    entry = {
+        "id": run_id,
+        "name": "pytest-parscale-baseline-default",
+        "expired": False,
+        "created_at": created,
+        "archive_download_url": f"{github.url}/download/planted-{run_id}",
+        "workflow_run": github.run_of(run_id),
+    }
+    github.planted.append(entry)
+    return entry
+
+
+def evict(job: Job) -> None:
+    for entry in job.cache.iterdir():  # the cache went unused for a week, or was flooded
+        shutil.rmtree(entry)
+
+
+def test_a_fork_s_artifact_named_like_the_baseline_never_becomes_it(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    evict(job)
+    forged = job.root / "forged"
+    forged.mkdir()
+    shutil.copyfile(job.root / "files" / "slower.json", forged / "results.json")
+    (forged / "provenance.json").write_text(json.dumps({"commit": "6" * 40}))
+    fork = {"head_repository": {"id": 666}, "event": "pull_request"}
+    plant(github, forged, run_id=9001, created="2026-12-01T00:00:00Z", **fork)
+    # the same files again from this repository, but by a pull request's run, another
+    # workflow file, and a push to another branch: none of them stores main's baseline
+    plant(github, forged, run_id=9002, created="2026-12-02T00:00:00Z", event="pull_request")
+    plant(github, forged, run_id=9003, created="2026-12-03T00:00:00Z", path=".github/x.yml")
+    plant(github, forged, run_id=9004, created="2026-12-04T00:00:00Z", head_branch="dev")
+    github.requests.clear()
+    done, _summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression", done.log()
+    assert done.outputs["baseline-source"] == "artifact"
+    assert done.outputs["baseline-commit"] == "e" * 40  # the push's, not the fork's
+    asked = [path for _, path, _ in github.requests if "/actions/runs/" in path]
+    assert asked == [f"/repos/{REPOSITORY}/actions/runs/{n}" for n in (9003, 9002, 1001)]
+
+
+def test_every_page_of_the_artifact_listing_is_read(job: Job, github: GitHubStub) -> None:
+    seed_baseline(job)
+    evict(job)
+    other = job.root / "other"
+    other.mkdir()
+    for number in range(149):  # newer artifacts of the name push the baseline to page 2
+        created = f"2026-12-{1 + number // 60:02d}T00:{number % 60:02d}:00Z"
+        plant(github, other, run_id=5000 + number, created=created, head_branch="feature")
+    github.requests.clear()
+    done, _summary = job.run("pull_request", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression", done.log()
+    assert done.outputs["baseline-source"] == "artifact"
+    pages = [path for _, path, _ in github.requests if "/actions/artifacts?" in path]
+    assert [path.rsplit("&page=", 1)[1] for path in pages] == ["1", "2"]
+
+
+def test_the_history_travels_in_the_artifact_and_is_restored_with_it(job: Job) -> None:
+    for _ in range(3):
+        seed = job.run("push", {"results-file": "base.json"})[0]
+        assert not step(seed, "Store the baseline").skipped, seed.log()
+    evict(job)
+    done, summary = job.run("pull_request", {"results-file": "same.json"})
+    assert done.outputs["verdict"] == "pass", done.log()
+    assert done.outputs["verdict-source"] == "history"  # 3 kept runs came back
     assert "(from the artifact" in summary
 
 
@@ -582,16 +759,112 @@ def test_the_summary_shows_the_trend_over_the_branch_s_last_runs(job: Job) -> No
     assert row.endswith("| `█▃\\|▁` | 2.00 | 0.50 | -75% |")  # per worker: x2, x1, head x0.5
 
 
+# what a hostile pull request adds to its tree: the action's own package and pip, which
+# `python -m` would import from the working directory before the installed ones
+SHADOW = """
+import os, pathlib
+pathlib.Path(os.environ["RUNNER_TEMP"], "pr-code-ran").write_text(
+    os.environ.get("GITHUB_TOKEN", "no token")
+)
+"""
+SHADOWED = {
+    f"{package}/{module}": SHADOW
+    for package in ("pytest_parscale", "pip")
+    for module in ("__init__.py", "__main__.py")
+}
+
+
+def test_the_action_s_steps_never_import_the_pull_request_s_tree(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    evict(job)  # so the artifact fallback runs too, with the token
+    inputs = {"results-file": "slower.json", "comment-on-pr": "true"}
+    done, _summary = job.run("pull_request", inputs, tree=SHADOWED)
+    assert done.outputs["verdict"] == "regression", done.log()
+    ran = [s.name for s in done.steps if not s.skipped and "uses" not in s.name]
+    assert {
+        "Fetch the baseline artifact",
+        "Read acceptances",
+        "Comment on the pull request",
+    } <= set(ran)
+    assert not (job.root / f"job{job.runs}" / "temp" / "pr-code-ran").exists()
+    assert github.comments  # the steps did run: the comment is there
+
+
+HEAD = "f" * 12  # the pull request's head commit in Job.run's events, as an ack names it
+
+
 @pytest.mark.parametrize(("author", "passes"), [("maintainer", True), ("mallory", False)])
 def test_a_regression_acknowledged_per_test_by_a_member_passes(
     job: Job, github: GitHubStub, author: str, passes: bool
 ) -> None:
     seed_baseline(job)
-    github.comments[60] = (author, "Intended: the new codec.\nparscale-ack: `t.py::moves`")
+    github.comments[60] = (author, f"Intended: the new codec.\nparscale-ack: `t.py::moves` @{HEAD}")
     done, summary = job.run("pull_request", {"results-file": "slower.json"})
     assert done.outputs["verdict"] == "regression"
     assert done.failed is not passes, done.log()
     assert ("- `t.py::moves` by maintainer" in summary) is passes
+
+
+def test_an_ack_or_a_label_given_before_a_new_push_no_longer_accepts(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    inputs, label = {"results-file": "slower.json"}, ("parscale-accept",)
+    github.labels = ["parscale-accept"]  # by a maintainer on 1 December, at head f...
+    assert not job.run("pull_request", inputs, labels=label)[0].failed
+    new_head = "1" * 40  # the author pushes again: a regression elsewhere, the label stays
+    github.head_sha, github.pushed_at[new_head] = new_head, "2026-12-02T09:00:00Z"
+    labelled, _ = job.run("pull_request", inputs, head=new_head, labels=label)
+    assert labelled.failed
+    assert labelled.outputs["accepted"] == "false"
+    assert "label was added before commit 111111111111 was pushed" in labelled.log()
+    github.labelled_at = "2026-12-02T10:00:00Z"  # removed and added again after the push
+    again, _ = job.run("pull_request", inputs, head=new_head, labels=label)
+    assert not again.failed, again.log()
+
+    github.labels = []
+    github.comments[60] = ("maintainer", f"parscale-ack: t.py::moves @{HEAD}")
+    assert not job.run("pull_request", inputs)[0].failed  # acknowledged at head f...
+    stale, _ = job.run("pull_request", inputs, head=new_head)
+    assert stale.failed
+    assert "names commit ffffffffffff, not the head 111111111111" in stale.log()
+    github.comments[61] = ("maintainer", "parscale-ack: t.py::moves")  # no commit: no ack
+    assert job.run("pull_request", inputs, head=new_head)[0].failed
+
+
+@pytest.mark.parametrize(
+    ("who", "association", "permission"),
+    [("author", "MEMBER", "admin"), ("reader", "COLLABORATOR", "read"), ("org", "MEMBER", None)],
+    ids=["the-pr-author", "a-read-only-collaborator", "a-member-without-access"],
+)
+def test_only_someone_with_push_rights_other_than_the_author_accepts(
+    job: Job, github: GitHubStub, who: str, association: str, permission: str | None
+) -> None:
+    seed_baseline(job)
+    github.associations[who] = association
+    if permission:
+        github.permissions[who] = permission
+    github.comments[60] = (who, f"parscale-ack: t.py::moves @{HEAD}")
+    github.labels, github.labeller = ["parscale-accept"], who
+    label = ("parscale-accept",)
+    done, summary = job.run("pull_request", {"results-file": "slower.json"}, labels=label)
+    assert done.failed, done.log()
+    assert done.outputs["accepted"] == "false"
+    assert "Acknowledged regressions" not in summary
+    assert f"{who} cannot accept; label ignored" in done.log()
+
+
+def test_a_merge_queue_run_honours_the_acceptance_given_on_its_pull_request_s_head(
+    job: Job, github: GitHubStub
+) -> None:
+    seed_baseline(job)
+    github.comments[60] = ("maintainer", f"parscale-ack: t.py::moves @{HEAD}")
+    done, summary = job.run("merge_group", {"results-file": "slower.json"})
+    assert done.outputs["verdict"] == "regression"
+    assert not done.failed, done.log()
+    assert "- `t.py::moves` by maintainer" in summary
 
 
 # -- confirmation by a paired run: a real git repo, live pool sessions ----------------

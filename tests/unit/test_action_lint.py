@@ -189,3 +189,95 @@ def test_the_comment_workflows_never_post_artifact_markdown() -> None:
             assert "report.md" not in text.replace("report.md, which", ""), path.name
             assert "pip install --quiet pytest-parscale" not in text  # no unpinned install
             assert re.search(r"uses: (\./comment|OWNER/pytest-parscale/comment@v1)", text)
+
+
+TOKEN = re.compile(r"github-token|github\.token|secrets\.")
+PYTHON = re.compile(r"(?<![-\w])(?:python3?|\$\w*PYTHON)\"?(?=\s)(?!\s+(?:-I\b|>>))", re.I)
+OWN = r"(?:python|\"\$PARSCALE_PYTHON\") -I -m pytest_parscale"  # the action's own code
+
+
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda path: path.parent.name or "action")
+def test_no_step_that_runs_or_imports_the_pr_s_code_holds_a_token(path: Path) -> None:
+    """Every Python the action starts is isolated (-I: no working directory, no
+    PYTHONPATH on sys.path), and a token reaches only the steps that call the API,
+    which run the action's own code and never pytest (docs/github-action.md,
+    "What a pull request can and cannot influence")."""
+    api_steps = re.compile(rf"{OWN} ci (plan|fetch|accept|comment)\b")
+    for step in load(path)["runs"]["steps"]:
+        given = {**(step.get("env") or {}), **(step.get("with") or {})}
+        holds_token = any(TOKEN.search(str(value)) for value in given.values())
+        command = " ".join(str(step.get("run", "")).split())
+        assert not PYTHON.search(command), f"{step['name']}: python without -I"
+        if holds_token:
+            assert api_steps.fullmatch(command.split(" --", 1)[0]), step["name"]
+        if " ci run" in command or "pytest " in command.replace("pytest_parscale", ""):
+            assert not holds_token, f"{step['name']} runs the PR's tests with a token"
+
+
+GATES = [ROOT / ".github/workflows/parscale.yml", ROOT / "examples/workflows/parscale-gate.yml"]
+
+
+@pytest.mark.parametrize("path", GATES, ids=lambda path: path.name)
+def test_a_gate_s_runs_are_grouped_by_pull_request_number(path: Path) -> None:
+    """A fork's branch is often ``main`` or ``patch-1``: grouped by branch name, one
+    fork's push would cancel another pull request's gate."""
+    group = str(load(path).get("concurrency", {}).get("group", ""))
+    assert "github.event.pull_request.number || github.ref" in group, group
+    assert "head_ref" not in group
+
+
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda path: path.parent.name or "action")
+def test_every_install_is_pinned_by_hash_or_resolves_nothing(path: Path) -> None:
+    """No install resolves a dependency or a build backend fresh (issue 24): each pip
+    install takes hashed pins, or one local wheel with --no-deps --no-index."""
+    for step in load(path)["runs"]["steps"]:
+        script = str(step.get("run", "")).replace("\\\n", " ")
+        for line in script.splitlines():
+            if "install" not in line.split("#")[0] or "pip" not in line:
+                continue
+            assert "--no-deps" in line, line
+            assert "--require-hashes" in line or "--no-index" in line, line
+        assert "pip install -e" not in script
+
+
+def test_the_hashed_requirements_pin_every_package_with_a_hash() -> None:
+    for name in ("action", "plugin"):
+        text = (ROOT / "requirements" / f"{name}.txt").read_text()
+        pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+", text, re.M)
+        assert {"pytest", "numpy", "pandas"} <= {pin.lower() for pin in pins}, name
+        for block in re.split(r"\n(?=[A-Za-z])", text.split("\n", 4)[-1]):
+            assert "--hash=sha256:" in block, block[:80]
+    assert "hatchling" in (ROOT / "requirements" / "action.txt").read_text()
+
+
+# `uses:` still on a movable tag. Nothing here could reach github.com to resolve the
+# tags' commits, so a maintainer pins each (`actions/checkout@<40 hex> # v5.0.0`) and
+# removes it from this list; a new unpinned `uses:` fails the test (issue 24).
+UNPINNED_FOR_NOW = {
+    "actions/checkout@v5",
+    "actions/setup-python@v6",
+    "actions/cache/restore@v5",
+    "actions/cache/save@v5",
+    "actions/upload-artifact@v6",
+    "actions/download-artifact@v7",
+}
+
+
+def unpinned_uses(text: str) -> set[str]:
+    """Every ``uses:`` of a remote action not pinned to a full commit SHA; local
+    actions (``./``) and the docs' ``OWNER/`` placeholder are not remote."""
+    found = re.findall(r"^\s*(?:-\s+)?uses:\s*([^\s#]+)", text, re.M)
+    return {
+        uses
+        for uses in found
+        if not uses.startswith(("./", "OWNER/")) and not re.search(r"@[0-9a-f]{40}$", uses)
+    }
+
+
+def test_no_new_unpinned_action_is_used() -> None:
+    used: set[str] = set()
+    for path in [*ACTIONS, *WORKFLOWS]:
+        used |= unpinned_uses(path.read_text())
+    assert used <= UNPINNED_FOR_NOW, sorted(used - UNPINNED_FOR_NOW)
+    pinned = "      - uses: actions/checkout@" + "0" * 40 + " # v5.0.0\n"
+    assert unpinned_uses(pinned + "  uses: actions/cache@v4\n  uses: ./\n") == {"actions/cache@v4"}

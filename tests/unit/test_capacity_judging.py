@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
+from pytest_parscale.diffjson import render_json
 from pytest_parscale.diffreport import (
-    render_json,
     render_markdown,
     render_text,
     summary_lines,
@@ -25,6 +25,7 @@ from pytest_parscale.excuse import capacity_mismatch, capacity_tolerance, fed_sh
 from pytest_parscale.history import compare_to_history, judge_test
 from pytest_parscale.html import write_html_report
 from pytest_parscale.markdown import md
+from pytest_parscale.notewords import note_text, note_texts
 from pytest_parscale.paired.pooling import pool_capacity, pool_records
 from pytest_parscale.regression import Status, compare_records, compare_results
 from pytest_parscale.report import table
@@ -62,7 +63,7 @@ def test_busier_head_with_a_large_drop_is_incomparable_not_a_regression() -> Non
     assert change.status is Status.INCOMPARABLE
     assert change.reason == "capacity"
     assert change.changes  # measured and shown, just not held against the test
-    assert change.notes[-1:] == (
+    assert note_texts(change.notes)[-1:] == (
         "machine busier: capacity 1.4 of 2 now vs 2.0 of 2 in the baseline; the 2 workers "
         "could use 70% of what they had then, a change beyond the 10% a comparison tolerates: "
         "not judged "
@@ -75,8 +76,12 @@ def test_a_drop_larger_than_the_lost_capacity_explains_is_still_a_regression() -
     head = busy(slower(5.0), 1.4)  # 30% fewer cores cannot cost 80% of the speedup
     change = compare_records(base, head, DEFAULT_FAIL_ON)
     assert change.status is Status.REGRESSION
-    assert change.notes[-1].startswith("machine busier: capacity 1.4 of 2 now vs 2.0 of 2")
-    assert change.notes[-1].endswith("more than that could explain (at most 37%): judged")
+    assert note_text(change.notes[-1]).startswith(
+        "machine busier: capacity 1.4 of 2 now vs 2.0 of 2"
+    )
+    assert note_text(change.notes[-1]).endswith(
+        "more than that could explain (at most 37%): judged"
+    )
 
 
 def test_a_difference_excuses_only_the_verdict_it_could_explain() -> None:
@@ -84,14 +89,20 @@ def test_a_difference_excuses_only_the_verdict_it_could_explain() -> None:
     head = busy(record(TEST), 2.0)  # unchanged speedup on twice the cores: maybe a loss
     change = compare_records(base, head, DEFAULT_FAIL_ON)
     assert change.status is Status.UNCHANGED  # stands, but the note says what may hide
-    assert change.notes[0].startswith("machine quieter: capacity 2.0 of 2 now vs 1.0 of 2")
-    assert change.notes[0].endswith("may hide a loss or explain a gain of about that size")
+    assert note_text(change.notes[0]).startswith(
+        "machine quieter: capacity 2.0 of 2 now vs 1.0 of 2"
+    )
+    assert note_text(change.notes[0]).endswith(
+        "may hide a loss or explain a gain of about that size"
+    )
     # a regression on a quieter machine is real: more cores cannot make a map slower
     assert compare_records(base, busy(slower(1.5), 2.0)).status is Status.REGRESSION
     # an unchanged run on a busier machine is still unchanged
     busier = compare_records(busy(record(TEST), 2.0), busy(record(TEST), 1.0))
     assert busier.status is Status.UNCHANGED
-    assert busier.notes[0].endswith("the verdict stands: less capacity cannot hide a loss")
+    assert note_text(busier.notes[0]).endswith(
+        "the verdict stands: less capacity cannot hide a loss"
+    )
 
 
 def test_capacity_within_the_tolerance_is_judged_as_usual() -> None:
@@ -99,7 +110,7 @@ def test_capacity_within_the_tolerance_is_judged_as_usual() -> None:
     head = busy(slower(1.3), 1.85)  # 92.5% of the cores: within the 10% threshold
     change = compare_records(base, head, DEFAULT_FAIL_ON)
     assert change.status is Status.REGRESSION
-    assert change.notes == ()
+    assert note_texts(change.notes) == ()
 
 
 @pytest.mark.parametrize(
@@ -149,14 +160,14 @@ def test_one_side_without_capacity_is_compared_as_before_with_a_note() -> None:
     old = record(TEST)  # a v1 baseline: no capacity
     change = compare_records(old, busy(slower(1.4), 1.4), DEFAULT_FAIL_ON)
     assert change.status is Status.REGRESSION
-    assert change.notes == (
+    assert note_texts(change.notes) == (
         "capacity not measured in the baseline (this run had 1.4 of 2): a busier machine "
         "cannot be told from a regression",
     )
     # the baseline was the busy one, this run has no probe (the e2e case below)
     change = compare_records(busy(record(TEST), 1.0), record(TEST), DEFAULT_FAIL_ON)
     assert change.status is Status.UNCHANGED
-    assert change.notes == (
+    assert note_texts(change.notes) == (
         "capacity not measured in this run (the baseline had 1.0 of 2): a busier machine "
         "cannot be told from a regression",
     )
@@ -198,9 +209,12 @@ def test_history_keeps_busy_runs_and_their_capacity_explains_them() -> None:
     mixed = compare_to_history(mixed_runs, head, DEFAULT_FAIL_ON)
     assert alone.status is mixed.status is Status.REGRESSION
     assert blind.changes[0].low < alone.changes[0].low  # the mean model: a wider band
-    assert blind.notes[0] == "judged against the spread between the last 8 runs of the history"
+    assert (
+        note_text(blind.notes[0])
+        == "judged against the spread between the last 8 runs of the history"
+    )
     assert mixed.changes[0].low > blind.changes[0].low  # the busy runs are explained
-    assert mixed.notes[0].startswith(
+    assert note_text(mixed.notes[0]).startswith(
         "judged against the last 8 runs of the history, speedup fitted on capacity (slope "
     )
 
@@ -213,11 +227,13 @@ def test_busy_head_against_a_quiet_history_is_incomparable_when_wholly_explained
     change = compare_to_history(tight, run(1.0, 1.0), DEFAULT_FAIL_ON)
     assert change.status is Status.INCOMPARABLE
     assert change.reason == "capacity"
-    assert change.notes[-1].startswith("machine busier: capacity 1.0 of 2 now vs 2.0 of 2")
+    assert note_text(change.notes[-1]).startswith(
+        "machine busier: capacity 1.0 of 2 now vs 2.0 of 2"
+    )
     quiet = [run(value, 2.0) for value in SPREAD]
     wide = compare_to_history(quiet, run(0.95, 1.0), DEFAULT_FAIL_ON)
     assert wide.status is Status.REGRESSION
-    assert "more than that could explain" in wide.notes[-1]
+    assert "more than that could explain" in note_text(wide.notes[-1])
 
 
 def test_a_busier_head_whose_own_cpu_fell_is_judged() -> None:
@@ -229,7 +245,7 @@ def test_a_busier_head_whose_own_cpu_fell_is_judged() -> None:
     )
     change = compare_records(base, idle, DEFAULT_FAIL_ON)
     assert change.status is Status.REGRESSION
-    assert "this tree itself used 0.70 cores against 1.00" in change.notes[-1]
+    assert "this tree itself used 0.70 cores against 1.00" in note_text(change.notes[-1])
     unknown = dataclasses.replace(idle, capacity=Capacity(cores=1.4, low=1.4, usable=2))
     assert compare_records(base, unknown, DEFAULT_FAIL_ON).status is Status.REGRESSION
 
@@ -238,7 +254,7 @@ def test_busy_history_judges_a_busy_head_against_its_latest_capacity() -> None:
     runs = [run(value, 2.0) for value in SPREAD] + [run(v, 1.0) for v in (0.9, 1.0, 0.95)]
     change = compare_to_history(runs, run(0.93, 1.0), DEFAULT_FAIL_ON)
     assert change.status is not Status.INCOMPARABLE  # as busy as the latest run
-    assert change.notes[0].startswith(
+    assert note_text(change.notes[0]).startswith(
         "judged against the last 9 runs of the history, speedup fitted"
     )
 
@@ -258,7 +274,7 @@ def test_mixed_v1_v2_history_file_loads_and_judges(tmp_path: Path) -> None:
     assert [r.records[TEST].capacity is None for r in loaded.runs] == [True] * 3 + [False] * 3
     change = judge_test(loaded, run(1.9, 2.0), DEFAULT_FAIL_ON)
     assert change.status in (Status.UNCHANGED, Status.UNCERTAIN)  # judged, not a regression
-    assert change.notes[1] == (
+    assert note_text(change.notes[1]) == (
         "capacity not measured in 3 of the 6 runs judged against (schema v1): a busier "
         "machine cannot be told from a regression there"
     )
@@ -266,7 +282,7 @@ def test_mixed_v1_v2_history_file_loads_and_judges(tmp_path: Path) -> None:
     # much, but the band of a +-10% history reaches beyond it: judged (issue 21)
     change = judge_test(loaded, run(1.0, 1.0), DEFAULT_FAIL_ON)
     assert change.status is Status.REGRESSION
-    assert "more than that could explain" in change.notes[-1]
+    assert "more than that could explain" in note_text(change.notes[-1])
 
 
 # -- paired pooling ---------------------------------------------------------------
@@ -328,7 +344,7 @@ def test_reports_list_incomparable_tests_loudly() -> None:
     data = render_json(changes, base, head, DEFAULT_FAIL_ON)
     assert data["verdict"] == "ok"
     assert data["not_compared"] == [
-        {"nodeid": "t.py::a", "reason": "capacity", "notes": list(changes[0].notes)}
+        {"nodeid": "t.py::a", "reason": "capacity", "notes": list(note_texts(changes[0].notes))}
     ]
     first = data["tests"][0]
     assert first["reason"] == "capacity"

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from pytest_parscale.changepoint import best_split, scaling_change, short_commit
+from pytest_parscale.notewords import change_point_text
 from pytest_parscale.results import Record
 from pytest_parscale.storage import Results
 from pytest_parscale.thresholds import FailOn
@@ -89,7 +90,10 @@ def test_scaling_change_names_the_commit_and_both_speedups() -> None:
     assert found is not None
     assert found.run == 5
     assert found.commit == runs[5].git["commit"]  # type: ignore[index]
-    assert found.sentence() == f"scaling changed at {short_commit(found.commit)}: 1.85x -> 1.40x"
+    assert (
+        change_point_text(found)
+        == f"scaling changed at {short_commit(found.commit)}: 1.85x -> 1.40x"
+    )
     assert found.change == pytest.approx(1.40 / 1.85 - 1)
 
 
@@ -126,7 +130,7 @@ def test_an_improvement_is_a_change_too_and_a_missing_commit_says_the_run() -> N
     runs = [run(None, at_speedup("t.py::up", value, PARALLEL)) for value in [1.2] * 4 + [1.8] * 4]
     found = scaling_change(runs, "t.py::up", TEN)
     assert found is not None
-    assert found.sentence() == "scaling changed at run 5: 1.20x -> 1.80x"
+    assert change_point_text(found) == "scaling changed at run 5: 1.20x -> 1.80x"
 
 
 def test_runs_without_the_test_are_skipped_and_too_few_give_nothing() -> None:

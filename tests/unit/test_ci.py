@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_parscale.action import github
+from pytest_parscale.action import acceptance, github
 from pytest_parscale.action.baseline import Baseline, Head, load_baseline, store
 from pytest_parscale.action.command import main as ci_main
 from pytest_parscale.action.event import read_event, write_outputs
@@ -33,6 +33,7 @@ from pytest_parscale.action.options import (
 )
 from pytest_parscale.action.steps import comment as ci_comment
 from pytest_parscale.action.steps import run as ci_run
+from pytest_parscale.action.summary import judgement_markdown
 from pytest_parscale.cli import main, parser
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.results import document, write_atomic
@@ -353,6 +354,29 @@ def test_a_personal_token_edits_only_its_own_login_s_comment() -> None:
     assert planted.comments[1] == tag
 
 
+def test_an_app_token_named_by_comment_author_never_edits_the_actions_bot_s_comment() -> None:
+    tag = github.comment_body("theirs", "default")
+    app = FakeGitHub({1: tag, 2: tag})  # an App's token: GET /user refused, as GITHUB_TOKEN's
+    app.authors = {1: github.GITHUB_ACTIONS_BOT, 2: "parscale-app[bot]"}
+    assert upsert(app, github.comment_body("ours", "default"), author="parscale-app[bot]") == (
+        "updated comment 2"
+    )
+    assert app.comments[1] == tag
+    first = FakeGitHub({1: tag})
+    first.authors = {1: github.GITHUB_ACTIONS_BOT}
+    assert upsert(first, "x", author="parscale-app[bot]") == "created comment 2"
+    assert first.comments[1] == tag
+
+
+def test_md_keeps_www_autolinks_inert() -> None:
+    from pytest_parscale.markdown import md
+
+    for text in ("see www.evil.example/x", "WWW.evil.example", "(www.a.b)"):
+        escaped = md(text)
+        assert re.search(r"(?<![\\\w])www\.", escaped, re.I) is None, escaped
+        assert re.sub(r"\\(.)|&#8203;", r"\1", escaped) == text  # reads the same
+
+
 def test_a_merge_queue_run_judges_against_its_base_branch(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     queue = {"base_ref": "refs/heads/main", "head_ref": "gh-readonly-queue/main/pr-3-abc"}
@@ -405,7 +429,16 @@ class Artifacts:
     def __call__(self, request: github.Request, token: str) -> Any:
         if "/actions/artifacts?" in request.url:
             assert "name=pytest-parscale-baseline-k" in request.url
-            return {"artifacts": self.listed}
+            return {"total_count": len(self.listed), "artifacts": self.listed}
+        if "/actions/runs/" in request.url:  # every listed run is a push of this repository
+            own = {"id": 1}
+            return {
+                "event": "push",
+                "head_branch": "main",
+                "path": "",
+                "repository": own,
+                "head_repository": own,
+            }
         assert request.raw
         return self.archive
 
@@ -416,7 +449,12 @@ def artifact(run: int, branch: str = "main", expired: bool = False) -> dict[str,
         "expired": expired,
         "created_at": f"2026-11-{run:02d}T00:00:00Z",
         "archive_download_url": f"https://dl/{run}",
-        "workflow_run": {"head_branch": branch},
+        "workflow_run": {
+            "id": run,
+            "head_branch": branch,
+            "repository_id": 1,
+            "head_repository_id": 1,
+        },
     }
 
 
@@ -451,6 +489,20 @@ def test_the_baseline_artifact_tells_an_eviction_from_a_first_run(tmp_path: Path
     assert not (tmp_path / "evil").exists()
 
 
+def test_an_artifact_whose_run_was_deleted_is_skipped_for_the_next(tmp_path: Path) -> None:
+    send = Artifacts([artifact(1), artifact(3)], zip_of({"results.json": b"{}"}))
+    seen: list[str] = []
+
+    def deleted_run(request: github.Request, token: str) -> Any:
+        seen.append(request.url)
+        if request.url.endswith("/actions/runs/3"):
+            raise http_error(request.url, 404)
+        return send(request, token)
+
+    assert fetch(deleted_run, tmp_path / "b") == ("artifact", "restored")
+    assert seen[-1] == "https://dl/1"
+
+
 def test_a_missing_baseline_passes_warns_or_fails_by_policy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -464,7 +516,7 @@ def test_a_missing_baseline_passes_warns_or_fails_by_policy(
         options = RunOptions(on_missing_baseline=policy, baseline_history="evicted")
         judged = judge(head, none, options, "main", stores=False)
         assert (judged.verdict, judged.gate) == ("no-baseline", gate)
-        assert "was stored before but is gone" in judged.lines[2]
+        assert "was stored before but is gone" in judgement_markdown(judged)[2]
         out = capsys.readouterr().out
         assert (f"::{level}::" in out) if level else out == ""
     stored = judge(head, none, RunOptions(on_missing_baseline="fail"), "main", stores=True)
@@ -489,7 +541,7 @@ def test_without_a_confirmer_every_flag_stands_judged_by_the_single_baseline(
     assert judged.flagged == [record().nodeid]
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, True)
     assert (judged.source, judged.confirmation) == ("single", None)
-    assert "**Verdict from** a single baseline" in "\n".join(judged.lines)
+    assert "**Verdict from** a single baseline" in "\n".join(judgement_markdown(judged))
 
 
 def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: Path) -> None:
@@ -497,7 +549,7 @@ def test_a_python_change_is_warned_in_the_summary_a_core_change_once(tmp_path: P
     machine = {**MACHINE, "python": "3.12.1", "usable_cores": 4}
     write_atomic(tmp_path / "b" / "results.json", document([record()], machine, [], None))
     judged = judge(head, load_baseline(tmp_path / "b", "cache"), RunOptions(), "main", False)
-    text = "\n".join(judged.lines)
+    text = "\n".join(judgement_markdown(judged))
     assert "different environments: Python 3.12 -> 3.11" in text
     assert "usable cores 4 -> 2" not in text  # said once, by the report's machine warning
     assert "different usable cores (baseline 4, head 2)" in text
@@ -516,29 +568,83 @@ def test_the_history_keeps_the_last_runs_oldest_first(tmp_path: Path) -> None:
     assert [round(run.records[record().nodeid].speedup.estimate) for run in history] == [4, 6, 8]
 
 
-def test_acceptance_is_read_from_labels_and_names_who_labelled() -> None:
-    def api(labels: list[str]) -> Any:
-        def send(request: github.Request, token: str) -> Any:
-            if request.url.endswith("/pulls/3"):
-                return {"labels": [{"name": name} for name in labels]}
+class Acceptances:
+    """A pull request's acceptance endpoints: the pull, its events, comments and runs."""
+
+    def __init__(self, labelled_at: str = "2026-12-02T00:00:00Z") -> None:
+        self.comments: list[dict[str, Any]] = []
+        self.labelled_at = labelled_at
+        self.permissions = {"lead": "admin", "dev": "write", "maint": "maintain", "ro": "read"}
+
+    def __call__(self, request: github.Request, token: str) -> Any:
+        url = request.url
+        if url.endswith("/user"):
+            raise http_error(url, 403)
+        if url.endswith("/pulls/3"):
+            head = {"sha": "abcdef1234567890"}
+            return {"head": head, "user": {"login": "author"}, "labels": [{"name": "x"}]}
+        if "/permission" in url:
+            level = self.permissions.get(url.split("/collaborators/")[1].split("/")[0])
+            if level is None:
+                raise http_error(url, 404)
+            return {"permission": "write" if level == "maintain" else level, "role_name": level}
+        if "/actions/runs?head_sha=abcdef1234567890" in url:
+            return {"workflow_runs": [{"created_at": "2026-12-01T00:00:00Z"}]}
+        if "/events" in url:
+            label = {"name": github.ACCEPT_LABEL}
             events = [{"event": "labeled", "actor": {"login": "lead"}, "label": {"name": "x"}}]
             events.append(
                 {
                     "event": "labeled",
-                    "actor": {"login": "maintainer"},
-                    "label": {"name": github.ACCEPT_LABEL},
+                    "actor": {"login": "maint"},
+                    "label": label,
+                    "created_at": self.labelled_at,
                 }
             )
-            return events
+            return events if "page=1" in url else []
+        return self.comments if "page=1" in url else []
 
-        return send
 
+def test_the_label_accepts_only_if_given_after_the_head_commit_was_pushed() -> None:
     env = {"GITHUB_TOKEN": "t"}
-    assert github.accepted_by("o/r", 3, None, env, api([github.ACCEPT_LABEL])) == "maintainer"
-    assert github.accepted_by("o/r", 3, None, env, api(["other"])) is None
-    assert (
-        github.accepted_by("o/r", 3, ["other"], env, api([github.ACCEPT_LABEL])) is None
-    )  # payload wins
+    label = [github.ACCEPT_LABEL]
+    after = acceptance.acceptance("o/r", 3, env, Acceptances(), labels=label)
+    assert after.label_by == "maint"
+    before = Acceptances(labelled_at="2026-11-30T00:00:00Z")
+    assert acceptance.acceptance("o/r", 3, env, before, labels=label).label_by is None
+    assert acceptance.acceptance("o/r", 3, env, Acceptances(), labels=["x"]).label_by is None
+    assert acceptance.acceptance("o/r", 3, env, Acceptances()).label_by is None  # API: x only
+
+
+def test_acks_count_for_the_head_commit_from_people_who_can_push_never_the_author() -> None:
+    api = Acceptances()
+
+    def ack(login: str, body: str) -> None:
+        api.comments.append({"user": {"login": login}, "body": body})
+
+    ack("lead", "ok\nparscale-ack: a @abcdef1")
+    ack("maint", "  parscale-ack: `d[x] y` @ABCDEF1234567890")
+    ack("dev", "parscale-ack: stale @1234567")  # another commit
+    ack("dev", "parscale-ack: bare")  # no commit
+    ack("ro", "parscale-ack: b @abcdef1")  # read-only
+    ack("stranger", "parscale-ack: c @abcdef1")  # no access at all
+    ack("author", "parscale-ack: e @abcdef1")
+    api.permissions["author"] = "admin"  # an admin's own pull request still needs another
+    ack(github.GITHUB_ACTIONS_BOT, "parscale-ack: f @abcdef1")
+    api.permissions[github.GITHUB_ACTIONS_BOT] = "write"
+    found = acceptance.acceptance("o/r", 3, {"GITHUB_TOKEN": "t"}, api, head_sha="abcdef1234567890")
+    assert found.tests == {"a": "lead", "d[x] y": "maint"}
+    assert acceptance.acceptance("o/r", 3, {}, api, head_sha="999999999").tests == {}
+
+
+def test_an_ack_line_names_its_test_and_commit() -> None:
+    assert acceptance.parse_ack("parscale-ack: t.py::x[a b] @abc1234") == (
+        "t.py::x[a b]",
+        "abc1234",
+    )
+    assert acceptance.parse_ack("parscale-ack: `t.py::x`") == ("t.py::x", "")
+    assert acceptance.parse_ack("parscale-ack: @abc1234") is None
+    assert acceptance.parse_ack("said parscale-ack: x @abc1234") is None
 
 
 def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
@@ -549,40 +655,7 @@ def test_an_accepted_regression_is_reported_and_passes(tmp_path: Path) -> None:
     baseline = load_baseline(tmp_path / "b", "cache")
     judged = judge(head, baseline, RunOptions(acceptance=github.Acceptance("@lead")), "main", False)
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, False)
-    assert "added by @&#8203;lead" in "\n".join(judged.lines)  # named, never pinged
-
-
-def test_acknowledgements_count_only_from_members_and_never_from_the_bot() -> None:
-    def send(request: github.Request, token: str) -> Any:
-        if request.url.endswith("/user"):
-            raise http_error(request.url, 403)
-        return [
-            {
-                "user": {"login": "lead"},
-                "author_association": "OWNER",
-                "body": "ok\nparscale-ack: a",
-            },
-            {
-                "user": {"login": "pr-author"},
-                "author_association": "CONTRIBUTOR",
-                "body": "parscale-ack: b",
-            },
-            {
-                "user": {"login": github.GITHUB_ACTIONS_BOT},
-                "author_association": "MEMBER",
-                "body": "parscale-ack: c",
-            },
-            {
-                "user": {"login": "dev"},
-                "author_association": "MEMBER",
-                "body": "  parscale-ack: `d[x]`",
-            },
-        ]
-
-    assert github.acknowledged_tests("o/r", 3, {"GITHUB_TOKEN": "t"}, send) == {
-        "a": "lead",
-        "d[x]": "dev",
-    }
+    assert "added by @&#8203;lead" in "\n".join(judgement_markdown(judged))  # named, never pinged
 
 
 def test_only_acknowledged_regressions_pass(tmp_path: Path) -> None:
@@ -613,11 +686,11 @@ def test_the_summary_names_the_commit_where_a_test_s_scaling_changed(tmp_path: P
     write_atomic(head_path, document([scaled(record(), 0.7)], dict(MACHINE), [], None))
     head = load(head_path)
     baseline = load_baseline(tmp_path / "b", "cache")
-    lines = judge(head, baseline, RunOptions(), "main", stores=False).lines
+    lines = judgement_markdown(judge(head, baseline, RunOptions(), "main", stores=False))
     said = [line for line in lines if "scaling changed" in line]
     assert said == [f"- `{record().nodeid}`: scaling changed at 5555555: 2.00x -> 1.40x"]
     wide = RunOptions(fail_on=FailOn(speedup=0.40, overhead=0.05))  # a 30% step is under 40%
-    lines = judge(head, baseline, wide, "main", stores=False).lines
+    lines = judgement_markdown(judge(head, baseline, wide, "main", stores=False))
     assert not [line for line in lines if "scaling changed" in line]
 
 
@@ -641,8 +714,8 @@ def test_the_screen_judges_the_run_as_one_family_and_says_so(tmp_path: Path) -> 
     baseline = load_baseline(folder, "cache")
     judged = judge(load(path), baseline, RunOptions(), "main", False)
     assert judged.flagged == []
-    assert ids[0] in judged.undecided
-    summary = "\n".join(judged.lines)
+    assert ids[0] in judged.unresolved
+    summary = "\n".join(judgement_markdown(judged))
     assert "family: 20 tests (20 comparisons), Holm (family-wise)" in summary
     assert f"family: {ids[0]} speedup: regression -> uncertain" in summary
     alone = judge(load(path), baseline, RunOptions(family="none"), "main", False)

@@ -18,9 +18,11 @@ import pytest
 
 from pytest_parscale.action.baseline import load_baseline
 from pytest_parscale.action.confirm import Confirmation, PairedRun, decide, skipped
+from pytest_parscale.action.decision import Judgement
 from pytest_parscale.action.event import Event, read_event
-from pytest_parscale.action.judge import Judgement, confirm_regressions, confirmer, judge
+from pytest_parscale.action.judge import confirm_regressions, confirmer, judge
 from pytest_parscale.action.options import RunOptions
+from pytest_parscale.action.summary import judgement_markdown
 from pytest_parscale.results import document, write_atomic
 from pytest_parscale.storage import Results, load
 from tests.records import MACHINE, record, scaled
@@ -82,7 +84,7 @@ def test_a_failed_paired_run_leaves_every_flag_standing_and_says_why(
 def test_an_undecided_test_fails_only_when_the_paired_run_measures_a_regression() -> None:
     other = "t.py::other"
     run = paired(1, report(**{SLOW: "regression", STEADY: "unchanged", other: "regression"}))
-    found = decide([other], run, undecided=[SLOW, STEADY, "t.py::unmeasured"])
+    found = decide([other], run, unresolved=[SLOW, STEADY, "t.py::unmeasured"])
     assert found.promoted == (SLOW,)
     assert found.standing == (other, SLOW)
     assert found.settled == ((STEADY, "unchanged"), ("t.py::unmeasured", "not measured"))
@@ -90,8 +92,8 @@ def test_an_undecided_test_fails_only_when_the_paired_run_measures_a_regression(
 
 
 def test_a_failed_paired_run_fails_no_undecided_test() -> None:
-    found = decide([], paired(2, None, "no base"), undecided=[SLOW])
-    assert (found.standing, found.promoted, found.undecided) == ((), (), (SLOW,))
+    found = decide([], paired(2, None, "no base"), unresolved=[SLOW])
+    assert (found.standing, found.promoted, found.unresolved) == ((), (), (SLOW,))
     assert skipped([STEADY], "no base", [SLOW]).standing == (STEADY,)
 
 
@@ -123,8 +125,8 @@ def judged_with(
         calls.append(list(flagged))
         return run
 
-    def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
-        return confirm_regressions(flagged, runner, undecided)
+    def confirm(flagged: Sequence[str], unresolved: Sequence[str]) -> Confirmation:
+        return confirm_regressions(flagged, runner, unresolved)
 
     folder = baseline_dir(tmp_path, [scaled(record(SLOW), 2.0), record(STEADY)], history)
     baseline = load_baseline(folder, "cache")
@@ -140,7 +142,7 @@ def test_the_gate_fails_on_a_confirmed_flag_and_says_the_paired_run_made_the_ver
     assert calls == [[SLOW]]  # the flagged test only
     assert (judged.verdict, judged.regressions, judged.gate) == ("regression", 1, True)
     assert judged.source == "paired"
-    summary = "\n".join(judged.lines)
+    summary = "\n".join(judgement_markdown(judged))
     assert "**Verdict from** a paired confirmation: base `bbbbbbbbbbbb`" in summary
     assert "Confirmed by the paired run (these fail the job):" in summary
     assert "#### Regressions (1)" in summary
@@ -153,8 +155,8 @@ def test_the_gate_passes_when_the_paired_run_does_not_confirm_and_says_so(
     assert (judged.verdict, judged.regressions, judged.gate) == ("pass", 0, False)
     assert judged.flagged == [SLOW]
     assert judged.source == "paired"
-    summary = "\n".join(judged.lines)
-    assert judged.lines[0].startswith("### :white_check_mark:")
+    summary = "\n".join(judgement_markdown(judged))
+    assert judgement_markdown(judged)[0].startswith("### :white_check_mark:")
     assert "not confirmed by a paired run (these do not fail the job)" in summary
     assert "paired run says unchanged" in summary
     assert "#### Flagged against the baseline (1)" in summary
@@ -167,7 +169,7 @@ def test_a_failed_paired_run_keeps_the_flag_and_the_single_baseline_verdict(
     run = paired(2, None, "base session 1: pytest exited with 4")
     judged, _ = judged_with(tmp_path, run)
     assert (judged.verdict, judged.gate, judged.source) == ("regression", True, "single")
-    summary = "\n".join(judged.lines)
+    summary = "\n".join(judgement_markdown(judged))
     assert "Not confirmed by a paired run, so the baseline's flags stand" in summary
     assert "pytest exited with 4" in summary
 
@@ -176,7 +178,7 @@ def test_nothing_flagged_runs_no_paired_run(tmp_path: Path) -> None:
     folder = baseline_dir(tmp_path, [record(SLOW), record(STEADY)])
     calls: list[Sequence[str]] = []
 
-    def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
+    def confirm(flagged: Sequence[str], unresolved: Sequence[str]) -> Confirmation:
         calls.append(flagged)
         raise AssertionError("no flag, no paired run")
 
@@ -194,7 +196,7 @@ def test_a_history_of_three_runs_judges_by_the_spread_between_runs(tmp_path: Pat
     baseline = load_baseline(folder, "cache")
     alone = judge(head_results(tmp_path), baseline, RunOptions(), "main", False)
     assert (alone.source, alone.verdict) == ("history", "regression")
-    assert "**Verdict from** the history of 3 runs" in "\n".join(alone.lines)
+    assert "**Verdict from** the history of 3 runs" in "\n".join(judgement_markdown(alone))
     short = load_baseline(baseline_dir(tmp_path / "two", [record(SLOW)], history=2), "cache")
     assert judge(head_results(tmp_path), short, RunOptions(), "main", False).source == ("single")
 
@@ -285,10 +287,10 @@ def undecided_judgement(
     write_atomic(path, document([head, record(STEADY)], dict(MACHINE), [], None))
     calls: list[tuple[Sequence[str], Sequence[str]]] = []
 
-    def confirm(flagged: Sequence[str], undecided: Sequence[str]) -> Confirmation:
-        calls.append((list(flagged), list(undecided)))
+    def confirm(flagged: Sequence[str], unresolved: Sequence[str]) -> Confirmation:
+        calls.append((list(flagged), list(unresolved)))
         return confirm_regressions(
-            flagged, lambda ids: paired(0, report(**{SLOW: status})), undecided
+            flagged, lambda ids: paired(0, report(**{SLOW: status})), unresolved
         )
 
     baseline = load_baseline(folder, "cache")
@@ -299,13 +301,13 @@ def test_an_uncertain_test_the_paired_run_measures_as_a_regression_fails_the_job
     tmp_path: Path,
 ) -> None:
     judged, calls = undecided_judgement(tmp_path, "regression")
-    assert calls == [([], [SLOW])]  # the undecided test only: STEADY passed the baseline
+    assert calls == [([], [SLOW])]  # the unresolved test only: STEADY passed the baseline
     assert (judged.verdict, judged.regressions, judged.gate, judged.source) == (
         "regression", 1, True, "paired",
     )  # fmt: skip
     assert judged.flagged == []
-    assert judged.undecided == (SLOW,)
-    summary = "\n".join(judged.lines)
+    assert judged.unresolved == (SLOW,)
+    summary = "\n".join(judgement_markdown(judged))
     assert "#### Regressions (1)" in summary
     assert "uncertain against the baseline; the paired run of base and head" in summary
     assert "Confirmed by the paired run (these fail the job):" in summary
@@ -316,8 +318,11 @@ def test_an_uncertain_test_the_paired_run_clears_passes_and_says_what_it_measure
 ) -> None:
     judged, _ = undecided_judgement(tmp_path, "unchanged")
     assert (judged.verdict, judged.gate, judged.source) == ("pass", False, "paired")
-    summary = "\n".join(judged.lines)
-    assert "Undecided against the baseline, measured by the paired run" in summary
+    summary = "\n".join(judgement_markdown(judged))
+    assert (
+        "Unresolved against the baseline (uncertain or not compared), measured by the paired run"
+        in summary
+    )
     assert f"`{SLOW}`: paired run says unchanged" in summary
 
 

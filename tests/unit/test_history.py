@@ -19,10 +19,10 @@ from pytest_parscale.history import (
     compare_to_history,
     fit_on_capacity,
     judge_test,
-    speedup_per_worker,
     t_quantile,
 )
 from pytest_parscale.markdown import md
+from pytest_parscale.notewords import note_text, note_texts
 from pytest_parscale.regression import Status, compare_records
 from pytest_parscale.results import SCHEMA_VERSION, Capacity, Record, document, write_atomic
 from pytest_parscale.storage import append_history, check_save_target, load, save
@@ -64,7 +64,7 @@ def test_unchanged_head_inside_the_spread_passes_though_its_own_interval_is_narr
     judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
     assert judged.status is not Status.REGRESSION
     assert not judged.changes[0].significant
-    assert "spread between the last 6 runs" in judged.notes[0]
+    assert "spread between the last 6 runs" in note_text(judged.notes[0])
 
 
 def test_a_25_percent_drop_is_flagged() -> None:
@@ -110,8 +110,8 @@ def test_fewer_than_3_runs_fall_back_to_the_single_run_rule_and_say_so(count: in
     single = compare_records(runs[-1], head, DEFAULT_FAIL_ON)
     assert judged.status is single.status is Status.REGRESSION
     assert judged.changes == single.changes
-    assert f"history has {count} comparable run(s)" in judged.notes[-1]
-    assert "single-run rule" in judged.notes[-1]
+    assert f"history has {count} comparable run(s)" in note_text(judged.notes[-1])
+    assert "single-run rule" in note_text(judged.notes[-1])
 
 
 def test_cluster_runs_do_not_count_against_an_embedded_head() -> None:
@@ -119,7 +119,7 @@ def test_cluster_runs_do_not_count_against_an_embedded_head() -> None:
         run(2.0), executor={"backend": "pool", "engine": "ray://127.0.0.1:10001"}
     )
     judged = compare_to_history([cluster] * 5 + [run(2.0)], run(2.0), DEFAULT_FAIL_ON)
-    assert "fewer than 3" in judged.notes[-1]
+    assert "fewer than 3" in note_text(judged.notes[-1])
 
 
 # -- the file --------------------------------------------------------------------
@@ -318,17 +318,17 @@ def test_unchanged_code_on_a_busy_machine_is_judged_and_unchanged() -> None:
     assert judged.status in (Status.UNCHANGED, Status.UNCERTAIN)
     assert not judged.reason
     (speedup,) = judged.changes
-    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    logs = [math.log(r.speedup_per_worker) for r in runs]
     shares = [math.log(cores / 2) for cores in CORES]
     fit = fit_on_capacity(shares, logs, math.log(1.05 / 2), 0.95)
     assert fit.slope == pytest.approx(SLOPE, abs=0.15)
-    shift = math.log(speedup_per_worker(head)) - fit.expected
+    shift = math.log(head.speedup_per_worker) - fit.expected
     assert speedup.change == pytest.approx(math.expm1(shift))
     assert (speedup.low, speedup.high) == pytest.approx(
         (math.expm1(shift - fit.half), math.expm1(shift + fit.half))
     )
     assert speedup.base == pytest.approx(math.exp(fit.expected) * 2)
-    assert judged.notes == (
+    assert note_texts(judged.notes) == (
         f"judged against the last 8 runs of the history, speedup fitted on capacity "
         f"(slope {fit.slope:.2f}): expected {math.exp(fit.expected) * 2:.2f}x at 1.1/2 cores",
     )
@@ -354,7 +354,9 @@ def test_a_flat_capacity_history_keeps_the_mean_model() -> None:
         judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
         mean = compare_to_history(blind(runs), blind([head])[0], DEFAULT_FAIL_ON)
         assert (judged.status, judged.changes) == (mean.status, mean.changes)
-        assert judged.notes == ("judged against the spread between the last 6 runs of the history",)
+        assert note_texts(judged.notes) == (
+            "judged against the spread between the last 6 runs of the history",
+        )
 
 
 @pytest.mark.parametrize("missing", ["a run", "the head"])
@@ -368,8 +370,11 @@ def test_a_missing_capacity_keeps_the_mean_model(missing: str) -> None:
     judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
     mean = compare_to_history(blind(runs), blind([head])[0], DEFAULT_FAIL_ON)
     assert judged.changes == mean.changes
-    assert judged.notes[0] == "judged against the spread between the last 8 runs of the history"
-    assert "capacity not measured" in judged.notes[1]
+    assert (
+        note_text(judged.notes[0])
+        == "judged against the spread between the last 8 runs of the history"
+    )
+    assert "capacity not measured" in note_text(judged.notes[1])
 
 
 def test_three_runs_of_varied_capacity_keep_the_mean_model() -> None:
@@ -379,7 +384,10 @@ def test_three_runs_of_varied_capacity_keep_the_mean_model() -> None:
     judged = compare_to_history(runs, head, DEFAULT_FAIL_ON)
     mean = compare_to_history(blind(runs), blind([head])[0], DEFAULT_FAIL_ON)
     assert judged.changes == mean.changes
-    assert judged.notes[0] == "judged against the spread between the last 3 runs of the history"
+    assert (
+        note_text(judged.notes[0])
+        == "judged against the spread between the last 3 runs of the history"
+    )
 
 
 def test_a_transport_bound_history_fits_a_flat_line() -> None:
@@ -387,7 +395,7 @@ def test_a_transport_bound_history_fits_a_flat_line() -> None:
     head with the same speedup is unchanged (no improvement made up by normalising),
     and a 25% drop on the busier machine is the code's: capacity excuses nothing."""
     runs = loaded_history(slope=0.0)
-    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    logs = [math.log(r.speedup_per_worker) for r in runs]
     shares = [math.log(cores / 2) for cores in CORES]
     assert abs(fit_on_capacity(shares, logs, 0.0, 0.95).slope) < 0.2
     same = compare_to_history(runs, at_capacity(1.9, 1.05), DEFAULT_FAIL_ON)
@@ -412,19 +420,23 @@ def test_a_head_busier_than_every_run_is_extrapolated_and_weighed_against_the_ne
     runs = [at_capacity(expected_speedup(c) * math.exp(noise.gauss(0, NOISE)), c) for c in cores]
     likely = compare_to_history(runs, at_capacity(expected_speedup(1.0), 1.0), DEFAULT_FAIL_ON)
     assert likely.status is not Status.REGRESSION  # a slope fitted on 1.6..2.0 is loose at 1.0
-    assert "outside the 80%..100% of its workers the runs' machines could feed" in likely.notes[0]
-    assert "machine busier: capacity 1.0 of 2 now vs 1.6 of 2" in likely.notes[-1]
+    assert "outside the 80%..100% of its workers the runs' machines could feed" in note_text(
+        likely.notes[0]
+    )
+    assert "machine busier: capacity 1.0 of 2 now vs 1.6 of 2" in note_text(likely.notes[-1])
     # fed 1.0 / 1.6 of the nearest run's cores, a map may lose about 40% of its speedup;
     # but the extrapolated band is wide, so the drop's interval reaches beyond what the
     # lost cores explain: judged (issue 21: only a wholly explained drop is excused)
     explained = compare_to_history(runs, at_capacity(0.7, 1.0), DEFAULT_FAIL_ON)
     assert explained.changes[0].status is Status.REGRESSION
     assert explained.status is Status.REGRESSION
-    assert explained.notes[-1].startswith("machine busier: capacity 1.0 of 2 now vs 1.6 of 2")
-    assert "more than that could explain" in explained.notes[-1]
+    assert note_text(explained.notes[-1]).startswith(
+        "machine busier: capacity 1.0 of 2 now vs 1.6 of 2"
+    )
+    assert "more than that could explain" in note_text(explained.notes[-1])
     beyond = compare_to_history(runs, at_capacity(0.2, 1.0), DEFAULT_FAIL_ON)
     assert beyond.status is Status.REGRESSION
-    assert "fallen by more than that could explain" in beyond.notes[-1]
+    assert "fallen by more than that could explain" in note_text(beyond.notes[-1])
 
 
 def test_a_head_inside_the_widened_range_is_not_weighed_by_capacity() -> None:
@@ -438,7 +450,7 @@ def test_a_head_inside_the_widened_range_is_not_weighed_by_capacity() -> None:
     )
     assert judged.status is Status.REGRESSION
     assert len(judged.notes) == 1
-    assert "outside" not in judged.notes[0]
+    assert "outside" not in note_text(judged.notes[0])
 
 
 def test_a_falling_fitted_line_is_taken_flat() -> None:
@@ -446,7 +458,7 @@ def test_a_falling_fitted_line_is_taken_flat() -> None:
     capacity never raises a speedup): the head is judged against the runs' mean band
     with slope 0, not against a line promising more on a busy machine."""
     runs = [at_capacity(1.9 * (2 / cores) ** 0.3, cores) for cores in CORES]
-    logs = [math.log(speedup_per_worker(r)) for r in runs]
+    logs = [math.log(r.speedup_per_worker) for r in runs]
     assert fit_on_capacity([math.log(c / 2) for c in CORES], logs, 0.0, 0.95).slope < 0
     mean = math.exp(statistics.fmean(logs)) * 2
     busy = compare_to_history(runs, at_capacity(mean, 1.05), DEFAULT_FAIL_ON)
@@ -454,7 +466,7 @@ def test_a_falling_fitted_line_is_taken_flat() -> None:
         Status.UNCHANGED,
         Status.UNCERTAIN,
     )  # not a regression: the threshold is the null
-    assert "(slope 0.00)" in busy.notes[0]
+    assert "(slope 0.00)" in note_text(busy.notes[0])
     assert busy.changes[0].change == pytest.approx(0.0, abs=1e-9)
 
 

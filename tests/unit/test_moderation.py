@@ -18,6 +18,7 @@ from pytest_parscale.moderation import (
     trigamma,
     trigamma_inverse,
 )
+from pytest_parscale.notewords import note_texts
 from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.storage import Results
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
@@ -134,7 +135,8 @@ def test_a_run_judged_with_pooled_spreads_calls_a_drop_its_own_spread_left_uncer
     assert judged[False][dropped].status is Status.UNCERTAIN
     assert judged[True][dropped].status is Status.REGRESSION
     assert any(
-        "spread pooled with the history's 12 tests" in n for n in judged[True][dropped].notes
+        "spread pooled with the history's 12 tests" in n
+        for n in note_texts(judged[True][dropped].notes)
     )
     for pooled in (False, True):  # no unchanged test is called either way
         others = [t for nodeid, t in judged[pooled].items() if nodeid != dropped]
@@ -156,5 +158,5 @@ def test_one_test_alone_is_not_pooled() -> None:
     assert suite_prior(baseline.runs[: MIN_RUNS - 1]) is None  # too few runs per test
     lone = dataclasses.replace(one[-1], runs=tuple(one))
     judged = judge_test(lone, at_speedup("t.py::test_0", 1.2, PARALLEL), DEFAULT_FAIL_ON)
-    assert not any("pooled" in note for note in judged.notes)
+    assert "history-pooled" not in {note.reason for note in judged.notes}
     assert "pooled" not in describe(lone)

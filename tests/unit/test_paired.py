@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_parscale.cli import main
-from pytest_parscale.paired.pooling import compare_paired, pool, pool_records, undecided
+from pytest_parscale.notewords import note_texts
+from pytest_parscale.paired.pooling import compare_paired, pool, pool_records, uncertain_tests
 from pytest_parscale.paired.sessions import run_session
 from pytest_parscale.paired.worktrees import PairedError, session_env, snapshot
 from pytest_parscale.regression import Status, compare_records
@@ -90,7 +91,7 @@ def test_a_large_drop_in_every_session_is_a_regression() -> None:
     changes = compared(sessions(2.0, 1.9, 2.1), sessions(1.0, 0.95, 1.05))
     (test,) = changes
     assert test.status is Status.REGRESSION  # type: ignore[attr-defined]
-    assert undecided(changes) == []  # type: ignore[arg-type]
+    assert uncertain_tests(changes) == []  # type: ignore[arg-type]
 
 
 def test_a_capacity_gap_between_paired_sides_excuses_nothing() -> None:
@@ -125,11 +126,11 @@ def test_unchanged_sessions_are_unchanged() -> None:
     assert test.status is Status.UNCHANGED  # type: ignore[attr-defined]
 
 
-def test_noisy_pairs_near_the_threshold_stay_undecided() -> None:
+def test_noisy_pairs_near_the_threshold_stay_uncertain() -> None:
     changes = compared(
         sessions(2.0, 1.5, 2.5), sessions(1.7, 1.5, 2.3), parse_fail_on("speedup:5%")
     )
-    assert undecided(changes) == [TEST]  # type: ignore[arg-type]
+    assert uncertain_tests(changes) == [TEST]  # type: ignore[arg-type]
 
 
 def test_tests_on_one_side_only_are_new_or_missing() -> None:
@@ -148,7 +149,7 @@ def test_a_test_that_failed_in_a_head_session_is_an_error() -> None:
     head[1] = dataclasses.replace(head[1], records={}, errors={TEST: "call: result 0 differs"})
     (test,) = compared(sessions(2.0, 2.0, 2.0), head)
     assert test.status is Status.ERROR  # type: ignore[attr-defined]
-    assert test.notes == ("error on head: call: result 0 differs",)  # type: ignore[attr-defined]
+    assert note_texts(test.notes) == ("error on head: call: result 0 differs",)  # type: ignore[attr-defined]
 
 
 def test_pairs_run_in_abba_order() -> None:

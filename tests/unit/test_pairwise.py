@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from pytest_parscale.notewords import note_text
 from pytest_parscale.paired.pairwise import compare_pairs, look_confidence
 from pytest_parscale.regression import Status
 from pytest_parscale.results import Record
@@ -38,7 +39,7 @@ def test_a_drop_far_beyond_the_threshold_is_a_regression_whatever_the_machine_di
     (speedup,) = test.changes
     assert speedup.change == pytest.approx(-0.3)
     assert speedup.p_value < 0.001
-    assert "judged on 5 pairs of sessions" in test.notes[0]
+    assert "judged on 5 pairs of sessions" in note_text(test.notes[0])
 
 
 def test_a_drift_inside_the_threshold_is_unchanged_and_never_called() -> None:

@@ -11,7 +11,7 @@ import pytest
 from pytest_parscale.markers import merge, parse_overhead, parse_parscale, parse_speedup
 from pytest_parscale.measure import Outcome, Samples
 from pytest_parscale.parametrize import ParscaleParam, WorkerPlan
-from pytest_parscale.record import build_record, requirements_for
+from pytest_parscale.record import build_record, ending, requirements_for
 from pytest_parscale.report import notes, table
 from pytest_parscale.results import ChunkAdvice, Record
 from pytest_parscale.transport import SerialisationCost
@@ -69,6 +69,21 @@ def test_an_undecided_bar_is_a_warning_unless_strict() -> None:
     assert len(record.warnings) == 1
     assert "undecided against required 2.00x" in record.warnings[0]
     assert build(param(2.0), noisy, strict=True).warnings == []
+
+
+def test_ending_fails_a_miss_warns_an_undecided_bar_and_fails_it_when_strict() -> None:
+    noisy = outcome([0.6, 1.4, 0.9, 1.3, 0.7, 1.1])
+    undecided = build(param(2.0), noisy)
+    assert ending(undecided, False) == ("", undecided.warnings[0])
+    failure, warning = ending(undecided, True)
+    assert failure.startswith("undecided under --parscale-strict: ")
+    assert warning == ""
+    missed = build(param(3.0), outcome([1.0, 1.01, 0.99, 1.0, 1.02, 0.98]))
+    failure, warning = ending(missed, False)
+    assert "< required 3.00x" in failure
+    assert warning == ""
+    passed = build(param(1.5), outcome([1.0, 1.01, 0.99, 1.0, 1.02, 0.98]))
+    assert ending(passed, True) == ("", "")
 
 
 def test_an_undersized_plan_scales_the_bar_and_projects() -> None:

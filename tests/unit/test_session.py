@@ -68,7 +68,8 @@ def test_the_embedded_celery_engine_is_closed_after_a_users_celery_worker(
 def test_a_users_celery_worker_leaves_a_celery_cluster_connection_open(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(BACKENDS, "celery", BackendInfo("celery", __name__))
+    celery = BackendInfo("celery", __name__, cluster_option="celery_broker")
+    monkeypatch.setitem(BACKENDS, "celery", celery)
     settings = resolve({"celery_broker": "redis://127.0.0.1:6379/0"}, {}, {})
     executors = Executors(settings)
     connection = executors.get("celery", 2)

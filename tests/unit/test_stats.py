@@ -8,9 +8,11 @@ import pytest
 from pytest_parscale.stats import (
     amdahl_speedup,
     karp_flatt,
+    least_squares,
     median,
     ratio_of_medians_ci,
 )
+from tests.records import record
 
 
 def test_median_odd_and_even() -> None:
@@ -198,3 +200,31 @@ def test_t_distribution_matches_scipy() -> None:
                 scipy_stats.t.ppf(probability, freedom), abs=1e-7
             )
     assert t_cdf(0.5, 1e6) == pytest.approx(scipy_stats.norm.cdf(0.5), abs=1e-5)
+
+
+def test_least_squares_recovers_a_line_and_its_residual() -> None:
+    xs = [1.0, 2.0, 3.0, 4.0, 5.0]
+    exact = least_squares(xs, [3 + 0.5 * x for x in xs])
+    assert (exact.slope, exact.intercept) == (pytest.approx(0.5), pytest.approx(3.0))
+    assert exact.residual == pytest.approx(0.0, abs=1e-12)
+    assert exact.at(10) == pytest.approx(8.0)
+    assert (exact.x_mean, exact.sxx) == (3.0, 10.0)
+    bumped = least_squares(xs, [3 + 0.5 * x + (0.1 if x == 3 else 0.0) for x in xs])
+    assert bumped.slope == pytest.approx(0.5)  # a bump at the centre moves the level only
+    assert bumped.residual > 0
+
+
+def test_least_squares_needs_x_values_that_vary() -> None:
+    with pytest.raises(ValueError, match="do not vary"):
+        least_squares([2.0, 2.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="at least 2"):
+        least_squares([1.0], [1.0])
+
+
+def test_a_records_sample_values_are_medians_of_its_samples() -> None:
+    measured = record(serial=[4.0, 6.0, 5.0], parallel=[1.0, 3.0, 2.0], workers=2)
+    assert measured.sample_speedup == pytest.approx(2.5)
+    assert measured.speedup_per_worker == pytest.approx(1.25)
+    assert measured.sample_transport_share is None
+    shipped = record(serial=[4.0], parallel=[2.0], transport=[0.5])
+    assert shipped.sample_transport_share == pytest.approx(0.25)

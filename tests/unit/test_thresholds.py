@@ -55,3 +55,12 @@ def test_effective_fail_on_is_marker_over_session_over_default() -> None:
     assert effective_fail_on(NOT_SAID, parse_fail_on("overhead:2pp")) == FailOn(0.10, 0.02)
     assert effective_fail_on("speedup:15%", parse_fail_on("speedup:30%")) == FailOn(0.15, 0.05)
     assert effective_fail_on("", NOT_SAID) == DEFAULT_FAIL_ON
+
+
+def test_fail_on_owns_the_unit_of_each_metric() -> None:
+    assert (FailOn.unit("speedup"), FailOn.unit("overhead")) == ("%", "pp")
+    assert FailOn.threshold_text("speedup", 0.1) == "10%"
+    assert FailOn.threshold_text("overhead", 0.05) == "5pp"
+    assert FailOn.threshold_text("overhead", math.inf) == "off"
+    said = FailOn(speedup=0.125, overhead=math.inf)
+    assert parse_fail_on(str(said)) == said
