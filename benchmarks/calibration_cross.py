@@ -81,66 +81,71 @@ def history_table(trials: int) -> list[HistoryRow]:
     return rows
 
 
-def pooled_table(trials: int) -> list[HistoryRow]:
-    """Why the between-run spread is not pooled across a run's tests: an empirical-Bayes
-    (limma-style) moderated spread, its prior's degrees of freedom capped by the tests'
-    correlation, judged at the threshold: on average, and for the noisiest test (the
-    last: spreads rise with the index)."""
+SPREADS = {  # a suite's between-run sds of log speedup, 48 tests: label -> (low, high)
+    "0.03-0.15": (0.03, 0.15),
+    "0.05-0.10": (0.05, 0.10),
+    "all 0.07": (0.07, 0.07),
+}
+
+
+def moderated_suite(
+    rng: Any, spread: tuple[float, float], runs: int, true: float, pooled: bool
+) -> tuple[bool, bool, bool]:
+    """One run of a 48-test suite against ``runs`` saved runs, judged as history.py
+    does (each test's band, pooled with the suite's prior or not, then Holm): (any
+    call, the dropped test called, the noisiest test called before Holm). Every test
+    sits at ``true``, except at -25%: then one random test drops, the others stay."""
+    import numpy as np
+
+    from pytest_parscale.family import adjust
+    from pytest_parscale.history import _band
+    from pytest_parscale.moderation import estimate_prior
+
+    low, high = spread
+    sigma = np.exp(rng.uniform(math.log(low), math.log(high), 48))
+    history = rng.normal(0, 1, (48, runs)) * sigma[:, None]
+    changes = np.full(48, math.log1p(true if true >= -THRESHOLD else 0.0))
+    dropped = int(rng.integers(48))
+    changes[dropped] = math.log1p(true)
+    heads = rng.normal(0, 1, 48) * sigma + changes
+    prior = None
+    if pooled:
+        prior = estimate_prior(list(history.var(1, ddof=1)), [runs - 1] * 48)
+    p_values = []
+    for logs, head in zip(history, heads, strict=True):
+        band = _band([float(v) for v in logs], prior)
+        p_values.append(band.p_values(math.log1p(-THRESHOLD) - (head - band.centre), -math.inf)[0])
+    called = [p <= NOMINAL for p in adjust(p_values, "holm")]
+    return any(called), called[dropped], p_values[int(np.argmax(sigma))] <= NOMINAL
+
+
+def moderated_table(suites: int) -> list[HistoryRow]:
+    """48-test suites of different noise, K = 5 and 10 runs, each test's own spread
+    against the spread pooled over the suite (moderation.py): runs with any call at
+    the threshold and unchanged, the noisiest test's own calls at the threshold, and
+    the detection of one test's -25% drop."""
     import numpy as np
 
     rows = []
-    for label, spreads, shared in (
-        ("equal spreads, independent", np.full(12, 0.07), 0.0),
-        ("spreads 0.03-0.12, independent", np.linspace(0.03, 0.12, 12), 0.0),
-        ("spreads 0.02-0.10 + a shared shock 0.05", np.linspace(0.02, 0.10, 12), 0.05),
-    ):
-        for method in ("own spread (shipped)", "pooled across tests"):
-            rng = np.random.default_rng(23)
-            calls = np.zeros(12)
-            for _ in range(trials):
-                shock = rng.normal(0, shared, 11) if shared else np.zeros(11)
-                values = rng.normal(0, 1, (12, 11)) * spreads[:, None] + shock[None, :]
-                calls += _pooled_calls(values, method != "own spread (shipped)")
-            for which, share in (("mean over tests", calls.mean()), ("noisiest test", calls[-1])):
-                what = f"{label}: {method}, {which}"
-                rows.append(HistoryRow(what, -THRESHOLD, "", trials, float(share / trials)))
+    for label, spread in SPREADS.items():
+        for runs in (5, 10):
+            for pooled in (False, True):
+                how = f"K={runs}, " + ("pooled (shipped)" if pooled else "own spread")
+                for true in (-THRESHOLD, 0.0, -0.25):
+                    rng = np.random.default_rng(25)
+                    found = [
+                        moderated_suite(rng, spread, runs, true, pooled) for _ in range(suites)
+                    ]
+                    if true < -THRESHOLD:
+                        share, what = sum(f[1] for f in found), "the dropped test called"
+                    else:
+                        share, what = sum(f[0] for f in found), "runs with any call"
+                    rows.append(HistoryRow(f"{how}: {what}", true, label, suites, share / suites))
+                    if true == -THRESHOLD:
+                        noisiest = sum(f[2] for f in found) / suites
+                        what = f"{how}: noisiest test, per test (no family)"
+                        rows.append(HistoryRow(what, true, label, suites, noisiest))
     return rows
-
-
-def _pooled_calls(values: Any, pooled: bool) -> Any:
-    """Which of the tests (rows: 10 runs then the head, shifted to the threshold) call."""
-    import numpy as np
-    from scipy import special, stats
-
-    history, head = values[:, :10], values[:, 10] + math.log1p(-THRESHOLD)
-    variance, freedom = history.var(1, ddof=1), np.full(len(values), 9.0)
-    if pooled:
-        scores = np.log(variance) - special.digamma(4.5) + math.log(4.5)
-        excess = np.var(scores, ddof=1) - special.polygamma(1, 4.5)
-        prior = 1e6 if excess <= 0 else 2 * _trigamma_inverse(excess)
-        centre = math.exp(scores.mean() + special.digamma(prior / 2) - math.log(prior / 2))
-        residuals = history - history.mean(1, keepdims=True)
-        squared = np.corrcoef(residuals)[~np.eye(len(values), dtype=bool)] ** 2
-        shared = max(0.0, (squared.mean() - 1 / 9) / (1 - 1 / 9))
-        prior = min(prior, 9 * max(0.0, len(values) / (1 + (len(values) - 1) * shared) - 1))
-        variance = (prior * centre + 9 * variance) / (prior + 9)
-        freedom = freedom + prior
-    scale = np.sqrt(variance * (1 + 1 / 10))
-    statistic = (math.log1p(-THRESHOLD) - (head - history.mean(1))) / scale
-    return stats.t.sf(statistic, freedom) <= NOMINAL
-
-
-def _trigamma_inverse(value: float) -> float:
-    from scipy import special
-
-    guess = 0.5 + 1 / value
-    for _ in range(50):
-        step = special.polygamma(1, guess) * (1 - special.polygamma(1, guess) / value)
-        step /= special.polygamma(2, guess)
-        guess += step
-        if -step / guess < 1e-8:
-            break
-    return float(guess)
 
 
 # -- paired runs: sessions of both sides alternating on one machine -----------------

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.excuse import capacity_tolerance, excuse_by_capacity, fed_share
+from pytest_parscale.moderation import Prior, estimate_prior
 from pytest_parscale.regression import (
     Change,
     Judge,
@@ -50,7 +51,7 @@ class Band:
 
     centre: float
     scale: float
-    freedom: int
+    freedom: float  # inf when a suite's spreads pooled as one (moderation.Prior)
 
     def half(self, confidence: float) -> float:
         """Half-width of the t prediction interval at ``confidence``."""
@@ -71,12 +72,16 @@ class Band:
         return tail(beyond_worse), tail(beyond_better)
 
 
-def _band(values: Sequence[float]) -> Band:
+def _band(values: Sequence[float], prior: Prior | None = None) -> Band:
     """The mean model: a new run is one draw from the runs' spread, sd * sqrt(1 + 1/n)
-    on n - 1 degrees of freedom (the sampling error of the mean is in the ``1/n``)."""
+    on n - 1 degrees of freedom (the sampling error of the mean is in the ``1/n``);
+    with a ``prior`` the variance is first pooled with the suite's (suite_prior)."""
     count = len(values)
-    spread = statistics.stdev(values)
-    return Band(statistics.fmean(values), spread * math.sqrt(1 + 1 / count), count - 1)
+    variance, freedom = statistics.variance(values), float(count - 1)
+    if prior is not None:
+        variance, freedom = prior.moderate(variance, freedom)
+    scale = math.sqrt(variance * (1 + 1 / count))
+    return Band(statistics.fmean(values), scale, freedom)
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ def compare_to_history(
     *,
     confidence: float = 0.95,
     window: int = WINDOW,
+    prior: Prior | None = None,
 ) -> TestChange:
     """Judge ``head`` against the last ``window`` of ``runs`` (oldest first) of one test.
 
@@ -159,6 +165,8 @@ def compare_to_history(
     extrapolated and regression.excuse_by_capacity weighs the head against the run
     of nearest fed share. Otherwise the mean model holds, and the capacity is weighed
     against the latest run's. The transport share always keeps the mean model.
+    A ``prior`` (suite_prior: the spread of the suite's tests) moderates the mean
+    model's speedup spread; one test alone has none.
     """
     if fail_on.speedup is None or fail_on.overhead is None:
         raise ValueError("fail_on must give both thresholds")
@@ -166,7 +174,9 @@ def compare_to_history(
     if len(usable) < MIN_RUNS:
         return _single_run(runs, usable, head, fail_on, confidence)
     latest = usable[-1]
-    band, reference, notes, workers = _speedup_band(usable, head, fail_on.speedup, confidence)
+    band, reference, notes, workers = _speedup_band(
+        usable, head, fail_on.speedup, confidence, prior
+    )
     changes = [_speedup_change(band, head, fail_on.speedup, confidence, workers)]
     transport = [s for run in usable if (s := run.sample_transport_share) is not None]
     share = head.sample_transport_share
@@ -198,7 +208,11 @@ def _single_run(
 
 
 def _speedup_band(
-    usable: Sequence[Record], head: Record, threshold: float, confidence: float
+    usable: Sequence[Record],
+    head: Record,
+    threshold: float,
+    confidence: float,
+    prior: Prior | None = None,
 ) -> tuple[Band, Record | None, list[Note], int]:
     """The band of log speedup per worker a new run is expected in, the run whose
     capacity excuse_by_capacity weighs (None: the capacity is modelled), the notes,
@@ -212,7 +226,10 @@ def _speedup_band(
     shares = _capacity_shares(usable, head, threshold)
     if shares is None:
         notes = [Note("history-spread", (len(usable),))]
-        return _band(logs), usable[-1], notes + _unknown_capacity(usable, head), usable[-1].workers
+        if prior is not None:
+            notes.append(Note("history-pooled", (prior.tests, prior.variance, prior.freedom)))
+        band = _band(logs, prior)
+        return band, usable[-1], notes + _unknown_capacity(usable, head), usable[-1].workers
     known, at_head = shares
     fit = fit_on_capacity([math.log(s) for s in known], logs, math.log(at_head), confidence)
     band = Band(fit.expected, fit.scale, fit.freedom)
@@ -296,8 +313,42 @@ def _unknown_capacity(usable: Sequence[Record], head: Record) -> list[Note]:
     return []
 
 
-def judge_for(baseline: Results, *, confidence: float = 0.95) -> Judge:
-    """How to compare one test against ``baseline``: its history, or the one run it is."""
+def suite_prior(runs: Sequence[Results], window: int = WINDOW) -> Prior | None:
+    """The prior of the between-run variances of log speedup per worker over the tests
+    of a history (moderation.estimate_prior), each test on its last ``window`` runs,
+    or None with fewer than moderation.MIN_TESTS tests of MIN_RUNS runs.
+
+    Each test's variance depends on its saved runs only, not on the head, so one
+    prior serves every test a session judges. A capacity fit keeps its own residual
+    spread: the prior is of the mean model's spreads, which capacity widens.
+    """
+    logs: dict[str, list[float]] = {}
+    for run in runs:
+        for nodeid, record in run.records.items():
+            if record.serial and record.parallel and min(*record.serial, *record.parallel) > 0:
+                logs.setdefault(nodeid, []).append(math.log(record.speedup_per_worker))
+    kept = [values[-window:] for values in logs.values() if len(values) >= MIN_RUNS]
+    return estimate_prior(
+        [statistics.variance(values) for values in kept], [len(values) - 1 for values in kept]
+    )
+
+
+_PRIORS: list[tuple[Results, Prior | None]] = []  # the last baseline's, for judge_test
+
+
+def _prior_of(baseline: Results) -> Prior | None:
+    """suite_prior of ``baseline``, computed once per baseline object."""
+    if not _PRIORS or _PRIORS[0][0] is not baseline:
+        _PRIORS[:] = [(baseline, suite_prior(baseline.runs))]
+    return _PRIORS[0][1]
+
+
+def judge_for(baseline: Results, *, confidence: float = 0.95, pooled: bool = True) -> Judge:
+    """How to compare one test against ``baseline``: its history, or the one run it is.
+
+    ``pooled``: a history's tests share their spread's prior (suite_prior), as a run
+    of them is judged; False judges each test on its own runs alone.
+    """
     if not baseline.runs:
         return lambda base, head, fail_on: compare_records(
             base, head, fail_on, confidence=confidence
@@ -311,8 +362,9 @@ def judge_for(baseline: Results, *, confidence: float = 0.95) -> Judge:
         )
         if head is None or not runs:
             return compare_records(base, head, fail_on, confidence=confidence)
-        return compare_to_history(runs, head, fail_on, confidence=confidence)
+        return compare_to_history(runs, head, fail_on, confidence=confidence, prior=prior)
 
+    prior = _prior_of(baseline) if pooled else None
     return against_history
 
 
@@ -334,6 +386,9 @@ def describe(baseline: Results) -> str:
         f"spread between its last {WINDOW} runs at most (fitted on capacity where theirs "
         f"varies), the single-run rule below {MIN_RUNS}"
     )
+    prior = _prior_of(baseline)
+    if prior is not None:
+        text += f"; spreads pooled across its {prior.tests} tests (empirical Bayes)"
     crowded = crowded_window(baseline.runs)
     return text if crowded is None else f"{text}; warning: {crowded}"
 

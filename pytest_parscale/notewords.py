@@ -8,6 +8,7 @@ and no verdict.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -200,6 +201,14 @@ def _history_spread(count: int) -> str:
     return f"judged against the spread between the last {count} runs of the history"
 
 
+def _history_pooled(tests: int, variance: float, freedom: float) -> str:
+    degrees = "inf" if math.isinf(freedom) else f"{freedom:.1f}"
+    return (
+        f"spread pooled with the history's {tests} tests (empirical Bayes: prior sd "
+        f"{math.sqrt(variance):.3f} of log speedup on {degrees} degrees of freedom)"
+    )
+
+
 def _history_fit(
     count: int,
     slope: float,
@@ -253,6 +262,7 @@ _WORDS: dict[str, Callable[..., str]] = {
     "beyond-capacity": _beyond_capacity,
     "history-single": _history_single,
     "history-spread": _history_spread,
+    "history-pooled": _history_pooled,
     "history-fit": _history_fit,
     "history-unmeasured-in-run": _history_unmeasured_in_run,
     "history-unmeasured-in-runs": _history_unmeasured_in_runs,
