@@ -24,7 +24,7 @@ from pytest_parscale.diffreport import (
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES, Family, apply_family
-from pytest_parscale.history import describe, judge_for
+from pytest_parscale.history import describe, judge_for, pools
 from pytest_parscale.markdown import md, plain
 from pytest_parscale.paired import command as paired
 from pytest_parscale.regression import Status, TestChange, compare_results
@@ -237,7 +237,7 @@ def _compare(arguments: argparse.Namespace) -> int:
         head.records,
         fail_on,
         confidence=arguments.confidence,
-        judge=judge_for(base, confidence=arguments.confidence),
+        judge=judge_for(base, confidence=arguments.confidence, pooled=pools(arguments.family)),
         base_errors=base.errors,
         head_errors=head.errors,
     )

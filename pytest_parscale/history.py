@@ -368,11 +368,26 @@ def judge_for(baseline: Results, *, confidence: float = 0.95, pooled: bool = Tru
     return against_history
 
 
+def pools(family: str) -> bool:
+    """Whether a run judged under ``family`` pools its tests' spreads.
+
+    Pooling raises the noisiest test's own false-alarm rate (benchmarks/CALIBRATION.md:
+    2.6% -> 6.2% at the threshold with 5 runs); a family rule's first step absorbs
+    that, judging each test alone (``none``) would pass it on to the run.
+    """
+    return family != "none"
+
+
 def judge_test(
-    baseline: Results, head: Record, fail_on: FailOn, *, confidence: float = 0.95
+    baseline: Results,
+    head: Record,
+    fail_on: FailOn,
+    *,
+    confidence: float = 0.95,
+    pooled: bool = True,
 ) -> TestChange:
     """The plugin's one call per measured test (--parscale-compare, single file or history)."""
-    return judge_for(baseline, confidence=confidence)(
+    return judge_for(baseline, confidence=confidence, pooled=pooled)(
         baseline.records.get(head.nodeid), head, fail_on
     )
 

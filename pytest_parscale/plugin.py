@@ -309,7 +309,7 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
     if record is None or session.baseline is None:
         return
     from pytest_parscale.diffreport import failure_message
-    from pytest_parscale.history import judge_test
+    from pytest_parscale.history import judge_test, pools
     from pytest_parscale.regression import Status
 
     change = session.judge(
@@ -318,6 +318,7 @@ def _check_baseline(item: pytest.Item, fixture: Parscale) -> None:
             record,
             fixture.thresholds.effective,
             confidence=session.settings.confidence,
+            pooled=pools(session.settings.family),
         )
     )
     if change.status is Status.REGRESSION:

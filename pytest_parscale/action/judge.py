@@ -22,7 +22,7 @@ from pytest_parscale.action.github import Acceptance, annotate
 from pytest_parscale.action.options import RunOptions, environment_changes
 from pytest_parscale.action.summary import missing_reason
 from pytest_parscale.family import Family, apply_family
-from pytest_parscale.history import MIN_RUNS, judge_for
+from pytest_parscale.history import MIN_RUNS, judge_for, pools
 from pytest_parscale.regression import Status, TestChange, compare_results
 from pytest_parscale.storage import Results
 
@@ -85,7 +85,8 @@ def _compare(
     source = "single"
     judge_with = None
     if len(baseline.history) >= MIN_RUNS:
-        source, judge_with = "history", judge_for(dataclasses.replace(base, runs=baseline.history))
+        history = dataclasses.replace(base, runs=baseline.history)
+        source, judge_with = "history", judge_for(history, pooled=pools(options.family))
     compared = compare_results(
         base.records,
         head.records,

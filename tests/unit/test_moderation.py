@@ -160,3 +160,12 @@ def test_one_test_alone_is_not_pooled() -> None:
     judged = judge_test(lone, at_speedup("t.py::test_0", 1.2, PARALLEL), DEFAULT_FAIL_ON)
     assert "history-pooled" not in {note.reason for note in judged.notes}
     assert "pooled" not in describe(lone)
+
+
+def test_only_a_family_rule_pools_the_spreads() -> None:
+    # pooling raises the noisiest test's own rate: judged alone, a run would inherit it
+    from pytest_parscale.history import pools
+
+    assert pools("holm")
+    assert pools("bh")
+    assert not pools("none")
