@@ -427,7 +427,8 @@ def markdown(tallies: dict[str, Tally], header: list[str], log: list[str], plain
             f"| {median:.0f} | {median / plain:.1f} |"
         )
     wrong = sorted({case for tally in tallies.values() for case in tally.alarm_cases})
-    lines += ["", "False alarms by case: " + (", ".join(wrong) if wrong else "none"), ""]
+    called = ", ".join(wrong) or "none"
+    lines += ["", f"Unchanged cases called, over every mode and run: {called}", ""]
     lines += ["## Runs", "", *[f"- {line}" for line in log]]
     return "\n".join(lines) + "\n"
 
