@@ -68,7 +68,7 @@ def test_the_transport_share_is_judged_on_its_per_pair_differences() -> None:
 
 def test_engines_of_another_kind_are_not_compared() -> None:
     base, head = session(2.0), session(2.0)
-    cluster = dataclasses.replace(head, executor={"engine": "tcp://10.0.0.1:8786"})
+    cluster = dataclasses.replace(head, executor={"engine": "tcp://127.0.0.2:8786"})
     test = compare_pairs([(base, cluster)] * 3, DEFAULT_FAIL_ON)
     assert (test.status, test.reason) == (Status.INCOMPARABLE, "engine")
 
