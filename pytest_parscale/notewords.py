@@ -16,6 +16,7 @@ from pytest_parscale import fmt
 
 if TYPE_CHECKING:
     from pytest_parscale.changepoint import ScalingChange
+    from pytest_parscale.paired.spread import Projection
     from pytest_parscale.regression import Note
     from pytest_parscale.results import Capacity, Record
 
@@ -86,6 +87,25 @@ def _pairs(count: int) -> str:
     return (
         f"judged on {count} pairs of sessions: the mean difference within a pair, "
         f"t on {count - 1} degrees of freedom"
+    )
+
+
+def _projection(projection: Projection, pair_seconds: float) -> str:
+    """What an uncertain paired test would take to decide (paired/spread.py)."""
+    said = f"uncertain after {projection.pairs} pairs: the pairs scatter by about "
+    said += f"{projection.spread:.0%} (sd of the log differences)"
+    if projection.within is not None:
+        said += (
+            f"; {projection.within:.0%} of that is each session's own round-to-round scatter, "
+            "which more rounds (--rounds) or more work per round shrinks"
+        )
+    if projection.needed is None:
+        return said + "; at this spread no affordable number of pairs decides it"
+    minutes = projection.needed * pair_seconds / 60
+    return (
+        said + f"; at this spread about {projection.needed} pairs would decide it "
+        f"(--max-sessions {projection.needed}, about {minutes:.0f} min at "
+        f"{pair_seconds:.0f} s a pair)"
     )
 
 
@@ -250,6 +270,7 @@ _WORDS: dict[str, Callable[..., str]] = {
     "workers-differ": _workers_differ,
     "few-rounds": _few_rounds,
     "pairs": _pairs,
+    "projection": _projection,
     "withdrawn": _withdrawn,
     "capacity-unmeasured-in-baseline": _unmeasured_in_baseline,
     "capacity-unmeasured-in-run": _unmeasured_in_run,

@@ -23,6 +23,7 @@ import statistics
 from collections.abc import Sequence
 
 from pytest_parscale.history import Band, judge_on_band
+from pytest_parscale.paired.spread import log_differences
 from pytest_parscale.regression import Change, Note, Status, TestChange, engine_difference
 from pytest_parscale.results import Record
 from pytest_parscale.sequential import look_alpha
@@ -45,9 +46,7 @@ def _band(differences: Sequence[float]) -> Band:
 
 
 def _speedup(pairs: Sequence[tuple[Record, Record]], threshold: float, confidence: float) -> Change:
-    band = _band(
-        [math.log(h.speedup_per_worker) - math.log(b.speedup_per_worker) for b, h in pairs]
-    )
+    band = _band(log_differences(pairs))
     base = statistics.fmean(b.sample_speedup for b, _ in pairs)
     head = statistics.fmean(h.sample_speedup for _, h in pairs)
     return judge_on_band("speedup", base, head, band, threshold, confidence)

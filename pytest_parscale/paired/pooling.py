@@ -127,14 +127,7 @@ def compare_paired(
             if nodeid in errors:
                 note = Note("error", (side, errors[nodeid]))
                 return TestChange(nodeid, Status.ERROR, before, after, (), (note,))
-        pairs = [
-            (b.records[nodeid], h.records[nodeid])
-            for b, h in zip(base, head, strict=False)
-            if nodeid in b.records
-            and nodeid in h.records
-            and b.records[nodeid].workers == before.workers
-            and h.records[nodeid].workers == after.workers
-        ]
+        pairs = test_pairs(base, head, nodeid, (before.workers, after.workers))
         # both sides shared the machine, alternating: a capacity gap is the code's own,
         # so it excuses nothing (compare_pairs never weighs capacity)
         return compare_pairs(pairs, thresholds, confidence=confidence, pooled=(before, after))
@@ -148,6 +141,21 @@ def compare_paired(
         base_errors=base_errors,
         head_errors=head_errors,
     )
+
+
+def test_pairs(
+    base: Sequence[Results], head: Sequence[Results], nodeid: str, workers: tuple[int, int]
+) -> list[tuple[Record, Record]]:
+    """The test's (base, head) records pair by pair, in run order: the pairs where
+    both sessions measured it on the pooled sides' worker counts ``workers``."""
+    return [
+        (b.records[nodeid], h.records[nodeid])
+        for b, h in zip(base, head, strict=False)
+        if nodeid in b.records
+        and nodeid in h.records
+        and b.records[nodeid].workers == workers[0]
+        and h.records[nodeid].workers == workers[1]
+    ]
 
 
 def uncertain_tests(changes: Sequence[TestChange]) -> list[str]:

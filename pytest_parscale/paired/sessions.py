@@ -7,6 +7,7 @@ sessions within its budget (docs/paired.md, "Rounds per session").
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shlex
 import signal
@@ -22,9 +23,16 @@ from types import FrameType
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.family import DEFAULT_RULE, Family, apply_family
 from pytest_parscale.paired.pairwise import look_confidence
-from pytest_parscale.paired.pooling import Pooled, compare_paired, pool, uncertain_tests
+from pytest_parscale.paired.pooling import (
+    Pooled,
+    compare_paired,
+    pool,
+    test_pairs,
+    uncertain_tests,
+)
+from pytest_parscale.paired.spread import project
 from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
-from pytest_parscale.regression import TestChange
+from pytest_parscale.regression import Note, Status, TestChange
 from pytest_parscale.storage import Results, load
 from pytest_parscale.thresholds import FailOn
 
@@ -229,5 +237,40 @@ def measure(
         open_tests = uncertain_tests(changes)
         if not open_tests or final:
             spent = bool(open_tests) and over
+            changes = projected(changes, runs, judged, confidence, min_sessions, elapsed / pairs)
             return PairedResult(base, head, changes, pairs, elapsed, open_tests, spent, judged)
         progress(f"still uncertain after {pairs} pairs: {', '.join(open_tests)}")
+
+
+def projected(
+    changes: Sequence[TestChange],
+    runs: Mapping[str, Sequence[Results]],
+    family: Family,
+    confidence: float,
+    min_sessions: int,
+    pair_seconds: float,
+) -> list[TestChange]:
+    """The changes, each test whose speedup is still uncertain noted with what deciding
+    it would take (spread.project): its spread, the rounds' share, the pairs needed."""
+    found = list(changes)
+    for index, test in enumerate(found):
+        speedup = next((c for c in test.changes if c.metric == "speedup"), None)
+        if speedup is None or speedup.status is not Status.UNCERTAIN:
+            continue
+        if test.base is None or test.head is None:  # not compared: nothing to project
+            continue
+        pairs = test_pairs(
+            runs["base"], runs["head"], test.nodeid, (test.base.workers, test.head.workers)
+        )
+        projection = project(
+            pairs,
+            speedup.threshold,
+            (1 - confidence) / 2,
+            min_pairs=min_sessions,
+            members=family.members,
+            rule=family.rule,
+        )
+        if projection is not None:
+            note = Note("projection", (projection, pair_seconds))
+            found[index] = dataclasses.replace(test, notes=(*test.notes, note))
+    return found
