@@ -66,7 +66,7 @@ import pytest
 SLOW = {slow!r}  # case -> extra share of work on the parallel side (HEAD only)
 os.environ.setdefault("SUITE_MAIN_PID", str(os.getpid()))
 ITEMS = 8
-SCALE = 8192  # each item costs about 4 ms whatever its size: the size moves transport
+SCALE = 8192 * {scale}  # an item costs ~{scale} x 4 ms whatever its size: size moves transport
 
 
 def _reps(base, case, item):
@@ -179,8 +179,10 @@ def _git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_repo(root: Path) -> tuple[Path, str, str]:
-    """A git repository with the BASE and HEAD commits of the suite; HEAD checked out."""
+def make_repo(root: Path, scale: int = 1) -> tuple[Path, str, str]:
+    """A git repository with the BASE and HEAD commits of the suite; HEAD checked out.
+
+    ``scale`` multiplies every item's work (benchmarks/paired_noise.py varies it)."""
     repo = root / "repo"
     repo.mkdir()
     _git(repo, "init", "-q")
@@ -189,7 +191,7 @@ def make_repo(root: Path) -> tuple[Path, str, str]:
     (repo / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
     shas = []
     for slow in ({}, SLOW):
-        text = SUITE.format(slow=slow, backends=list(BACKENDS), sizes=list(SIZES))
+        text = SUITE.format(slow=slow, backends=list(BACKENDS), sizes=list(SIZES), scale=scale)
         (repo / "test_suite.py").write_text(text)
         _git(repo, "add", "-A")
         _git(repo, "commit", "-q", "-m", "head" if slow else "base")

@@ -9,4 +9,8 @@ if [[ "${1:-}" == "suite-scale" ]]; then  # issue 21: error rates of a 50-case s
     shift
     exec python benchmarks/suite_scale.py "$@"
 fi
+if [[ "${1:-}" == "paired-noise" ]]; then  # issue 21: where a paired run's spread comes from
+    shift
+    exec python benchmarks/paired_noise.py "$@"
+fi
 exec python benchmarks/run.py "$@"

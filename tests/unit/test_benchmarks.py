@@ -18,6 +18,7 @@ ROOT = Path(__file__).parents[2]
     [
         ("run.py", ["decided", "crossrun"]),  # the harness lists its phases
         ("suite_scale.py", ["--output", "--state"]),
+        ("paired_noise.py", ["--pairs", "--scales", "--load"]),
         ("calibration.py", ["--output"]),
     ],
 )
@@ -86,7 +87,7 @@ def test_suite_scale_restates_the_actions_confirmation() -> None:
 def test_suite_scale_builds_fifty_cases_two_of_them_changed(pytester: pytest.Pytester) -> None:
     scale = load("suite_scale")
     text = scale.SUITE.format(
-        slow=scale.SLOW, backends=list(scale.BACKENDS), sizes=list(scale.SIZES)
+        slow=scale.SLOW, backends=list(scale.BACKENDS), sizes=list(scale.SIZES), scale=1
     )
     pytester.makepyfile(test_suite=text)
     result = pytester.runpytest("--collect-only", "-q")
@@ -115,3 +116,17 @@ def test_suite_scale_tallies_every_logged_run_by_mode() -> None:
     assert tallies["action"].seconds == [60.0, 60.0, 60.0]
     assert len(log) == 3
     assert "3 confirmed in 40 s" in log[0]
+
+
+def test_paired_noise_reports_each_amount_of_work_and_the_gain_between_them() -> None:
+    noise = load("paired_noise")
+    light = noise.Scale(1, 5, 26.0, 32.0, 0.18, 0.9, 100, 0.17, -0.22, 36, None)
+    heavy = noise.Scale(4, 5, 78.0, 130.0, 0.06, 0.95, 100, 0.06, -0.24, 6, 5)
+    text = noise.markdown([light, heavy], ["- machine line"])
+    rows = [line for line in text.splitlines() if line.startswith("| x")]
+    assert rows[0].startswith("| x1 | 5 | 26 | 32 ms | 0.180 | 90% | -22%, sd 0.170 | 36 (16 min)")
+    assert rows[0].endswith("| over 200 |")
+    assert rows[1].endswith("| 6 (8 min) | 5 (6 min) |")
+    # (0.18^2 x 26) / (0.06^2 x 78) = 3.0
+    assert "at x4 is 3.0 times that at x1" in text
+    assert "Holm over 100 compared metrics" in text
