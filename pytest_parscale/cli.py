@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_parscale import argtypes
 from pytest_parscale.action import command as ci
 from pytest_parscale.diffjson import family_json, render_json
 from pytest_parscale.diffreport import (
@@ -35,29 +36,11 @@ from pytest_parscale.thresholds import (
     NOT_SAID,
     FailOn,
     effective_fail_on,
-    parse_fail_on,
 )
 
 FORMATS = ("table", "markdown", "json")
 # argparse formats help lines with %: the thresholds' own % must be doubled
 DEFAULT_FAIL_ON_HELP = str(DEFAULT_FAIL_ON).replace("%", "%%")
-
-
-def _fail_on(text: str) -> FailOn:
-    try:
-        return parse_fail_on(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r} {error}") from None
-
-
-def _confidence(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction between 0 and 1")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -79,7 +62,7 @@ def parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--fail-on",
-        type=_fail_on,
+        type=argtypes.fail_on,
         default=NOT_SAID,
         metavar="SPEC",
         help=f"with --history: the step a change point must exceed, default {DEFAULT_FAIL_ON_HELP} "
@@ -89,8 +72,8 @@ def parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print one results file")
     show.add_argument("results", metavar="RESULTS", help="results file")
     show.add_argument("--format", choices=FORMATS, default="table")
-    ci.add_parser(commands, _fail_on)
-    paired.add_parser(commands, _fail_on, _confidence, FORMATS)
+    ci.add_parser(commands)
+    paired.add_parser(commands, FORMATS)
     return top
 
 
@@ -110,13 +93,13 @@ def _add_compare(commands: Any) -> None:
     compare.add_argument("--format", choices=FORMATS, default="table")
     compare.add_argument(
         "--fail-on",
-        type=_fail_on,
+        type=argtypes.fail_on,
         default=NOT_SAID,
         metavar="SPEC",
         help=f"thresholds, default {DEFAULT_FAIL_ON_HELP} (a test's own marker value wins)",
     )
     compare.add_argument(
-        "--confidence", type=_confidence, default=0.95, help="of the intervals (default 0.95)"
+        "--confidence", type=argtypes.fraction, default=0.95, help="of the intervals (default 0.95)"
     )
     compare.add_argument(
         "--family",

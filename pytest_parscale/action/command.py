@@ -6,13 +6,13 @@ package's docstring), so the composite actions and the tests run the same code.
 
 from __future__ import annotations
 
-import argparse
 import os
 import urllib.error
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale import argtypes
 from pytest_parscale.action.acceptance import acceptance
 from pytest_parscale.action.baseline import fetch
 from pytest_parscale.action.event import Event, read_event, write_outputs
@@ -35,41 +35,11 @@ from pytest_parscale.storage import load
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
 
-def _history_size(text: str) -> int:
-    """The action's history-size input: a count, 0 turns the history off."""
-    if not text.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"history-size must be a whole number, got {text!r}")
-    return int(text)
-
-
-def _true_false(name: str) -> Callable[[str], bool]:
-    """An action input that is ``true`` or ``false`` (empty: the default, true)."""
-
-    def parse(text: str) -> bool:
-        value = text.strip().lower() or "true"
-        if value not in ("true", "false"):
-            raise argparse.ArgumentTypeError(f"{name} must be true or false, got {text!r}")
-        return value == "true"
-
-    return parse
-
-
-def _budget(text: str) -> float:
-    """The action's confirm-budget input: seconds > 0 (empty: the default, 600)."""
-    try:
-        value = float(text) if text.strip() else 600.0
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"confirm-budget must be seconds > 0, got {text!r}")
-    return value
-
-
-def add_parser(commands: Any, fail_on_type: Callable[[str], FailOn]) -> None:
+def add_parser(commands: Any) -> None:
     """``parscale ci plan|accept|fetch|run|comment``, registered by cli.py."""
 
     def fail_on(text: str) -> FailOn:  # the action passes its input as is, maybe empty
-        return fail_on_type(text) if text.strip() else NOT_SAID
+        return argtypes.fail_on(text) if text.strip() else NOT_SAID
 
     ci = commands.add_parser("ci", help="the GitHub Action's steps (see docs/github-action.md)")
     steps = ci.add_subparsers(dest="ci_step", required=True, metavar="STEP")
@@ -142,17 +112,20 @@ def _add_run(steps: Any, fail_on: Callable[[str], FailOn]) -> None:
         "--acceptance", default="", help="JSON written by 'ci accept': the label and acks"
     )
     run_parser.add_argument(
-        "--history-size", type=_history_size, default=20, help="last runs kept for the trend"
+        "--history-size",
+        type=argtypes.whole_number(0, "history-size"),
+        default=20,
+        help="last runs kept for the trend",
     )
     run_parser.add_argument(
         "--confirm",
-        type=_true_false("confirm"),
+        type=argtypes.true_false("confirm"),
         default=True,
         help="decide a pull request's flagged and unresolved tests by a paired run (true|false)",
     )
     run_parser.add_argument(
         "--confirm-budget",
-        type=_budget,
+        type=argtypes.seconds("confirm-budget", empty=600.0),
         default=600.0,
         metavar="SECONDS",
         help="seconds the paired confirmation may add sessions for (parscale paired --budget)",

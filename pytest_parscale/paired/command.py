@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale import argtypes
 from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES
 from pytest_parscale.paired.sessions import (
@@ -37,40 +38,7 @@ from pytest_parscale.regression import Status
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
-    return value
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number of at least ``minimum``, else a message naming it."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {minimum}")
-        return value
-
-    return parse
-
-
-_sessions, _rounds = _at_least(MIN_SESSIONS), _at_least(1)
-
-
-def add_parser(
-    commands: Any,
-    fail_on: Callable[[str], FailOn],
-    confidence: Callable[[str], float],
-    formats: Sequence[str],
-) -> None:
+def add_parser(commands: Any, formats: Sequence[str]) -> None:
     """Register ``paired`` on the ``parscale`` command (cli.py)."""
     paired = commands.add_parser(
         "paired",
@@ -87,8 +55,8 @@ def add_parser(
         "head", metavar="HEAD", nargs="?", default=None, help="revision (default: working tree)"
     )
     paired.add_argument("--format", choices=formats, default="table")
-    paired.add_argument("--fail-on", type=fail_on, default=NOT_SAID, metavar="SPEC")
-    paired.add_argument("--confidence", type=confidence, default=0.95)
+    paired.add_argument("--fail-on", type=argtypes.fail_on, default=NOT_SAID, metavar="SPEC")
+    paired.add_argument("--confidence", type=argtypes.fraction, default=0.95)
     paired.add_argument(
         "--family",
         choices=RULES,
@@ -103,28 +71,28 @@ def _add_session_options(paired: Any) -> None:
     """How many sessions run, of how many rounds, and how each tree is prepared."""
     paired.add_argument(
         "--budget",
-        type=_seconds,
+        type=argtypes.seconds(),
         default=600.0,
         metavar="SECONDS",
         help="stop adding sessions past this (default 600; the minimum sessions always run)",
     )
     paired.add_argument(
         "--min-sessions",
-        type=_sessions,
+        type=argtypes.whole_number(MIN_SESSIONS),
         default=MIN_SESSIONS,
         metavar="N",
         help=f"sessions per side at least (default {MIN_SESSIONS})",
     )
     paired.add_argument(
         "--max-sessions",
-        type=_sessions,
+        type=argtypes.whole_number(MIN_SESSIONS),
         default=MAX_SESSIONS,
         metavar="N",
         help=f"sessions per side at most (default {MAX_SESSIONS})",
     )
     paired.add_argument(
         "--rounds",
-        type=_rounds,
+        type=argtypes.whole_number(1),
         default=SESSION_ROUNDS,
         metavar="N",
         help=f"timed rounds per session after its warm-up (default {SESSION_ROUNDS}; "

@@ -233,7 +233,7 @@ def test_the_base_commit_comes_from_the_event(tmp_path: Path) -> None:
     ("flag", "value", "message"),
     [
         ("--confirm", "maybe", "confirm must be true or false, got 'maybe'"),
-        ("--confirm-budget", "-5", "confirm-budget must be seconds > 0, got '-5'"),
+        ("--confirm-budget", "-5", "confirm-budget must be a number of seconds > 0, got '-5'"),
     ],
 )
 def test_bad_confirm_inputs_are_named(
