@@ -25,8 +25,9 @@ from pytest_parscale.diffreport import (
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES, Family, apply_family
-from pytest_parscale.history import describe, judge_for, pools
+from pytest_parscale.history import judge_for, judged_against, pools
 from pytest_parscale.markdown import md, plain
+from pytest_parscale.notewords import note_text
 from pytest_parscale.paired import command as paired
 from pytest_parscale.regression import Status, TestChange, compare_results
 from pytest_parscale.show import show_markdown, show_text
@@ -233,7 +234,7 @@ def _compare(arguments: argparse.Namespace) -> int:
         head,
         fail_on,
         mode,
-        describe(base),
+        note_text(judged_against(base)),
         family,
         arguments.confidence,
     )

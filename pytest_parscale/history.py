@@ -392,23 +392,25 @@ def judge_test(
     )
 
 
-def describe(baseline: Results) -> str:
-    """One line saying what the baseline is, for reports and summaries."""
+def judged_against(baseline: Results) -> Note:
+    """What the baseline is, as a note for reports and summaries (notewords words it)."""
     if not baseline.runs:
-        return f"the single run {baseline.path}"
-    text = (
-        f"the history {baseline.path} ({len(baseline.runs)} runs): each test against the "
-        f"spread between its last {WINDOW} runs at most (fitted on capacity where theirs "
-        f"varies), the single-run rule below {MIN_RUNS}"
-    )
+        return Note("against-single", (baseline.path,))
     prior = _prior_of(baseline)
-    if prior is not None:
-        text += f"; spreads pooled across its {prior.tests} tests (empirical Bayes)"
-    crowded = crowded_window(baseline.runs)
-    return text if crowded is None else f"{text}; warning: {crowded}"
+    return Note(
+        "against-history",
+        (
+            baseline.path,
+            len(baseline.runs),
+            WINDOW,
+            MIN_RUNS,
+            None if prior is None else prior.tests,
+            crowded_window(baseline.runs),
+        ),
+    )
 
 
-def crowded_window(runs: Sequence[Results], window: int = WINDOW) -> str | None:
+def crowded_window(runs: Sequence[Results], window: int = WINDOW) -> Note | None:
     """A warning when the window's runs were saved too close together, else None.
 
     Runs saved minutes apart saw one state of the machine (the same neighbours, the
@@ -426,11 +428,9 @@ def crowded_window(runs: Sequence[Results], window: int = WINDOW) -> str | None:
         return None
     if span >= CROWDED:
         return None
-    return (
-        f"its last {len(kept)} runs were saved within {span.total_seconds() / 60:.0f} min "
-        f"of each other (less than {CROWDED.total_seconds() / 3600:g} h): their spread has "
-        "seen few machine states and may understate a later run's; save runs hours or days "
-        "apart, or judge with parscale paired"
+    return Note(
+        "crowded-window",
+        (len(kept), span.total_seconds() / 60, CROWDED.total_seconds() / 3600),
     )
 
 

@@ -210,6 +210,39 @@ def _beyond_capacity(explained: float) -> str:
 # -- a history baseline (history.py) ------------------------------------------------
 
 
+def _against_single(path: str) -> str:
+    return f"the single run {path}"
+
+
+def _against_history(
+    path: str, runs: int, window: int, minimum: int, pooled: int | None, crowded: Note | None
+) -> str:
+    """What a history baseline is: the line a report's "judged against" says."""
+    text = (
+        f"the history {path} ({runs} runs): each test against the spread between its last "
+        f"{window} runs at most (fitted on capacity where theirs varies), the single-run "
+        f"rule below {minimum}"
+    )
+    if pooled is not None:
+        text += f"; spreads pooled across its {pooled} tests (empirical Bayes)"
+    return text if crowded is None else f"{text}; warning: {note_text(crowded)}"
+
+
+def _crowded_window(count: int, minutes: float, hours: float) -> str:
+    return (
+        f"its last {count} runs were saved within {minutes:.0f} min of each other (less "
+        f"than {hours:g} h): their spread has seen few machine states and may understate a "
+        "later run's; save runs hours or days apart, or judge with parscale paired"
+    )
+
+
+def _against_pairs(pairs: int) -> str:
+    return (
+        f"paired sessions on this machine: {pairs} pairs in ABBA order, each test judged on "
+        "its per-pair differences, the error spent over the looks"
+    )
+
+
 def _history_single(count: int, minimum: int) -> str:
     return (
         f"history has {count} comparable run(s) of this test, fewer than "
@@ -270,6 +303,10 @@ _WORDS: dict[str, Callable[..., str]] = {
     "workers-differ": _workers_differ,
     "few-rounds": _few_rounds,
     "pairs": _pairs,
+    "against-single": _against_single,
+    "against-history": _against_history,
+    "against-pairs": _against_pairs,
+    "crowded-window": _crowded_window,
     "projection": _projection,
     "withdrawn": _withdrawn,
     "capacity-unmeasured-in-baseline": _unmeasured_in_baseline,

@@ -382,10 +382,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             for line in family_lines(session.family, session.settings.confidence):
                 terminalreporter.write_line(line)
         from pytest_parscale.history import crowded_window
+        from pytest_parscale.notewords import note_text
 
         crowded = crowded_window(session.baseline.runs)
         if crowded is not None:
-            terminalreporter.write_line(f"warning: the history {crowded}")
+            terminalreporter.write_line(f"warning: the history {note_text(crowded)}")
         for nodeid in session.called_at_end:
             terminalreporter.write_line(
                 f"FAIL: {nodeid} regressed over the session's family (judged at the end: "

@@ -15,6 +15,7 @@ from typing import Any
 from pytest_parscale import argtypes
 from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE, RULES
+from pytest_parscale.notewords import note_text
 from pytest_parscale.paired.sessions import (
     MAX_SESSIONS,
     MIN_SESSIONS,
@@ -34,7 +35,7 @@ from pytest_parscale.paired.worktrees import (
     setup,
     snapshot,
 )
-from pytest_parscale.regression import Status
+from pytest_parscale.regression import Note, Status
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
 
@@ -143,10 +144,7 @@ def main(
             else ""
         )
     )
-    judged = (
-        f"paired sessions on this machine: {result.sessions} pairs in ABBA order, each test "
-        "judged on its per-pair differences, the error spent over the looks"
-    )
+    judged = note_text(Note("against-pairs", (result.sessions,)))
     report = render(
         result.changes,
         result.base.results,

@@ -486,6 +486,7 @@ def test_history_p_value_and_band_call_alike() -> None:
 
 def test_a_window_saved_within_minutes_is_warned_about() -> None:
     from pytest_parscale.history import crowded_window
+    from pytest_parscale.notewords import note_text
     from pytest_parscale.storage import Results
 
     def saved(minute: int, hour: int = 0) -> Results:
@@ -493,7 +494,7 @@ def test_a_window_saved_within_minutes_is_warned_about() -> None:
 
     crowded = crowded_window([saved(minute) for minute in (1, 5, 9, 12)])
     assert crowded is not None
-    assert crowded.startswith("its last 4 runs were saved within 11 min of each other")
+    assert note_text(crowded).startswith("its last 4 runs were saved within 11 min of each other")
     assert crowded_window([saved(0, hour) for hour in (1, 5, 9)]) is None
     assert crowded_window([saved(1), saved(2)]) is None  # too few runs to judge against
     assert crowded_window([dataclasses.replace(saved(1), created="yesterday")] * 3) is None

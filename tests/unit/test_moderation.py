@@ -9,7 +9,7 @@ import random
 import pytest
 
 from pytest_parscale.family import apply_family
-from pytest_parscale.history import MIN_RUNS, describe, judge_for, judge_test, suite_prior
+from pytest_parscale.history import MIN_RUNS, judge_for, judge_test, judged_against, suite_prior
 from pytest_parscale.moderation import (
     MIN_TESTS,
     Prior,
@@ -18,7 +18,7 @@ from pytest_parscale.moderation import (
     trigamma,
     trigamma_inverse,
 )
-from pytest_parscale.notewords import note_texts
+from pytest_parscale.notewords import note_text, note_texts
 from pytest_parscale.regression import Status, compare_results
 from pytest_parscale.storage import Results
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
@@ -141,7 +141,7 @@ def test_a_run_judged_with_pooled_spreads_calls_a_drop_its_own_spread_left_uncer
     for pooled in (False, True):  # no unchanged test is called either way
         others = [t for nodeid, t in judged[pooled].items() if nodeid != dropped]
         assert Status.REGRESSION not in {t.status for t in others}
-    assert "spreads pooled across its 12 tests" in describe(baseline)
+    assert "spreads pooled across its 12 tests" in note_text(judged_against(baseline))
     # the plugin's per-test call pools too (its prior computed once per baseline)
     assert judge_test(baseline, head[dropped], DEFAULT_FAIL_ON).changes[0].p_value == (
         judged[True][dropped].changes[0].p_value
@@ -159,7 +159,7 @@ def test_one_test_alone_is_not_pooled() -> None:
     lone = dataclasses.replace(one[-1], runs=tuple(one))
     judged = judge_test(lone, at_speedup("t.py::test_0", 1.2, PARALLEL), DEFAULT_FAIL_ON)
     assert "history-pooled" not in {note.reason for note in judged.notes}
-    assert "pooled" not in describe(lone)
+    assert "pooled" not in note_text(judged_against(lone))
 
 
 def test_only_a_family_rule_pools_the_spreads() -> None:
