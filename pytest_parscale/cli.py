@@ -141,18 +141,21 @@ def render(
     judged: str,
     family: Family | None = None,
     confidence: float = 0.95,
+    paired: dict[str, float] | None = None,
 ) -> str:
     """The compare report in ``fmt``, saying what the verdict was judged against.
 
     ``mode`` is ``single``, ``history`` or ``paired`` (docs/paired.md); the Action's
     summary reads it from the JSON. ``family`` says how the run's tests were judged
-    together (family.py).
+    together (family.py); ``paired`` (pairs run, seconds taken) goes into the JSON.
     """
     lines = family_lines(family, confidence) if family is not None else []
     if fmt == "json":
         data = {**render_json(changes, base, head, fail_on), "mode": mode, "judged_against": judged}
         if family is not None:
             data["family"] = family_json(family)
+        if paired is not None:
+            data["paired"] = paired
         return json.dumps(data, indent=2, allow_nan=False)
     if fmt == "markdown":
         parts = [markdown_heading(changes), *markdown_sections(changes, base, head, fail_on)]

@@ -154,6 +154,7 @@ def main(
         judged,
         result.family,
         arguments.confidence,
+        paired={"pairs": result.sessions, "seconds": round(result.seconds, 1)},
     )
     print(report)
     failed = any(test.status in (Status.REGRESSION, Status.ERROR) for test in result.changes)

@@ -95,6 +95,8 @@ def test_real_regression_exits_1_and_unchanged_code_exits_0(tmp_path: Path) -> N
     (test,) = report["tests"]
     assert test["status"] == "regression"
     assert report["mode"] == "paired"
+    assert report["paired"]["pairs"] >= 3
+    assert report["paired"]["seconds"] > 0
     speedup = test["changes"][0]
     assert speedup["significant"]
     assert speedup["beyond_threshold"]
