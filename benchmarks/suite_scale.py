@@ -261,10 +261,19 @@ def compare(base: Path, head: Path) -> dict[str, str]:
     return {test["nodeid"]: test["status"] for test in report["tests"]}
 
 
-def paired(
-    repo: Path, base: str, head: str, only: Sequence[str] | None, quick: bool
-) -> tuple[dict[str, str], float]:
-    """``parscale paired BASE HEAD`` (on ``only`` when given): statuses and seconds."""
+@dataclass
+class Paired:
+    """What one ``parscale paired`` call said: statuses, seconds, pairs run, and what
+    deciding the drop case would take when it stayed uncertain (its projection note)."""
+
+    statuses: dict[str, str]
+    seconds: float
+    pairs: int = 0
+    drop: str = ""
+
+
+def paired(repo: Path, base: str, head: str, only: Sequence[str] | None, quick: bool) -> Paired:
+    """``parscale paired BASE HEAD`` (on ``only`` when given)."""
     _git(repo, "checkout", "-q", head)
     selection: list[str] = []
     if only is not None:
@@ -283,7 +292,15 @@ def paired(
     if done.returncode not in (0, 1):
         raise RuntimeError(f"parscale paired failed ({done.returncode}): {done.stderr[-3000:]}")
     report: dict[str, Any] = json.loads(done.stdout)
-    return {str(t["nodeid"]): str(t["status"]) for t in report["tests"]}, seconds
+    drop = [t for t in report["tests"] if _is(str(t["nodeid"]), DROP)]
+    return Paired(
+        {str(t["nodeid"]): str(t["status"]) for t in report["tests"]},
+        seconds,
+        int(report.get("paired", {}).get("pairs", 0)),
+        next((n for n in drop[0].get("notes", []) if n.startswith("uncertain after")), "")
+        if drop
+        else "",
+    )
 
 
 def suspects(statuses: dict[str, str]) -> list[str]:
@@ -336,11 +353,9 @@ def head_run(state: Path, repo: Path, shas: tuple[str, str], index: int, quick: 
         single = compare(state / "base-0.json", saved)
         by_history = compare(state / "history.jsonl", saved)
         asked = suspects(by_history)
-        confirmation, confirm_seconds = (
-            paired(repo, base, head, asked, quick) if asked else ({}, 0.0)
-        )
+        confirmation = paired(repo, base, head, asked, quick) if asked else Paired({}, 0.0)
     with neighbour(load_paired):
-        whole, paired_seconds = paired(repo, base, head, None, quick)
+        whole = paired(repo, base, head, None, quick)
     ratios = sorted(in_run_ratios(saved))
     return {
         "index": index,
@@ -350,16 +365,18 @@ def head_run(state: Path, repo: Path, shas: tuple[str, str], index: int, quick: 
         "seconds": {
             "single": seconds,
             "history": seconds,
-            "action": seconds + confirm_seconds,
-            "paired": paired_seconds,
+            "action": seconds + confirmation.seconds,
+            "paired": whole.seconds,
         },
+        "pairs": {"action": confirmation.pairs, "paired": whole.pairs},
+        "drop": {"action": confirmation.drop, "paired": whole.drop},
         "confirmed": len(asked),
         "in_run": ratios[len(ratios) // 2],
         "statuses": {
             "single": single,
             "history": by_history,
-            "action": confirmed(by_history, confirmation),
-            "paired": whole,
+            "action": confirmed(by_history, confirmation.statuses),
+            "paired": whole.statuses,
         },
     }
 
@@ -376,11 +393,26 @@ def tallies_of(runs: Sequence[Any]) -> tuple[dict[str, Tally], list[str]]:
             f"(paired {run['load_paired']:.0%}), plain {run['seconds']['single']:.0f} s, "
             f"{run['confirmed']} confirmed in "
             f"{run['seconds']['action'] - run['seconds']['single']:.0f} s, paired "
-            f"{run['seconds']['paired']:.0f} s, in-run median case {run['in_run']:.1f}x bare "
-            "work; so far (false alarm/caught/drift): "
+            f"{run['seconds']['paired']:.0f} s{_pairs_run(run)}, in-run median case "
+            f"{run['in_run']:.1f}x bare work; so far (false alarm/caught/drift): "
             + ", ".join(f"{mode} {t.alarms}/{t.caught}/{t.drift}" for mode, t in tallies.items())
+            + _drop_words(run)
         )
     return tallies, log
+
+
+def _pairs_run(run: dict[str, Any]) -> str:
+    """`` (10 pairs; confirmation 10)`` for runs that logged their pairs (later ones did)."""
+    pairs = run.get("pairs")
+    if not pairs:
+        return ""
+    return f" ({pairs['paired']} pairs; confirmation {pairs['action']})"
+
+
+def _drop_words(run: dict[str, Any]) -> str:
+    """The -25% case's notes in the whole-suite paired run, when logged and uncertain."""
+    said = (run.get("drop") or {}).get("paired", "")
+    return f"; the -25% case in paired: {said}" if said else ""
 
 
 def measure(

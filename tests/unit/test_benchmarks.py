@@ -130,3 +130,26 @@ def test_paired_noise_reports_each_amount_of_work_and_the_gain_between_them() ->
     # (0.18^2 x 26) / (0.06^2 x 78) = 3.0
     assert "at x4 is 3.0 times that at x1" in text
     assert "Holm over 100 compared metrics" in text
+
+
+def test_suite_scale_logs_the_pairs_and_the_drop_case_s_projection_when_it_has_them() -> None:
+    scale = load("suite_scale")
+    run = {
+        "index": 7,
+        "date": "2026-12-05 21:30 UTC",
+        "load": 0.4,
+        "load_paired": 1.0,
+        "seconds": {"single": 21.0, "history": 21.0, "action": 250.0, "paired": 260.0},
+        "confirmed": 44,
+        "in_run": 7.9,
+        "statuses": {mode: {} for mode in scale.MODES},
+        "pairs": {"action": 10, "paired": 10},
+        "drop": {"action": "", "paired": "uncertain after 10 pairs: about 36 pairs"},
+    }
+    (line,) = scale.tallies_of([run])[1]
+    assert "paired 260 s (10 pairs; confirmation 10)" in line
+    assert line.endswith("; the -25% case in paired: uncertain after 10 pairs: about 36 pairs")
+    older = {key: value for key, value in run.items() if key not in ("pairs", "drop")}
+    (line,) = scale.tallies_of([older])[1]  # runs logged before these fields
+    assert "paired 260 s, in-run" in line
+    assert "-25% case" not in line
