@@ -16,7 +16,6 @@ from pytest_parscale import fmt
 
 if TYPE_CHECKING:
     from pytest_parscale.changepoint import ScalingChange
-    from pytest_parscale.paired.spread import Projection
     from pytest_parscale.regression import Note
     from pytest_parscale.results import Capacity, Record
 
@@ -90,22 +89,23 @@ def _pairs(count: int) -> str:
     )
 
 
-def _projection(projection: Projection, pair_seconds: float) -> str:
+def _projection(
+    pairs: int, spread: float, within: float | None, needed: int | None, pair_seconds: float
+) -> str:
     """What an uncertain paired test would take to decide (paired/spread.py)."""
-    said = f"uncertain after {projection.pairs} pairs: the pairs scatter by about "
-    said += f"{projection.spread:.0%} (sd of the log differences)"
-    if projection.within is not None:
+    said = f"uncertain after {pairs} pairs: the pairs scatter by about {spread:.0%} "
+    said += "(sd of the log differences)"
+    if within is not None:
         said += (
-            f"; {projection.within:.0%} of that is each session's own round-to-round scatter, "
+            f"; {within:.0%} of that is each session's own round-to-round scatter, "
             "which more rounds (--rounds) or more work per round shrinks"
         )
-    if projection.needed is None:
+    if needed is None:
         return said + "; at this spread no affordable number of pairs decides it"
-    minutes = projection.needed * pair_seconds / 60
+    minutes = needed * pair_seconds / 60
     return (
-        said + f"; at this spread about {projection.needed} pairs would decide it "
-        f"(--max-sessions {projection.needed}, about {minutes:.0f} min at "
-        f"{pair_seconds:.0f} s a pair)"
+        said + f"; at this spread about {needed} pairs would decide it "
+        f"(--max-sessions {needed}, about {minutes:.0f} min at {pair_seconds:.0f} s a pair)"
     )
 
 

@@ -271,6 +271,7 @@ def projected(
             rule=family.rule,
         )
         if projection is not None:
-            note = Note("projection", (projection, pair_seconds))
+            facts = (*dataclasses.astuple(projection), pair_seconds)
+            note = Note("projection", facts)
             found[index] = dataclasses.replace(test, notes=(*test.notes, note))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -123,7 +124,7 @@ def test_an_uncertain_paired_test_says_what_deciding_it_would_take() -> None:
     assert "own round-to-round scatter" in words
     expected = project(made, 0.10, ALPHA, min_pairs=3, members=family.members, rule="holm")
     assert expected is not None
-    assert noted.notes[-1].facts == (expected, 26.0)
+    assert noted.notes[-1].facts == (*dataclasses.astuple(expected), 26.0)
     if expected.needed is None:
         assert words.endswith("no affordable number of pairs decides it")
     else:
