@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from pytest_parscale.backends.base import Executor
     from pytest_parscale.markers import MarkSpec
     from pytest_parscale.parametrize import ParscaleParam
-    from pytest_parscale.results import Record
     from pytest_parscale.session import Executors, UserEngine
 
 # celery.contrib.pytest's worker fixtures, session one first (the cheaper to share).
@@ -165,30 +164,6 @@ def dask_config(nthreads: Mapping[str, int], processes: bool) -> dict[str, Any]:
     counts = sorted(set(nthreads.values()))
     threads: int | list[int] = counts[0] if len(counts) == 1 else sorted(nthreads.values())
     return {"n_workers": len(nthreads), "threads_per_worker": threads, "processes": processes}
-
-
-# -- configurations across runs -------------------------------------------------
-
-
-# Configuration keys that are the engine's size: a different size is compared per
-# worker (with a note), as the worker counts of any two runs are.
-SIZE_KEYS = frozenset({"concurrency", "n_workers", "num_cpus"})
-
-
-def configuration_mismatch(base: Record, head: Record) -> tuple[tuple[str, Any, Any], ...]:
-    """The engine settings two runs differ in, as (key, baseline's, head's); empty when
-    they match (notewords.py says why such runs are not compared).
-
-    ``executor.config`` holds what shapes a measurement besides the worker count: a
-    Celery pool type, serializer, broker and result store, Dask's threads per worker
-    and whether workers are processes. A prefork and a threads pool, or JSON and
-    pickle, measure different things; only keys both runs recorded are matched.
-    """
-    before, after = base.executor.get("config"), head.executor.get("config")
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return ()
-    keys = sorted((set(before) & set(after)) - SIZE_KEYS)
-    return tuple((key, before[key], after[key]) for key in keys if before[key] != after[key])
 
 
 # -- Celery tasks as the mapped function ---------------------------------------

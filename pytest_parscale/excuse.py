@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from pytest_parscale.regression import Note, Status, TestChange
+from pytest_parscale.changes import Note, Status, TestChange
 from pytest_parscale.results import Record
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 

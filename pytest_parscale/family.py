@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # config imports this module at pytest's start-up: keep it light
-    from pytest_parscale.regression import Change, Status, TestChange
+    from pytest_parscale.changes import Change, Status, TestChange
 
 RULES = ("holm", "bh", "none")
 DEFAULT_RULE = "holm"
@@ -140,7 +140,7 @@ def _settle(
     scope: tuple[str, str, int],
 ) -> tuple[list[TestChange], list[tuple[str, str, Status, Status]]]:
     """Withdraw every call whose adjusted p-value exceeds ``alpha``; note each one."""
-    from pytest_parscale.regression import Note, Status
+    from pytest_parscale.changes import Note, Status
 
     found = list(tests)
     changed: list[tuple[str, str, Status, Status]] = []

@@ -16,7 +16,7 @@ from pytest_parscale import fmt
 
 if TYPE_CHECKING:
     from pytest_parscale.changepoint import ScalingChange
-    from pytest_parscale.regression import Note
+    from pytest_parscale.changes import Note
     from pytest_parscale.results import Capacity, Record
 
 

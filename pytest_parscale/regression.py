@@ -11,91 +11,19 @@ cases of a run (family.py, docs/measurement.md).
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from pytest_parscale.engines import configuration_mismatch
+from pytest_parscale.changes import Change, Note, Status, TestChange
+from pytest_parscale.excuse import capacity_unknown, excuse_by_capacity
 from pytest_parscale.results import Record
 from pytest_parscale.stats import RESAMPLES, bootstrap_ratios, percentile_interval
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON, FailOn, effective_fail_on
 
+__all__ = ["Change", "Note", "Status", "TestChange"]  # their home: changes.py
+
 MIN_ROUNDS = 3  # fewer rounds on either side: the change is never called significant
-
-
-class Status(str, enum.Enum):
-    """What the comparison says of one test, in the order a reviewer wants to read them."""
-
-    REGRESSION = "regression"
-    # present on both sides, but it failed without a measurement on one of them
-    # (TestChange.notes says which side and why): a gate cannot pass it
-    ERROR = "error"
-    # not compared: an embedded engine on one side and a cluster on the other, an
-    # engine configured differently, or a machine capacity that differs materially
-    # (TestChange.reason says which)
-    INCOMPARABLE = "incomparable"
-    IMPROVEMENT = "improvement"
-    NEW = "new"
-    MISSING = "missing"
-    UNCERTAIN = "uncertain"  # the interval reaches past the threshold, but not wholly
-    UNCHANGED = "unchanged"
-
-    @property
-    def rank(self) -> int:
-        return list(Status).index(self)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One metric of one test, baseline against head.
-
-    ``change`` is relative for speedup (``head/base - 1`` of speedup per worker) and
-    absolute for the transport share (``head - base``); ``low``/``high`` bound it.
-    ``significant``: the interval excludes no change; ``beyond``: it lies wholly beyond
-    the threshold on either side. ``p_value`` is the one-sided p-value of "worse by no
-    more than the threshold" (small: a regression), ``p_better`` the same towards an
-    improvement; ``adjusted`` is ``p_value`` after the run's family rule, and
-    ``unadjusted`` the status the rule withdrew (None when it changed nothing).
-    """
-
-    metric: str
-    base: float
-    head: float
-    change: float
-    low: float
-    high: float
-    threshold: float
-    significant: bool
-    beyond: bool
-    status: Status
-    p_value: float = 1.0
-    p_better: float = 1.0
-    adjusted: float | None = None
-    unadjusted: Status | None = None
-
-
-@dataclass(frozen=True)
-class Note:
-    """A reason a comparison gives beside its verdict, as data: ``reason`` names it,
-    ``facts`` hold what its words need. notewords.py words it for every renderer."""
-
-    reason: str
-    facts: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True)
-class TestChange:
-    """Everything the comparison says about one test id."""
-
-    nodeid: str
-    status: Status
-    base: Record | None
-    head: Record | None
-    changes: tuple[Change, ...] = ()
-    notes: tuple[Note, ...] = ()
-    reason: str = ""  # INCOMPARABLE only: "engine", "config" or "capacity"
 
 
 def _bootstrap(
@@ -266,8 +194,6 @@ def compare_records(
     if mixed is not None:
         reason, note = mixed
         return TestChange(head.nodeid, Status.INCOMPARABLE, base, head, (), (note,), reason)
-    from pytest_parscale.excuse import capacity_unknown, excuse_by_capacity  # it imports this
-
     notes = capacity_unknown(base, head)
     if base.workers != head.workers:
         notes.append(Note("workers-differ", (base.workers, head.workers, "the baseline")))
@@ -306,6 +232,27 @@ def engine_difference(base: Record, head: Record) -> tuple[str, Note] | None:
         return "engine", Note("engine", (base, head))
     differs = configuration_mismatch(base, head)
     return None if not differs else ("config", Note("config", (head.backend, differs)))
+
+
+# Configuration keys that are the engine's size: a different size is compared per
+# worker (with a note), as the worker counts of any two runs are.
+SIZE_KEYS = frozenset({"concurrency", "n_workers", "num_cpus"})
+
+
+def configuration_mismatch(base: Record, head: Record) -> tuple[tuple[str, Any, Any], ...]:
+    """The engine settings two runs differ in, as (key, baseline's, head's); empty when
+    they match (notewords.py says why such runs are not compared).
+
+    ``executor.config`` holds what shapes a measurement besides the worker count: a
+    Celery pool type, serializer, broker and result store, Dask's threads per worker
+    and whether workers are processes. A prefork and a threads pool, or JSON and
+    pickle, measure different things; only keys both runs recorded are matched.
+    """
+    before, after = base.executor.get("config"), head.executor.get("config")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return ()
+    keys = sorted((set(before) & set(after)) - SIZE_KEYS)
+    return tuple((key, before[key], after[key]) for key in keys if before[key] != after[key])
 
 
 def worst_first(changes: Sequence[TestChange]) -> list[TestChange]:
