@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_parscale import xdist_support
+from pytest_parscale.adoption import for_user_worker
 from pytest_parscale.backends.base import BACKENDS
 from pytest_parscale.config import OPTIONS, Settings, resolve
-from pytest_parscale.engines import CELERY_WORKER_FIXTURES, for_user_worker
+from pytest_parscale.engines import CELERY_WORKER_FIXTURES
 from pytest_parscale.errors import BaselineError, ConfigError, ParscaleError
 from pytest_parscale.machine import xdist_role
 from pytest_parscale.markers import MARKER_HELP, check_backends, spec_of
@@ -217,7 +218,7 @@ def pytest_fixture_setup(
     """
     if fixturedef.argname not in CELERY_WORKER_FIXTURES:
         return (yield)
-    from pytest_parscale.engines import prepare_celery_worker
+    from pytest_parscale.adoption import prepare_celery_worker
 
     refusal = prepare_celery_worker(request, fixturedef.argname, "parscale" in request.fixturenames)
     if refusal is None:
@@ -249,7 +250,7 @@ def parscale(request: pytest.FixtureRequest) -> Generator[Parscale, None, None]:
     source: ExecutorSource = session.executors
     refusal = None
     if not settings.disable:
-        from pytest_parscale.engines import user_engine
+        from pytest_parscale.adoption import user_engine
 
         try:
             source = user_engine(request, param, session.executors) or source

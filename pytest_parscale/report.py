@@ -17,8 +17,8 @@ from pytest_parscale.sizes import format_size
 from pytest_parscale.stats import Interval, serial_fraction
 
 if TYPE_CHECKING:
+    from pytest_parscale.backends.base import EngineStart
     from pytest_parscale.results import Record, RequirementResult
-    from pytest_parscale.session import EngineStart
 
 plural = fmt.plural
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_parscale.backends.base import BACKENDS, cluster_address
+from pytest_parscale.backends.base import BACKENDS, EngineStart, cluster_address
 from pytest_parscale.errors import BackendUnavailable, ParscaleError
 from pytest_parscale.machine import fingerprint, git_state, usable_cores
 
@@ -19,14 +18,6 @@ if TYPE_CHECKING:
     from pytest_parscale.regression import TestChange
     from pytest_parscale.results import Record
     from pytest_parscale.storage import Results
-
-
-@dataclass(frozen=True)
-class EngineStart:
-    backend: str
-    workers: int
-    seconds: float
-    details: dict[str, Any]
 
 
 class Executors:

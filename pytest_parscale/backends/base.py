@@ -195,27 +195,23 @@ BACKENDS: dict[str, BackendInfo] = {
 }
 
 
+@dataclass(frozen=True)
+class EngineStart:
+    """One engine the session started: its backend, workers, start-up seconds and what
+    it said of itself (the report's engine lines)."""
+
+    backend: str
+    workers: int
+    seconds: float
+    details: dict[str, Any]
+
+
 def register(info: BackendInfo) -> None:
     """Add a backend from outside this package (a plugin's or a conftest's import time,
     before collection); its module needs ``start(workers, settings) -> Executor``."""
     if info.name in BACKENDS and BACKENDS[info.name] != info:
         raise ValueError(f"backend {info.name!r} is already registered as {BACKENDS[info.name]}")
     BACKENDS[info.name] = info
-
-
-if TYPE_CHECKING:
-    # The registry loads backends by name, which mypy cannot follow: this tuple makes
-    # it check that every backend's start() returns something that is an Executor.
-    from pytest_parscale.backends import celery, dask, pool, process, ray, thread
-
-    _TYPED_STARTS: tuple[Start, ...] = (
-        pool.start,
-        process.start,
-        thread.start,
-        ray.start,
-        dask.start,
-        celery.start,
-    )
 
 
 def cluster_address(backend: str, settings: Settings) -> str | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from pytest_parscale.adoption import for_user_worker
+from pytest_parscale.backends.base import EngineStart
 from pytest_parscale.diffreport import render_markdown, render_text
 from pytest_parscale.engines import (
     CeleryWorkerFacts,
@@ -20,7 +22,6 @@ from pytest_parscale.engines import (
     celery_refusals,
     dask_config,
     dask_refusal,
-    for_user_worker,
     is_async_test,
     results_problem,
     scheme,
@@ -31,7 +32,7 @@ from pytest_parscale.markers import NO_MARKS
 from pytest_parscale.notewords import note_texts
 from pytest_parscale.regression import Status, compare_records, compare_results, engine_mismatch
 from pytest_parscale.results import Record
-from pytest_parscale.session import EngineStart, UserEngine
+from pytest_parscale.session import UserEngine
 from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 from pytest_parscale.transport import TransportStub, carries_bytes
 from tests.records import record
