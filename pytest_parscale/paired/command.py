@@ -25,6 +25,7 @@ from pytest_parscale.paired.sessions import (
     measure,
     terminate_as_interrupt,
 )
+from pytest_parscale.paired.spread import MOST_PAIRS
 from pytest_parscale.paired.worktrees import (
     Checkouts,
     PairedError,
@@ -35,7 +36,7 @@ from pytest_parscale.paired.worktrees import (
     setup,
     snapshot,
 )
-from pytest_parscale.regression import Note, Status
+from pytest_parscale.regression import Note, Status, TestChange
 from pytest_parscale.thresholds import NOT_SAID, FailOn, effective_fail_on
 
 
@@ -144,6 +145,9 @@ def main(
             else ""
         )
     )
+    projected = projection_summary(result.changes)
+    if projected:
+        _progress(projected)
     judged = note_text(Note("against-pairs", (result.sessions,)))
     report = render(
         result.changes,
@@ -213,3 +217,24 @@ def _prepare(
         made.installed[side] = install(tree, target, side)
     if arguments.setup:
         setup(arguments.setup, made.trees[side], side, made.installed.get(side))
+
+
+def projection_summary(changes: Sequence[TestChange]) -> str:
+    """One line over the tests left uncertain: how many pairs the median one needs and
+    how much of the spread the rounds hold (each test's own note says it in full)."""
+    found = [note.facts for test in changes for note in test.notes if note.reason == "projection"]
+    if not found:
+        return ""
+    needed = sorted(MOST_PAIRS + 1 if facts[3] is None else facts[3] for facts in found)
+    middle = needed[len(needed) // 2]
+    shares = sorted(facts[2] for facts in found if facts[2] is not None)
+    said = f"{len(found)} test(s) still uncertain: the median one needs " + (
+        f"about {middle} pairs" if middle <= MOST_PAIRS else f"over {MOST_PAIRS} pairs"
+    )
+    if shares:
+        said += (
+            f"; in the median test {shares[len(shares) // 2]:.0%} of the spread is the "
+            "sessions' own round-to-round scatter (near 100%: heavier rounds pay more than "
+            "more pairs)"
+        )
+    return said + " (docs/paired.md, 'When a test stays uncertain')"

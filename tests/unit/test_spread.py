@@ -131,3 +131,21 @@ def test_an_uncertain_paired_test_says_what_deciding_it_would_take() -> None:
         assert f"about {expected.needed} pairs would decide it" in words
         assert f"--max-sessions {expected.needed}" in words
         assert expected.needed <= MOST_PAIRS
+
+
+def test_the_run_sums_its_uncertain_tests_up_in_one_line() -> None:
+    from pytest_parscale.paired.command import projection_summary
+    from pytest_parscale.regression import Note, TestChange
+
+    def uncertain(nodeid: str, needed: int | None, within: float | None) -> TestChange:
+        note = Note("projection", (10, 0.17, within, needed, 25.0))
+        return TestChange(nodeid, Status.UNCERTAIN, None, None, (), (note,))
+
+    tests = [uncertain("a", 36, 1.0), uncertain("b", None, 0.9), uncertain("c", 12, None)]
+    said = projection_summary(tests)
+    assert said.startswith("3 test(s) still uncertain: the median one needs about 36 pairs")
+    assert "in the median test 100% of the spread" in said  # of the two that know it
+    assert projection_summary([uncertain("b", None, None)]).startswith(
+        f"1 test(s) still uncertain: the median one needs over {MOST_PAIRS} pairs ("
+    )
+    assert projection_summary([]) == ""
