@@ -68,7 +68,9 @@ def measure(scale: int, pairs: int, load: float, root: Path) -> Scale:
     from pytest_parscale.storage import Results
     from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 
-    repo, base, head = make_repo(root / f"x{scale}", scale=scale)
+    folder = root / f"x{scale}"
+    folder.mkdir()
+    repo, base, head = make_repo(folder, scale=scale)
     sha = {"base": base, "head": head}
     runs: dict[str, list[Results]] = {"base": [], "head": []}
     started = time.perf_counter()
