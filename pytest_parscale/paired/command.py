@@ -25,7 +25,7 @@ from pytest_parscale.paired.sessions import (
     measure,
     terminate_as_interrupt,
 )
-from pytest_parscale.paired.spread import MOST_PAIRS
+from pytest_parscale.paired.spread import MOST_PAIRS, Projection
 from pytest_parscale.paired.worktrees import (
     Checkouts,
     PairedError,
@@ -222,12 +222,17 @@ def _prepare(
 def projection_summary(changes: Sequence[TestChange]) -> str:
     """One line over the tests left uncertain: how many pairs the median one needs and
     how much of the spread the rounds hold (each test's own note says it in full)."""
-    found = [note.facts for test in changes for note in test.notes if note.reason == "projection"]
+    found = [
+        Projection(*note.facts[:4])  # the note's facts: the projection, then the pair time
+        for test in changes
+        for note in test.notes
+        if note.reason == "projection"
+    ]
     if not found:
         return ""
-    needed = sorted(MOST_PAIRS + 1 if facts[3] is None else facts[3] for facts in found)
+    needed = sorted(MOST_PAIRS + 1 if p.needed is None else p.needed for p in found)
     middle = needed[len(needed) // 2]
-    shares = sorted(facts[2] for facts in found if facts[2] is not None)
+    shares = sorted(p.within for p in found if p.within is not None)
     said = f"{len(found)} test(s) still uncertain: the median one needs " + (
         f"about {middle} pairs" if middle <= MOST_PAIRS else f"over {MOST_PAIRS} pairs"
     )

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from pytest_parscale.family import first_step
 from pytest_parscale.results import Record
+from pytest_parscale.sequential import round_ratios
 from pytest_parscale.stats import t_quantile
 
 MOST_PAIRS = 200  # past this a projection says "more than": the change sits at the threshold
@@ -44,10 +45,12 @@ def log_differences(pairs: Sequence[tuple[Record, Record]]) -> list[float]:
 def within_variance(record: Record) -> float | None:
     """The variance of a session's log speedup that its own rounds explain, or None
     with fewer than 2 rounds or a non-positive time."""
-    rounds = list(zip(record.serial, record.parallel, strict=False))
-    if len(rounds) < 2 or min(min(s, p) for s, p in rounds) <= 0:
+    if len(record.serial) != len(record.parallel):
         return None
-    return statistics.variance([math.log(s / p) for s, p in rounds]) / len(rounds)
+    ratios = round_ratios(record.serial, record.parallel)
+    if len(ratios) < 2 or not all(0 < ratio < math.inf for ratio in ratios):
+        return None
+    return statistics.variance([math.log(ratio) for ratio in ratios]) / len(ratios)
 
 
 def within_share(pairs: Sequence[tuple[Record, Record]]) -> float | None:
