@@ -109,6 +109,14 @@ def _projection(
     )
 
 
+def _out_of_reach(pairs: int, cap: int) -> str:
+    """Why a paired test got no more sessions (paired/schedule.py)."""
+    return (
+        f"stopped after {pairs} pairs: even at the far end of its interval the change "
+        f"would not be called a regression within {cap} pairs, so no more were run"
+    )
+
+
 RULE_WORDS = {
     "holm": "Holm (family-wise)",
     "bh": "Benjamini-Hochberg (false-discovery rate)",
@@ -308,6 +316,7 @@ _WORDS: dict[str, Callable[..., str]] = {
     "against-pairs": _against_pairs,
     "crowded-window": _crowded_window,
     "projection": _projection,
+    "out-of-reach": _out_of_reach,
     "withdrawn": _withdrawn,
     "capacity-unmeasured-in-baseline": _unmeasured_in_baseline,
     "capacity-unmeasured-in-run": _unmeasured_in_run,

@@ -23,6 +23,7 @@ import statistics
 from collections.abc import Sequence
 
 from pytest_parscale.history import Band, judge_on_band
+from pytest_parscale.paired.schedule import out_of_reach
 from pytest_parscale.paired.spread import log_differences
 from pytest_parscale.regression import Change, Note, Status, TestChange, engine_difference
 from pytest_parscale.results import Record
@@ -52,12 +53,18 @@ def _speedup(pairs: Sequence[tuple[Record, Record]], threshold: float, confidenc
     return judge_on_band("speedup", base, head, band, threshold, confidence)
 
 
+def _shares(pairs: Sequence[tuple[Record, Record]]) -> list[tuple[float, float]] | None:
+    """Each pair's (base, head) transport share, or None when a session lacks one."""
+    shares = [(b.sample_transport_share, h.sample_transport_share) for b, h in pairs]
+    known = [(b, h) for b, h in shares if b is not None and h is not None]
+    return known if len(known) == len(pairs) else None
+
+
 def _overhead(
     pairs: Sequence[tuple[Record, Record]], threshold: float, confidence: float
 ) -> Change | None:
-    shares = [(b.sample_transport_share, h.sample_transport_share) for b, h in pairs]
-    known = [(b, h) for b, h in shares if b is not None and h is not None]
-    if len(known) < len(pairs):
+    known = _shares(pairs)
+    if known is None:
         return None
     band = _band([h - b for b, h in known])
     base = statistics.fmean(b for b, _ in known)
@@ -99,3 +106,35 @@ def compare_pairs(
     if base.workers != head.workers:
         notes.append(Note("workers-differ", (base.workers, head.workers, "the baseline")))
     return TestChange(head.nodeid, status, base, head, tuple(changes), tuple(notes))
+
+
+def within_reach(
+    pairs: Sequence[tuple[Record, Record]], fail_on: FailOn, *, max_pairs: int, level: float
+) -> bool:
+    """Whether more pairs, up to ``max_pairs``, could still call this test a regression
+    at the one-sided ``level`` (schedule.out_of_reach), on its speedup or its
+    transport share; with fewer than 2 pairs nothing is known yet, so it could."""
+    if fail_on.speedup is None or fail_on.overhead is None:
+        raise ValueError("fail_on must give both thresholds")
+    if len(pairs) < 2:
+        return True
+    measured = []
+    if fail_on.speedup < 1:  # a drop of 100% or more is no bar
+        differences = log_differences(pairs)
+        bound = math.log1p(-fail_on.speedup)
+        measured.append((bound - statistics.fmean(differences), differences))
+    known = _shares(pairs)
+    if known is not None:
+        shifts = [h - b for b, h in known]
+        measured.append((statistics.fmean(shifts) - fail_on.overhead, shifts))
+    return not all(
+        out_of_reach(
+            worse,
+            statistics.stdev(values),
+            len(values),
+            max_pairs=max_pairs,
+            level=level,
+        )
+        for worse, values in measured
+        if math.isfinite(worse)
+    )

@@ -156,9 +156,3 @@ def test_pairs(
         and b.records[nodeid].workers == workers[0]
         and h.records[nodeid].workers == workers[1]
     ]
-
-
-def uncertain_tests(changes: Sequence[TestChange]) -> list[str]:
-    """Tests whose interval still reaches past the threshold, not wholly: another pair
-    may decide them."""
-    return [test.nodeid for test in changes if test.status is Status.UNCERTAIN]

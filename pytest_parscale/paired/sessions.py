@@ -14,22 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from pytest_parscale.errors import BaselineError
-from pytest_parscale.family import DEFAULT_RULE, Family, apply_family
-from pytest_parscale.paired.pairwise import look_confidence
-from pytest_parscale.paired.pooling import (
-    Pooled,
-    compare_paired,
-    pool,
-    test_pairs,
-    uncertain_tests,
-)
+from pytest_parscale.family import DEFAULT_RULE, Family
+from pytest_parscale.paired.look import Look, judge_look
+from pytest_parscale.paired.pooling import Pooled, test_pairs
+from pytest_parscale.paired.schedule import looks
 from pytest_parscale.paired.spread import project
 from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
 from pytest_parscale.regression import Note, Status, TestChange
@@ -39,7 +34,10 @@ from pytest_parscale.thresholds import FailOn
 MIN_SESSIONS = 3
 
 
-MAX_SESSIONS = 10
+# a hard case (a 25% drop at a per-pair spread of 0.18) needs 25-40 pairs under a
+# 50-test family; later sessions run only the open tests, so these pairs are cheap
+# (schedule.py; benchmarks/SUITE_SCALE.md)
+MAX_SESSIONS = 60
 
 
 # timed rounds per session after the warm-up: the sessions, not the rounds, carry the
@@ -203,43 +201,96 @@ def measure(
     family: str = DEFAULT_RULE,
     progress: Callable[[str], None] = lambda line: None,
 ) -> PairedResult:
-    """Run pairs of sessions (ABBA) until every change is decided or time runs out.
+    """Run pairs of sessions (ABBA) until every test is settled, the cap or the budget.
 
-    At least ``min_sessions`` pairs, whatever the budget: fewer give the per-pair
-    differences too few degrees of freedom. After that a further pair runs only
-    while a test is uncertain and the mean pair time still fits in ``budget``. Each
-    look (the minimum pairs, then each extra pair) is judged at its share of the
-    error (pairwise.look_confidence) over the run's family of tests; the look the
-    budget or ``max_sessions`` ends spends the rest.
+    The run looks at the pair counts of schedule.looks (``min_sessions`` whatever the
+    budget, then about 1.5 times more each look, up to ``max_sessions``), each look at
+    its share of the error over the run's family (look.judge_look). Sessions after a
+    look run only the tests it left open. Before going on to the next look the run
+    checks that the pairs to it fit in what is left of ``budget``, at the last pair's
+    time; if not, it stops with the verdicts of the look it has.
     """
     runs: dict[str, list[Results]] = {side: [] for side in SIDES}
     start = time.monotonic()
-    while True:
-        pair = len(runs["head"])
-        for side in order(pair):
-            where = f"{side} session {pair + 1} ({labels[side]})"
-            began = time.monotonic()
-            output = made.temporary / f"{side}-{pair + 1}"
-            runs[side].append(_session(made, side, relative, pytest_args, output, where, rounds))
-            progress(f"{where}: {time.monotonic() - began:.1f} s")
-        pairs = pair + 1
-        if pairs < min_sessions:
-            continue
+    schedule = looks(min_sessions, max_sessions)
+    closed: dict[str, TestChange] = {}
+    chosen: list[str] | None = None  # None: the user's selection, every test
+    pair_seconds = 0.0
+    seen: Look | None = None
+    for index, target in enumerate(schedule, 1):
         elapsed = time.monotonic() - start
-        over = elapsed + elapsed / pairs > budget
-        final = over or pairs >= max_sessions  # decided by the clock and the count alone
-        look = look_confidence(pairs - min_sessions + 1, confidence, final=final)
-        base, head = pool(runs["base"], labels["base"]), pool(runs["head"], labels["head"])
-        compared = compare_paired(
-            runs["base"], runs["head"], (base, head), fail_on, confidence=look
+        if seen is not None and elapsed + (target - len(runs["head"])) * pair_seconds > budget:
+            return _result(runs, seen, elapsed, True, confidence, min_sessions)
+        while len(runs["head"]) < target:
+            began = time.monotonic()
+            arguments = _selected(made, pytest_args, chosen)
+            _pair(made, runs, relative, arguments, labels, rounds, progress)
+            pair_seconds = time.monotonic() - began
+        seen = judge_look(
+            runs,
+            labels,
+            fail_on,
+            closed,
+            index=index,
+            schedule=schedule,
+            confidence=confidence,
+            family=family,
         )
-        changes, judged = apply_family(compared, family, look)
-        open_tests = uncertain_tests(changes)
-        if not open_tests or final:
-            spent = bool(open_tests) and over
-            changes = projected(changes, runs, judged, confidence, min_sessions, elapsed / pairs)
-            return PairedResult(base, head, changes, pairs, elapsed, open_tests, spent, judged)
-        progress(f"still uncertain after {pairs} pairs: {', '.join(open_tests)}")
+        closed, chosen = seen.closed, seen.open
+        if not chosen:
+            break
+        progress(f"look at {target} pairs: {len(chosen)} test(s) still open: {', '.join(chosen)}")
+    if seen is None:
+        raise ValueError("a paired run looks at least once")
+    return _result(runs, seen, time.monotonic() - start, False, confidence, min_sessions)
+
+
+def _pair(
+    made: Checkouts,
+    runs: dict[str, list[Results]],
+    relative: Path,
+    pytest_args: Sequence[str],
+    labels: Mapping[str, str],
+    rounds: int,
+    progress: Callable[[str], None],
+) -> None:
+    """One pair of sessions, in the ABBA order of its place in the run."""
+    pair = len(runs["head"])
+    for side in order(pair):
+        where = f"{side} session {pair + 1} ({labels[side]})"
+        began = time.monotonic()
+        output = made.temporary / f"{side}-{pair + 1}"
+        runs[side].append(_session(made, side, relative, pytest_args, output, where, rounds))
+        progress(f"{where}: {time.monotonic() - began:.1f} s")
+
+
+def _selected(made: Checkouts, pytest_args: Sequence[str], chosen: list[str] | None) -> list[str]:
+    """The pytest arguments of the next sessions: the user's, and then (after a look)
+    ``--parscale-only`` with the open tests; it comes last, so it wins."""
+    if chosen is None:
+        return list(pytest_args)
+    listed = made.temporary / f"open-{len(chosen)}-{time.monotonic_ns()}.txt"
+    listed.write_text("".join(f"{nodeid}\n" for nodeid in chosen), encoding="utf-8")
+    return [*pytest_args, f"--parscale-only={listed}"]
+
+
+def _result(
+    runs: Mapping[str, Sequence[Results]],
+    seen: Look,
+    elapsed: float,
+    over: bool,
+    confidence: float,
+    min_sessions: int,
+) -> PairedResult:
+    """The run's result from its last look; the tests it left open get a projection."""
+    pairs = len(runs["head"])
+    still = seen.open
+    changes = projected(
+        seen.changes, runs, seen.family, confidence, min_sessions, elapsed / pairs, still=still
+    )
+    return PairedResult(
+        seen.base, seen.head, changes, pairs, elapsed, still, over and bool(still), seen.family
+    )
 
 
 def projected(
@@ -249,11 +300,19 @@ def projected(
     confidence: float,
     min_sessions: int,
     pair_seconds: float,
+    *,
+    still: Collection[str] | None = None,
 ) -> list[TestChange]:
     """The changes, each test whose speedup is still uncertain noted with what deciding
-    it would take (spread.project): its spread, the rounds' share, the pairs needed."""
+    it would take (spread.project): its spread, the rounds' share, the pairs needed.
+
+    ``still``: only these tests (the ones the run left open); a test closed because
+    no regression was within reach needs no more pairs to settle the gate.
+    """
     found = list(changes)
     for index, test in enumerate(found):
+        if still is not None and test.nodeid not in still:
+            continue
         speedup = next((c for c in test.changes if c.metric == "speedup"), None)
         if speedup is None or speedup.status is not Status.UNCERTAIN:
             continue

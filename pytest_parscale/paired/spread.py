@@ -13,7 +13,7 @@ already run:
   (benchmarks/PAIRED_NOISE.md).
 - **how many pairs would decide it at this spread.** The run's looks spend the
   error as pairwise.look_confidence does; a run capped at N pairs judges its last
-  look at what is left, ``alpha / (N - min + 1)`` a side, and a regression needs
+  look (of K on schedule.looks) at what is left, ``alpha / K`` a side, and a regression needs
   the family's first step on top (family.first_step). The smallest N whose t
   interval at the observed mean and spread clears the threshold is the projection.
   It assumes the mean and spread stay as observed: a guide to ``--max-sessions``,
@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_parscale.family import first_step
+from pytest_parscale.paired.schedule import looks
 from pytest_parscale.results import Record
 from pytest_parscale.sequential import round_ratios
 from pytest_parscale.stats import t_quantile
@@ -91,7 +92,7 @@ def pairs_needed(
     if spread <= 0:
         return max(start, min_pairs)
     for count in range(max(start, min_pairs, 2), MOST_PAIRS + 1):
-        last = alpha / (count - min_pairs + 1)  # what the last look may spend
+        last = alpha / len(looks(max(min_pairs, 2), count))  # what the last look may spend
         level = first_step(last, members, rule) if mean < bound else last
         if t_quantile(1 - level, count - 1) * spread / math.sqrt(count) < distance:
             return count

@@ -11,6 +11,7 @@ import pytest
 from pytest_parscale.family import apply_family
 from pytest_parscale.notewords import note_text
 from pytest_parscale.paired.pooling import compare_paired, pool
+from pytest_parscale.paired.schedule import looks
 from pytest_parscale.paired.sessions import projected
 from pytest_parscale.paired.spread import (
     MOST_PAIRS,
@@ -77,7 +78,7 @@ def test_the_projected_pairs_decide_at_the_last_look_and_fewer_do_not() -> None:
     assert needed is not None
 
     def clears(count: int) -> bool:
-        level = ALPHA / (count - 3 + 1) / 100  # the last look's share, Holm's first step
+        level = ALPHA / len(looks(3, count)) / 100  # the last look share, Holm first step
         return t_quantile(1 - level, count - 1) * spread / math.sqrt(count) < DROP - mean
 
     assert clears(needed)
