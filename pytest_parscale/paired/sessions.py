@@ -186,6 +186,10 @@ def _session(
     )
 
 
+# one session of one side: (checkouts, side, folder, pytest args, output, where, rounds)
+SessionRunner = Callable[[Checkouts, str, Path, Sequence[str], Path, str, int], Results]
+
+
 def measure(
     made: Checkouts,
     relative: Path,
@@ -200,6 +204,8 @@ def measure(
     rounds: int = SESSION_ROUNDS,
     family: str = DEFAULT_RULE,
     progress: Callable[[str], None] = lambda line: None,
+    session: SessionRunner = _session,
+    clock: Callable[[], float] = time.monotonic,
 ) -> PairedResult:
     """Run pairs of sessions (ABBA) until every test is settled, the cap or the budget.
 
@@ -208,24 +214,37 @@ def measure(
     its share of the error over the run's family (look.judge_look). Sessions after a
     look run only the tests it left open. Before going on to the next look the run
     checks that the pairs to it fit in what is left of ``budget``, at the last pair's
-    time; if not, it stops with the verdicts of the look it has.
+    time; if not, it stops with the verdicts of the look it has. ``session`` and
+    ``clock`` are pytest and the wall clock; a simulation passes its own
+    (benchmarks/calibration_cross.py).
     """
     runs: dict[str, list[Results]] = {side: [] for side in SIDES}
-    start = time.monotonic()
+    start = clock()
     schedule = looks(min_sessions, max_sessions)
     closed: dict[str, TestChange] = {}
     chosen: list[str] | None = None  # None: the user's selection, every test
-    pair_seconds = 0.0
     seen: Look | None = None
+
+    def run_pair() -> float:
+        """One pair, in the ABBA order of its place in the run; its seconds."""
+        pair = len(runs["head"])
+        arguments = _selected(made.temporary / f"open-{pair + 1}.txt", pytest_args, chosen)
+        began = clock()
+        for side in order(pair):
+            where = f"{side} session {pair + 1} ({labels[side]})"
+            output = made.temporary / f"{side}-{pair + 1}"
+            alone = clock()
+            runs[side].append(session(made, side, relative, arguments, output, where, rounds))
+            progress(f"{where}: {clock() - alone:.1f} s")
+        return clock() - began
+
+    pair_seconds = 0.0
     for index, target in enumerate(schedule, 1):
-        elapsed = time.monotonic() - start
+        elapsed = clock() - start
         if seen is not None and elapsed + (target - len(runs["head"])) * pair_seconds > budget:
             return _result(runs, seen, elapsed, True, confidence, min_sessions)
         while len(runs["head"]) < target:
-            began = time.monotonic()
-            arguments = _selected(made, pytest_args, chosen)
-            _pair(made, runs, relative, arguments, labels, rounds, progress)
-            pair_seconds = time.monotonic() - began
+            pair_seconds = run_pair()
         seen = judge_look(
             runs,
             labels,
@@ -242,34 +261,15 @@ def measure(
         progress(f"look at {target} pairs: {len(chosen)} test(s) still open: {', '.join(chosen)}")
     if seen is None:
         raise ValueError("a paired run looks at least once")
-    return _result(runs, seen, time.monotonic() - start, False, confidence, min_sessions)
+    return _result(runs, seen, clock() - start, False, confidence, min_sessions)
 
 
-def _pair(
-    made: Checkouts,
-    runs: dict[str, list[Results]],
-    relative: Path,
-    pytest_args: Sequence[str],
-    labels: Mapping[str, str],
-    rounds: int,
-    progress: Callable[[str], None],
-) -> None:
-    """One pair of sessions, in the ABBA order of its place in the run."""
-    pair = len(runs["head"])
-    for side in order(pair):
-        where = f"{side} session {pair + 1} ({labels[side]})"
-        began = time.monotonic()
-        output = made.temporary / f"{side}-{pair + 1}"
-        runs[side].append(_session(made, side, relative, pytest_args, output, where, rounds))
-        progress(f"{where}: {time.monotonic() - began:.1f} s")
-
-
-def _selected(made: Checkouts, pytest_args: Sequence[str], chosen: list[str] | None) -> list[str]:
+def _selected(listed: Path, pytest_args: Sequence[str], chosen: list[str] | None) -> list[str]:
     """The pytest arguments of the next sessions: the user's, and then (after a look)
-    ``--parscale-only`` with the open tests; it comes last, so it wins."""
+    ``--parscale-only`` with the open tests, written to ``listed``; it comes last, so
+    it wins over one of the user's (the Action's suspects, of which these are some)."""
     if chosen is None:
         return list(pytest_args)
-    listed = made.temporary / f"open-{len(chosen)}-{time.monotonic_ns()}.txt"
     listed.write_text("".join(f"{nodeid}\n" for nodeid in chosen), encoding="utf-8")
     return [*pytest_args, f"--parscale-only={listed}"]
 

@@ -7,12 +7,10 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
 from pytest_parscale.notewords import note_text
-from pytest_parscale.paired import sessions
 from pytest_parscale.paired.look import Look, judge_look
 from pytest_parscale.paired.schedule import looks
+from pytest_parscale.paired.sessions import measure
 from pytest_parscale.paired.worktrees import Checkouts
 from pytest_parscale.regression import Status
 from pytest_parscale.storage import Results
@@ -114,9 +112,7 @@ def test_the_last_look_closes_nothing_for_being_out_of_reach() -> None:
     assert not any(note.reason == "out-of-reach" for test in seen.changes for note in test.notes)
 
 
-def test_sessions_after_a_look_run_only_the_open_tests(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sessions_after_a_look_run_only_the_open_tests(tmp_path: Path) -> None:
     """The session loop with synthetic sessions in place of pytest: it keeps to the
     schedule, and later sessions are asked (--parscale-only) for the open tests only."""
     tests = {"t.py::test_dropped": (0.5, 0.01), "t.py::test_noisy": (0.9, 0.4)}
@@ -132,10 +128,16 @@ def test_sessions_after_a_look_run_only_the_open_tests(
         keep = [r for key, r in full.records.items() if wanted is None or key in wanted]
         return session(*keep)
 
-    monkeypatch.setattr(sessions, "_session", fake)
     checkouts = Checkouts(tmp_path, tmp_path, {"base": tmp_path, "head": tmp_path}, [])
-    result = sessions.measure(
-        checkouts, Path("."), ["-q"], DEFAULT_FAIL_ON, LABELS, confidence=0.95, budget=1e9
+    result = measure(
+        checkouts,
+        Path("."),
+        ["-q"],
+        DEFAULT_FAIL_ON,
+        LABELS,
+        confidence=0.95,
+        budget=1e9,
+        session=fake,
     )
     assert asked[:6] == [None] * 6  # the first look's three pairs run everything
     assert len(asked) > 6  # the noisy test went on past the first look
@@ -145,21 +147,25 @@ def test_sessions_after_a_look_run_only_the_open_tests(
     assert statuses["t.py::test_dropped"] is Status.REGRESSION
 
 
-def test_a_budget_too_short_for_the_next_look_stops_at_the_last_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_budget_too_short_for_the_next_look_stops_at_the_last_one(tmp_path: Path) -> None:
     tests = {"t.py::test_noisy": (0.9, 0.4)}
     made = runs_of(tests, 60, seed=5)
-    clock = iter(range(0, 100000, 10))  # every reading 10 s later: each pair takes 20 s
+    clock = iter(range(0, 100000, 5))  # every reading 5 s later: a pair takes 20-25 s
 
     def fake(_made, side, _relative, _args, output, _where, _rounds):  # type: ignore[no-untyped-def]
         return made[side][int(output.name.split("-")[1]) - 1]
 
-    monkeypatch.setattr(sessions, "_session", fake)
-    monkeypatch.setattr(sessions.time, "monotonic", lambda: float(next(clock)))
     checkouts = Checkouts(tmp_path, tmp_path, {"base": tmp_path, "head": tmp_path}, [])
-    result = sessions.measure(
-        checkouts, Path("."), [], DEFAULT_FAIL_ON, LABELS, confidence=0.95, budget=100.0
+    result = measure(
+        checkouts,
+        Path("."),
+        [],
+        DEFAULT_FAIL_ON,
+        LABELS,
+        confidence=0.95,
+        budget=100.0,
+        session=fake,
+        clock=lambda: float(next(clock)),
     )
     assert result.sessions == 3  # the minimum always runs; 2 more pairs would not fit
     assert result.uncertain == ["t.py::test_noisy"]
