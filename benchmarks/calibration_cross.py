@@ -151,7 +151,7 @@ def moderated_table(suites: int) -> list[HistoryRow]:
 # -- paired runs: sessions of both sides alternating on one machine -----------------
 
 PAIR_ROUNDS = 2  # rounds a session measures (paired.SESSION_ROUNDS)
-MIN_PAIRS, MAX_PAIRS = 3, 10  # paired.MIN_SESSIONS, paired.MAX_SESSIONS
+MIN_PAIRS, MAX_PAIRS = 3, 60  # paired.MIN_SESSIONS, paired.MAX_SESSIONS
 TEMPLATE = Record(
     nodeid="t.py::test_paired[pool]",
     backend="pool",
@@ -225,41 +225,157 @@ def paired_sessions(
     return sides["base"], sides["head"]
 
 
-def paired_verdict(
-    base: Sequence[tuple[list[float], list[float]]],
-    head: Sequence[tuple[list[float], list[float]]],
-    look: int,
-    final: bool,
-) -> str:
-    """The status of the one test after these pairs of sessions, at this look's level
-    (paired.pairwise, as parscale paired judges it)."""
-    from pytest_parscale.paired.pairwise import compare_pairs, look_confidence
+def simulated_run(sides: dict[str, list[dict[str, Record]]], *, max_pairs: int = MAX_PAIRS) -> Any:
+    """``parscale paired``'s own session loop (paired.sessions.measure) over sessions made
+    up in advance: ``sides[side][i]`` is every test's record in session ``i``. A session
+    asked for some tests (``--parscale-only``) holds only those, as pytest's would."""
+    import tempfile
+    from pathlib import Path
+
+    from pytest_parscale.paired.sessions import measure
+    from pytest_parscale.paired.worktrees import Checkouts
+    from pytest_parscale.storage import Results
     from pytest_parscale.thresholds import DEFAULT_FAIL_ON
 
-    def record(sessions: Sequence[tuple[list[float], list[float]]]) -> Record:
-        serial = [v for s, _ in sessions for v in s]
-        parallel = [v for _, p in sessions for v in p]
-        return dataclasses.replace(TEMPLATE, serial=serial, parallel=parallel)
+    def session(_made: Any, side: str, _where: Any, args: Any, output: Any, *_: Any) -> Results:
+        listed = [a.split("=", 1)[1] for a in args if a.startswith("--parscale-only=")]
+        wanted = set(Path(listed[-1]).read_text().split()) if listed else None
+        records = sides[side][int(output.name.split("-")[1]) - 1]
+        kept = {k: v for k, v in records.items() if wanted is None or k in wanted}
+        return Results("s.json", 1, "2026-01-01T00:00:00+00:00", None, {}, [], kept)
 
-    pairs = [(record([b]), record([h])) for b, h in zip(base, head, strict=True)]
-    confidence = look_confidence(look, 1 - 2 * NOMINAL, final=final)
-    return compare_pairs(pairs, DEFAULT_FAIL_ON, confidence=confidence).status.value
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        made = Checkouts(root, root, {"base": root, "head": root}, [])
+        ticks = iter(range(10**9))
+        return measure(
+            made,
+            Path("."),
+            [],
+            DEFAULT_FAIL_ON,
+            {"base": "base", "head": "head"},
+            confidence=1 - 2 * NOMINAL,
+            budget=math.inf,
+            min_sessions=MIN_PAIRS,
+            max_sessions=max_pairs,
+            session=session,
+            clock=lambda: float(next(ticks)),
+        )
+
+
+def _session_record(nodeid: str, rounds: tuple[list[float], list[float]], **extra: Any) -> Record:
+    serial, parallel = rounds
+    return dataclasses.replace(TEMPLATE, nodeid=nodeid, serial=serial, parallel=parallel, **extra)
 
 
 def paired_run(
     rng: Any, change: float, rule: PairedRule, disturbed: float = 0.0
 ) -> tuple[str, int]:
-    """The verdict a paired run reaches, and the pairs it took: at least MIN_PAIRS, then
-    one more pair while the test is uncertain, MAX_PAIRS at most (the last look final)."""
+    """The verdict a paired run reaches on one test, and the pairs it took."""
     base, head = paired_sessions(rng, MAX_PAIRS, change, rule.abba, disturbed)
-    status = "uncertain"
-    for pairs in range(MIN_PAIRS, MAX_PAIRS + 1):
-        final = pairs == MAX_PAIRS
-        look = pairs - MIN_PAIRS + 1
-        status = paired_verdict(base[:pairs], head[:pairs], look, final)
-        if status != "uncertain":
-            return status, pairs
-    return status, MAX_PAIRS
+    nodeid = TEMPLATE.nodeid
+    sides = {
+        "base": [{nodeid: _session_record(nodeid, rounds)} for rounds in base],
+        "head": [{nodeid: _session_record(nodeid, rounds)} for rounds in head],
+    }
+    result = simulated_run(sides)
+    (test,) = result.changes
+    return test.status.value, result.sessions
+
+
+# -- a paired run of a whole suite: who settles early, who is caught, what it costs -----
+
+# per-pair sd of log speedup of the 48 unchanged cases of benchmarks/suite_scale.py's
+# suite (4 ms items), from 10 ABBA pairs with a neighbour taking 40% of a core
+SUITE_SPREADS = (
+    0.206, 0.177, 0.248, 0.504, 0.188, 0.209, 0.361, 0.355, 0.229, 0.174, 0.342, 0.330,
+    0.279, 0.156, 0.092, 0.286, 0.142, 0.236, 0.307, 0.503, 0.124, 0.196, 0.292, 0.333,
+    0.100, 0.090, 0.179, 0.132, 0.096, 0.151, 0.258, 0.291, 0.112, 0.266, 0.311, 0.113,
+    0.131, 0.094, 0.152, 0.104, 0.167, 0.222, 0.122, 0.150, 0.107, 0.177, 0.120, 0.081,
+)  # fmt: skip
+SUITE_CHANGED = {"t.py::test_drop": (-0.25, 0.17), "t.py::test_drift": (-0.05, 0.2)}
+
+
+def suite_sessions(rng: Any, pairs: int) -> dict[str, list[dict[str, Record]]]:
+    """``pairs`` pairs of sessions of the 50-case suite: each case's per-pair difference
+    has its measured sd (half its variance from each session), the pair shares the
+    machine's state (sd 0.03), and every session measures a transport share near 0.2."""
+    import numpy as np
+
+    cases = {f"t.py::test_case[{i}]": (0.0, sd) for i, sd in enumerate(SUITE_SPREADS)}
+    cases.update(SUITE_CHANGED)
+    sides: dict[str, list[dict[str, Record]]] = {"base": [], "head": []}
+    for _ in range(pairs):
+        state = rng.normal(0, 0.03)
+        for side in ("base", "head"):
+            session = {}
+            for nodeid, (change, sd) in cases.items():
+                level = math.log(2.0) + state + rng.normal(0, sd / math.sqrt(2))
+                level += math.log1p(change) if side == "head" else 0.0
+                share = 0.2 * float(np.exp(rng.normal(0, 0.1)))
+                rounds = ([math.exp(level)] * PAIR_ROUNDS, [1.0] * PAIR_ROUNDS)
+                session[nodeid] = _session_record(nodeid, rounds, transport=[share] * PAIR_ROUNDS)
+            sides[side].append(session)
+    return sides
+
+
+@dataclass(frozen=True)
+class SuiteRow:
+    max_pairs: int
+    runs: int
+    alarms: int  # runs calling any unchanged case a regression
+    caught: int  # runs calling the -25% case a regression
+    drift: int  # runs calling the -5% case a regression
+    pairs: float  # mean pairs the run took
+    work: float  # mean sessions' test runs, in whole-suite sessions (50 tests = 1)
+
+
+def suite_table(runs: int, caps: Sequence[int] = (10, MAX_PAIRS)) -> list[SuiteRow]:
+    """The whole-suite paired run, simulated ``runs`` times at each cap."""
+    import numpy as np
+
+    rows = []
+    for cap in caps:
+        rng = np.random.default_rng(21)
+        alarms = caught = drift = 0
+        pairs, work = [], []
+        for _ in range(runs):
+            sides = suite_sessions(rng, cap)
+            result = simulated_run(sides, max_pairs=cap)
+            called = {t.nodeid for t in result.changes if t.status.value == "regression"}
+            alarms += bool(called - set(SUITE_CHANGED))
+            caught += "t.py::test_drop" in called
+            drift += "t.py::test_drift" in called
+            pairs.append(result.sessions)
+            work.append(_suite_work(result))
+        rows.append(
+            SuiteRow(
+                cap, runs, alarms, caught, drift, statistics.fmean(pairs), statistics.fmean(work)
+            )
+        )
+    return rows
+
+
+def _suite_work(result: Any) -> float:
+    """Tests run over both sides' sessions, in whole-suite sessions."""
+    tests = len(SUITE_SPREADS) + len(SUITE_CHANGED)
+    counts = result.base.sessions  # rounds per session of each test, base side
+    return 2 * sum(len(found) for found in counts.values()) / tests
+
+
+def suite_lines(rows: Sequence[SuiteRow]) -> list[str]:
+    lines = [
+        "| cap (pairs) | runs | any false alarm | -25% caught | -5% flagged | mean pairs | "
+        "work (whole-suite sessions) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.max_pairs} | {row.runs} | {row.alarms} ({row.alarms / row.runs:.1%}) | "
+            f"{row.caught} ({row.caught / row.runs:.1%}) | {row.drift} | {row.pairs:.1f} | "
+            f"{row.work:.1f} |"
+        )
+    return lines
 
 
 @dataclass(frozen=True)

@@ -153,3 +153,17 @@ def test_suite_scale_logs_the_pairs_and_the_drop_case_s_projection_when_it_has_t
     (line,) = scale.tallies_of([older])[1]  # runs logged before these fields
     assert "paired 260 s, in-run" in line
     assert "-25% case" not in line
+
+
+def test_the_suite_simulation_runs_parscale_paireds_own_loop() -> None:
+    cross = load("calibration_cross")
+    (row,) = cross.suite_table(1, caps=(10,))
+    assert row.runs == 1
+    assert row.pairs in (3, 5, 8, 10)  # the schedule's looks up to a cap of 10
+    # the first look's pairs run all 50 cases; later sessions only the open ones
+    assert 2 * 3 <= row.work <= 2 * row.pairs
+    import numpy as np
+
+    status, pairs = cross.paired_run(np.random.default_rng(1), -0.25, cross.PAIRED_RULES[-1])
+    assert status in ("regression", "uncertain")
+    assert pairs >= 3
