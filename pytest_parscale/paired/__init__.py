@@ -8,7 +8,9 @@ test is judged on its per-pair differences against the threshold, the error spen
 over the looks and controlled over the run's family of tests. docs/paired.md has
 the details.
 
-Modules: pairwise (the pure test of the pairs), pooling (a side's sessions pooled
-for the report, the pairs judged), worktrees (git and pip), sessions (the ABBA
-loop), command (``parscale paired``'s arguments and main).
+Modules: pairwise (the pure test of the pairs), schedule (when the run looks, when a
+test stops), look (one look: judged, closed, open), spread (what an uncertain test
+would take), pooling (a side's sessions pooled for the report, the pairs judged),
+worktrees (git and pip), sessions (the ABBA loop), command (``parscale paired``'s
+arguments and main).
 """

@@ -8,11 +8,13 @@ for the transport share, the difference of shares), and the mean difference is
 tested against the threshold with Student's t on ``pairs - 1`` degrees of freedom:
 the threshold is the null, as everywhere (regression.judge_change).
 
-The run looks again after each extra pair: ``look_confidence`` spends the error over
-those looks (sequential.look_alpha), so a clear case decides after few pairs and
-the level holds at the threshold. Simulated in benchmarks/calibration_cross.py: a
-real 25% drop is caught in 96% of paired runs, where a pair-by-pair cluster
-bootstrap of the pooled sessions, with the same spent looks, caught 69%. Pure:
+The run looks on a schedule of pair counts (schedule.looks): ``look_confidence``
+spends the error over those looks (sequential.look_alpha), so a clear case decides
+after few pairs and the level holds at the threshold; ``within_reach`` tells the
+run whether more pairs could still call a test at all. Simulated in
+benchmarks/calibration_cross.py: a real 25% drop is caught in 96% of paired runs,
+where a pair-by-pair cluster bootstrap of the pooled sessions, with the same spent
+looks, caught 69%. Pure:
 records in, a verdict out.
 """
 

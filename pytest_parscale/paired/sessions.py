@@ -1,7 +1,8 @@
-"""The session loop: base and head alternately, each a fresh pytest, until decided.
+"""The session loop: base and head alternately, each a fresh pytest, until settled.
 
 The sessions, not the rounds, carry the noise between runs, so a paired run buys
-sessions within its budget (docs/paired.md, "Rounds per session").
+sessions within its budget (docs/paired.md, "Rounds per session"); after each look
+only the tests still open run (docs/paired.md, "Looks and stops").
 """
 
 from __future__ import annotations
