@@ -37,8 +37,12 @@ class Look:
 
 
 def _silenced(test: TestChange) -> TestChange:
-    """The test with p-values of 1: in the family, but called nothing."""
-    quiet = tuple(dataclasses.replace(c, p_value=1.0, p_better=1.0) for c in test.changes)
+    """The test with p-values of 1 and no call: in the family, but called nothing, and
+    nothing of it withdrawn (its own look's withdrawals are carried, see judge_look)."""
+    quiet = tuple(
+        dataclasses.replace(c, p_value=1.0, p_better=1.0, status=Status.UNCHANGED)
+        for c in test.changes
+    )
     return dataclasses.replace(test, changes=quiet)
 
 
@@ -52,11 +56,14 @@ def judge_look(
     schedule: Sequence[int],
     confidence: float,
     family: str,
+    earlier: Family | None = None,
 ) -> Look:
     """Look ``index`` (1, 2, ...) of ``schedule`` over the sessions in ``runs``.
 
-    ``closed`` holds the tests closed at earlier looks. A test decided now closes; so
-    does an uncertain one that no pair up to the cap could call a regression.
+    ``closed`` holds the tests closed at earlier looks, ``earlier`` the family of the
+    last look (its withdrawn calls of those tests are carried into this look's). A
+    test decided now closes; so does an uncertain one that no pair up to the cap
+    could call a regression.
     """
     last = index == len(schedule)
     level = look_confidence(index, confidence, final=last)
@@ -84,6 +91,9 @@ def judge_look(
         else:
             still.append(test.nodeid)
         changes.append(test)
+    carried = [entry for entry in (earlier.changed if earlier else ()) if entry[0] in closed]
+    fresh = [entry for entry in found.changed if entry[0] not in closed]
+    found = dataclasses.replace(found, changed=(*carried, *fresh))
     return Look(base, head, worst_first(changes), found, now, still)
 
 

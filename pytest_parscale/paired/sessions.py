@@ -255,6 +255,7 @@ def measure(
             schedule=schedule,
             confidence=confidence,
             family=family,
+            earlier=seen.family if seen is not None else None,
         )
         closed, chosen = seen.closed, seen.open
         if not chosen:

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_parscale.family import Family
 from pytest_parscale.notewords import note_text
 from pytest_parscale.paired.look import Look, judge_look
 from pytest_parscale.paired.schedule import looks
@@ -44,7 +45,10 @@ def runs_of(
 
 
 def look_at(
-    runs: dict[str, list[Results]], index: int, closed: dict[str, TestChange] | None = None
+    runs: dict[str, list[Results]],
+    index: int,
+    closed: dict[str, TestChange] | None = None,
+    earlier: Family | None = None,
 ) -> Look:
     return judge_look(
         runs,
@@ -55,6 +59,7 @@ def look_at(
         schedule=SCHEDULE,
         confidence=0.95,
         family="holm",
+        earlier=earlier,
     )
 
 
@@ -99,9 +104,12 @@ def test_a_closed_test_keeps_its_verdict_and_is_called_nothing_later() -> None:
             del records["t.py::test_dropped"]
             later[side][index] = session(*records.values())
         later[side][:3] = runs_of(tests, 3)[side]
-    second = look_at(later, 2, first.closed)
+    second = look_at(later, 2, first.closed, earlier=first.family)
     found = {test.nodeid: test for test in second.changes}
     assert found["t.py::test_dropped"] is kept
+    assert kept.status is Status.REGRESSION
+    # silenced, not withdrawn: the report lists no call of it taken back
+    assert all(entry[0] != "t.py::test_dropped" for entry in second.family.changed)
     assert second.family.members == 2  # the closed test still counts in the family
     assert "t.py::test_dropped" in second.closed
 
