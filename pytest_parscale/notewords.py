@@ -89,11 +89,16 @@ def _pairs(count: int) -> str:
     )
 
 
+# how the two notes of a paired test left uncertain begin: the Action quotes them
+# from the JSON report (action/confirm.py)
+UNCERTAIN_AFTER, STOPPED_AFTER = "uncertain after ", "stopped after "
+
+
 def _projection(
     pairs: int, spread: float, within: float | None, needed: int | None, pair_seconds: float
 ) -> str:
     """What an uncertain paired test would take to decide (paired/spread.py)."""
-    said = f"uncertain after {pairs} pairs: the pairs scatter by about {spread:.0%} "
+    said = f"{UNCERTAIN_AFTER}{pairs} pairs: the pairs scatter by about {spread:.0%} "
     said += "(sd of the log differences)"
     if within is not None:
         said += (
@@ -112,7 +117,7 @@ def _projection(
 def _out_of_reach(pairs: int, cap: int) -> str:
     """Why a paired test got no more sessions (paired/schedule.py)."""
     return (
-        f"stopped after {pairs} pairs: even at the far end of its interval the change "
+        f"{STOPPED_AFTER}{pairs} pairs: even at the far end of its interval the change "
         f"would not be called a regression within {cap} pairs, so no more were run"
     )
 

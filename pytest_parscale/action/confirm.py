@@ -25,6 +25,7 @@ from typing import Any
 from pytest_parscale.exitcodes import ExitCode
 from pytest_parscale.family import DEFAULT_RULE
 from pytest_parscale.machine import run_git
+from pytest_parscale.notewords import STOPPED_AFTER, UNCERTAIN_AFTER
 from pytest_parscale.thresholds import FailOn
 
 
@@ -79,6 +80,20 @@ class Confirmation:
         return self.problem is None
 
 
+CALLS = ("regression", "error")  # what a paired run says of a test that fails the job
+
+
+def _said(test: Mapping[str, Any]) -> str:
+    """A test's status in the paired report; for one left uncertain, with the note that
+    says why it stopped or what deciding it would take (the budget to ask for)."""
+    status = str(test.get("status"))
+    notes = test.get("notes")
+    if status != "uncertain" or not isinstance(notes, list):
+        return status
+    why = [str(note) for note in notes if str(note).startswith((UNCERTAIN_AFTER, STOPPED_AFTER))]
+    return f"{status} ({why[-1]})" if why else status
+
+
 def decide(flagged: Sequence[str], run: PairedRun, unresolved: Sequence[str] = ()) -> Confirmation:
     """Keep a flag only if the paired run also calls the test a regression; fail an
     unresolved test only if the paired run calls it one.
@@ -95,26 +110,24 @@ def decide(flagged: Sequence[str], run: PairedRun, unresolved: Sequence[str] = (
         return Confirmation(ids, problem=why, base=base, head=head, unresolved=open_ids)
     tests = run.report.get("tests")
     statuses = {
-        str(test.get("nodeid")): str(test.get("status"))
+        str(test.get("nodeid")): _said(test)
         for test in (tests if isinstance(tests, list) else [])
         if isinstance(test, dict)
     }
     # a test the head failed without a measurement fails the job as a regression does
-    confirmed = tuple(
-        nodeid for nodeid in (*ids, *open_ids) if statuses.get(nodeid) in ("regression", "error")
-    )
+    confirmed = tuple(nodeid for nodeid in (*ids, *open_ids) if statuses.get(nodeid) in CALLS)
     unmeasured = tuple(nodeid for nodeid in ids if nodeid not in statuses)
     # a flag the run did not measure stands (unmeasured); an unresolved test it did not
     # measure is only reported
     not_confirmed = tuple(
         (nodeid, statuses[nodeid])
         for nodeid in ids
-        if statuses.get(nodeid, "regression") not in ("regression", "error")
+        if statuses.get(nodeid, "regression") not in CALLS
     )
     settled = tuple(
         (nodeid, statuses.get(nodeid, "not measured"))
         for nodeid in open_ids
-        if statuses.get(nodeid) not in ("regression", "error")
+        if statuses.get(nodeid) not in CALLS
     )
     return Confirmation(
         ids, confirmed, not_confirmed, unmeasured, None, base, head, open_ids, settled

@@ -358,3 +358,26 @@ def test_the_paired_confirmation_judges_its_tests_as_one_family(
     assert runner([SLOW]).exit_code == 0
     (command,) = seen
     assert command[command.index("--family") + 1] == "bh"
+
+
+def test_a_test_the_paired_run_left_uncertain_says_why_it_stopped() -> None:
+    projection = (
+        "uncertain after 60 pairs: the pairs scatter by about 19% (sd of the log "
+        "differences); at this spread about 95 pairs would decide it (--max-sessions 95, "
+        "about 7 min at 4 s a pair)"
+    )
+    stopped = "stopped after 5 pairs: even at the far end of its interval the change ..."
+    document = {
+        "tests": [
+            {"nodeid": SLOW, "status": "uncertain", "notes": ["judged on 60 pairs", projection]},
+            {"nodeid": STEADY, "status": "uncertain", "notes": ["judged on 5 pairs", stopped]},
+            {"nodeid": "t.py::plain", "status": "uncertain", "notes": ["judged on 3 pairs"]},
+        ]
+    }
+    found = decide([SLOW, STEADY, "t.py::plain"], paired(0, document))
+    assert found.not_confirmed == (
+        (SLOW, f"uncertain ({projection})"),
+        (STEADY, f"uncertain ({stopped})"),
+        ("t.py::plain", "uncertain"),
+    )
+    assert found.standing == ()
