@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 from pytest_parscale.family import Family, apply_family, first_step
 from pytest_parscale.paired.pairwise import look_confidence, within_reach
-from pytest_parscale.paired.pooling import Pooled, compare_paired, pool, test_pairs
+from pytest_parscale.paired.pooling import Pooled, compare_paired, judged_pairs, pool
 from pytest_parscale.regression import Note, Status, TestChange, worst_first
-from pytest_parscale.results import Record
 from pytest_parscale.sequential import look_alpha
 from pytest_parscale.storage import Results
 from pytest_parscale.thresholds import FailOn
@@ -82,11 +81,14 @@ def judge_look(
             continue
         if test.status is not Status.UNCERTAIN:
             now[test.nodeid] = test
-        elif not last and _out_of_reach(runs, test, fail_on, schedule[-1], reach):
-            pairs = len(_pairs_of(runs, test))
-            test = dataclasses.replace(
-                test, notes=(*test.notes, Note("out-of-reach", (pairs, schedule[-1])))
-            )
+        elif not last and not within_reach(
+            pairs := judged_pairs(runs, test),
+            _thresholds_of(test, fail_on),
+            max_pairs=schedule[-1],
+            level=reach,
+        ):
+            note = Note("out-of-reach", (len(pairs), schedule[-1]))
+            test = dataclasses.replace(test, notes=(*test.notes, note))
             now[test.nodeid] = test
         else:
             still.append(test.nodeid)
@@ -95,28 +97,6 @@ def judge_look(
     fresh = [entry for entry in found.changed if entry[0] not in closed]
     found = dataclasses.replace(found, changed=(*carried, *fresh))
     return Look(base, head, worst_first(changes), found, now, still)
-
-
-def _pairs_of(
-    runs: Mapping[str, Sequence[Results]], test: TestChange
-) -> list[tuple[Record, Record]]:
-    if test.base is None or test.head is None:
-        return []
-    workers = (test.base.workers, test.head.workers)
-    return test_pairs(runs["base"], runs["head"], test.nodeid, workers)
-
-
-def _out_of_reach(
-    runs: Mapping[str, Sequence[Results]],
-    test: TestChange,
-    fail_on: FailOn,
-    max_pairs: int,
-    level: float,
-) -> bool:
-    pairs = _pairs_of(runs, test)
-    if len(pairs) < 2:
-        return False
-    return not within_reach(pairs, _thresholds_of(test, fail_on), max_pairs=max_pairs, level=level)
 
 
 def _thresholds_of(test: TestChange, fail_on: FailOn) -> FailOn:

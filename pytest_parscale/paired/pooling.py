@@ -8,7 +8,7 @@ The pooled records are what the report shows; the pairs of sessions decide
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_parscale.paired.pairwise import compare_pairs
@@ -156,3 +156,14 @@ def test_pairs(
         and b.records[nodeid].workers == workers[0]
         and h.records[nodeid].workers == workers[1]
     ]
+
+
+def judged_pairs(
+    runs: Mapping[str, Sequence[Results]], test: TestChange
+) -> list[tuple[Record, Record]]:
+    """The pairs a compared test was judged on (test_pairs at its pooled sides' worker
+    counts); none for a test not compared on both sides."""
+    if test.base is None or test.head is None:
+        return []
+    workers = (test.base.workers, test.head.workers)
+    return test_pairs(runs["base"], runs["head"], test.nodeid, workers)

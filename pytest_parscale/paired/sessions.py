@@ -24,7 +24,7 @@ from types import FrameType
 from pytest_parscale.errors import BaselineError
 from pytest_parscale.family import DEFAULT_RULE, Family
 from pytest_parscale.paired.look import Look, judge_look
-from pytest_parscale.paired.pooling import Pooled, test_pairs
+from pytest_parscale.paired.pooling import Pooled, judged_pairs
 from pytest_parscale.paired.schedule import looks
 from pytest_parscale.paired.spread import project
 from pytest_parscale.paired.worktrees import Checkouts, PairedError, session_env
@@ -318,11 +318,7 @@ def projected(
         speedup = next((c for c in test.changes if c.metric == "speedup"), None)
         if speedup is None or speedup.status is not Status.UNCERTAIN:
             continue
-        if test.base is None or test.head is None:  # not compared: nothing to project
-            continue
-        pairs = test_pairs(
-            runs["base"], runs["head"], test.nodeid, (test.base.workers, test.head.workers)
-        )
+        pairs = judged_pairs(runs, test)  # none for a test not compared: nothing to project
         projection = project(
             pairs,
             speedup.threshold,
