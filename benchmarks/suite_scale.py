@@ -44,10 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_parscale.notewords import STOPPED_AFTER, UNCERTAIN_AFTER
+
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "SUITE_SCALE.md"
 LOADS = (0.0, 0.4, 1.0)  # share of one core the neighbour takes, in turn
 DROP, DRIFT = "test_drop", "test_drift"
+UNDECIDED = (UNCERTAIN_AFTER, STOPPED_AFTER)  # a paired note on why a test stayed uncertain
 SLOW = {"drop": 1 / 3, "drift": 0.0526}  # extra work on HEAD's parallel side
 MODES = ("single", "history", "action", "paired")
 RECOMMENDED = ("action", "paired")  # the README's modes for gating
@@ -263,8 +266,9 @@ def compare(base: Path, head: Path) -> dict[str, str]:
 
 @dataclass
 class Paired:
-    """What one ``parscale paired`` call said: statuses, seconds, pairs run, and what
-    deciding the drop case would take when it stayed uncertain (its projection note)."""
+    """What one ``parscale paired`` call said: statuses, seconds, pairs run, and, when
+    the drop case stayed uncertain, its note on why (stopped out of reach, or the
+    pairs that would decide it)."""
 
     statuses: dict[str, str]
     seconds: float
@@ -272,8 +276,16 @@ class Paired:
     drop: str = ""
 
 
-def paired(repo: Path, base: str, head: str, only: Sequence[str] | None, quick: bool) -> Paired:
-    """``parscale paired BASE HEAD`` (on ``only`` when given)."""
+def paired(
+    repo: Path,
+    base: str,
+    head: str,
+    only: Sequence[str] | None,
+    quick: bool,
+    cap: int | None = None,
+) -> Paired:
+    """``parscale paired BASE HEAD`` (on ``only`` when given; at most ``cap`` pairs when
+    given, else its default)."""
     _git(repo, "checkout", "-q", head)
     selection: list[str] = []
     if only is not None:
@@ -281,8 +293,8 @@ def paired(repo: Path, base: str, head: str, only: Sequence[str] | None, quick: 
         listed.write_text("".join(f"{nodeid}\n" for nodeid in only))
         selection = [f"--parscale-only={listed}"]
     command = [sys.executable, "-m", "pytest_parscale", "paired", base, head, "--format", "json"]
-    if quick:
-        command += ["--max-sessions", "4"]
+    if quick or cap is not None:
+        command += ["--max-sessions", "4" if quick else str(cap)]
     started = time.perf_counter()
     done = subprocess.run(
         [*command, "--", *selection, *pytest_args(quick)[2:]],
@@ -297,9 +309,7 @@ def paired(repo: Path, base: str, head: str, only: Sequence[str] | None, quick: 
         {str(t["nodeid"]): str(t["status"]) for t in report["tests"]},
         seconds,
         int(report.get("paired", {}).get("pairs", 0)),
-        next((n for n in drop[0].get("notes", []) if n.startswith("uncertain after")), "")
-        if drop
-        else "",
+        next((n for n in drop[0].get("notes", []) if n.startswith(UNDECIDED)), "") if drop else "",
     )
 
 
@@ -410,9 +420,13 @@ def _pairs_run(run: dict[str, Any]) -> str:
 
 
 def _drop_words(run: dict[str, Any]) -> str:
-    """The -25% case's notes in the whole-suite paired run, when logged and uncertain."""
-    said = (run.get("drop") or {}).get("paired", "")
-    return f"; the -25% case in paired: {said}" if said else ""
+    """Why the -25% case stayed uncertain, in each mode whose note was logged."""
+    said = run.get("drop") or {}
+    return "".join(
+        f"; the -25% case in {where}: {said[mode]}"
+        for mode, where in (("action", "the confirmation"), ("paired", "paired"))
+        if said.get(mode)
+    )
 
 
 def measure(

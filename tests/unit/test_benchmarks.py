@@ -149,6 +149,9 @@ def test_suite_scale_logs_the_pairs_and_the_drop_case_s_projection_when_it_has_t
     (line,) = scale.tallies_of([run])[1]
     assert "paired 260 s (10 pairs; confirmation 10)" in line
     assert line.endswith("; the -25% case in paired: uncertain after 10 pairs: about 36 pairs")
+    stopped = {**run, "drop": {"action": "stopped after 18 pairs: short", "paired": ""}}
+    (line,) = scale.tallies_of([stopped])[1]
+    assert line.endswith("; the -25% case in the confirmation: stopped after 18 pairs: short")
     older = {key: value for key, value in run.items() if key not in ("pairs", "drop")}
     (line,) = scale.tallies_of([older])[1]  # runs logged before these fields
     assert "paired 260 s, in-run" in line
