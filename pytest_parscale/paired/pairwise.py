@@ -12,10 +12,8 @@ The run looks on a schedule of pair counts (schedule.looks): ``look_confidence``
 spends the error over those looks (sequential.look_alpha), so a clear case decides
 after few pairs and the level holds at the threshold; ``within_reach`` tells the
 run whether more pairs could still call a test at all. Simulated in
-benchmarks/calibration_cross.py: a real 25% drop is caught in 96% of paired runs,
-where a pair-by-pair cluster bootstrap of the pooled sessions, with the same spent
-looks, caught 69%. Pure:
-records in, a verdict out.
+benchmarks/calibration_cross.py (benchmarks/CALIBRATION.md): a head at the threshold
+is called in 0.7% of runs, a real 25% drop in 100%. Pure: records in, a verdict out.
 """
 
 from __future__ import annotations
