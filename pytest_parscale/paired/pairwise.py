@@ -13,7 +13,7 @@ spends the error over those looks (sequential.look_alpha), so a clear case decid
 after few pairs and the level holds at the threshold; ``within_reach`` tells the
 run whether more pairs could still call a test at all. Simulated in
 benchmarks/calibration_cross.py (benchmarks/CALIBRATION.md): a head at the threshold
-is called in 0.7% of runs, a real 25% drop in 100%. Pure: records in, a verdict out.
+is called in 0.8% of runs, a real 25% drop in 100%. Pure: records in, a verdict out.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ spent its pairs on 48 unchanged tests that no number of pairs would ever call. T
 rules fix the split of the time, not the level:
 
 - **Looks on a fixed schedule**, the minimum pairs and then each ~1.5 times the
-  last (3, 5, 8, 12, 18, 27, 41...), up to the cap. Each look spends its share of
-  the error (pairwise.look_confidence); 8 looks up to 60 pairs cost what a look at
-  every pair up to 10 did, so a hard case can go on to 60 pairs.
+  last (3, 5, 8, 12, 18, 27, 41, 62, 93...), up to the cap. Each look spends its
+  share of the error (pairwise.look_confidence): the k-th the same whatever the cap,
+  the last what is left, so a hard case can go on to 120 pairs (10 looks) at the
+  level a look at every pair up to 10 had.
 - **A test stops when its call is out of reach.** After a look, a test that is
   decided (regression, improvement, unchanged) or whose worst plausible change
   (the far end of a one-sided ``1 - REACH`` interval) would still not be called a

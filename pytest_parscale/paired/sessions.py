@@ -35,10 +35,12 @@ from pytest_parscale.thresholds import FailOn
 MIN_SESSIONS = 3
 
 
-# a hard case (a 25% drop at a per-pair spread of 0.18) needs 25-40 pairs under a
-# 50-test family; later sessions run only the open tests, so these pairs are cheap
-# (schedule.py; benchmarks/SUITE_SCALE.md)
-MAX_SESSIONS = 60
+# a 25% drop at a per-pair spread of 0.18 needs 25-40 pairs under a 50-test family;
+# on a busy machine (a neighbour taking 40% of a core) the same drop measured -20% at
+# 0.22 and needed 60-95: a cap of 60 caught 44% of those in simulation, 120 caught 88%
+# (benchmarks/CALIBRATION.md). Later sessions run only the open tests, so these pairs
+# are cheap, and the looks up to 41 pairs do not depend on the cap (schedule.py).
+MAX_SESSIONS = 120
 
 
 # timed rounds per session after the warm-up: the sessions, not the rounds, carry the

@@ -165,6 +165,12 @@ def test_the_suite_simulation_runs_parscale_paireds_own_loop() -> None:
     assert row.pairs in (3, 5, 8, 10)  # the schedule's looks up to a cap of 10
     # the first look's pairs run all 50 cases; later sessions only the open ones
     assert 2 * 3 <= row.work <= 2 * row.pairs
+    assert row.drop == cross.SUITE_DROP
+    (hard,) = cross.suite_table(1, caps=(5,), drop=cross.HARD_DROP)
+    assert hard.drop == (-0.20, 0.22)
+    assert hard.pairs in (3, 5)
+    (line,) = cross.suite_lines([hard])[2:]
+    assert line.startswith("| -20%, 0.22 | 5 | 1 | ")
     import numpy as np
 
     status, pairs = cross.paired_run(np.random.default_rng(1), -0.25, cross.PAIRED_RULES[-1])
