@@ -276,16 +276,8 @@ class Paired:
     drop: str = ""
 
 
-def paired(
-    repo: Path,
-    base: str,
-    head: str,
-    only: Sequence[str] | None,
-    quick: bool,
-    cap: int | None = None,
-) -> Paired:
-    """``parscale paired BASE HEAD`` (on ``only`` when given; at most ``cap`` pairs when
-    given, else its default)."""
+def paired(repo: Path, base: str, head: str, only: Sequence[str] | None, quick: bool) -> Paired:
+    """``parscale paired BASE HEAD`` (on ``only`` when given)."""
     _git(repo, "checkout", "-q", head)
     selection: list[str] = []
     if only is not None:
@@ -293,8 +285,8 @@ def paired(
         listed.write_text("".join(f"{nodeid}\n" for nodeid in only))
         selection = [f"--parscale-only={listed}"]
     command = [sys.executable, "-m", "pytest_parscale", "paired", base, head, "--format", "json"]
-    if quick or cap is not None:
-        command += ["--max-sessions", "4" if quick else str(cap)]
+    if quick:
+        command += ["--max-sessions", "4"]
     started = time.perf_counter()
     done = subprocess.run(
         [*command, "--", *selection, *pytest_args(quick)[2:]],
